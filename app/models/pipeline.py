@@ -109,9 +109,7 @@ class Contact(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     candidate_id: Mapped[int] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
-    application_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("applications.id"), index=True
-    )
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     channel: Mapped[str] = mapped_column(sa.String(20))
     summary: Mapped[str] = mapped_column(sa.Text)

@@ -1,0 +1,134 @@
+"""Handing owed rows to RQ. The queue is only a wake-up call: losing it loses nothing,
+because the reconciler re-dispatches whatever the database says is still owed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from app import clock
+from app.extensions import db
+from app.models import Notification, NState
+from app.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+NOTIFICATIONS_QUEUE = "notifications"
+MAINTENANCE_QUEUE = "maintenance"
+SEND_JOB = "workers.jobs.send_notifications"
+# For crashes inside the job itself (database blip); provider errors are handled by us.
+JOB_RETRY = Retry(max=3, interval=[5, 30, 120])
+FINISHED_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+# Rows may be claimed a little before due_at (scheduler granularity).
+DUE_SLACK = timedelta(seconds=5)
+
+
+def queue(name: str = NOTIFICATIONS_QUEUE) -> Queue:
+    return Queue(name, connection=get_redis())
+
+
+def job_id_for(ids: list[int], attempt: int) -> str:
+    """Derived from the notification ids and attempt, so dispatching the same rows twice
+    (dispatcher racing the reconciler) is refused by RQ's unique enqueue."""
+    if len(ids) == 1:
+        return f"notify-{ids[0]}-a{attempt}"
+    digest = hashlib.sha1(",".join(map(str, ids)).encode(), usedforsecurity=False).hexdigest()
+    return f"notify-{ids[0]}-{ids[-1]}-{digest[:12]}-a{attempt}"
+
+
+def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
+    """Enqueue the given rows that are pending and due; returns how many were handed over."""
+    now = now or clock.now()
+    batch_size = current_app.config["SEND_BATCH_SIZE"]
+    due: list[tuple[int, str, int]] = []
+    for chunk in _chunks(sorted(set(ids)), 900):
+        due.extend(
+            db.session.execute(
+                sa.select(Notification.id, Notification.kind, Notification.attempts)
+                .where(
+                    Notification.id.in_(chunk),
+                    Notification.state == NState.PENDING.value,
+                    Notification.due_at <= now + DUE_SLACK,
+                )
+                .order_by(Notification.id)
+            ).all()
+        )
+    # One batch per kind keeps the provider's categories per request meaningful.
+    by_kind: dict[str, list[tuple[int, int]]] = {}
+    for nid, kind, attempts in due:
+        by_kind.setdefault(kind, []).append((nid, attempts))
+    batches = []
+    for rows in by_kind.values():
+        for chunk in _chunks(rows, batch_size):
+            batch_ids = [r[0] for r in chunk]
+            batches.append((batch_ids, job_id_for(batch_ids, max(r[1] for r in chunk))))
+    # Mark first, then enqueue: a crash in between leaves "queued" rows without a job,
+    # which the reconciler re-dispatches after QUEUED_GRACE_SECONDS.
+    for batch_ids, job_id in batches:
+        db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id.in_(batch_ids), Notification.state == NState.PENDING.value)
+            .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    for batch_ids, job_id in batches:
+        enqueue_send(batch_ids, job_id)
+    return sum(len(b) for b, _ in batches)
+
+
+def dispatch_safely(ids: list[int]) -> int:
+    """Dispatch right after a commit; a Redis outage must not fail the user's request."""
+    try:
+        return dispatch(ids)
+    except (redis.exceptions.RedisError, OSError) as exc:
+        db.session.rollback()
+        log.warning("dispatch of %d notifications deferred to the reconciler: %s", len(ids), exc)
+        return 0
+
+
+def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> Job | None:
+    q = queue()
+    options = dict(
+        job_id=job_id,
+        retry=JOB_RETRY,
+        job_timeout=max(30, current_app.config["SEND_LEASE_SECONDS"] - 15),
+        result_ttl=300,
+        failure_ttl=7 * 24 * 3600,
+        unique=True,
+        description=f"send {len(ids)} notification(s) from #{ids[0]}",
+    )
+    for _ in range(2):
+        try:
+            if at is not None and at > clock.now():
+                return q.enqueue_at(at, SEND_JOB, ids, **options)
+            return q.enqueue(SEND_JOB, ids, **options)
+        except DuplicateJobError:
+            if not _drop_if_finished(job_id, q):
+                return None  # a live job already carries these rows
+    return None
+
+
+def _drop_if_finished(job_id: str, q: Queue) -> bool:
+    """A finished or failed job with our id blocks a re-dispatch; remove it."""
+    try:
+        job = Job.fetch(job_id, connection=q.connection)
+    except NoSuchJobError:
+        return True
+    if job.get_status(refresh=True) in FINISHED_STATES:
+        job.delete()
+        return True
+    return False
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,39 @@
+"""The promise, written down as a query.
+
+An application in a terminal stage must have, for its current outcome, a notification that
+is owed, sent, or discharged (contact / exemption), or a manual contact logged since the
+outcome. Anything this query returns is a candidate left without a response: the
+reconciler repairs it and the overdue report shows it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
+
+
+def terminal_without_response() -> sa.Select:
+    outcome_message = (
+        sa.select(Notification.id)
+        .where(
+            Notification.application_id == Application.id,
+            Notification.app_version == Application.version,
+            Notification.category == "outcome",
+            Notification.state != NState.SUPERSEDED.value,
+        )
+        .exists()
+    )
+    contact_since = (
+        sa.select(Contact.id)
+        .where(
+            Contact.application_id == Application.id,
+            Contact.occurred_at >= Application.stage_entered_at,
+        )
+        .exists()
+    )
+    return sa.select(Application).where(
+        Application.stage.in_([s.value for s in TERMINAL_STAGES]),
+        ~outcome_message,
+        ~contact_since,
+    )

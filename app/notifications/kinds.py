@@ -1,0 +1,73 @@
+"""Every message a candidate can be owed, and what each one promises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.models import OutcomeReason, Stage
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    # outcome: terminal news, transactional, never dropped.
+    # update: a status change the candidate needs. optional: may be switched off by them.
+    category: str
+    # Waits the undo window and goes out in the candidate's business hours.
+    delayed: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("submitted", "update"),
+        Kind("client_review", "update"),
+        Kind("interview_scheduled", "update"),
+        Kind("offer", "update"),
+        Kind("position_on_hold", "update"),
+        Kind("still_deciding", "optional"),
+        Kind("update_reply", "update"),
+        Kind("hired", "outcome"),
+        Kind("withdrawal_ack", "outcome"),
+        Kind("not_selected_agency", "outcome", delayed=True),
+        Kind("not_selected_client", "outcome", delayed=True),
+        Kind("position_cancelled", "outcome", delayed=True),
+        Kind("position_filled", "outcome", delayed=True),
+    )
+}
+
+# Moving into these stages owes this message (None: nothing to say yet).
+STAGE_KIND: dict[str, str | None] = {
+    Stage.SOURCED: None,
+    Stage.SUBMITTED: "submitted",
+    Stage.CLIENT_REVIEW: "client_review",
+    Stage.INTERVIEW: "interview_scheduled",
+    Stage.OFFER: "offer",
+}
+
+# Terminal stages: (stage, reason) -> message. Every terminal reason has one.
+OUTCOME_KIND: dict[tuple[str, str], str] = {
+    (Stage.HIRED, OutcomeReason.HIRED): "hired",
+    (Stage.REJECTED, OutcomeReason.AGENCY_DECISION): "not_selected_agency",
+    (Stage.REJECTED, OutcomeReason.CLIENT_DECLINED): "not_selected_client",
+    (Stage.WITHDRAWN, OutcomeReason.CANDIDATE_WITHDREW): "withdrawal_ack",
+    (Stage.POSITION_CLOSED, OutcomeReason.BUDGET_CUT): "position_cancelled",
+    (Stage.POSITION_CLOSED, OutcomeReason.CLIENT_WITHDREW): "position_cancelled",
+    (Stage.POSITION_CLOSED, OutcomeReason.FILLED_INTERNALLY): "position_filled",
+    (Stage.POSITION_CLOSED, OutcomeReason.FILLED_BY_OTHER): "position_filled",
+}
+
+TERMINAL_REASONS: dict[str, tuple[str, ...]] = {}
+for _stage, _reason in OUTCOME_KIND:
+    TERMINAL_REASONS.setdefault(_stage, ())
+    TERMINAL_REASONS[_stage] += (_reason,)
+
+
+def outcome_kind(stage: str, reason: str | None) -> str:
+    try:
+        return OUTCOME_KIND[(stage, reason)]
+    except KeyError:
+        allowed = ", ".join(TERMINAL_REASONS.get(stage, ())) or "none"
+        raise ValueError(
+            f"moving to {stage} needs one of these reasons: {allowed} (got {reason!r})"
+        ) from None

@@ -1,0 +1,193 @@
+"""Owing messages: rows written in the caller's transaction, dispatched after it commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app import clock
+from app.extensions import db
+from app.models import Application, Notification, NState, Task
+from app.notifications.kinds import KINDS
+from app.notifications.timing import due_time
+
+# Rows that have not left yet and can still be replaced by a newer truth.
+REPLACEABLE = (NState.PENDING.value, NState.QUEUED.value)
+_OWED_KEY = "closeloop_owed_ids"
+
+
+def idempotency_key(kind: str, application_id: int, version: int, extra: str = "") -> str:
+    """Same cause, same key: the unique index makes owing twice impossible."""
+    return f"{kind}:a{application_id}:v{version}" + (f":{extra}" if extra else "")
+
+
+def owe(
+    application: Application,
+    kind: str,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+    context: dict | None = None,
+    key_extra: str = "",
+    now: datetime | None = None,
+) -> Notification | None:
+    """Record that the candidate is owed `kind`, in the current transaction.
+
+    Returns None if the same cause already owes it (retried request, repeated sweep).
+    """
+    now = now or clock.now()
+    key = idempotency_key(kind, application.id, application.version, key_extra)
+    existing = db.session.scalar(sa.select(Notification).where(Notification.idempotency_key == key))
+    if existing is not None:
+        return None
+    candidate = application.candidate
+    notification = Notification(
+        application_id=application.id,
+        candidate_id=application.candidate_id,
+        kind=kind,
+        category=KINDS[kind].category,
+        state=NState.PENDING.value,
+        idempotency_key=key,
+        app_version=application.version,
+        reason=reason,
+        personal_note=note,
+        context=context or {},
+        due_at=due_time(kind, candidate.timezone, now),
+        to_email=candidate.email,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(notification)
+    db.session.flush()
+    _remember(notification.id)
+    return notification
+
+
+def owe_many(rows: list[dict]) -> list[int]:
+    """Bulk form of `owe` for fan-out; each row holds Notification column values."""
+    if not rows:
+        return []
+    ids = list(db.session.scalars(sa.insert(Notification).returning(Notification.id), rows))
+    for nid in ids:
+        _remember(nid)
+    return ids
+
+
+def supersede_stale(application_id: int, *, newer_version: int, now: datetime | None = None) -> int:
+    """Cancel messages about an older state of this application that have not left yet."""
+    now = now or clock.now()
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(
+            Notification.application_id == application_id,
+            Notification.app_version < newer_version,
+            Notification.state.in_(REPLACEABLE),
+        )
+        .values(state=NState.SUPERSEDED.value, superseded_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def supersede_many(application_ids: list[int], now: datetime) -> int:
+    """Fan-out form: everything not yet sent for these applications is replaced."""
+    total = 0
+    for chunk in _chunks(application_ids, 900):
+        result = db.session.execute(
+            sa.update(Notification)
+            .where(Notification.application_id.in_(chunk), Notification.state.in_(REPLACEABLE))
+            .values(state=NState.SUPERSEDED.value, superseded_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        total += result.rowcount or 0
+    return total
+
+
+def discharge(
+    notification_ids: list[int], *, reason: str, user_id: int | None, contact_id: int | None = None
+) -> int:
+    """Settle owed messages without email: a logged contact or a manager's exemption."""
+    now = clock.now()
+    settled = 0
+    for chunk in _chunks(notification_ids, 900):
+        result = db.session.execute(
+            sa.update(Notification)
+            .where(
+                Notification.id.in_(chunk),
+                Notification.state.in_(
+                    (NState.PENDING.value, NState.QUEUED.value, NState.FAILED.value)
+                ),
+            )
+            .values(
+                state=NState.DISCHARGED.value,
+                discharged_at=now,
+                discharge_reason=reason,
+                discharged_by_id=user_id,
+                contact_id=contact_id,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        settled += result.rowcount or 0
+    return settled
+
+
+def open_task(
+    *,
+    kind: str,
+    title: str,
+    dedupe_key: str,
+    detail: str | None = None,
+    candidate_id: int | None = None,
+    application_id: int | None = None,
+    notification_id: int | None = None,
+    assignee_id: int | None = None,
+    due_at: datetime | None = None,
+) -> Task | None:
+    """Create a task unless one with the same dedupe key exists."""
+    if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == dedupe_key)):
+        return None
+    task = Task(
+        kind=kind,
+        title=title[:300],
+        detail=detail,
+        dedupe_key=dedupe_key,
+        candidate_id=candidate_id,
+        application_id=application_id,
+        notification_id=notification_id,
+        assignee_id=assignee_id,
+        due_at=due_at,
+        created_at=clock.now(),
+    )
+    db.session.add(task)
+    return task
+
+
+def commit() -> list[int]:
+    """Commit the unit of work, then hand what it owes to the queue.
+
+    If dispatching fails (Redis down), the rows stay pending and the reconciler
+    picks them up: the database, not the queue, is the record.
+    """
+    ids = list(db.session.info.pop(_OWED_KEY, []))
+    db.session.commit()
+    if ids:
+        from app.notifications.dispatch import dispatch_safely
+
+        dispatch_safely(ids)
+    return ids
+
+
+def rollback() -> None:
+    db.session.info.pop(_OWED_KEY, None)
+    db.session.rollback()
+
+
+def _remember(notification_id: int) -> None:
+    db.session.info.setdefault(_OWED_KEY, []).append(notification_id)
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,240 @@
+"""The reconciler: makes sure nothing owed is lost, whatever happened to Redis or a worker.
+
+Every step is a conditional update or an idempotent insert, so two reconcilers running at
+once do no harm (the scheduler still keeps only one active).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from rq.job import Job, JobStatus
+
+from app import clock
+from app.extensions import db
+from app.models import Lease, Notification, NState, ReconcilerRun
+from app.notifications import dispatch, outbox
+from app.notifications.invariant import terminal_without_response
+from app.notifications.kinds import outcome_kind
+from app.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+STILL_OWED = (NState.PENDING.value, NState.QUEUED.value, NState.SENDING.value)
+SCAN_LIMIT = 20_000
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def reconcile(now: datetime | None = None) -> dict:
+    """One full pass; returns what it did and records it in reconciler_runs."""
+    now = now or clock.now()
+    run = ReconcilerRun(holder=holder_name(), started_at=now)
+    db.session.add(run)
+    db.session.commit()
+    counts = {}
+    try:
+        counts["reclaimed"] = reclaim_expired(now)
+        counts["repaired"] = repair_invariant(now)
+        counts["requeued"] = requeue_vanished(now)
+        counts["dispatched"] = dispatch_due(now)
+        counts["escalated"] = escalate_overdue(now)
+        counts["still_deciding"] = _sweep_promises(now)
+    except Exception as exc:
+        db.session.rollback()
+        run = db.session.get(ReconcilerRun, run.id)
+        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.finished_at = clock.now()
+        db.session.commit()
+        raise
+    run = db.session.get(ReconcilerRun, run.id)
+    for key in ("reclaimed", "repaired", "requeued", "dispatched", "escalated"):
+        setattr(run, key, counts[key])
+    run.finished_at = clock.now()
+    db.session.commit()
+    if any(counts.values()):
+        log.info("reconciler: %s", counts)
+    return counts
+
+
+def reclaim_expired(now: datetime) -> int:
+    """Rows stuck in `sending` past their lease: the worker died. Send again (at least once),
+    and count the ambiguity: the provider may already have accepted it."""
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.state == NState.SENDING.value, Notification.lease_expires_at < now)
+        .values(
+            state=NState.PENDING.value,
+            due_at=now,
+            lease_expires_at=None,
+            ambiguous_sends=Notification.ambiguous_sends + 1,
+            error_kind="ambiguous",
+            last_error="worker stopped while sending; sending again",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def dispatch_due(now: datetime | None = None) -> int:
+    """Pending rows whose time has come (undo window over, lost enqueue after commit)."""
+    now = now or clock.now()
+    ids = list(
+        db.session.scalars(
+            sa.select(Notification.id)
+            .where(Notification.state == NState.PENDING.value, Notification.due_at <= now)
+            .order_by(Notification.due_at)
+            .limit(SCAN_LIMIT)
+        )
+    )
+    return dispatch.dispatch(ids, now=now) if ids else 0
+
+
+def requeue_vanished(now: datetime) -> int:
+    """`queued` rows whose job is gone (Redis flushed or restarted), finished without
+    sending, or stuck on a dead worker: put them back to pending for dispatch."""
+    grace = timedelta(seconds=current_app.config["QUEUED_GRACE_SECONDS"])
+    lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    rows = db.session.execute(
+        sa.select(Notification.id, Notification.job_id, Notification.queued_at)
+        .where(Notification.state == NState.QUEUED.value, Notification.due_at <= now - grace)
+        .limit(SCAN_LIMIT)
+    ).all()
+    if not rows:
+        return 0
+    statuses = _job_statuses(sorted({r.job_id for r in rows if r.job_id}))
+    lost = []
+    for r in rows:
+        status = statuses.get(r.job_id)
+        if status is None or status in dispatch.FINISHED_STATES:
+            lost.append(r.id)
+        elif status == JobStatus.STARTED and (r.queued_at or now) < now - lease:
+            lost.append(r.id)
+    for chunk in _chunks(lost, 900):
+        db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id.in_(chunk), Notification.state == NState.QUEUED.value)
+            .values(state=NState.PENDING.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    if lost:
+        log.warning("reconciler: %d queued notification(s) had lost their job", len(lost))
+        dispatch.dispatch(lost, now=now)
+    return len(lost)
+
+
+def _job_statuses(job_ids: list[str]) -> dict[str, JobStatus | None]:
+    conn = get_redis()
+    pipe = conn.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    out = {}
+    for job_id, raw in zip(job_ids, pipe.execute(), strict=True):
+        out[job_id] = JobStatus(raw.decode()) if raw else None
+    return out
+
+
+def repair_invariant(now: datetime) -> int:
+    """Terminal applications without a response get the message they are owed."""
+    repaired = 0
+    for application in list(db.session.scalars(terminal_without_response().limit(SCAN_LIMIT))):
+        try:
+            kind = outcome_kind(application.stage, application.outcome_reason)
+        except ValueError:
+            kind = "not_selected_agency"  # unknown reason: still never leave them silent
+        n = outbox.owe(
+            application, kind, reason=application.outcome_reason, now=now, key_extra="repair"
+        )
+        if n is not None:
+            repaired += 1
+            log.error("invariant repaired: application %s owed %s", application.id, kind)
+    outbox.commit()
+    return repaired
+
+
+def escalate_overdue(now: datetime) -> int:
+    """Still unsent past the SLA (or failed): a task for the position's owner."""
+    sla = timedelta(seconds=current_app.config["NOTIFICATION_SLA_SECONDS"])
+    rows = list(
+        db.session.scalars(
+            sa.select(Notification)
+            .where(
+                Notification.state.in_(STILL_OWED + (NState.FAILED.value,)),
+                Notification.created_at <= now - sla,
+                Notification.escalated_at.is_(None),
+            )
+            .limit(SCAN_LIMIT)
+        )
+    )
+    for n in rows:
+        n.escalated_at = now
+        position = n.application.position
+        outbox.open_task(
+            kind="overdue_message",
+            title=f"{n.candidate.name} is still owed a message ({n.kind.replace('_', ' ')})",
+            detail=n.last_error,
+            dedupe_key=f"overdue:{n.id}",
+            candidate_id=n.candidate_id,
+            application_id=n.application_id,
+            notification_id=n.id,
+            assignee_id=position.owner_id,
+            due_at=now,
+        )
+    db.session.commit()
+    return len(rows)
+
+
+def _sweep_promises(now: datetime) -> int:
+    from app.pipeline.services import sweep_promised_dates
+
+    return sweep_promised_dates(now)
+
+
+def acquire_lease(name: str, holder: str, ttl_seconds: float) -> bool:
+    """Take or renew a named lease; exactly one holder at a time (portable SQL)."""
+    now = clock.now()
+    expires = now + timedelta(seconds=ttl_seconds)
+    result = db.session.execute(
+        sa.update(Lease)
+        .where(Lease.name == name, sa.or_(Lease.expires_at < now, Lease.holder == holder))
+        .values(holder=holder, expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        db.session.commit()
+        return True
+    db.session.rollback()
+    try:
+        db.session.add(Lease(name=name, holder=holder, expires_at=expires))
+        db.session.commit()
+        return True
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return False
+
+
+def release_lease(name: str, holder: str) -> None:
+    db.session.execute(sa.delete(Lease).where(Lease.name == name, Lease.holder == holder))
+    db.session.commit()
+
+
+def counts_by_state() -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(Notification.state, sa.func.count()).group_by(Notification.state)
+    ).all()
+    return {state: count for state, count in rows}
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

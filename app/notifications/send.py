@@ -1,0 +1,337 @@
+"""The send job's work: claim rows atomically, render, hand to the provider, record.
+
+Called by `workers.jobs.send_notifications` with ids only; everything is re-read from the
+database, so a repeated or stale job is harmless: it finds nothing left to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from app import clock
+from app.extensions import db
+from app.models import Alert, Application, EngineFlag, Notification, NState, Position
+from app.notifications import dispatch
+from app.notifications.backends import OutgoingEmail, get_backend
+from app.notifications.errors import (
+    AmbiguousSendError,
+    ConfigurationError,
+    PermanentSendError,
+    TransientSendError,
+)
+from app.notifications.outbox import open_task
+from app.notifications.render import Rendered, RenderError, render
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
+BACKOFF_SECONDS = (10, 30, 60, 120, 300, 600, 1800, 3600)
+PAUSE_FLAG = "sending_paused"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything needed to send and record one message, as plain data: no database
+    access (and on SQLite, no lock) is held while the provider is called."""
+
+    id: int
+    application_id: int
+    attempts: int
+    message: OutgoingEmail
+    rendered: Rendered
+
+
+def deliver(ids: list[int]) -> dict:
+    """Send what is still owed among `ids`; returns counts for the job result."""
+    now = clock.now()
+    pause = sending_paused(now)
+    if pause is not None:
+        _reschedule(ids, pause.until, reason=f"sending paused: {pause.value}")
+        return {"paused": len(ids)}
+    claimed = claim(ids, now)
+    if not claimed:
+        return {"claimed": 0}
+    ready: list[Prepared] = []
+    for n in _load(claimed):
+        if not n.candidate.email:
+            _fail(n, "No email address on file: contact the candidate by phone.", "no_address")
+            continue
+        try:
+            ready.append(_prepare(n, render(n)))
+        except RenderError as exc:
+            _fail(n, str(exc), "render")
+    db.session.commit()
+    counts = {"claimed": len(claimed), "sent": 0, "failed": len(claimed) - len(ready)}
+    if ready:
+        _send(ready, counts)
+    return counts
+
+
+def _prepare(n: Notification, r: Rendered) -> Prepared:
+    message = OutgoingEmail(
+        notification_id=n.id,
+        to_email=n.candidate.email,
+        to_name=n.candidate.name,
+        subject=r.subject,
+        text=r.text,
+        html=r.html,
+        category=n.kind,
+    )
+    return Prepared(n.id, n.application_id, n.attempts, message, r)
+
+
+def claim(ids: list[int], now: datetime) -> list[int]:
+    """pending/queued -> sending, atomically; rows another worker holds are skipped."""
+    lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    candidates = (
+        sa.select(Notification.id)
+        .where(
+            Notification.id.in_(ids),
+            Notification.state.in_(CLAIMABLE),
+            Notification.due_at <= now + dispatch.DUE_SLACK,
+        )
+        # PostgreSQL: never wait for, nor take, a row another worker is claiming.
+        # SQLite ignores it; its single writer lock makes the UPDATE atomic anyway.
+        .with_for_update(skip_locked=True)
+    )
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(candidates.scalar_subquery()), Notification.state.in_(CLAIMABLE))
+        .values(
+            state=NState.SENDING.value,
+            sending_at=now,
+            lease_expires_at=lease,
+            attempts=Notification.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = sorted(result.scalars())
+    db.session.commit()
+    return claimed
+
+
+def _load(ids: list[int]) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            sa.select(Notification)
+            .where(Notification.id.in_(ids))
+            .options(
+                selectinload(Notification.candidate),
+                selectinload(Notification.application)
+                .selectinload(Application.position)
+                .options(selectinload(Position.client), selectinload(Position.owner)),
+            )
+            .order_by(Notification.id)
+        )
+    )
+
+
+def _send(ready: list[Prepared], counts: dict) -> None:
+    ids = [p.id for p in ready]
+    try:
+        provider_ids = get_backend().send_batch([p.message for p in ready])
+    except PermanentSendError as exc:
+        if len(ready) > 1:
+            # One bad address rejects the whole request: isolate it, send the rest.
+            for item in ready:
+                _send([item], counts)
+            return
+        _fail(db.session.get(Notification, ready[0].id), exc.reason, "permanent")
+        db.session.commit()
+        counts["failed"] += 1
+        return
+    except ConfigurationError as exc:
+        until = pause_sending(exc.reason)
+        _release(ids, until, exc.reason, "config")
+        return
+    except AmbiguousSendError as exc:
+        _release(ids, _backoff(ready), exc.reason, "ambiguous", ambiguous=True)
+        return
+    except TransientSendError as exc:
+        wait = _backoff(ready)
+        if exc.retry_after:
+            wait = max(wait, clock.now() + timedelta(seconds=exc.retry_after))
+        _release(ids, wait, exc.reason, "transient")
+        return
+    _mark_sent(ready, provider_ids)
+    counts["sent"] += len(ready)
+
+
+def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
+    now = clock.now()
+    params = [
+        {
+            "b_id": p.id,
+            "b_pid": pid,
+            "b_subject": p.rendered.subject,
+            "b_text": p.rendered.text,
+            "b_html": p.rendered.html,
+        }
+        for p, pid in zip(ready, provider_ids, strict=True)
+    ]
+    # Also from pending/queued: if our lease was taken back while the provider accepted,
+    # the truth is still "sent".
+    stmt = (
+        sa.update(Notification.__table__)
+        .where(
+            Notification.__table__.c.id == sa.bindparam("b_id"),
+            Notification.__table__.c.state.in_(
+                (NState.SENDING.value, NState.PENDING.value, NState.QUEUED.value)
+            ),
+        )
+        .values(
+            state=NState.SENT.value,
+            sent_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            last_error=None,
+            error_kind=None,
+            provider_message_id=sa.bindparam("b_pid"),
+            subject=sa.bindparam("b_subject"),
+            body_text=sa.bindparam("b_text"),
+            body_html=sa.bindparam("b_html"),
+        )
+    )
+    db.session.execute(stmt, params)
+    app_ids = sorted({p.application_id for p in ready})
+    db.session.execute(
+        sa.update(Application)
+        .where(Application.id.in_(app_ids))
+        .values(last_candidate_contact_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _release(
+    ids: list[int], until: datetime, reason: str, kind: str, *, ambiguous: bool = False
+) -> None:
+    """Give rows back as owed, to be retried at `until`."""
+    now = clock.now()
+    values = dict(
+        state=NState.QUEUED.value,
+        due_at=until,
+        lease_expires_at=None,
+        last_error=reason[:2000],
+        error_kind=kind,
+        updated_at=now,
+    )
+    if ambiguous:
+        values["ambiguous_sends"] = Notification.ambiguous_sends + 1
+    attempts = (
+        db.session.scalar(
+            sa.select(sa.func.max(Notification.attempts)).where(Notification.id.in_(ids))
+        )
+        or 0
+    )
+    job_id = dispatch.job_id_for(ids, attempts)
+    values["job_id"] = job_id
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(ids), Notification.state == NState.SENDING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    log.info("retrying %d notification(s) at %s: %s", len(ids), until.isoformat(), reason)
+    dispatch.enqueue_send(ids, job_id, at=until)
+
+
+def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
+    """While paused, owed rows wait in `queued` until the pause ends."""
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(ids), Notification.state.in_(CLAIMABLE))
+        .values(state=NState.QUEUED.value, due_at=until, last_error=reason, error_kind="config")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    dispatch.enqueue_send(
+        ids, dispatch.job_id_for(ids, -1) + f"-p{int(until.timestamp())}", at=until
+    )
+
+
+def _fail(n: Notification, reason: str, kind: str) -> None:
+    """A permanent failure: the debt stays visible as a task for the recruiter."""
+    now = clock.now()
+    n.state = NState.FAILED.value
+    n.failed_at = now
+    n.last_error = reason
+    n.error_kind = kind
+    n.lease_expires_at = None
+    position = n.application.position
+    open_task(
+        kind="send_failed",
+        title=f"Message to {n.candidate.name} could not be sent: reach them another way",
+        detail=reason,
+        dedupe_key=f"send_failed:{n.id}",
+        candidate_id=n.candidate_id,
+        application_id=n.application_id,
+        notification_id=n.id,
+        assignee_id=position.owner_id,
+        due_at=now + timedelta(days=1),
+    )
+
+
+def _backoff(ready: list[Prepared]) -> datetime:
+    attempts = max(p.attempts for p in ready)
+    base = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    return clock.now() + timedelta(seconds=base * (1 + random.random() * 0.2))
+
+
+def sending_paused(now: datetime) -> EngineFlag | None:
+    flag = db.session.get(EngineFlag, PAUSE_FLAG)
+    if flag is not None and flag.until is not None and flag.until > now:
+        return flag
+    return None
+
+
+def pause_sending(reason: str) -> datetime:
+    """Our own setup is wrong: stop sending for a while, tell an admin, lose nothing."""
+    now = clock.now()
+    until = now + timedelta(seconds=current_app.config["CONFIG_ERROR_PAUSE_SECONDS"])
+    flag = db.session.get(EngineFlag, PAUSE_FLAG)
+    if flag is None:
+        db.session.add(EngineFlag(name=PAUSE_FLAG, value=reason, until=until, updated_at=now))
+    else:
+        flag.value, flag.until, flag.updated_at = reason, until, now
+    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "email_config"))
+    if alert is None or alert.resolved_at is not None:
+        if alert is not None:
+            db.session.delete(alert)
+            db.session.flush()
+        db.session.add(
+            Alert(
+                kind="email_config",
+                message=reason,
+                dedupe_key="email_config",
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+    else:
+        alert.occurrences += 1
+        alert.last_seen_at = now
+        alert.message = reason
+    db.session.commit()
+    log.error("email sending paused until %s: %s", until.isoformat(), reason)
+    return until
+
+
+def resume_sending() -> None:
+    flag = db.session.get(EngineFlag, PAUSE_FLAG)
+    if flag is not None:
+        flag.until = clock.now()
+    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "email_config"))
+    if alert is not None and alert.resolved_at is None:
+        alert.resolved_at = clock.now()
+    db.session.commit()

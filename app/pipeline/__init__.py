@@ -1,0 +1,1 @@
+"""Business rules for moving candidates through positions (pages, jobs and the API call these)."""

@@ -1,0 +1,249 @@
+"""Owing messages: written with the change, once per cause, superseded not contradicted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app import clock
+from app.models import (
+    Application,
+    Notification,
+    NState,
+    OutcomeReason,
+    PositionStatus,
+    Stage,
+    StageEvent,
+    Task,
+)
+from app.notifications import outbox
+from app.pipeline import services
+from app.pipeline.services import PipelineError
+from tests import factories as f
+
+
+def _notes(db, application_id=None):
+    q = sa.select(Notification).order_by(Notification.id)
+    if application_id:
+        q = q.where(Notification.application_id == application_id)
+    return list(db.session.scalars(q))
+
+
+def test_stage_change_writes_event_and_notification_together(db):
+    a = f.application(stage=Stage.SOURCED)
+    db.session.commit()
+    n = services.move_stage(a, Stage.SUBMITTED, actor=a.position.owner)
+    assert n.kind == "submitted" and n.category == "update"
+    events = db.session.scalars(sa.select(StageEvent).where(StageEvent.application_id == a.id))
+    assert [(e.from_stage, e.to_stage) for e in events] == [("sourced", "submitted")]
+    # dispatched right after commit: handed to the queue
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED and n.job_id
+
+
+def test_failed_transaction_owes_nothing(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    with pytest.raises(PipelineError):
+        services.move_stage(a, Stage.REJECTED, actor=None, reason="not-a-reason")
+    outbox.rollback()
+    assert _notes(db) == []
+    assert db.session.get(Application, a.id).stage == Stage.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    "stage,reason,kind",
+    [
+        (Stage.REJECTED, OutcomeReason.AGENCY_DECISION, "not_selected_agency"),
+        (Stage.REJECTED, OutcomeReason.CLIENT_DECLINED, "not_selected_client"),
+        (Stage.WITHDRAWN, OutcomeReason.CANDIDATE_WITHDREW, "withdrawal_ack"),
+        (Stage.HIRED, OutcomeReason.HIRED, "hired"),
+    ],
+)
+def test_every_terminal_move_owes_its_outcome(db, stage, reason, kind):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, stage, actor=None, reason=reason)
+    assert (n.kind, n.category, n.reason) == (kind, "outcome", reason)
+
+
+def test_terminal_move_without_reason_is_refused(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    with pytest.raises(PipelineError, match="needs one of these reasons"):
+        services.move_stage(a, Stage.REJECTED, actor=None)
+    outbox.rollback()
+    assert _notes(db) == []
+
+
+def test_rejection_waits_for_undo_window_and_business_hours(make_app):
+    app = make_app(BUSINESS_HOURS_ENFORCED=True, UNDO_WINDOW_SECONDS=1800)
+    from app.extensions import db
+
+    # Friday 17:50 in London -> undo window ends 18:20, outside hours -> Monday 09:00.
+    friday = datetime(2026, 11, 27, 17, 50, tzinfo=UTC)
+    with app.app_context(), clock.frozen(friday):
+        a = f.application(stage=Stage.INTERVIEW)
+        db.session.commit()
+        n = services.move_stage(a, Stage.REJECTED, actor=None,
+                                reason=OutcomeReason.CLIENT_DECLINED)
+        assert n.due_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+        assert n.state == NState.PENDING  # not handed to the queue before it is due
+        ny = f.candidate(timezone="America/New_York")
+        b = f.application(stage=Stage.INTERVIEW, candidate_=ny)
+        db.session.commit()
+        m = services.move_stage(b, Stage.REJECTED, actor=None,
+                                reason=OutcomeReason.CLIENT_DECLINED)
+        # 18:20 UTC is 13:20 in New York: inside business hours, so just the undo window.
+        assert m.due_at == friday + timedelta(minutes=30)
+        db.session.remove()
+
+
+def test_supersede_rejection_when_moved_back(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    rejection = services.move_stage(a, Stage.REJECTED, actor=None,
+                                    reason=OutcomeReason.AGENCY_DECISION)
+    assert rejection.state == NState.PENDING
+    services.move_stage(a, Stage.OFFER, actor=None)
+    states = {n.kind: n.state for n in _notes(db, a.id)}
+    assert states == {"not_selected_agency": NState.SUPERSEDED, "offer": NState.QUEUED}
+
+
+def test_undo_within_window_supersedes_and_owes_nothing_new(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    services.move_stage(a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION)
+    services.undo_last_change(a, actor=None)
+    assert a.stage == Stage.INTERVIEW
+    assert [n.state for n in _notes(db, a.id)] == [NState.SUPERSEDED]
+
+
+def test_undo_refused_once_message_has_gone(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.HIRED, actor=None, reason=OutcomeReason.HIRED)
+    n.state = NState.SENT.value
+    db.session.commit()
+    with pytest.raises(PipelineError, match="Too late"):
+        services.undo_last_change(a, actor=None)
+
+
+def test_idempotency_key_owes_once(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    first = outbox.owe(a, "submitted")
+    again = outbox.owe(a, "submitted")
+    assert first is not None and again is None
+    outbox.commit()
+    assert len(_notes(db)) == 1
+
+
+def test_duplicate_key_is_rejected_by_the_database(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    outbox.owe(a, "submitted")
+    outbox.commit()
+    row = _notes(db)[0]
+    db.session.add(Notification(application_id=a.id, candidate_id=a.candidate_id, kind="submitted",
+                                idempotency_key=row.idempotency_key, app_version=a.version))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_cancel_position_fans_out_in_one_transaction(db):
+    p = f.position()
+    apps = [f.application(position_=p, stage=s) for s in
+            (Stage.SUBMITTED, Stage.INTERVIEW, Stage.OFFER, Stage.SOURCED)]
+    hired = f.application(position_=p, stage=Stage.HIRED)
+    db.session.commit()
+    # a pending update about the old state must be superseded by the cancellation
+    stale = outbox.owe(apps[0], "client_review")
+    outbox.commit()
+    result = services.close_position(p, actor=p.owner, status=PositionStatus.CANCELLED,
+                                     reason=OutcomeReason.BUDGET_CUT)
+    assert result["applications"] == 4
+    db.session.expire_all()
+    assert {db.session.get(Application, x.id).stage for x in apps} == {Stage.POSITION_CLOSED}
+    assert db.session.get(Application, hired.id).stage == Stage.HIRED
+    owed = [n for n in _notes(db) if n.kind == "position_cancelled"]
+    assert len(owed) == 4 and all(n.reason == "budget_cut" for n in owed)
+    assert db.session.get(Notification, stale.id).state in (NState.SUPERSEDED, NState.SENT,
+                                                              NState.QUEUED)
+    assert p.status == PositionStatus.CANCELLED and p.closed_at is not None
+    with pytest.raises(PipelineError):
+        services.close_position(p, actor=None, status="cancelled", reason="budget_cut")
+
+
+def test_hold_tells_active_candidates_without_ending_their_application(db):
+    p = f.position()
+    a = f.application(position_=p, stage=Stage.INTERVIEW)
+    db.session.commit()
+    services.close_position(p, actor=None, status="on_hold", reason="client reorganising")
+    assert a.stage == Stage.INTERVIEW
+    assert [n.kind for n in _notes(db, a.id)] == ["position_on_hold"]
+
+
+def test_manual_contact_discharges_owed_and_resolves_tasks(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    recruiter = a.position.owner
+    db.session.commit()
+    n = services.move_stage(a, Stage.REJECTED, actor=recruiter,
+                            reason=OutcomeReason.CLIENT_DECLINED)
+    outbox.open_task(kind="x", title="t", dedupe_key="t1", application_id=a.id)
+    db.session.commit()
+    services.log_contact(a.candidate, actor=recruiter, channel="phone",
+                         summary="Called, explained the decision", application=a)
+    db.session.refresh(n)
+    assert n.state == NState.DISCHARGED and n.contact_id is not None
+    assert db.session.scalar(sa.select(Task.resolved_at)) is not None
+
+
+def test_exemption_needs_manager_and_reason(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    recruiter, manager = a.position.owner, f.user("manager")
+    db.session.commit()
+    n = services.move_stage(a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION)
+    with pytest.raises(PermissionError):
+        services.exempt(n, actor=recruiter, reason="duplicate profile")
+    with pytest.raises(PipelineError):
+        services.exempt(n, actor=manager, reason=" ")
+    services.exempt(n, actor=manager, reason="duplicate profile")
+    db.session.refresh(n)
+    assert n.state == NState.DISCHARGED and n.discharge_reason == "exempt: duplicate profile"
+
+
+def test_record_interview_owes_timeline_and_validates(db):
+    a = f.application(stage=Stage.CLIENT_REVIEW)
+    db.session.commit()
+    now = clock.now()
+    with pytest.raises(PipelineError, match="future"):
+        services.record_interview(a, actor=None, interview_at=now, interviewers="Ana",
+                                  promised_response_at=now - timedelta(days=1),
+                                  client_contact=None, next_step=None)
+    outbox.rollback()
+    n = services.record_interview(a, actor=None, interview_at=now + timedelta(days=1),
+                                  interviewers="Ana Ruiz", promised_response_at=now +
+                                  timedelta(days=5), client_contact="Sam, 0113 496 0001",
+                                  next_step="A short technical exercise")
+    assert a.stage == Stage.INTERVIEW and n.kind == "interview_scheduled"
+    assert n.context["interviewers"] == "Ana Ruiz"
+
+
+def test_promised_date_passing_owes_still_deciding_once(db):
+    a = f.application(stage=Stage.CLIENT_REVIEW)
+    db.session.commit()
+    start = clock.now()
+    services.record_interview(a, actor=None, interview_at=start + timedelta(hours=1),
+                              interviewers=None, promised_response_at=start + timedelta(days=2),
+                              client_contact=None, next_step=None)
+    later = start + timedelta(days=3)
+    assert services.sweep_promised_dates(later) == 1
+    assert services.sweep_promised_dates(later) == 0  # date moved on; not owed twice
+    kinds = [n.kind for n in _notes(db, a.id)]
+    assert kinds.count("still_deciding") == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 1
+    assert a.promised_response_at > later

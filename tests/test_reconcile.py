@@ -1,0 +1,147 @@
+"""The reconciler in-process: lost jobs, dead workers, the invariant, SLA escalation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from rq.job import Job
+
+from app import clock
+from app.models import (
+    Application,
+    Contact,
+    Notification,
+    NState,
+    OutcomeReason,
+    ReconcilerRun,
+    Stage,
+    Task,
+)
+from app.notifications import invariant
+from app.notifications.dispatch import queue
+from app.notifications.reconcile import acquire_lease, reconcile
+from app.notifications.send import claim
+from app.pipeline import services
+from app.redis_conn import get_redis
+from tests import factories as f
+
+
+def _missing(db):
+    return [a.id for a in db.session.scalars(invariant.terminal_without_response())]
+
+
+def test_invariant_query_finds_terminal_applications_left_silent(db):
+    ok = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    services.move_stage(ok, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION)
+    # Written behind the services' back, as a bug or a manual SQL fix might:
+    silent = f.application(stage=Stage.REJECTED)
+    silent.outcome_reason = OutcomeReason.CLIENT_DECLINED
+    called = f.application(stage=Stage.WITHDRAWN)
+    called.outcome_reason = OutcomeReason.CANDIDATE_WITHDREW
+    db.session.add(Contact(candidate_id=called.candidate_id, application_id=called.id,
+                           user_id=called.position.owner_id, channel="phone",
+                           summary="talked", occurred_at=clock.now() + timedelta(seconds=1)))
+    active = f.application(stage=Stage.OFFER)
+    db.session.commit()
+    assert _missing(db) == [silent.id]
+    assert ok.id not in _missing(db) and called.id not in _missing(db)
+    assert active.id not in _missing(db)
+
+
+def test_superseded_outcome_does_not_count(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION)
+    n.state = NState.SUPERSEDED.value
+    db.session.commit()
+    assert _missing(db) == [a.id]
+
+
+def test_reconcile_repairs_the_invariant(db):
+    silent = f.application(stage=Stage.REJECTED)
+    silent.outcome_reason = OutcomeReason.CLIENT_DECLINED
+    db.session.commit()
+    result = reconcile()
+    assert result["repaired"] == 1
+    assert _missing(db) == []
+    n = db.session.scalar(sa.select(Notification))
+    assert n.kind == "not_selected_client" and n.state in (NState.PENDING, NState.QUEUED)
+    assert reconcile()["repaired"] == 0
+    run = db.session.scalars(sa.select(ReconcilerRun).order_by(ReconcilerRun.id)).first()
+    assert run.repaired == 1 and run.finished_at is not None
+
+
+def test_redis_flush_loses_nothing(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    assert n.state == NState.QUEUED and queue().count == 1
+    get_redis().flushall()
+    # Within the grace period the job is assumed to be on its way...
+    assert reconcile()["requeued"] == 0
+    later = clock.now() + timedelta(minutes=2)
+    with clock.frozen(later):
+        assert reconcile(later)["requeued"] == 1
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED and queue().count == 1
+    assert Job.fetch(n.job_id, connection=get_redis()).args == ([n.id],)
+
+
+def test_dead_worker_lease_is_reclaimed_and_counted(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    assert claim([n.id], clock.now()) == [n.id]  # ...and then the worker is killed
+    assert reconcile()["reclaimed"] == 0  # lease still running
+    later = clock.now() + timedelta(minutes=3)
+    with clock.frozen(later):
+        assert reconcile(later)["reclaimed"] == 1
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED and n.ambiguous_sends == 1
+
+
+def test_enqueue_lost_after_commit_is_dispatched(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    # The process died between commit and enqueue: the row is pending and no job exists.
+    from app.notifications import outbox
+
+    outbox.owe(a, "client_review")
+    db.session.commit()
+    db.session.info.clear()  # ...and with it the list of what to dispatch
+    assert queue().count == 0
+    assert reconcile()["dispatched"] == 1 and queue().count == 1
+
+
+def test_overdue_messages_escalate_once(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    a.candidate.email = None
+    db.session.commit()
+    services.move_stage(a, Stage.OFFER, actor=None)
+    later = clock.now() + timedelta(days=2)
+    with clock.frozen(later):
+        assert reconcile(later)["escalated"] == 1
+        assert reconcile(later)["escalated"] == 0
+    tasks = db.session.scalars(sa.select(Task)).all()
+    assert [t.kind for t in tasks] == ["overdue_message"]
+
+
+def test_lease_has_one_holder(db):
+    assert acquire_lease("scheduler", "a", 30)
+    assert not acquire_lease("scheduler", "b", 30)
+    assert acquire_lease("scheduler", "a", 30)  # renewal
+    later = clock.now() + timedelta(seconds=31)
+    with clock.frozen(later):
+        assert acquire_lease("scheduler", "b", 30)
+
+
+def test_reconcile_leaves_healthy_rows_alone(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    services.move_stage(a, Stage.OFFER, actor=None)
+    result = reconcile()
+    assert result == {"reclaimed": 0, "repaired": 0, "requeued": 0, "dispatched": 0,
+                      "escalated": 0, "still_deciding": 0}
+    assert db.session.get(Application, a.id).stage == Stage.OFFER

@@ -1,0 +1,83 @@
+"""The send job in-process (mailbox backend): claim, render, record, classify."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app import clock
+from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
+from app.notifications import outbox
+from app.notifications.send import claim, deliver, pause_sending, sending_paused
+from app.pipeline import services
+from tests import factories as f
+
+
+def _owed(db, **candidate):
+    a = f.application(stage=Stage.INTERVIEW,
+                      candidate_=f.candidate(**candidate) if candidate else None)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    return a, n
+
+
+def test_deliver_sends_once_and_keeps_the_rendered_message(db):
+    a, n = _owed(db, name="<b>Zoë</b> Brontë")
+    assert deliver([n.id]) == {"claimed": 1, "sent": 1, "failed": 0}
+    assert deliver([n.id]) == {"claimed": 0}  # a repeated job finds nothing to claim
+    db.session.refresh(n)
+    assert n.state == NState.SENT and n.sent_at and n.provider_message_id.startswith("mailbox-")
+    assert n.attempts == 1
+    mail = db.session.scalars(sa.select(MailboxMessage)).all()
+    assert len(mail) == 1 and mail[0].notification_id == n.id
+    assert "Hello <b>Zoë</b>," in n.body_text  # plain text: verbatim
+    assert "&lt;b&gt;Zoë&lt;/b&gt;" in n.body_html and "<b>Zoë" not in n.body_html
+    assert a.position.title in n.subject and a.position.client.name in n.subject
+    assert a.position.owner.email in n.body_text  # whom to contact
+    db.session.refresh(a)
+    assert a.last_candidate_contact_at == n.sent_at
+
+
+def test_claim_is_exclusive(db):
+    _, n = _owed(db)
+    now = clock.now()
+    assert claim([n.id], now) == [n.id]
+    assert claim([n.id], now) == []
+
+
+def test_not_yet_due_is_not_claimed(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION)
+    assert n.due_at > clock.now() + timedelta(minutes=29)
+    assert deliver([n.id]) == {"claimed": 0}
+    assert db.session.get(Notification, n.id).state == NState.PENDING
+
+
+def test_candidate_without_email_fails_with_a_phone_task(db):
+    _, n = _owed(db, email=None)
+    assert deliver([n.id])["failed"] == 1
+    db.session.refresh(n)
+    assert n.state == NState.FAILED and "phone" in n.last_error
+    task = db.session.scalar(sa.select(Task))
+    assert task.notification_id == n.id and task.assignee_id == n.application.position.owner_id
+
+
+def test_paused_sending_keeps_everything_owed(db):
+    _, n = _owed(db)
+    until = pause_sending("SendGrid rejected our API key (401)")
+    assert sending_paused(clock.now()) is not None
+    assert deliver([n.id]) == {"paused": 1}
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED and n.due_at == until and n.attempts == 0
+
+
+def test_superseded_is_never_sent(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    stale = outbox.owe(a, "client_review")
+    db.session.commit()
+    services.move_stage(a, Stage.OFFER, actor=None)
+    assert deliver([stale.id]) == {"claimed": 0}
+    assert db.session.get(Notification, stale.id).state == NState.SUPERSEDED

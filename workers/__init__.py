@@ -1,0 +1,1 @@
+"""RQ entry points: the worker, the scheduler (reconciler) and thin job functions."""

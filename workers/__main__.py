@@ -1,0 +1,53 @@
+"""`python -m workers worker|scheduler`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="RQ worker (with scheduler) for the notification queues")
+    w.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    w.add_argument(
+        "--simple",
+        action="store_true",
+        help="run jobs in the worker process (faster, no per-job fork)",
+    )
+    w.add_argument("--name", default=None)
+    s = sub.add_parser("scheduler", help="periodic reconciler; one active at a time")
+    s.add_argument("--ticks", type=int, default=None, help="stop after N ticks (tests)")
+    s.add_argument("--tick-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "worker":
+        return run_worker(burst=args.burst, simple=args.simple, name=args.name)
+    from workers.scheduler import run
+
+    run(ticks=args.ticks, tick_seconds=args.tick_seconds)
+    return 0
+
+
+def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
+    from rq import SimpleWorker, Worker
+
+    from app.notifications.dispatch import MAINTENANCE_QUEUE, NOTIFICATIONS_QUEUE
+    from app.redis_conn import get_redis
+    from workers.context import get_app
+
+    app = get_app()  # built before forking, so each job's child inherits it
+    with app.app_context():
+        conn = get_redis()
+    cls = SimpleWorker if simple else Worker
+    worker = cls([NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE], connection=conn, name=name)
+    worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""One Flask app per worker process, one app context per job."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from flask import Flask
+
+_app: Flask | None = None
+_pid: int | None = None
+
+
+def get_app() -> Flask:
+    global _app, _pid
+    if _app is None:
+        from app import create_app
+
+        _app = create_app()
+        _pid = os.getpid()
+    return _app
+
+
+@contextlib.contextmanager
+def job_context():
+    """Push a fresh app context for one job and clean up its session afterwards.
+
+    The fork worker runs each job in a child process: connections inherited from the parent
+    must not be shared, so the pool is reset (without closing the parent's sockets).
+    """
+    global _pid
+    from app.extensions import db
+
+    app = get_app()
+    with app.app_context():
+        if _pid != os.getpid():
+            db.engine.dispose(close=False)
+            app.extensions.pop("closeloop_redis", None)
+            _pid = os.getpid()
+        try:
+            yield app
+        finally:
+            db.session.remove()

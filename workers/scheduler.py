@@ -1,0 +1,82 @@
+"""The scheduler loop: runs SCHEDULE while holding the `scheduler` lease.
+
+Start as many as you like; exactly one is active, the others wait to take over when its
+lease expires (e.g. it was killed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import time
+
+from app import clock
+from workers.context import get_app
+from workers.schedule import SCHEDULE, Periodic
+
+log = logging.getLogger("closeloop.scheduler")
+LEASE_SECONDS = 45
+TICK_SECONDS = 1.0
+
+
+def _resolve(p: Periodic):
+    module, _, name = p.func.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run(*, ticks: int | None = None, tick_seconds: float = TICK_SECONDS) -> None:
+    from app.extensions import db
+    from app.notifications.reconcile import acquire_lease, holder_name, release_lease
+
+    app = get_app()
+    holder = holder_name()
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    next_run = {p.name: 0.0 for p in SCHEDULE}
+    active = False
+    count = 0
+    log.info("scheduler %s started: %s", holder, ", ".join(p.name for p in SCHEDULE))
+    while not stopping and (ticks is None or count < ticks):
+        count += 1
+        with app.app_context():
+            try:
+                active = acquire_lease("scheduler", holder, LEASE_SECONDS)
+            except Exception:
+                log.exception("could not reach the database for the scheduler lease")
+                active = False
+            if active:
+                _run_due(next_run)
+            db.session.remove()
+        time.sleep(tick_seconds)
+    if active:
+        with app.app_context():
+            release_lease("scheduler", holder)
+            db.session.remove()
+    log.info("scheduler %s stopped", holder)
+
+
+def _run_due(next_run: dict[str, float]) -> None:
+    from app.extensions import db
+
+    now = time.monotonic()
+    for p in SCHEDULE:
+        if next_run[p.name] > now:
+            continue
+        next_run[p.name] = now + p.every_seconds
+        started = clock.now()
+        try:
+            result = _resolve(p)()
+        except Exception:
+            # Keep the loop alive: the next tick retries, and the run row records the error.
+            db.session.rollback()
+            log.exception("periodic %s failed", p.name)
+            continue
+        if result:
+            log.info("%s at %s: %s", p.name, started.isoformat(), result)
