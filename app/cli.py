@@ -1,9 +1,122 @@
 """`flask` commands: users, seed, notifications."""
 
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from app.extensions import db
+from app.models import Role, User
+
+MIN_PASSWORD_LENGTH = 8
+
+users_cli = AppGroup("users", help="Staff accounts: create, list, deactivate.")
 
 
 def register(app: Flask) -> None:
     from app.notifications.cli import notifications_cli
 
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed)
+
+
+def _find_user(email: str) -> User | None:
+    return db.session.scalar(
+        sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())
+    )
+
+
+def _normalize_email(email: str) -> str:
+    try:
+        # Staff addresses are checked for syntax only (no DNS); test_environment lets the
+        # reserved .test domain through, which demo and test accounts use.
+        return validate_email(
+            email.strip(), check_deliverability=False, test_environment=True
+        ).normalized
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc), param_hint="--email") from exc
+
+
+@users_cli.command("create")
+@click.option("--name", required=True, help="Full name shown to colleagues.")
+@click.option("--email", required=True, help="Sign-in address (case-insensitive, unique).")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="Access level."
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (twice) when not given; avoid passing it on a shared shell.",
+)
+def create_user(name: str, email: str, role: str, password: str) -> None:
+    """Create a staff account."""
+    email = _normalize_email(email)
+    name = name.strip()
+    if not name:
+        raise click.BadParameter("must not be empty", param_hint="--name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(
+            f"must be at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
+        )
+    if _find_user(email) is not None:
+        raise click.ClickException(f"A user with email {email} already exists.")
+    user = User(name=name, email=email, role=role, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:  # created by someone else in the meantime
+        db.session.rollback()
+        raise click.ClickException(f"A user with email {email} already exists.") from exc
+    click.echo(f"Created {role} {name} <{email}> (id {user.id}).")
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """List staff accounts."""
+    users = db.session.scalars(sa.select(User).order_by(User.id)).all()
+    if not users:
+        click.echo("No users yet. Create one with `flask users create`.")
+        return
+    rows = [("ID", "NAME", "EMAIL", "ROLE", "STATUS")]
+    rows += [
+        (str(u.id), u.name, u.email, u.role, "active" if u.active else "deactivated") for u in users
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate_user(email: str) -> None:
+    """Stop EMAIL from signing in; their history and assignments stay."""
+    user = _find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email.strip()}.")
+    if not user.active:
+        click.echo(f"{user.email} is already deactivated.")
+        return
+    user.active = False
+    db.session.commit()
+    click.echo(f"Deactivated {user.name} <{user.email}>.")
+
+
+@click.command("seed")
+@with_appcontext
+def seed() -> None:
+    """Load demo clients, positions and candidates (does nothing if already loaded)."""
+    from app.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    if not seed_demo():
+        click.echo("Demo data is already loaded; nothing to do.")
+        return
+    click.echo("Demo data loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
+    for name, email, role in DEMO_USERS:
+        click.echo(f"  {email:<28} {role:<10} {name}")

@@ -1,0 +1,80 @@
+"""Sign in and out. Every failed sign-in looks the same, whatever the reason."""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.extensions import db
+from app.models import User
+
+GENERIC_LOGIN_ERROR = "Invalid email or password."
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when no user matches, so an unknown email costs as much time as a wrong
+    # password. Built on first use: hashing is deliberately slow, imports should not be.
+    return generate_password_hash("closeloop-no-such-user")
+
+
+def find_user_by_email(email: str) -> User | None:
+    normalized = email.strip().lower()
+    return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == normalized))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None without saying why."""
+    user = find_user_by_email(email)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "/\evil.test" as "//evil.test"; control characters are stripped by some.
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next_url(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("main.dashboard"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(next_url or url_for("main.dashboard"))
+        error = GENERIC_LOGIN_ERROR
+    elif form.is_submitted():
+        error = GENERIC_LOGIN_ERROR
+    return render_template("auth/login.html", form=form, error=error, next_url=next_url)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+        flash("You have been signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,1 +1,43 @@
+"""Read the messages the mailbox backend captured (development and demos only)."""
 
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+
+from app.devmail import bp
+from app.extensions import db
+from app.models import MailboxMessage
+
+PER_PAGE = 25
+
+
+@bp.before_request
+def _require_login():
+    # Candidates' messages are in here: every page of the blueprint needs a signed-in user.
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+@bp.route("/")
+def index():
+    q = request.args.get("q", "").strip()[:320]
+    query = sa.select(MailboxMessage).order_by(
+        MailboxMessage.created_at.desc(), MailboxMessage.id.desc()
+    )
+    if q:
+        query = query.where(
+            sa.func.lower(MailboxMessage.to_email).contains(q.lower(), autoescape=True)
+        )
+    page = db.paginate(query, per_page=PER_PAGE, max_per_page=100, error_out=False)
+    return render_template("devmail/index.html", page=page, q=q)
+
+
+@bp.route("/<int:message_id>")
+def detail(message_id: int):
+    message = db.session.get(MailboxMessage, message_id)
+    if message is None:
+        abort(404)
+    return render_template("devmail/detail.html", message=message)

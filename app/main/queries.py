@@ -1,0 +1,166 @@
+"""Read-only queries behind the dashboard. Recruiters see their own positions; managers
+and admins see everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app import clock
+from app.extensions import db
+from app.models import (
+    Application,
+    Candidate,
+    Client,
+    Notification,
+    NState,
+    Position,
+    Role,
+    Stage,
+    Task,
+    User,
+)
+from app.models.notifications import OWED_STATES
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    id: int
+    client: str
+    title: str
+    location: str | None
+    owner: str
+    status: str
+    stage_counts: dict[str, int]
+
+    @property
+    def active_count(self) -> int:
+        return sum(self.stage_counts.get(s.value, 0) for s in _ACTIVE)
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    id: int
+    name: str
+    email: str | None
+    timezone: str | None
+    created_at: datetime
+    applications: list[tuple[str, str]] = field(default_factory=list)  # (position, stage)
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    by_state: dict[str, int]
+    open_tasks: int
+    overdue_tasks: int
+
+    @property
+    def owed(self) -> int:
+        return sum(self.by_state.get(s.value, 0) for s in OWED_STATES)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+
+_ACTIVE = (Stage.SOURCED, Stage.SUBMITTED, Stage.CLIENT_REVIEW, Stage.INTERVIEW, Stage.OFFER)
+
+
+def sees_everything(user: User) -> bool:
+    return user.has_role(Role.MANAGER)
+
+
+def visible_position_ids(user: User) -> sa.Select:
+    """Ids of the positions `user` may see, as a subquery to filter with."""
+    query = sa.select(Position.id)
+    if not sees_everything(user):
+        query = query.where(Position.owner_id == user.id)
+    return query
+
+
+def positions_overview(user: User) -> list[PositionRow]:
+    """Positions with client, owner, status and the number of applications in each stage."""
+    rows = db.session.execute(
+        sa.select(Position, Client.name, User.name)
+        .join(Client, Position.client_id == Client.id)
+        .join(User, Position.owner_id == User.id)
+        .where(Position.id.in_(visible_position_ids(user)))
+        .order_by(Client.name, Position.title, Position.id)
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for position_id, stage, n in db.session.execute(
+        sa.select(Application.position_id, Application.stage, sa.func.count())
+        .where(Application.position_id.in_(visible_position_ids(user)))
+        .group_by(Application.position_id, Application.stage)
+    ):
+        counts.setdefault(position_id, {})[stage] = n
+    return [
+        PositionRow(
+            id=p.id,
+            client=client_name,
+            title=p.title,
+            location=p.location,
+            owner=owner_name,
+            status=p.status,
+            stage_counts=counts.get(p.id, {}),
+        )
+        for p, client_name, owner_name in rows
+    ]
+
+
+def recent_candidates(user: User, limit: int = 8) -> list[CandidateRow]:
+    """The newest candidates `user` works with, each with their visible applications."""
+    query = sa.select(Candidate).where(Candidate.anonymised_at.is_(None))
+    if not sees_everything(user):
+        in_my_positions = (
+            sa.select(Application.id)
+            .where(Application.candidate_id == Candidate.id)
+            .where(Application.position_id.in_(visible_position_ids(user)))
+            .exists()
+        )
+        query = query.where(sa.or_(Candidate.owner_id == user.id, in_my_positions))
+    candidates = db.session.scalars(
+        query.order_by(Candidate.created_at.desc(), Candidate.id.desc()).limit(limit)
+    ).all()
+    applications: dict[int, list[tuple[str, str]]] = {}
+    if candidates:
+        for candidate_id, title, stage in db.session.execute(
+            sa.select(Application.candidate_id, Position.title, Application.stage)
+            .join(Position, Application.position_id == Position.id)
+            .where(Application.candidate_id.in_([c.id for c in candidates]))
+            .where(Application.position_id.in_(visible_position_ids(user)))
+            .order_by(Application.stage_entered_at.desc(), Application.id.desc())
+        ):
+            applications.setdefault(candidate_id, []).append((title, stage))
+    return [
+        CandidateRow(
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            timezone=c.timezone,
+            created_at=c.created_at,
+            applications=applications.get(c.id, []),
+        )
+        for c in candidates
+    ]
+
+
+def outbox_summary(user: User) -> OutboxSummary:
+    """Notifications by state and open tasks: for recruiters only their own share."""
+    notifications = sa.select(Notification.state, sa.func.count()).group_by(Notification.state)
+    tasks = sa.select(sa.func.count(Task.id)).where(Task.resolved_at.is_(None))
+    if not sees_everything(user):
+        notifications = notifications.join(
+            Application, Notification.application_id == Application.id
+        ).where(Application.position_id.in_(visible_position_ids(user)))
+        tasks = tasks.where(Task.assignee_id == user.id)
+    by_state = {state: n for state, n in db.session.execute(notifications)}
+    open_tasks = db.session.scalar(tasks) or 0
+    overdue_tasks = db.session.scalar(tasks.where(Task.due_at < clock.now())) or 0
+    return OutboxSummary(
+        by_state={s.value: by_state.get(s.value, 0) for s in NState},
+        open_tasks=open_tasks,
+        overdue_tasks=overdue_tasks,
+    )

@@ -1,0 +1,41 @@
+"""The app factory honours the test configuration and registers what it should."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+
+
+def test_test_config_is_honoured(app, base_config):
+    assert app.testing is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == base_config["SQLALCHEMY_DATABASE_URI"]
+    assert db.engine.url.render_as_string(hide_password=False) == sa.make_url(
+        base_config["SQLALCHEMY_DATABASE_URI"]
+    ).render_as_string(hide_password=False)
+    assert db.session.scalar(sa.text("SELECT 1")) == 1
+
+
+def test_blueprints_registered(app):
+    assert {"auth", "main", "webhooks", "devmail", "bootstrap"} <= set(app.blueprints)
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert {"/login", "/logout", "/", "/healthz", "/dev/mailbox/"} <= rules
+
+
+def test_devmail_absent_when_disabled(app, make_app):
+    quiet = make_app(DEV_MAILBOX_ENABLED=False)
+    assert "devmail" not in quiet.blueprints
+    assert quiet.test_client().get("/dev/mailbox/").status_code == 404
+
+
+def test_sessions_use_strong_protection(app):
+    assert app.config["SESSION_PROTECTION"] == "strong"
+
+
+def test_assets_are_served_locally(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert "cdn.jsdelivr.net" not in page
+    assert "/bootstrap/static/css/bootstrap.min.css" in page
+    for path in ("/bootstrap/static/css/bootstrap.min.css", "/static/closeloop.css"):
+        with client.get(path) as response:  # file responses stay open until closed
+            assert response.status_code == 200
