@@ -1,1 +1,87 @@
+"""SendGrid's Event Webhook: signed batches of delivery events.
 
+Anything but a 2xx makes SendGrid retry for up to 24 hours, so our own misconfiguration
+answers 503 (events wait for the fix) while forged or replayed requests answer 403.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import json
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import current_app, jsonify, request
+from sendgrid.helpers.eventwebhook import EventWebhook
+from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
+
+from app import clock
+from app.extensions import csrf
+from app.notifications.events import apply_events
+from app.webhooks import bp
+
+
+@functools.lru_cache(maxsize=4)
+def _verifier(public_key: str) -> EventWebhook:
+    verifier = EventWebhook(public_key)
+    if not isinstance(verifier.public_key, ec.EllipticCurvePublicKey):
+        raise ValueError("not an elliptic curve key")
+    return verifier
+
+
+def _refuse(status: int, message: str):
+    return jsonify(error=message), status
+
+
+@bp.post("/sendgrid")
+@csrf.exempt
+def sendgrid_events():
+    public_key = (current_app.config.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or "").strip()
+    if not public_key:
+        return _refuse(
+            503, "Event webhook verification key is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY"
+        )
+    try:
+        verifier = _verifier(public_key)
+    except (ValueError, UnsupportedAlgorithm):
+        return _refuse(503, "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid ECDSA public key")
+
+    signature = request.headers.get(EventWebhookHeader.SIGNATURE, "")
+    timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP, "")
+    if not signature or not timestamp:
+        return _refuse(403, "missing signature headers")
+    if not _fresh(timestamp):
+        return _refuse(403, "timestamp is missing, stale or in the future")
+    raw = request.get_data(cache=False)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _refuse(400, "body is not UTF-8")
+    if not _verified(verifier, body, signature, timestamp):
+        return _refuse(403, "invalid signature")
+
+    try:
+        events = json.loads(body)
+    except ValueError:
+        return _refuse(400, "body is not valid JSON")
+    if not isinstance(events, list):
+        return _refuse(400, "body must be a JSON array of events")
+    return jsonify(apply_events(events)), 200
+
+
+def _fresh(timestamp: str) -> bool:
+    # The signature covers the timestamp; checking its age is what stops replays.
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    max_age = current_app.config["SENDGRID_WEBHOOK_MAX_AGE_SECONDS"]
+    return abs(clock.now().timestamp() - sent) <= max_age
+
+
+def _verified(verifier: EventWebhook, body: str, signature: str, timestamp: str) -> bool:
+    try:
+        return verifier.verify_signature(body, signature, timestamp)
+    except (binascii.Error, ValueError, TypeError):
+        return False  # not even base64 / not a DER signature

@@ -1,0 +1,1 @@
+"""Development and test tools that stand in for the outside world (never imported by the app)."""

@@ -1,0 +1,238 @@
+"""What SendGrid tells us after it accepted a message: delivered, bounced, dropped, deferred.
+
+Events arrive at least once, in batches, possibly out of order and for up to 24 hours. Each is
+stored once (keyed on `sg_event_id`) and moves the notification it names through `custom_args`.
+A bounce or drop means the candidate has not heard from us: a recruiter gets a task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.extensions import db
+from app.models import DeliveryEvent, Notification, NState, Task
+
+# "delivered" may arrive before the worker recorded the provider's acceptance.
+DELIVERABLE_FROM = {NState.PENDING, NState.QUEUED, NState.SENDING, NState.SENT}
+# A bounce can follow "delivered" (the receiving server accepted, then bounced). Superseded
+# and discharged rows are settled another way; failed ones already have a task.
+UNDELIVERABLE_FROM = DELIVERABLE_FROM | {NState.DELIVERED}
+_MAX_ID = 2**31 - 1  # notifications.id is a 32-bit integer on PostgreSQL
+_CHUNK = 500
+
+
+def apply_events(events: list) -> dict:
+    """Store new events and apply them, in one transaction (committed here)."""
+    counts = {"stored": 0, "duplicates": 0, "unknown": 0, "updated": 0, "ignored": 0}
+    try:
+        fresh = _unique_events(events, counts)
+        known = _existing_event_ids([eid for eid, _ in fresh])
+        counts["duplicates"] += sum(1 for eid, _ in fresh if eid in known)
+        fresh = [(eid, e) for eid, e in fresh if eid not in known]
+        notifications = _lock_notifications({_notification_id(e) for _, e in fresh})
+        rows = _insert(fresh, notifications, counts)
+        now = clock.now()
+        for row in sorted(rows, key=lambda r: r.occurred_at):
+            notification = notifications.get(row.notification_id)
+            if notification is None:
+                counts["unknown"] += 1
+            elif _apply(notification, row, now):
+                counts["updated"] += 1
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return counts
+
+
+def _unique_events(events: list, counts: dict) -> list[tuple[str, dict]]:
+    seen: dict[str, dict] = {}
+    for event in events:
+        if not isinstance(event, dict):
+            counts["ignored"] += 1
+            continue
+        eid = event_id(event)
+        if eid in seen:
+            counts["duplicates"] += 1
+        else:
+            seen[eid] = event
+    return list(seen.items())
+
+
+def event_id(event: dict) -> str:
+    """SendGrid's sg_event_id; a stable hash of the event when it has none (or a huge one)."""
+    eid = event.get("sg_event_id")
+    if isinstance(eid, str) and 0 < len(eid) <= 200:
+        return eid
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _notification_id(event: dict) -> int | None:
+    # custom_args come back flattened into the event, as strings.
+    raw = event.get("notification_id")
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and raw.strip().isdigit() and raw.strip().isascii():
+        raw = int(raw.strip())
+    if isinstance(raw, int) and 0 < raw <= _MAX_ID:
+        return raw
+    return None
+
+
+def _existing_event_ids(ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found.update(
+            db.session.scalars(
+                sa.select(DeliveryEvent.sg_event_id).where(DeliveryEvent.sg_event_id.in_(chunk))
+            )
+        )
+    return found
+
+
+def _lock_notifications(ids: set[int | None]) -> dict[int, Notification]:
+    wanted = sorted(i for i in ids if i is not None)
+    found: dict[int, Notification] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        # In id order, so two webhook deliveries touching the same rows cannot deadlock.
+        query = (
+            sa.select(Notification)
+            .where(Notification.id.in_(wanted[start : start + _CHUNK]))
+            .order_by(Notification.id)
+            .with_for_update()
+        )
+        found.update((n.id, n) for n in db.session.scalars(query))
+    return found
+
+
+def _occurred_at(event: dict) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(event["timestamp"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return clock.now()
+
+
+def _text(value, limit: int | None = None) -> str | None:
+    if value is None:
+        return None
+    value = value if isinstance(value, str) else str(value)
+    return value[:limit] if limit else value
+
+
+def _row(eid: str, event: dict, notifications: dict) -> DeliveryEvent:
+    nid = _notification_id(event)
+    return DeliveryEvent(
+        sg_event_id=eid,
+        notification_id=nid if nid in notifications else None,
+        event=_text(event.get("event"), 40) or "unknown",
+        event_type=_text(event.get("type"), 40),
+        reason=_text(event.get("reason") or event.get("response")),
+        occurred_at=_occurred_at(event),
+        received_at=clock.now(),
+        payload=event,
+    )
+
+
+def _insert(fresh: list[tuple[str, dict]], notifications: dict, counts: dict):
+    """Insert all at once; if another request stored some meanwhile, fall back to one by one."""
+    try:
+        with db.session.begin_nested():
+            rows = [_row(eid, e, notifications) for eid, e in fresh]
+            db.session.add_all(rows)
+        counts["stored"] += len(rows)
+        return rows
+    except IntegrityError:
+        pass
+    rows = []
+    for eid, e in fresh:
+        row = _row(eid, e, notifications)
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            counts["duplicates"] += 1
+            continue
+        counts["stored"] += 1
+        rows.append(row)
+    return rows
+
+
+# -- what each event does to its notification ----------------------------------------------
+
+
+def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
+    if row.event == "delivered":
+        if n.state not in DELIVERABLE_FROM:
+            return False
+        n.state = NState.DELIVERED.value
+        n.delivered_at = now
+        n.sent_at = n.sent_at or now
+        n.last_error = n.error_kind = None  # e.g. an earlier "deferred" no longer matters
+        return True
+    if row.event in ("bounce", "dropped"):
+        if n.state not in UNDELIVERABLE_FROM:
+            return False
+        _undeliverable(n, row, now)
+        return True
+    if row.event == "deferred":
+        if n.state not in DELIVERABLE_FROM:
+            return False
+        n.last_error = f"deferred: {row.reason or 'no reason given'}"
+        n.error_kind = "deferred"
+        return True
+    if row.event == "processed":
+        # The provider has it. This settles an ambiguous send (timeout after the request
+        # left, worker killed mid-send) before the retry goes out: no duplicate.
+        if n.state not in (NState.PENDING, NState.QUEUED):
+            return False
+        n.state = NState.SENT.value
+        n.sent_at = n.sent_at or now
+        n.lease_expires_at = None
+        n.last_error = n.error_kind = None
+        return True
+    return False  # open, click, spamreport …: kept for the audit trail only
+
+
+def _undeliverable(n: Notification, row: DeliveryEvent, now: datetime) -> None:
+    reason = row.reason or "no reason given"
+    if row.event == "dropped":
+        n.state, n.dropped_at, what = NState.DROPPED.value, now, "was dropped"
+        n.last_error, n.error_kind = f"dropped: {reason}", "dropped"
+    else:
+        label = "blocked" if row.event_type == "blocked" else "bounce"
+        n.state, n.bounced_at = NState.BOUNCED.value, now
+        what = "was blocked" if label == "blocked" else "bounced"
+        n.last_error, n.error_kind = f"{label}: {reason}", label
+    _ensure_task(n, what, reason, now)
+
+
+def _ensure_task(n: Notification, what: str, reason: str, now: datetime) -> None:
+    key = f"undeliverable:{n.id}"
+    if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == key)) is not None:
+        return
+    name = (n.candidate.name if n.candidate else None) or "the candidate"
+    task = Task(
+        kind="undeliverable",
+        title=f"Email to {name[:200]} {what} — reach them another way",
+        detail=f"Our {n.kind} message to {n.to_email or 'their address'} {what}: {reason}",
+        candidate_id=n.candidate_id,
+        application_id=n.application_id,
+        notification_id=n.id,
+        assignee_id=n.application.position.owner_id,
+        dedupe_key=key,
+        due_at=now,
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(task)
+    except IntegrityError:
+        pass  # a concurrent webhook delivery created it first
