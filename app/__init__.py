@@ -64,7 +64,10 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str):
         from app.models import User
 
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        # Flask-Login does not re-check is_active for a remembered session: a deactivated
+        # user is signed out on their next request.
+        return user if user is not None and user.active else None
 
 
 def register_blueprints(app: Flask) -> None:

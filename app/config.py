@@ -50,11 +50,25 @@ def load(instance_path: str) -> dict:
         "NOTIFICATION_SLA_SECONDS": _env_int("NOTIFICATION_SLA_SECONDS", 24 * 3600),
         # A claimed row whose worker has not finished within this lease is taken back.
         "SEND_LEASE_SECONDS": _env_int("SEND_LEASE_SECONDS", 120),
+        # After an ambiguous send, wait this long for SendGrid's "processed" event before
+        # sending again (at least once, but not needlessly twice).
+        "AMBIGUOUS_SETTLE_SECONDS": _env_int("AMBIGUOUS_SETTLE_SECONDS", 120),
         "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 500),
+        # Waits between attempts after a transient provider error (the last one repeats).
+        "SEND_BACKOFF_SECONDS": [
+            float(x)
+            for x in os.environ.get("SEND_BACKOFF_SECONDS", "10,30,60,120,300,600,1800,3600").split(
+                ","
+            )
+        ],
+        "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "10")),
+        "RECONCILE_INTERVAL_SECONDS": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
         "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        # A session cookie replayed from another address or browser is thrown away.
+        "SESSION_PROTECTION": "strong",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),

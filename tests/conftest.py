@@ -55,9 +55,15 @@ def reset_schema(app) -> None:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE"))
                 conn.execute(sa.text("CREATE SCHEMA public"))
             else:
-                names = [r[0] for r in conn.execute(sa.text(
-                    "SELECT name FROM sqlite_master WHERE type='table' "
-                    "AND name NOT LIKE 'sqlite_%'"))]
+                names = [
+                    r[0]
+                    for r in conn.execute(
+                        sa.text(
+                            "SELECT name FROM sqlite_master WHERE type='table' "
+                            "AND name NOT LIKE 'sqlite_%'"
+                        )
+                    )
+                ]
                 conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
                 for name in names:
                     conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
@@ -84,14 +90,19 @@ def _truncate_all(app) -> None:
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
         with _db.engine.begin() as conn:
             if _db.engine.dialect.name == "postgresql":
-                conn.execute(sa.text(
-                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                    + " RESTART IDENTITY CASCADE"))
+                conn.execute(
+                    sa.text(
+                        "TRUNCATE "
+                        + ", ".join(f'"{t}"' for t in tables)
+                        + " RESTART IDENTITY CASCADE"
+                    )
+                )
             else:
                 for t in tables:
                     conn.execute(sa.text(f'DELETE FROM "{t}"'))
-                has_seq = conn.execute(sa.text(
-                    "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()
+                has_seq = conn.execute(
+                    sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
+                ).first()
                 if has_seq:
                     conn.execute(sa.text("DELETE FROM sqlite_sequence"))
 
@@ -134,8 +145,10 @@ def db(app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, make_app):
+    # A separate app object: requests must not share the app context (and Flask-Login's
+    # cached user in `g`) that the `app` fixture keeps pushed for direct service calls.
+    return make_app().test_client()
 
 
 @pytest.fixture

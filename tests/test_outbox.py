@@ -87,15 +87,13 @@ def test_rejection_waits_for_undo_window_and_business_hours(make_app):
     with app.app_context(), clock.frozen(friday):
         a = f.application(stage=Stage.INTERVIEW)
         db.session.commit()
-        n = services.move_stage(a, Stage.REJECTED, actor=None,
-                                reason=OutcomeReason.CLIENT_DECLINED)
+        n = services.move_stage(a, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED)
         assert n.due_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
         assert n.state == NState.PENDING  # not handed to the queue before it is due
         ny = f.candidate(timezone="America/New_York")
         b = f.application(stage=Stage.INTERVIEW, candidate_=ny)
         db.session.commit()
-        m = services.move_stage(b, Stage.REJECTED, actor=None,
-                                reason=OutcomeReason.CLIENT_DECLINED)
+        m = services.move_stage(b, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED)
         # 18:20 UTC is 13:20 in New York: inside business hours, so just the undo window.
         assert m.due_at == friday + timedelta(minutes=30)
         db.session.remove()
@@ -104,8 +102,9 @@ def test_rejection_waits_for_undo_window_and_business_hours(make_app):
 def test_supersede_rejection_when_moved_back(db):
     a = f.application(stage=Stage.INTERVIEW)
     db.session.commit()
-    rejection = services.move_stage(a, Stage.REJECTED, actor=None,
-                                    reason=OutcomeReason.AGENCY_DECISION)
+    rejection = services.move_stage(
+        a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION
+    )
     assert rejection.state == NState.PENDING
     services.move_stage(a, Stage.OFFER, actor=None)
     states = {n.kind: n.state for n in _notes(db, a.id)}
@@ -147,8 +146,15 @@ def test_duplicate_key_is_rejected_by_the_database(db):
     outbox.owe(a, "submitted")
     outbox.commit()
     row = _notes(db)[0]
-    db.session.add(Notification(application_id=a.id, candidate_id=a.candidate_id, kind="submitted",
-                                idempotency_key=row.idempotency_key, app_version=a.version))
+    db.session.add(
+        Notification(
+            application_id=a.id,
+            candidate_id=a.candidate_id,
+            kind="submitted",
+            idempotency_key=row.idempotency_key,
+            app_version=a.version,
+        )
+    )
     with pytest.raises(sa.exc.IntegrityError):
         db.session.flush()
     db.session.rollback()
@@ -156,23 +162,29 @@ def test_duplicate_key_is_rejected_by_the_database(db):
 
 def test_cancel_position_fans_out_in_one_transaction(db):
     p = f.position()
-    apps = [f.application(position_=p, stage=s) for s in
-            (Stage.SUBMITTED, Stage.INTERVIEW, Stage.OFFER, Stage.SOURCED)]
+    apps = [
+        f.application(position_=p, stage=s)
+        for s in (Stage.SUBMITTED, Stage.INTERVIEW, Stage.OFFER, Stage.SOURCED)
+    ]
     hired = f.application(position_=p, stage=Stage.HIRED)
     db.session.commit()
     # a pending update about the old state must be superseded by the cancellation
     stale = outbox.owe(apps[0], "client_review")
     outbox.commit()
-    result = services.close_position(p, actor=p.owner, status=PositionStatus.CANCELLED,
-                                     reason=OutcomeReason.BUDGET_CUT)
+    result = services.close_position(
+        p, actor=p.owner, status=PositionStatus.CANCELLED, reason=OutcomeReason.BUDGET_CUT
+    )
     assert result["applications"] == 4
     db.session.expire_all()
     assert {db.session.get(Application, x.id).stage for x in apps} == {Stage.POSITION_CLOSED}
     assert db.session.get(Application, hired.id).stage == Stage.HIRED
     owed = [n for n in _notes(db) if n.kind == "position_cancelled"]
     assert len(owed) == 4 and all(n.reason == "budget_cut" for n in owed)
-    assert db.session.get(Notification, stale.id).state in (NState.SUPERSEDED, NState.SENT,
-                                                              NState.QUEUED)
+    assert db.session.get(Notification, stale.id).state in (
+        NState.SUPERSEDED,
+        NState.SENT,
+        NState.QUEUED,
+    )
     assert p.status == PositionStatus.CANCELLED and p.closed_at is not None
     with pytest.raises(PipelineError):
         services.close_position(p, actor=None, status="cancelled", reason="budget_cut")
@@ -191,12 +203,18 @@ def test_manual_contact_discharges_owed_and_resolves_tasks(db):
     a = f.application(stage=Stage.INTERVIEW)
     recruiter = a.position.owner
     db.session.commit()
-    n = services.move_stage(a, Stage.REJECTED, actor=recruiter,
-                            reason=OutcomeReason.CLIENT_DECLINED)
+    n = services.move_stage(
+        a, Stage.REJECTED, actor=recruiter, reason=OutcomeReason.CLIENT_DECLINED
+    )
     outbox.open_task(kind="x", title="t", dedupe_key="t1", application_id=a.id)
     db.session.commit()
-    services.log_contact(a.candidate, actor=recruiter, channel="phone",
-                         summary="Called, explained the decision", application=a)
+    services.log_contact(
+        a.candidate,
+        actor=recruiter,
+        channel="phone",
+        summary="Called, explained the decision",
+        application=a,
+    )
     db.session.refresh(n)
     assert n.state == NState.DISCHARGED and n.contact_id is not None
     assert db.session.scalar(sa.select(Task.resolved_at)) is not None
@@ -221,14 +239,25 @@ def test_record_interview_owes_timeline_and_validates(db):
     db.session.commit()
     now = clock.now()
     with pytest.raises(PipelineError, match="future"):
-        services.record_interview(a, actor=None, interview_at=now, interviewers="Ana",
-                                  promised_response_at=now - timedelta(days=1),
-                                  client_contact=None, next_step=None)
+        services.record_interview(
+            a,
+            actor=None,
+            interview_at=now,
+            interviewers="Ana",
+            promised_response_at=now - timedelta(days=1),
+            client_contact=None,
+            next_step=None,
+        )
     outbox.rollback()
-    n = services.record_interview(a, actor=None, interview_at=now + timedelta(days=1),
-                                  interviewers="Ana Ruiz", promised_response_at=now +
-                                  timedelta(days=5), client_contact="Sam, 0113 496 0001",
-                                  next_step="A short technical exercise")
+    n = services.record_interview(
+        a,
+        actor=None,
+        interview_at=now + timedelta(days=1),
+        interviewers="Ana Ruiz",
+        promised_response_at=now + timedelta(days=5),
+        client_contact="Sam, 0113 496 0001",
+        next_step="A short technical exercise",
+    )
     assert a.stage == Stage.INTERVIEW and n.kind == "interview_scheduled"
     assert n.context["interviewers"] == "Ana Ruiz"
 
@@ -237,9 +266,15 @@ def test_promised_date_passing_owes_still_deciding_once(db):
     a = f.application(stage=Stage.CLIENT_REVIEW)
     db.session.commit()
     start = clock.now()
-    services.record_interview(a, actor=None, interview_at=start + timedelta(hours=1),
-                              interviewers=None, promised_response_at=start + timedelta(days=2),
-                              client_contact=None, next_step=None)
+    services.record_interview(
+        a,
+        actor=None,
+        interview_at=start + timedelta(hours=1),
+        interviewers=None,
+        promised_response_at=start + timedelta(days=2),
+        client_contact=None,
+        next_step=None,
+    )
     later = start + timedelta(days=3)
     assert services.sweep_promised_dates(later) == 1
     assert services.sweep_promised_dates(later) == 0  # date moved on; not owed twice

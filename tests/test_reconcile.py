@@ -40,9 +40,16 @@ def test_invariant_query_finds_terminal_applications_left_silent(db):
     silent.outcome_reason = OutcomeReason.CLIENT_DECLINED
     called = f.application(stage=Stage.WITHDRAWN)
     called.outcome_reason = OutcomeReason.CANDIDATE_WITHDREW
-    db.session.add(Contact(candidate_id=called.candidate_id, application_id=called.id,
-                           user_id=called.position.owner_id, channel="phone",
-                           summary="talked", occurred_at=clock.now() + timedelta(seconds=1)))
+    db.session.add(
+        Contact(
+            candidate_id=called.candidate_id,
+            application_id=called.id,
+            user_id=called.position.owner_id,
+            channel="phone",
+            summary="talked",
+            occurred_at=clock.now() + timedelta(seconds=1),
+        )
+    )
     active = f.application(stage=Stage.OFFER)
     db.session.commit()
     assert _missing(db) == [silent.id]
@@ -99,7 +106,14 @@ def test_dead_worker_lease_is_reclaimed_and_counted(db):
     with clock.frozen(later):
         assert reconcile(later)["reclaimed"] == 1
     db.session.refresh(n)
-    assert n.state == NState.QUEUED and n.ambiguous_sends == 1
+    # The provider may have it: wait for its "processed" event before sending again.
+    assert n.state == NState.PENDING and n.ambiguous_sends == 1
+    assert n.due_at == later + timedelta(seconds=120)
+    settled = later + timedelta(seconds=121)
+    with clock.frozen(settled):
+        assert reconcile(settled)["dispatched"] == 1
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED
 
 
 def test_enqueue_lost_after_commit_is_dispatched(db):
@@ -142,6 +156,12 @@ def test_reconcile_leaves_healthy_rows_alone(db):
     db.session.commit()
     services.move_stage(a, Stage.OFFER, actor=None)
     result = reconcile()
-    assert result == {"reclaimed": 0, "repaired": 0, "requeued": 0, "dispatched": 0,
-                      "escalated": 0, "still_deciding": 0}
+    assert result == {
+        "reclaimed": 0,
+        "repaired": 0,
+        "requeued": 0,
+        "dispatched": 0,
+        "escalated": 0,
+        "still_deciding": 0,
+    }
     assert db.session.get(Application, a.id).stage == Stage.OFFER

@@ -15,8 +15,9 @@ from tests import factories as f
 
 
 def _owed(db, **candidate):
-    a = f.application(stage=Stage.INTERVIEW,
-                      candidate_=f.candidate(**candidate) if candidate else None)
+    a = f.application(
+        stage=Stage.INTERVIEW, candidate_=f.candidate(**candidate) if candidate else None
+    )
     db.session.commit()
     n = services.move_stage(a, Stage.OFFER, actor=None)
     return a, n

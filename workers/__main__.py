@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "worker":
         return run_worker(burst=args.burst, simple=args.simple, name=args.name)
     from workers.scheduler import run

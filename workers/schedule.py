@@ -8,13 +8,15 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Periodic:
     name: str
-    every_seconds: float
+    every: str  # the config key holding the interval in seconds
     func: str  # "module:function", called inside an app context with no arguments
 
 
 SCHEDULE: tuple[Periodic, ...] = (
     # Delayed messages whose undo window / business-hours wait is over.
-    Periodic("dispatch-due", 10, "app.notifications.reconcile:dispatch_due"),
+    Periodic(
+        "dispatch-due", "DISPATCH_INTERVAL_SECONDS", "app.notifications.reconcile:dispatch_due"
+    ),
     # Lost jobs, dead workers, the invariant, SLA escalation, missed promised dates.
-    Periodic("reconcile", 30, "app.notifications.reconcile:reconcile"),
+    Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
 )

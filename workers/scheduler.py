@@ -63,13 +63,15 @@ def run(*, ticks: int | None = None, tick_seconds: float = TICK_SECONDS) -> None
 
 
 def _run_due(next_run: dict[str, float]) -> None:
+    from flask import current_app
+
     from app.extensions import db
 
     now = time.monotonic()
     for p in SCHEDULE:
         if next_run[p.name] > now:
             continue
-        next_run[p.name] = now + p.every_seconds
+        next_run[p.name] = now + float(current_app.config[p.every])
         started = clock.now()
         try:
             result = _resolve(p)()

@@ -66,13 +66,15 @@ def reconcile(now: datetime | None = None) -> dict:
 
 def reclaim_expired(now: datetime) -> int:
     """Rows stuck in `sending` past their lease: the worker died. Send again (at least once),
-    and count the ambiguity: the provider may already have accepted it."""
+    and count the ambiguity: the provider may already have accepted it, so first give its
+    "processed" event time to settle the question."""
+    settle = timedelta(seconds=current_app.config["AMBIGUOUS_SETTLE_SECONDS"])
     result = db.session.execute(
         sa.update(Notification)
         .where(Notification.state == NState.SENDING.value, Notification.lease_expires_at < now)
         .values(
             state=NState.PENDING.value,
-            due_at=now,
+            due_at=now + settle,
             lease_expires_at=None,
             ambiguous_sends=Notification.ambiguous_sends + 1,
             error_kind="ambiguous",

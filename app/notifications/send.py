@@ -24,6 +24,7 @@ from app.notifications.errors import (
     AmbiguousSendError,
     ConfigurationError,
     PermanentSendError,
+    SendError,
     TransientSendError,
 )
 from app.notifications.outbox import open_task
@@ -32,7 +33,6 @@ from app.notifications.render import Rendered, RenderError, render
 log = logging.getLogger(__name__)
 
 CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
-BACKOFF_SECONDS = (10, 30, 60, 120, 300, 600, 1800, 3600)
 PAUSE_FLAG = "sending_paused"
 
 
@@ -136,10 +136,26 @@ def _load(ids: list[int]) -> list[Notification]:
 
 
 def _send(ready: list[Prepared], counts: dict) -> None:
-    ids = [p.id for p in ready]
     try:
         provider_ids = get_backend().send_batch([p.message for p in ready])
-    except PermanentSendError as exc:
+    except SendError as exc:
+        # A batch split into several requests can fail part-way: what was accepted is sent.
+        accepted = getattr(exc, "accepted", None) or {}
+        done = [p for p in ready if p.id in accepted]
+        if done:
+            _mark_sent(done, [accepted[p.id] for p in done])
+            counts["sent"] += len(done)
+        rest = [p for p in ready if p.id not in accepted]
+        if rest:
+            _handle_error(exc, rest, counts)
+        return
+    _mark_sent(ready, provider_ids)
+    counts["sent"] += len(ready)
+
+
+def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
+    ids = [p.id for p in ready]
+    if isinstance(exc, PermanentSendError):
         if len(ready) > 1:
             # One bad address rejects the whole request: isolate it, send the rest.
             for item in ready:
@@ -148,22 +164,19 @@ def _send(ready: list[Prepared], counts: dict) -> None:
         _fail(db.session.get(Notification, ready[0].id), exc.reason, "permanent")
         db.session.commit()
         counts["failed"] += 1
-        return
-    except ConfigurationError as exc:
-        until = pause_sending(exc.reason)
-        _release(ids, until, exc.reason, "config")
-        return
-    except AmbiguousSendError as exc:
-        _release(ids, _backoff(ready), exc.reason, "ambiguous", ambiguous=True)
-        return
-    except TransientSendError as exc:
+    elif isinstance(exc, ConfigurationError):
+        _release(ids, pause_sending(exc.reason), exc.reason, "config")
+    elif isinstance(exc, AmbiguousSendError):
+        # Wait for the provider's "processed" event to settle it before sending again.
+        _store_rendered(ready)
+        _release(ids, _settle_time(ready), exc.reason, "ambiguous", ambiguous=True)
+    elif isinstance(exc, TransientSendError):
         wait = _backoff(ready)
         if exc.retry_after:
             wait = max(wait, clock.now() + timedelta(seconds=exc.retry_after))
         _release(ids, wait, exc.reason, "transient")
-        return
-    _mark_sent(ready, provider_ids)
-    counts["sent"] += len(ready)
+    else:
+        raise exc
 
 
 def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
@@ -184,8 +197,12 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         sa.update(Notification.__table__)
         .where(
             Notification.__table__.c.id == sa.bindparam("b_id"),
-            Notification.__table__.c.state.in_(
-                (NState.SENDING.value, NState.PENDING.value, NState.QUEUED.value)
+            # or_() rather than in_(): expanding IN cannot be used with executemany.
+            sa.or_(
+                *(
+                    Notification.__table__.c.state == state
+                    for state in (NState.SENDING.value, NState.PENDING.value, NState.QUEUED.value)
+                )
             ),
         )
         .values(
@@ -210,6 +227,35 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def _store_rendered(ready: list[Prepared]) -> None:
+    """Keep what we (perhaps) sent, for the audit trail, even before we know."""
+    table = Notification.__table__
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(
+            subject=sa.bindparam("b_subject"),
+            body_text=sa.bindparam("b_text"),
+            body_html=sa.bindparam("b_html"),
+        ),
+        [
+            {
+                "b_id": p.id,
+                "b_subject": p.rendered.subject,
+                "b_text": p.rendered.text,
+                "b_html": p.rendered.html,
+            }
+            for p in ready
+        ],
+    )
+    db.session.commit()
+
+
+def _settle_time(ready: list[Prepared]) -> datetime:
+    settle = clock.now() + timedelta(seconds=current_app.config["AMBIGUOUS_SETTLE_SECONDS"])
+    return max(settle, _backoff(ready))
 
 
 def _release(
@@ -284,7 +330,8 @@ def _fail(n: Notification, reason: str, kind: str) -> None:
 
 def _backoff(ready: list[Prepared]) -> datetime:
     attempts = max(p.attempts for p in ready)
-    base = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    schedule = current_app.config["SEND_BACKOFF_SECONDS"]
+    base = schedule[max(0, min(attempts, len(schedule)) - 1)]
     return clock.now() + timedelta(seconds=base * (1 + random.random() * 0.2))
 
 
