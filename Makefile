@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout soak bench-report clean
+.PHONY: help run test lint format bench-fanout soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -18,7 +18,6 @@ help:
 	@echo "make format        sort imports and format with ruff"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
-	@echo "make bench-report  run bench/report.py"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
 $(PY):
@@ -50,10 +49,6 @@ bench-fanout: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) bench/soak.py
-
-bench-report: $(STAMP)
-	@test -f bench/report.py || { echo "bench/report.py does not exist yet" >&2; exit 1; }
-	$(PY) bench/report.py
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info test-artifacts bench/out

@@ -63,6 +63,8 @@ def load(instance_path: str) -> dict:
         ],
         "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "10")),
         "RECONCILE_INTERVAL_SECONDS": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
+        # A standby scheduler takes over this long after the active one stops renewing.
+        "SCHEDULER_LEASE_SECONDS": float(os.environ.get("SCHEDULER_LEASE_SECONDS", "45")),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
         "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
         "WTF_CSRF_ENABLED": True,

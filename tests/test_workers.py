@@ -45,6 +45,7 @@ def env(worker_env, stub):
         "CONFIG_ERROR_PAUSE_SECONDS": "2",
         "DISPATCH_INTERVAL_SECONDS": "0.5",
         "RECONCILE_INTERVAL_SECONDS": "0.5",
+        "SCHEDULER_LEASE_SECONDS": "3",
     }
 
 
@@ -303,3 +304,31 @@ def test_outbox_row_and_state_change_share_one_transaction(db):
     db.session.expire_all()
     assert a.stage == Stage.INTERVIEW
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
+
+
+def test_only_one_scheduler_is_active(db, procs):
+    from app.models import Lease, ReconcilerRun
+
+    first, second = procs("scheduler"), procs("scheduler")
+
+    def runs() -> int:
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(ReconcilerRun))
+        db.session.commit()
+        return count
+
+    wait_until(lambda: runs() >= 4, message="a few reconciler passes")
+    holders = set(db.session.scalars(sa.select(ReconcilerRun.holder)))
+    lease = db.session.get(Lease, "scheduler")
+    db.session.commit()
+    assert len(holders) == 1 and lease.holder in holders
+    active, standby = (first, second) if str(first.pid) in lease.holder else (second, first)
+    active.kill()  # the standby takes over once the lease expires
+
+    def holder() -> str:
+        value = db.session.get(Lease, "scheduler").holder
+        db.session.commit()
+        return value
+
+    wait_until(
+        lambda: holder().endswith(f":{standby.pid}"), timeout=30, message="the standby to take over"
+    )

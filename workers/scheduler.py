@@ -16,7 +16,6 @@ from workers.context import get_app
 from workers.schedule import SCHEDULE, Periodic
 
 log = logging.getLogger("closeloop.scheduler")
-LEASE_SECONDS = 45
 TICK_SECONDS = 1.0
 
 
@@ -47,7 +46,7 @@ def run(*, ticks: int | None = None, tick_seconds: float = TICK_SECONDS) -> None
         count += 1
         with app.app_context():
             try:
-                active = acquire_lease("scheduler", holder, LEASE_SECONDS)
+                active = acquire_lease("scheduler", holder, app.config["SCHEDULER_LEASE_SECONDS"])
             except Exception:
                 log.exception("could not reach the database for the scheduler lease")
                 active = False

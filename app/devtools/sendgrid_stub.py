@@ -5,16 +5,25 @@ personalization with its substitutions applied, and injects faults on demand: 50
 rate-limit headers, and "timeouts" that accept the message and then answer too late, which is
 the case that produces duplicates in real life.
 
+Given a webhook URL and a private key it also plays SendGrid's Event Webhook: every accepted
+personalization gets a "processed" event promptly and a "delivered" event a little later,
+POSTed back in signed JSON batches (ECDSA P-256 / SHA-256 over timestamp + body, the headers
+SendGrid uses), retried until answered 2xx.
+
     with SendGridStub(api_key="k", fail_500=0.1) as stub:
         ...  # point SENDGRID_API_HOST at stub.url
         stub.stats()["duplicates"]
 
-    python -m app.devtools.sendgrid_stub --port 8025 --api-key k --fail-500 0.1
+    python -m app.devtools.sendgrid_stub --port 8025 --api-key k --fail-500 0.1 \
+        --webhook-url http://127.0.0.1:5000/webhooks/sendgrid --webhook-private-key-file key.pem
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import heapq
+import itertools
 import json
 import random
 import re
@@ -23,9 +32,14 @@ import signal
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 SUBSTITUTIONS_LIMIT = 10_000
 CUSTOM_ARGS_LIMIT = 10_000
@@ -160,6 +174,175 @@ def _substitute(text: str | None, substitutions: dict) -> str | None:
     return pattern.sub(lambda m: str(substitutions[m.group(0)]), text)
 
 
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+def sign_event_body(private_key: ec.EllipticCurvePrivateKey, body: str, timestamp: str) -> str:
+    """SendGrid's signature: ECDSA P-256 / SHA-256 over timestamp + body, base64 DER."""
+    signature = private_key.sign((timestamp + body).encode("utf-8"), ec.ECDSA(hashes.SHA256()))
+    return base64.b64encode(signature).decode("ascii")
+
+
+class EventPoster:
+    """SendGrid's Event Webhook: signed JSON batches of events for accepted messages.
+
+    One sender thread, like one webhook endpoint: events become due after their delay, go out
+    in batches of up to `batch_size`, and a batch not answered 2xx is posted again (same
+    events, fresh signature) after a short backoff, as SendGrid retries for up to 24 hours.
+    """
+
+    RETRY_SECONDS = (0.5, 1, 2, 5)
+
+    def __init__(
+        self,
+        url: str,
+        private_key: ec.EllipticCurvePrivateKey,
+        *,
+        processed_delay: float = 0.3,
+        delivered_delay: float = 2.0,
+        batch_size: int = 500,
+        linger: float = 0.1,
+        timeout: float = 10.0,
+    ):
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"webhook URL must be http(s): {url!r}")
+        self.url, self._key = url, private_key
+        self.delays = {"processed": processed_delay, "delivered": delivered_delay}
+        self.batch_size, self.linger, self.timeout = batch_size, linger, timeout
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self._counts: Counter = Counter()
+
+    @classmethod
+    def from_pem_file(cls, url: str, path: str, **options) -> EventPoster:
+        with open(path, "rb") as fh:
+            key = serialization.load_pem_private_key(fh.read(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{path} is not an elliptic curve private key")
+        return cls(url, key, **options)
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="sendgrid-stub-events")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop at once; events not yet posted are dropped (and counted)."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def accepted(self, rows: list[dict]) -> None:
+        """Schedule "processed" and "delivered" for every recipient of accepted rows."""
+        now = time.time()
+        with self._cond:
+            for index, row in enumerate(rows):
+                for email in row["to"]:
+                    for name, delay in self.delays.items():
+                        entry = (now + delay, next(self._seq), name, email, index, row)
+                        heapq.heappush(self._heap, entry)
+            self._counts["scheduled"] += len(rows) * len(self.delays)
+            self._cond.notify()
+
+    def stats(self) -> dict:
+        with self._cond:
+            pending = len(self._heap) + self._in_flight
+            return dict(self._counts) | {"pending": pending}
+
+    # -- the sender thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._take()
+            if batch:
+                self._deliver(batch)
+        with self._cond:
+            self._counts["dropped_at_stop"] += len(self._heap)
+            self._heap.clear()
+
+    def _take(self) -> list[dict]:
+        """Wait for due events (lingering briefly so batches fill up) and pop a batch."""
+        with self._cond:
+            while not self._stopping.is_set():
+                wait = self._heap[0][0] - time.time() if self._heap else 0.5
+                if self._heap and wait <= -self.linger or len(self._due()) >= self.batch_size:
+                    break
+                self._cond.wait(max(0.01, min(0.5, wait + self.linger)))
+            if self._stopping.is_set():
+                return []
+            due = self._due()[: self.batch_size]
+            for _ in due:
+                heapq.heappop(self._heap)
+            self._in_flight = len(due)
+        return [self._event(*entry) for entry in due]
+
+    def _due(self) -> list[tuple]:
+        now = time.time()
+        return [e for e in heapq.nsmallest(self.batch_size, self._heap) if e[0] <= now]
+
+    @staticmethod
+    def _event(due: float, _seq, name: str, email: str, index: int, row: dict) -> dict:
+        message_id = row["message_id"]
+        event = {str(k): v for k, v in row["custom_args"].items()}  # flattened, as SendGrid does
+        event.update(
+            email=email,
+            timestamp=int(due),
+            event=name,
+            sg_event_id=secrets.token_urlsafe(16),
+            sg_message_id=f"{message_id}.filterdrecv-stub-{index}.0",
+            category=row["categories"],
+        )
+        event["smtp-id"] = f"<{message_id}@stub.sendgrid.test>"
+        if name == "delivered":
+            event["response"] = "250 2.0.0 OK"
+        return event
+
+    def _deliver(self, events: list[dict]) -> None:
+        body = json.dumps(events, separators=(",", ":"))
+        for attempt in itertools.count():
+            status = self._post(body)
+            self._counts[f"posts_{status}"] += 1
+            if 200 <= status < 300:
+                self._counts["events_posted"] += len(events)
+                break
+            delay = self.RETRY_SECONDS[min(attempt, len(self.RETRY_SECONDS) - 1)]
+            if self._stopping.wait(delay):
+                self._counts["dropped_at_stop"] += len(events)
+                break
+        with self._cond:
+            self._in_flight = 0
+
+    def _post(self, body: str) -> int:
+        """POST one signed batch; the HTTP status, or 0 if no answer came."""
+        timestamp = str(int(time.time()))
+        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked in __init__
+            self.url,
+            data=body.encode("utf-8"),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "SendGrid Event API (stub)",
+                SIGNATURE_HEADER: sign_event_body(self._key, body, timestamp),
+                TIMESTAMP_HEADER: timestamp,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except (urllib.error.URLError, OSError):
+            return 0
+
+
 class SendGridStub:
     """The server and its recordings; thread-safe, usable as a context manager."""
 
@@ -181,6 +364,7 @@ class SendGridStub:
         keep_messages: bool = True,
         rate_limit: int = 600,
         verbose: bool = False,
+        events: EventPoster | None = None,
     ):
         self.host, self.port, self.api_key = host, port, api_key
         self.fail_500, self.fail_429 = fail_500, fail_429
@@ -191,6 +375,8 @@ class SendGridStub:
         # Long benchmarks keep only the counters (stats), not one record per personalization.
         self.keep_messages = keep_messages
         self.rate_limit, self.verbose = rate_limit, verbose
+        # Posts "processed"/"delivered" events for accepted messages, when given.
+        self.events = events
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -214,6 +400,8 @@ class SendGridStub:
             daemon=True,
         )
         self._thread.start()
+        if self.events is not None:
+            self.events.start()
         return self
 
     def stop(self) -> None:
@@ -231,6 +419,8 @@ class SendGridStub:
         self._server.server_close()  # joins every handler thread
         self._thread.join()
         self._server = self._thread = None
+        if self.events is not None:
+            self.events.stop()
 
     def __enter__(self) -> SendGridStub:
         return self.start()
@@ -263,10 +453,11 @@ class SendGridStub:
             records = [r for r in records if r["notification_id"] == str(notification_id)]
         return records
 
-    def stats(self) -> dict:
+    def stats(self, per_notification: bool = True) -> dict:
+        webhook = {} if self.events is None else {"webhook": self.events.stats()}
         with self._lock:
             per = dict(self._per_notification)
-            return {
+            return webhook | {
                 "requests": self._requests,
                 "requests_by_status": {
                     str(k): v for k, v in sorted(self._by_status.items(), key=lambda kv: str(kv[0]))
@@ -274,7 +465,7 @@ class SendGridStub:
                 "accepted": self._accepted,
                 "sandboxed": self._sandboxed,
                 "notifications": len(per),
-                "per_notification": per,
+                "per_notification": per if per_notification else "omitted",
                 "duplicates": sum(c - 1 for c in per.values()),
                 "multi_recipient_personalizations": self._multi_recipient,
             }
@@ -311,29 +502,21 @@ class SendGridStub:
         now = time.time()
         base_args = body.get("custom_args") or {}
         categories = list(body.get("categories") or [])
-        content = {part.get("type"): part.get("value") for part in body["content"]}
         rows = []
         for p in body["personalizations"]:
-            subs = p.get("substitutions") or {}
             args = {**base_args, **(p.get("custom_args") or {})}
             row = {
                 "notification_id": args.get("notification_id"),
                 "to": [r["email"] for r in p["to"]],
-                "to_names": [r.get("name") for r in p["to"]],
-                "from": body["from"],
-                "subject": _substitute(p.get("subject") or body.get("subject"), subs),
-                "headers": {**(body.get("headers") or {}), **(p.get("headers") or {})},
                 "custom_args": args,
                 "categories": categories,
                 "message_id": message_id,
-                "sandbox": sandbox,
-                "used_substitutions": bool(subs),
-                "received_at": now,
             }
-            if self.record_bodies:
-                row["text"] = _substitute(content.get("text/plain"), subs)
-                row["html"] = _substitute(content.get("text/html"), subs)
+            if self.keep_messages:  # the costly part: substitutions applied, bodies kept
+                row.update(self._details(body, p, sandbox, now))
             rows.append(row)
+        if self.events is not None and not sandbox:
+            self.events.accepted(rows)
         with self._lock:
             if self.keep_messages:
                 self._records.extend(rows)
@@ -343,6 +526,23 @@ class SendGridStub:
             self._accepted += len(rows)
             self._multi_recipient += sum(1 for r in rows if len(r["to"]) > 1)
             self._per_notification.update(str(r["notification_id"]) for r in rows)
+
+    def _details(self, body: dict, p: dict, sandbox: bool, now: float) -> dict:
+        subs = p.get("substitutions") or {}
+        details = {
+            "to_names": [r.get("name") for r in p["to"]],
+            "from": body["from"],
+            "subject": _substitute(p.get("subject") or body.get("subject"), subs),
+            "headers": {**(body.get("headers") or {}), **(p.get("headers") or {})},
+            "sandbox": sandbox,
+            "used_substitutions": bool(subs),
+            "received_at": now,
+        }
+        if self.record_bodies:
+            content = {part.get("type"): part.get("value") for part in body["content"]}
+            details["text"] = _substitute(content.get("text/plain"), subs)
+            details["html"] = _substitute(content.get("text/html"), subs)
+        return details
 
     def _count(self, status: int | str) -> None:
         with self._lock:
@@ -417,7 +617,9 @@ class _Handler(BaseHTTPRequestHandler):
             wanted = parse_qs(url.query).get("notification_id", [None])[0]
             self._send(200, {"messages": stub.messages(wanted)}, count=False)
         elif url.path == "/_stub/stats":
-            self._send(200, stub.stats(), count=False)
+            # ?per_notification=0 keeps frequent polling cheap during long benchmarks.
+            full = parse_qs(url.query).get("per_notification", ["1"])[0] != "0"
+            self._send(200, stub.stats(per_notification=full), count=False)
         elif url.path == "/_stub/faults":
             self._send(200, stub.faults(), count=False)
         else:
@@ -493,7 +695,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(status, {"errors": [_error(message, spec.get("field"))]})
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
@@ -516,7 +718,31 @@ def main(argv: list[str] | None = None) -> None:
         "--counts-only", action="store_true", help="keep statistics only, no message records"
     )
     parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    hook = parser.add_argument_group("event webhook (off unless --webhook-url is given)")
+    hook.add_argument("--webhook-url", help="where to POST signed event batches")
+    hook.add_argument("--webhook-private-key-file", help="PEM EC (P-256) private key")
+    hook.add_argument("--webhook-processed-delay", type=float, default=0.3)
+    hook.add_argument("--webhook-delivered-delay", type=float, default=2.0)
+    hook.add_argument("--webhook-batch-size", type=int, default=500)
+    return parser
+
+
+def _events(args: argparse.Namespace) -> EventPoster | None:
+    if not args.webhook_url:
+        return None
+    if not args.webhook_private_key_file:
+        raise SystemExit("--webhook-url needs --webhook-private-key-file")
+    return EventPoster.from_pem_file(
+        args.webhook_url,
+        args.webhook_private_key_file,
+        processed_delay=args.webhook_processed_delay,
+        delivered_delay=args.webhook_delivered_delay,
+        batch_size=args.webhook_batch_size,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     stub = SendGridStub(
         args.port,
         host=args.host,
@@ -530,6 +756,7 @@ def main(argv: list[str] | None = None) -> None:
         record_bodies=not args.no_bodies,
         keep_messages=not args.counts_only,
         verbose=args.verbose,
+        events=_events(args),
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -544,7 +771,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         stub.stop()
-        print(json.dumps(stub.stats() | {"per_notification": "..."}), flush=True)
+        print(json.dumps(stub.stats(per_notification=False)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,246 @@
+"""Shared setup for the benchmarks: a database of their own, Redis db 9, and real processes.
+
+Everything here talks to 127.0.0.1 only. Processes are started in their own session and
+stopped with all their descendants (RQ's work horse calls setsid(), so its process group is
+not enough); `Processes` is a context manager so a benchmark never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+DB_NAME = "closeloop_bench"
+PG_ADMIN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
+DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/9"
+API_KEY = "bench-key"
+HOST = "127.0.0.1"
+
+
+# -- the machine, the database, Redis --------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"nproc={os.cpu_count()} cpu={model!r} python={platform.python_version()}"
+
+
+def reset_database(env: dict) -> None:
+    """Drop and recreate closeloop_bench, then migrate it as a deployment would."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def redis_conn():
+    import redis
+
+    return redis.Redis.from_url(REDIS_URL, socket_timeout=10)
+
+
+def flush_redis() -> None:
+    """FLUSHDB on db 9 only: the benchmarks' own database, never anyone else's."""
+    redis_conn().flushdb()
+
+
+def base_env(**overrides) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway local database
+        EMAIL_BACKEND="sendgrid",
+        SENDGRID_API_KEY=API_KEY,
+        DEV_MAILBOX_ENABLED="0",
+        CLOSELOOP_INSTANCE_PATH=str(OUT / "instance"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def make_app(env: dict):
+    """The benchmark's own in-process app, configured exactly like its children."""
+    os.environ.update(env)
+    from app import create_app
+
+    return create_app()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+class Proc:
+    def __init__(self, name: str, args: list[str], env: dict):
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.name, self.args, self.env = name, args, env
+        self.log_path = OUT / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def _family(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.popen.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the process and every descendant (the work horse has its own session)."""
+        family = self._family()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        for child in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        self.popen.wait(timeout=10)
+        psutil.wait_procs(family, timeout=10)
+
+    def stop(self, timeout: float = 10) -> None:
+        family = self._family()
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.popen.wait(timeout=10)
+        _, alive = psutil.wait_procs(family, timeout=5)
+        for child in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        self._log.close()
+
+
+class Processes:
+    """Every process a benchmark starts; all of them are stopped on exit, whatever happens."""
+
+    def __init__(self):
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, args: list[str], env: dict) -> Proc:
+        proc = Proc(name, args, env)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: Proc) -> None:
+        proc.stop()
+        self.procs.remove(proc)
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in reversed(self.procs):
+            with contextlib.suppress(Exception):
+                proc.stop()
+        self.procs.clear()
+
+
+# -- the SendGrid stub and RQ workers -------------------------------------------------------
+
+
+def start_stub(procs: Processes, env: dict, *extra: str, name: str = "stub") -> str:
+    """Run the stub as its own process; returns its URL once it answers."""
+    port = free_port()
+    args = ["-m", "app.devtools.sendgrid_stub", "--port", str(port), "--api-key", API_KEY]
+    proc = procs.start(name, [*args, *extra], env)
+    url = f"http://{HOST}:{port}"
+    if not wait_until(lambda: _answers(url) or not proc.alive(), timeout=20):
+        raise RuntimeError(f"the stub did not start; see {proc.log_path}")
+    if not proc.alive():
+        raise RuntimeError(f"the stub exited; see {proc.log_path}")
+    return url
+
+
+def _answers(url: str) -> bool:
+    try:
+        stub_stats(url)
+        return True
+    except OSError:
+        return False
+
+
+def stub_stats(url: str, full: bool = False) -> dict:
+    query = "" if full else "?per_notification=0"
+    with urllib.request.urlopen(f"{url}/_stub/stats{query}", timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def stub_post(url: str, path: str, payload: dict) -> dict:
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def start_worker(procs: Processes, env: dict, name: str, *, simple: bool) -> Proc:
+    args = ["-m", "workers", "worker", "--name", name]
+    return procs.start(name, [*args, "--simple"] if simple else args, env)
+
+
+def wait_for_workers(queue_name: str, count: int, timeout: float = 60) -> bool:
+    """True once `count` RQ workers listen on `queue_name` (they register when ready)."""
+    from rq import Queue, Worker
+
+    queue = Queue(queue_name, connection=redis_conn())
+    return wait_until(lambda: Worker.count(queue=queue) >= count, timeout, interval=0.1)
