@@ -50,6 +50,16 @@ def send_one(notification_id: int) -> str:
         return provider_id
 
 
+def warm(app) -> None:
+    """Compile the templates and import what a job needs once, before any fork: every job's
+    child inherits them, so the naive peer does not pay for a cold start on each email."""
+    import app.notifications.render  # noqa: F401
+    import app.notifications.sendgrid_backend  # noqa: F401
+
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("email/")):
+        app.jinja_env.get_template(name)
+
+
 def main() -> int:
     from rq import Worker
 
@@ -59,6 +69,7 @@ def main() -> int:
     app = get_app()  # built before forking, as workers/__main__.py does for the real worker
     with app.app_context():
         conn = get_redis()
+        warm(app)
     name = sys.argv[1] if len(sys.argv) > 1 else None
     Worker([QUEUE], connection=conn, name=name).work(logging_level="WARNING")
     return 0

@@ -79,5 +79,5 @@ def _run_due(next_run: dict[str, float]) -> None:
             db.session.rollback()
             log.exception("periodic %s failed", p.name)
             continue
-        if result:
+        if result and (not isinstance(result, dict) or any(result.values())):
             log.info("%s at %s: %s", p.name, started.isoformat(), result)
