@@ -50,14 +50,14 @@ def send_one(notification_id: int) -> str:
         return provider_id
 
 
-def warm(app) -> None:
+def warm(flask_app) -> None:
     """Compile the templates and import what a job needs once, before any fork: every job's
     child inherits them, so the naive peer does not pay for a cold start on each email."""
-    import app.notifications.render  # noqa: F401
-    import app.notifications.sendgrid_backend  # noqa: F401
+    from app.notifications import render, sendgrid_backend  # noqa: F401
 
-    for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("email/")):
-        app.jinja_env.get_template(name)
+    env = flask_app.jinja_env
+    for name in env.list_templates(filter_func=lambda n: n.startswith("email/")):
+        env.get_template(name)
 
 
 def main() -> int:

@@ -78,7 +78,7 @@ def test_terminal_move_without_reason_is_refused(db):
     assert _notes(db) == []
 
 
-def test_rejection_waits_for_undo_window_and_business_hours(make_app):
+def test_rejection_waits_for_undo_window_and_business_hours(app, make_app):
     app = make_app(BUSINESS_HOURS_ENFORCED=True, UNDO_WINDOW_SECONDS=1800)
     from app.extensions import db
 

@@ -110,6 +110,21 @@ def _task(title, assignee_id, overdue=False):
     return Task(kind="test", title=title, assignee_id=assignee_id, due_at=due)
 
 
+def test_dashboard_warns_everyone_when_sending_is_paused(web):
+    from app.notifications.send import pause_sending, resume_sending
+
+    email = factories.user(password="correct horse").email
+    db.session.commit()
+    login(web, email, "correct horse")
+    assert "Email sending is paused" not in web.get("/").get_data(as_text=True)
+    pause_sending("SendGrid rejected our API key (401): check <SENDGRID_API_KEY>")
+    page = web.get("/").get_data(as_text=True)
+    assert "Email sending is paused" in page and "Nothing is lost" in page
+    assert "check &lt;SENDGRID_API_KEY&gt;" in page
+    resume_sending()
+    assert "Email sending is paused" not in web.get("/").get_data(as_text=True)
+
+
 def test_navbar(web, seeded):
     page = login(web, "manager@closeloop.test").get("/").get_data(as_text=True)
     assert 'href="/dev/mailbox/"' in page

@@ -165,3 +165,55 @@ def test_reconcile_leaves_healthy_rows_alone(db):
         "still_deciding": 0,
     }
     assert db.session.get(Application, a.id).stage == Stage.OFFER
+
+
+def test_undelivered_stays_visible_until_someone_makes_contact(db):
+    from app.notifications.events import apply_events
+
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.HIRED, actor=None, reason=OutcomeReason.HIRED)
+    n.state = NState.SENT.value
+    db.session.commit()
+    assert list(db.session.scalars(invariant.undelivered_without_contact())) == []
+    apply_events(
+        [
+            {
+                "event": "bounce",
+                "type": "bounce",
+                "sg_event_id": "b1",
+                "notification_id": str(n.id),
+                "reason": "550 mailbox unavailable",
+                "email": a.candidate.email,
+                "timestamp": 1_700_000_000,
+            }
+        ]
+    )
+    assert [x.id for x in db.session.scalars(invariant.undelivered_without_contact())] == [n.id]
+    # The terminal application still has its message (bounced), so the repair leaves it be.
+    assert _missing(db) == []
+    later = clock.now() + timedelta(minutes=5)
+    with clock.frozen(later):
+        services.log_contact(
+            a.candidate,
+            actor=a.position.owner,
+            channel="phone",
+            summary="Called to congratulate; email address was wrong",
+            application=a,
+        )
+    assert list(db.session.scalars(invariant.undelivered_without_contact())) == []
+
+
+def test_owing_survives_redis_being_down(app, make_app):
+    from app.extensions import db as _db
+
+    broken = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    with broken.app_context():
+        a = f.application(stage=Stage.INTERVIEW)
+        _db.session.commit()
+        n = services.move_stage(a, Stage.OFFER, actor=None)  # must not raise
+        _db.session.refresh(n)
+        # Committed and owed; the reconciler will hand it over once Redis is back.
+        assert n.state in (NState.PENDING, NState.QUEUED)
+        assert _db.session.get(Application, a.id).stage == Stage.OFFER
+        _db.session.remove()

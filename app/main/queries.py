@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app import clock
 from app.extensions import db
 from app.models import (
+    Alert,
     Application,
     Candidate,
     Client,
@@ -163,4 +164,14 @@ def outbox_summary(user: User) -> OutboxSummary:
         by_state={s.value: by_state.get(s.value, 0) for s in NState},
         open_tasks=open_tasks,
         overdue_tasks=overdue_tasks,
+    )
+
+
+def open_alerts() -> list[Alert]:
+    """Engine problems someone must fix (e.g. the provider refuses our key); shown to all
+    staff because every recruiter's messages are held while they last."""
+    return list(
+        db.session.scalars(
+            sa.select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.last_seen_at.desc())
+        )
     )

@@ -64,6 +64,7 @@ def dashboard():
         positions=queries.positions_overview(current_user),
         candidates=queries.recent_candidates(current_user),
         outbox=queries.outbox_summary(current_user),
+        alerts=queries.open_alerts(),
         sees_everything=queries.sees_everything(current_user),
         stages=list(Stage),
         states=list(NState),

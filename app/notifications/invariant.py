@@ -37,3 +37,23 @@ def terminal_without_response() -> sa.Select:
         ~outcome_message,
         ~contact_since,
     )
+
+
+def undelivered_without_contact() -> sa.Select:
+    """Messages that never reached the candidate (bounced, dropped, failed) with no manual
+    contact logged since: the debt is visible again until a person closes it."""
+    gave_up_at = sa.func.coalesce(
+        Notification.bounced_at, Notification.dropped_at, Notification.failed_at
+    )
+    contact_since = (
+        sa.select(Contact.id)
+        .where(
+            Contact.application_id == Notification.application_id,
+            Contact.occurred_at >= gave_up_at,
+        )
+        .exists()
+    )
+    return sa.select(Notification).where(
+        Notification.state.in_((NState.BOUNCED.value, NState.DROPPED.value, NState.FAILED.value)),
+        ~contact_since,
+    )
