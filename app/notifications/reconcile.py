@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from rq.job import Job, JobStatus
+from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.extensions import db
-from app.models import Lease, Notification, NState, ReconcilerRun
+from app.models import Application, Lease, Notification, NState, ReconcilerRun
 from app.notifications import dispatch, outbox
 from app.notifications.invariant import terminal_without_response
 from app.notifications.kinds import outcome_kind
@@ -58,6 +59,10 @@ def reconcile(now: datetime | None = None) -> dict:
     for key in ("reclaimed", "repaired", "requeued", "dispatched", "escalated"):
         setattr(run, key, counts[key])
     run.finished_at = clock.now()
+    # Keep a month of history: enough for the engine-health page, bounded in size.
+    db.session.execute(
+        sa.delete(ReconcilerRun).where(ReconcilerRun.started_at < now - timedelta(days=30))
+    )
     db.session.commit()
     if any(counts.values()):
         log.info("reconciler: %s", counts)
@@ -170,6 +175,10 @@ def escalate_overdue(now: datetime) -> int:
     rows = list(
         db.session.scalars(
             sa.select(Notification)
+            .options(
+                selectinload(Notification.candidate),
+                selectinload(Notification.application).selectinload(Application.position),
+            )
             .where(
                 Notification.state.in_(STILL_OWED + (NState.FAILED.value,)),
                 Notification.created_at <= now - sla,

@@ -294,16 +294,21 @@ def _release(
 
 def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
     """While paused, owed rows wait in `queued` until the pause ends."""
+    job_id = dispatch.job_id_for(ids, 0) + f"-p{int(until.timestamp())}"
     db.session.execute(
         sa.update(Notification)
         .where(Notification.id.in_(ids), Notification.state.in_(CLAIMABLE))
-        .values(state=NState.QUEUED.value, due_at=until, last_error=reason, error_kind="config")
+        .values(
+            state=NState.QUEUED.value,
+            due_at=until,
+            job_id=job_id,
+            last_error=reason,
+            error_kind="config",
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    dispatch.enqueue_send(
-        ids, dispatch.job_id_for(ids, -1) + f"-p{int(until.timestamp())}", at=until
-    )
+    dispatch.enqueue_send(ids, job_id, at=until)
 
 
 def _fail(n: Notification, reason: str, kind: str) -> None:
