@@ -163,6 +163,7 @@ def test_reconcile_leaves_healthy_rows_alone(db):
         "dispatched": 0,
         "escalated": 0,
         "still_deciding": 0,
+        "after_interview": 0,
     }
     assert db.session.get(Application, a.id).stage == Stage.OFFER
 
@@ -217,3 +218,35 @@ def test_owing_survives_redis_being_down(app, make_app):
         assert n.state in (NState.PENDING, NState.QUEUED)
         assert _db.session.get(Application, a.id).stage == Stage.OFFER
         _db.session.remove()
+
+
+def test_job_stuck_in_rq_scheduler_is_redispatched(db):
+    from app.notifications.dispatch import SEND_JOB
+
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    q = queue()
+    # The retry was scheduled in RQ, but no RQ scheduler is alive to move it to the queue.
+    Job.fetch(n.job_id, connection=get_redis()).delete()
+    q.enqueue_at(clock.now() + timedelta(hours=1), SEND_JOB, [n.id], job_id=n.job_id)
+    assert q.scheduled_job_registry.count == 1 and q.count == 0
+    later = clock.now() + timedelta(minutes=2)
+    with clock.frozen(later):
+        assert reconcile(later)["requeued"] == 1
+    assert q.count == 1 and q.scheduled_job_registry.count == 0
+
+
+def test_job_started_on_a_dead_worker_is_redispatched(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    job = Job.fetch(n.job_id, connection=get_redis())
+    # A worker took the job and died before claiming the row.
+    job.set_status("started")
+    get_redis().hset(job.key, "started_at", "2026-01-01T00:00:00.000000Z")
+    get_redis().lrem(queue().key, 0, job.id)
+    later = clock.now() + timedelta(minutes=2)
+    with clock.frozen(later):
+        assert reconcile(later)["requeued"] == 1
+    assert queue().count == 1

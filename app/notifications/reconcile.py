@@ -6,13 +6,15 @@ once do no harm (the scheduler still keeps only one active).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import selectinload
 
@@ -48,6 +50,7 @@ def reconcile(now: datetime | None = None) -> dict:
         counts["dispatched"] = dispatch_due(now)
         counts["escalated"] = escalate_overdue(now)
         counts["still_deciding"] = _sweep_promises(now)
+        counts["after_interview"] = _sweep_interviews(now)
     except Exception as exc:
         db.session.rollback()
         run = db.session.get(ReconcilerRun, run.id)
@@ -108,24 +111,29 @@ def dispatch_due(now: datetime | None = None) -> int:
 
 def requeue_vanished(now: datetime) -> int:
     """`queued` rows whose job is gone (Redis flushed or restarted), finished without
-    sending, or stuck on a dead worker: put them back to pending for dispatch."""
+    sending, stuck on a dead worker, or scheduled but never moved (the RQ scheduler died):
+    put them back to pending and dispatch them again."""
     grace = timedelta(seconds=current_app.config["QUEUED_GRACE_SECONDS"])
     lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
     rows = db.session.execute(
-        sa.select(Notification.id, Notification.job_id, Notification.queued_at)
+        sa.select(Notification.id, Notification.job_id)
         .where(Notification.state == NState.QUEUED.value, Notification.due_at <= now - grace)
         .limit(SCAN_LIMIT)
     ).all()
     if not rows:
         return 0
-    statuses = _job_statuses(sorted({r.job_id for r in rows if r.job_id}))
-    lost = []
+    jobs = _job_info(sorted({r.job_id for r in rows if r.job_id}))
+    lost, stale_jobs = [], set()
     for r in rows:
-        status = statuses.get(r.job_id)
-        if status is None or status in dispatch.FINISHED_STATES:
+        status, started_at = jobs.get(r.job_id, (None, None))
+        if _is_lost(status, started_at, now - lease):
             lost.append(r.id)
-        elif status == JobStatus.STARTED and (r.queued_at or now) < now - lease:
-            lost.append(r.id)
+            if status is not None:
+                stale_jobs.add(r.job_id)
+    # A stale job hash would make RQ refuse the re-dispatch as a duplicate.
+    for job_id in stale_jobs:
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job_id, connection=get_redis()).delete()
     for chunk in _chunks(lost, 900):
         db.session.execute(
             sa.update(Notification)
@@ -140,14 +148,30 @@ def requeue_vanished(now: datetime) -> int:
     return len(lost)
 
 
-def _job_statuses(job_ids: list[str]) -> dict[str, JobStatus | None]:
+def _is_lost(status: JobStatus | None, started_at: datetime | None, dead_before: datetime):
+    if status is None or status in dispatch.FINISHED_STATES:
+        return True
+    if status == JobStatus.STARTED:
+        return started_at is None or started_at < dead_before
+    # Due for longer than the grace period, yet still waiting for RQ's scheduler.
+    return status == JobStatus.SCHEDULED
+
+
+def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime | None]]:
     conn = get_redis()
     pipe = conn.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hget(Job.key_for(job_id), "status")
+        pipe.hmget(Job.key_for(job_id), ["status", "started_at"])
     out = {}
-    for job_id, raw in zip(job_ids, pipe.execute(), strict=True):
-        out[job_id] = JobStatus(raw.decode()) if raw else None
+    for job_id, (raw_status, raw_started) in zip(job_ids, pipe.execute(), strict=True):
+        status = JobStatus(raw_status.decode()) if raw_status else None
+        started = None
+        if raw_started:
+            with contextlib.suppress(ValueError):
+                started = datetime.fromisoformat(raw_started.decode().replace("Z", "+00:00"))
+                if started.tzinfo is None:
+                    started = started.replace(tzinfo=UTC)
+        out[job_id] = (status, started)
     return out
 
 
@@ -209,6 +233,12 @@ def _sweep_promises(now: datetime) -> int:
     from app.pipeline.services import sweep_promised_dates
 
     return sweep_promised_dates(now)
+
+
+def _sweep_interviews(now: datetime) -> int:
+    from app.pipeline.followups import sweep_after_interviews
+
+    return sweep_after_interviews(now)
 
 
 def acquire_lease(name: str, holder: str, ttl_seconds: float) -> bool:
