@@ -22,6 +22,9 @@ def _test_config(database_url: str, redis_url: str) -> dict:
         "WTF_CSRF_ENABLED": False,
         "EMAIL_BACKEND": "mailbox",
         "BUSINESS_HOURS_ENFORCED": False,
+        # Tests run at any hour and expect messages at once; pacing tests turn these back on.
+        "QUIET_HOURS_ENFORCED": False,
+        "CANDIDATE_DIGEST_WINDOW_SECONDS": 0,
     }
 
 
@@ -167,6 +170,8 @@ def worker_env(app) -> dict:
         SECRET_KEY=app.config["SECRET_KEY"],
         EMAIL_BACKEND=app.config["EMAIL_BACKEND"],
         BUSINESS_HOURS_ENFORCED="0",
+        QUIET_HOURS_ENFORCED="0",
+        CANDIDATE_DIGEST_WINDOW_SECONDS="0",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.orm import TimestampMixin, enum_check
+from app.orm import TimestampMixin, enum_check, utcnow
 
 
 class Role(StrEnum):
@@ -22,6 +22,17 @@ class Role(StrEnum):
 
 
 ROLE_RANK = {Role.RECRUITER: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+CANDIDATE_ACTIONS = (
+    "update_requested",
+    "withdrew",
+    "preferences_changed",
+    "unsubscribed",
+    "link_requested",
+    "links_revoked",
+    "exported",
+    "erased",
+)
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -79,3 +90,24 @@ class Candidate(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Candidate {self.id}>"
+
+
+class CandidateAction(db.Model):
+    """What a candidate did through their status page or email (update requests, withdrawals,
+    preference changes, link requests), and data-protection work done for them by staff.
+    Holds ids and plain facts only, so it survives erasure as the record of what was done."""
+
+    __tablename__ = "candidate_actions"
+    __table_args__ = (
+        enum_check("action", CANDIDATE_ACTIONS),
+        sa.Index("ix_candidate_actions_candidate_created", "candidate_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(sa.ForeignKey("candidates.id"))
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"))
+    action: Mapped[str] = mapped_column(sa.String(40))
+    # The staff member who acted on the candidate's request (export, erasure); None: themselves.
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    detail: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -127,7 +127,7 @@ class Task(db.Model):
     title: Mapped[str] = mapped_column(sa.String(300))
     detail: Mapped[str | None] = mapped_column(sa.Text)
     candidate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
-    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"))
+    application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), index=True)
     notification_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id"))
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     # Repeated detection (reconciler runs, webhook retries) must not pile up duplicates.

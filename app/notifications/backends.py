@@ -22,6 +22,8 @@ class OutgoingEmail:
     html: str | None
     category: str  # the message kind, reported to the provider for statistics
     headers: dict[str, str] = field(default_factory=dict)
+    # The other notifications this email answers (a digest); reported back in custom_args.
+    member_ids: tuple[int, ...] = ()
 
 
 class EmailBackend(Protocol):

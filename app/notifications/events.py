@@ -35,15 +35,24 @@ def apply_events(events: list) -> dict:
         known = _existing_event_ids([eid for eid, _ in fresh])
         counts["duplicates"] += sum(1 for eid, _ in fresh if eid in known)
         fresh = [(eid, e) for eid, e in fresh if eid not in known]
-        notifications = _lock_notifications({_notification_id(e) for _, e in fresh})
+        wanted = {_notification_id(e) for _, e in fresh}
+        wanted.update(m for _, e in fresh for m in _digest_ids(e))
+        notifications = _lock_notifications(wanted)
         rows = _insert(fresh, notifications, counts)
         now = clock.now()
         for row in sorted(rows, key=lambda r: r.occurred_at):
             notification = notifications.get(row.notification_id)
             if notification is None:
                 counts["unknown"] += 1
-            elif _apply(notification, row, now):
+                continue
+            if _apply(notification, row, now):
                 counts["updated"] += 1
+            # A digest answers several notifications; what happened to the email happened
+            # to each of them (only ever the same candidate's).
+            for member_id in _digest_ids(row.payload):
+                member = notifications.get(member_id)
+                if member is not None and member.candidate_id == notification.candidate_id:
+                    counts["updated"] += _apply(member, row, now)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -84,6 +93,18 @@ def _notification_id(event: dict) -> int | None:
     if isinstance(raw, int) and 0 < raw <= _MAX_ID:
         return raw
     return None
+
+
+def _digest_ids(event: dict) -> list[int]:
+    raw = event.get("digest_ids") if isinstance(event, dict) else None
+    if not isinstance(raw, str):
+        return []
+    ids = []
+    for part in raw.split(",")[:1000]:
+        part = part.strip()
+        if part.isascii() and part.isdigit() and 0 < int(part) <= _MAX_ID:
+            ids.append(int(part))
+    return ids
 
 
 def _existing_event_ids(ids: list[str]) -> set[str]:

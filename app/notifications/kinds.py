@@ -12,9 +12,13 @@ class Kind:
     name: str
     # outcome: terminal news, transactional, never dropped.
     # update: a status change the candidate needs. optional: may be switched off by them.
+    # service: about their access, not an application's status (a fresh status link).
     category: str
     # Waits the undo window and goes out in the candidate's business hours.
     delayed: bool = False
+    # Answers something the candidate just did (asked, withdrew): goes alone and at once,
+    # outside the digest window, quiet hours and the daily cap (see pacing.py).
+    requested: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -23,18 +27,25 @@ KINDS: dict[str, Kind] = {
         Kind("submitted", "update"),
         Kind("client_review", "update"),
         Kind("interview_scheduled", "update"),
+        Kind("after_interview", "update"),
         Kind("offer", "update"),
         Kind("position_on_hold", "update"),
         Kind("still_deciding", "optional"),
-        Kind("update_reply", "update"),
+        Kind("update_reply", "update", requested=True),
+        Kind("status_link", "service", requested=True),
         Kind("hired", "outcome"),
-        Kind("withdrawal_ack", "outcome"),
+        Kind("withdrawal_ack", "outcome", requested=True),
         Kind("not_selected_agency", "outcome", delayed=True),
         Kind("not_selected_client", "outcome", delayed=True),
         Kind("position_cancelled", "outcome", delayed=True),
         Kind("position_filled", "outcome", delayed=True),
     )
 }
+
+REQUESTED_KINDS = tuple(k.name for k in KINDS.values() if k.requested)
+DELAYED_KINDS = tuple(k.name for k in KINDS.values() if k.delayed)
+# Status emails: what the digest, the quiet hours and the daily cap are about.
+PACED_KINDS = tuple(k.name for k in KINDS.values() if not k.requested)
 
 # Moving into these stages owes this message (None: nothing to say yet).
 STAGE_KIND: dict[str, str | None] = {

@@ -64,6 +64,12 @@ def owe(
     return notification
 
 
+def expedite(notification: Notification, now: datetime | None = None) -> None:
+    """An owed message may go now (e.g. the recruiter answered early); sent after commit."""
+    notification.due_at = now or clock.now()
+    _remember(notification.id)
+
+
 def owe_many(rows: list[dict]) -> list[int]:
     """Bulk form of `owe` for fan-out; each row holds Notification column values."""
     if not rows:

@@ -1,23 +1,36 @@
-"""Turning an owed notification into the words the candidate reads."""
+"""Turning owed notifications into the email the candidate reads: one message, or several
+of theirs as one digest. Every message answers what happened, what happens next, when they
+will hear from us again and whom to contact, and carries their signed status link.
+
+Kind wording lives in templates/email/kinds/<kind>.txt (three blocks); the layout in
+templates/email/message.html (CSS inlined with css-inline) and message.txt.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import css_inline
 from flask import current_app, render_template
 
+from app import clock
 from app.models import Notification
+from app.notifications import links
+from app.notifications.kinds import KINDS
+from app.notifications.promises import next_expected
 from app.notifications.timing import candidate_zone
 
 SUBJECTS = {
     "submitted": "{position} at {client}: your profile is with the client",
     "client_review": "{position} at {client}: the client is reviewing your profile",
     "interview_scheduled": "{position} at {client}: your interview and what happens next",
+    "after_interview": "{position} at {client}: after your interview, what happens next",
     "offer": "{position} at {client}: you have an offer",
     "position_on_hold": "{position} at {client}: the role is on hold",
     "still_deciding": "{position} at {client}: no decision yet, here is where things stand",
     "update_reply": "{position} at {client}: your update",
+    "status_link": "Your link to follow your applications with {agency}",
     "hired": "{position} at {client}: congratulations",
     "withdrawal_ack": "{position} at {client}: your application is withdrawn",
     "not_selected_agency": "{position} at {client}: an update on your application",
@@ -38,6 +51,10 @@ STAGE_LABELS = {
     "position_closed": "closed because the role closed",
 }
 
+_INLINER = css_inline.CSSInliner(
+    keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False
+)
+
 
 class RenderError(Exception):
     """The message could not be produced (missing data, broken template)."""
@@ -48,9 +65,10 @@ class Rendered:
     subject: str
     text: str
     html: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool = False):
+def fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool = False):
     if not value:
         return None
     if isinstance(value, str):
@@ -63,43 +81,111 @@ def _fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool
 
 
 def build_context(n: Notification) -> dict:
+    """What one message's wording may use about its application."""
     candidate, application = n.candidate, n.application
     position = application.position
     owner = position.owner
     tz = candidate.timezone
     extra = n.context or {}
     promised = extra.get("promised_response_at") or application.promised_response_at
+    expected = next_expected(application)
     return {
+        "kind": n.kind,
         "candidate_name": candidate.name,
-        "first_name": (candidate.name or "there").split()[0],
+        "first_name": first_name(candidate.name),
         "position_title": position.title,
         "client_name": position.client.name,
         "recruiter_name": owner.name,
         "recruiter_email": owner.email,
         "recruiter_phone": owner.phone,
+        "recruiter_phone_href": _tel(owner.phone),
         "agency_name": current_app.config["AGENCY_NAME"],
-        "interview_at": _fmt_date(extra.get("interview_at") or application.interview_at, tz, True),
+        "interview_at": fmt_date(extra.get("interview_at") or application.interview_at, tz, True),
         "interviewers": extra.get("interviewers") or application.interviewers,
         "client_contact": extra.get("client_contact") or application.client_contact,
         "next_step": extra.get("next_step") or application.next_step,
-        "promised_date": _fmt_date(promised, tz),
-        "new_expected_date": _fmt_date(extra.get("new_expected_at"), tz),
+        "promised_date": fmt_date(promised, tz),
+        "new_expected_date": fmt_date(extra.get("new_expected_at"), tz),
+        "expected_date": fmt_date(expected.at, tz) if expected else None,
+        "expected_what": expected.what if expected else None,
+        "application_id": n.application_id,
         "stage_label": STAGE_LABELS.get(application.stage, application.stage),
         "personal_note": n.personal_note,
         "reason": n.reason,
     }
 
 
+def first_name(name: str | None) -> str:
+    parts = (name or "").split()
+    return parts[0] if parts else "there"
+
+
 def render(n: Notification) -> Rendered:
+    return render_email([n])
+
+
+def render_email(rows: list[Notification]) -> Rendered:
+    """One email for one candidate: a single message, or a digest of several."""
     try:
-        ctx = build_context(n)
-        subject = SUBJECTS[n.kind].format(position=ctx["position_title"], client=ctx["client_name"])
-        parts = _render_parts(n.kind, ctx)
-        text = render_template("email/message.txt", parts=parts, subject=subject, **ctx)
-        html = render_template("email/message.html", parts=parts, subject=subject, **ctx)
+        candidate = rows[0].candidate
+        if any(n.candidate_id != candidate.id for n in rows):
+            raise ValueError("a message is never about more than one candidate")
+        envelope = _envelope(candidate, rows)
+        items = []
+        for n in rows:
+            ctx = {**build_context(n), **envelope}
+            items.append({**ctx, "parts": _render_parts(n.kind, ctx)})
+        subject = _subject(rows, items)
+        text = render_template("email/message.txt", items=items, subject=subject, **envelope)
+        html = render_template("email/message.html", items=items, subject=subject, **envelope)
+        html = _INLINER.inline(html)
     except Exception as exc:  # noqa: BLE001 - any failure here is reported on the row
-        raise RenderError(f"could not render the {n.kind} message: {exc}") from exc
-    return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)
+        kinds = ", ".join(n.kind for n in rows)
+        raise RenderError(f"could not render the {kinds} message: {exc}") from exc
+    headers = {}
+    if envelope["unsubscribe_url"]:
+        # RFC 8058 one-click: the mail client POSTs "List-Unsubscribe=One-Click" to the URL.
+        headers = {
+            "List-Unsubscribe": f"<{envelope['unsubscribe_url']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html, headers=headers)
+
+
+def _envelope(candidate, rows: list[Notification]) -> dict:
+    cfg = current_app.config
+    agency = cfg["AGENCY_NAME"]
+    signature = (cfg.get("AGENCY_SIGNATURE") or "").replace("\\n", "\n")
+    optional = any(KINDS[n.kind].category == "optional" for n in rows)
+    status_url = links.status_url(candidate)
+    return {
+        "first_name": first_name(candidate.name),
+        "agency_name": agency,
+        "logo_text": cfg.get("AGENCY_LOGO_TEXT") or agency,
+        "signature_lines": [line.strip() for line in signature.split("\n") if line.strip()]
+        or [agency],
+        "digest": len(rows) > 1,
+        "status_url": status_url,
+        "preferences_url": status_url + "#preferences",
+        "link_expires": fmt_date(clock.now() + links.status_max_age(), candidate.timezone),
+        "unsubscribe_url": links.unsubscribe_url(candidate) if optional else None,
+        "optional_updates": candidate.optional_updates,
+    }
+
+
+def _subject(rows: list[Notification], items: list[dict]) -> str:
+    first = items[0]
+    if len(rows) == 1:
+        return SUBJECTS[rows[0].kind].format(
+            position=first["position_title"],
+            client=first["client_name"],
+            agency=first["agency_name"],
+        )
+    about = list(dict.fromkeys(f"{i['position_title']} at {i['client_name']}" for i in items))
+    if len(about) == 1:
+        return f"{about[0]}: {len(items)} updates on your application"
+    more = f" and {len(about) - 2} more" if len(about) > 2 else ""
+    return "Updates on your applications: " + "; ".join(about[:2]) + more
 
 
 def _render_parts(kind: str, ctx: dict) -> dict[str, str]:
@@ -110,3 +196,10 @@ def _render_parts(kind: str, ctx: dict) -> dict[str, str]:
         name: "".join(template.blocks[name](context)).strip()
         for name in ("happened", "next", "when")
     }
+
+
+def _tel(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+    return f"tel:{digits}" if digits.strip("+") else None

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.extensions import db
-from app.models import Alert, Application, EngineFlag, Notification, NState, Position
-from app.notifications import dispatch
-from app.notifications.backends import OutgoingEmail, get_backend
+from app.models import Alert, Application, EngineFlag, Notification, NState
+from app.notifications import dispatch, pacing
+from app.notifications.backends import get_backend
 from app.notifications.errors import (
     AmbiguousSendError,
     ConfigurationError,
@@ -27,25 +25,12 @@ from app.notifications.errors import (
     SendError,
     TransientSendError,
 )
-from app.notifications.outbox import open_task
-from app.notifications.render import Rendered, RenderError, render
+from app.notifications.prepare import Prepared, fail, prepare
 
 log = logging.getLogger(__name__)
 
 CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 PAUSE_FLAG = "sending_paused"
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything needed to send and record one message, as plain data: no database
-    access (and on SQLite, no lock) is held while the provider is called."""
-
-    id: int
-    application_id: int
-    attempts: int
-    message: OutgoingEmail
-    rendered: Rendered
 
 
 def deliver(ids: list[int]) -> dict:
@@ -58,38 +43,25 @@ def deliver(ids: list[int]) -> dict:
     claimed = claim(ids, now)
     if not claimed:
         return {"claimed": 0}
-    ready: list[Prepared] = []
-    for n in _load(claimed):
-        if not n.candidate.email:
-            _fail(n, "No email address on file: contact the candidate by phone.", "no_address")
-            continue
-        try:
-            ready.append(_prepare(n, render(n)))
-        except RenderError as exc:
-            _fail(n, str(exc), "render")
+    claimed += pacing.claim_siblings(claimed, now, _lease(now))
+    plan = prepare(claimed, now)
     db.session.commit()
-    counts = {"claimed": len(claimed), "sent": 0, "failed": len(claimed) - len(ready)}
-    if ready:
-        _send(ready, counts)
+    counts = {"claimed": len(claimed), "sent": 0, "failed": plan.failed}
+    for key in ("held", "skipped"):
+        if getattr(plan, key):
+            counts[key] = getattr(plan, key)
+    if plan.ready:
+        _send(plan.ready, counts)
     return counts
 
 
-def _prepare(n: Notification, r: Rendered) -> Prepared:
-    message = OutgoingEmail(
-        notification_id=n.id,
-        to_email=n.candidate.email,
-        to_name=n.candidate.name,
-        subject=r.subject,
-        text=r.text,
-        html=r.html,
-        category=n.kind,
-    )
-    return Prepared(n.id, n.application_id, n.attempts, message, r)
+def _lease(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
 
 
 def claim(ids: list[int], now: datetime) -> list[int]:
     """pending/queued -> sending, atomically; rows another worker holds are skipped."""
-    lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    lease = _lease(now)
     candidates = (
         sa.select(Notification.id)
         .where(
@@ -119,22 +91,6 @@ def claim(ids: list[int], now: datetime) -> list[int]:
     return claimed
 
 
-def _load(ids: list[int]) -> list[Notification]:
-    return list(
-        db.session.scalars(
-            sa.select(Notification)
-            .where(Notification.id.in_(ids))
-            .options(
-                selectinload(Notification.candidate),
-                selectinload(Notification.application)
-                .selectinload(Application.position)
-                .options(selectinload(Position.client), selectinload(Position.owner)),
-            )
-            .order_by(Notification.id)
-        )
-    )
-
-
 def _send(ready: list[Prepared], counts: dict) -> None:
     try:
         provider_ids = get_backend().send_batch([p.message for p in ready])
@@ -144,26 +100,27 @@ def _send(ready: list[Prepared], counts: dict) -> None:
         done = [p for p in ready if p.id in accepted]
         if done:
             _mark_sent(done, [accepted[p.id] for p in done])
-            counts["sent"] += len(done)
+            counts["sent"] += sum(len(p.ids) for p in done)
         rest = [p for p in ready if p.id not in accepted]
         if rest:
             _handle_error(exc, rest, counts)
         return
     _mark_sent(ready, provider_ids)
-    counts["sent"] += len(ready)
+    counts["sent"] += sum(len(p.ids) for p in ready)
 
 
 def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
-    ids = [p.id for p in ready]
+    ids = [i for p in ready for i in p.ids]
     if isinstance(exc, PermanentSendError):
         if len(ready) > 1:
             # One bad address rejects the whole request: isolate it, send the rest.
             for item in ready:
                 _send([item], counts)
             return
-        _fail(db.session.get(Notification, ready[0].id), exc.reason, "permanent")
+        for nid in ready[0].ids:
+            fail(db.session.get(Notification, nid), exc.reason, "permanent")
         db.session.commit()
-        counts["failed"] += 1
+        counts["failed"] += len(ready[0].ids)
     elif isinstance(exc, ConfigurationError):
         _release(ids, pause_sending(exc.reason), exc.reason, "config")
     elif isinstance(exc, AmbiguousSendError):
@@ -181,15 +138,17 @@ def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
 
 def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
     now = clock.now()
+    # Every notification a digest answers is recorded as sent, with the same email.
     params = [
         {
-            "b_id": p.id,
+            "b_id": nid,
             "b_pid": pid,
             "b_subject": p.rendered.subject,
             "b_text": p.rendered.text,
             "b_html": p.rendered.html,
         }
         for p, pid in zip(ready, provider_ids, strict=True)
+        for nid in p.ids
     ]
     # Also from pending/queued: if our lease was taken back while the provider accepted,
     # the truth is still "sent".
@@ -219,7 +178,7 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         )
     )
     db.session.execute(stmt, params)
-    app_ids = sorted({p.application_id for p in ready})
+    app_ids = sorted({a for p in ready for a in p.application_ids})
     db.session.execute(
         sa.update(Application)
         .where(Application.id.in_(app_ids))
@@ -242,12 +201,13 @@ def _store_rendered(ready: list[Prepared]) -> None:
         ),
         [
             {
-                "b_id": p.id,
+                "b_id": nid,
                 "b_subject": p.rendered.subject,
                 "b_text": p.rendered.text,
                 "b_html": p.rendered.html,
             }
             for p in ready
+            for nid in p.ids
         ],
     )
     db.session.commit()
@@ -309,28 +269,6 @@ def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
     )
     db.session.commit()
     dispatch.enqueue_send(ids, job_id, at=until)
-
-
-def _fail(n: Notification, reason: str, kind: str) -> None:
-    """A permanent failure: the debt stays visible as a task for the recruiter."""
-    now = clock.now()
-    n.state = NState.FAILED.value
-    n.failed_at = now
-    n.last_error = reason
-    n.error_kind = kind
-    n.lease_expires_at = None
-    position = n.application.position
-    open_task(
-        kind="send_failed",
-        title=f"Message to {n.candidate.name} could not be sent: reach them another way",
-        detail=reason,
-        dedupe_key=f"send_failed:{n.id}",
-        candidate_id=n.candidate_id,
-        application_id=n.application_id,
-        notification_id=n.id,
-        assignee_id=position.owner_id,
-        due_at=now + timedelta(days=1),
-    )
 
 
 def _backoff(ready: list[Prepared]) -> datetime:

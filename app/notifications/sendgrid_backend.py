@@ -157,6 +157,9 @@ def _personalization(m: OutgoingEmail, inline: bool) -> dict:
         "subject": m.subject,
         "custom_args": {"notification_id": str(m.notification_id)},
     }
+    if m.member_ids:
+        # A digest: its delivery events settle every notification it answers.
+        p["custom_args"]["digest_ids"] = ",".join(map(str, m.member_ids))
     if m.headers:
         p["headers"] = dict(m.headers)
     if not inline:

@@ -1,4 +1,5 @@
-"""When an owed message may go out: undo window, then the candidate's business hours."""
+"""When an owed message may go out: undo window, business hours, the digest window and the
+candidate's quiet hours, all in the candidate's own time zone."""
 
 from __future__ import annotations
 
@@ -37,10 +38,44 @@ def next_business_moment(moment: datetime, tz_name: str | None) -> datetime:
     return moment
 
 
+def in_quiet_hours(moment: datetime, tz_name: str | None) -> bool:
+    cfg = current_app.config
+    start, end = cfg["QUIET_HOURS_START"], cfg["QUIET_HOURS_END"]
+    if not cfg["QUIET_HOURS_ENFORCED"] or start == end:
+        return False
+    hour = moment.astimezone(candidate_zone(tz_name)).hour
+    return (hour >= start or hour < end) if start > end else (start <= hour < end)
+
+
+def outside_quiet_hours(moment: datetime, tz_name: str | None) -> datetime:
+    """`moment`, or the end of the quiet hours it falls in (the candidate's morning)."""
+    if not in_quiet_hours(moment, tz_name):
+        return moment
+    return morning_after(moment, tz_name, same_day_if_early=True)
+
+
+def morning_after(moment: datetime, tz_name: str | None, *, same_day_if_early=False) -> datetime:
+    """QUIET_HOURS_END o'clock on the candidate's next day (or today, if still before it)."""
+    end = current_app.config["QUIET_HOURS_END"]
+    local = moment.astimezone(candidate_zone(tz_name))
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if not (same_day_if_early and morning > local):
+        # Wall-clock arithmetic: 08:00 stays 08:00 across a DST change.
+        morning = (local + timedelta(days=1)).replace(hour=end, minute=0, second=0, microsecond=0)
+    return morning.astimezone(moment.tzinfo)
+
+
 def due_time(kind: str, tz_name: str | None, now: datetime) -> datetime:
-    if not KINDS[kind].delayed:
-        return now
-    due = now + timedelta(seconds=current_app.config["UNDO_WINDOW_SECONDS"])
-    if current_app.config["BUSINESS_HOURS_ENFORCED"]:
-        due = next_business_moment(due, tz_name)
-    return due
+    """When a message owed now may first go out."""
+    spec = KINDS[kind]
+    if spec.requested:
+        return now  # the candidate is waiting for this answer
+    cfg = current_app.config
+    if spec.delayed:
+        due = now + timedelta(seconds=cfg["UNDO_WINDOW_SECONDS"])
+        if cfg["BUSINESS_HOURS_ENFORCED"]:
+            due = next_business_moment(due, tz_name)
+    else:
+        # Held briefly so that several changes close together go as one digest.
+        due = now + timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"])
+    return outside_quiet_hours(due, tz_name)

@@ -1,0 +1,122 @@
+"""Signed links in candidate emails: the status page and one-click unsubscribe.
+
+A status token is itsdangerous-signed with the app's SECRET_KEY and carries only the
+candidate's id and token version (never an email address). It expires after
+STATUS_LINK_MAX_AGE_DAYS, and bumping `Candidate.token_version` revokes every link issued so
+far. Unsubscribe tokens are signed under another salt, so neither can stand in for the
+other; they outlive status links (an old email's unsubscribe must keep working) and are not
+revoked by a version bump, because all they can do is switch optional updates off.
+Timestamps come from app.clock, like every other time in Closeloop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+
+from app import clock
+from app.extensions import db
+from app.models import Candidate
+
+STATUS_SALT = "closeloop.status-link.v1"
+UNSUBSCRIBE_SALT = "closeloop.unsubscribe.v1"
+UNSUBSCRIBE_MAX_AGE = timedelta(days=400)
+
+
+class LinkError(Exception):
+    """The link cannot be used; `reason` is expired, invalid or revoked."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Access:
+    candidate: Candidate
+    issued_at: datetime
+
+
+class _ClockSigner(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt, signer=_ClockSigner)
+
+
+def status_max_age() -> timedelta:
+    return timedelta(days=current_app.config["STATUS_LINK_MAX_AGE_DAYS"])
+
+
+def status_token(candidate: Candidate) -> str:
+    return _serializer(STATUS_SALT).dumps({"c": candidate.id, "v": candidate.token_version})
+
+
+def unsubscribe_token(candidate: Candidate) -> str:
+    return _serializer(UNSUBSCRIBE_SALT).dumps({"c": candidate.id})
+
+
+def read_status_token(token: str) -> Access:
+    """The candidate this link belongs to, or LinkError."""
+    payload, issued = _load(STATUS_SALT, token, status_max_age())
+    candidate = _candidate(payload)
+    if candidate.anonymised_at is not None or payload.get("v") != candidate.token_version:
+        raise LinkError("revoked")
+    return Access(candidate, issued)
+
+
+def read_unsubscribe_token(token: str) -> Candidate:
+    payload, _ = _load(UNSUBSCRIBE_SALT, token, UNSUBSCRIBE_MAX_AGE)
+    return _candidate(payload)
+
+
+def revoke_links(candidate: Candidate) -> None:
+    """Every status link issued so far stops working (in the caller's transaction)."""
+    candidate.token_version = (candidate.token_version or 1) + 1
+
+
+def _load(salt: str, token: str, max_age: timedelta) -> tuple[dict, datetime]:
+    if not token or len(token) > 500:
+        raise LinkError("invalid")
+    try:
+        payload, issued = _serializer(salt).loads(
+            token, max_age=int(max_age.total_seconds()), return_timestamp=True
+        )
+    except SignatureExpired:
+        raise LinkError("expired") from None
+    except BadSignature:
+        raise LinkError("invalid") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("c"), int):
+        raise LinkError("invalid")
+    return payload, issued
+
+
+def _candidate(payload: dict) -> Candidate:
+    candidate = db.session.get(Candidate, payload["c"])
+    if candidate is None:
+        raise LinkError("invalid")
+    return candidate
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL under PUBLIC_BASE_URL; works without a request (in workers)."""
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
+    adapter = current_app.url_map.bind(
+        base.netloc, url_scheme=base.scheme or "https", script_name=base.path or "/"
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def status_url(candidate: Candidate) -> str:
+    return external_url("status.page", token=status_token(candidate))
+
+
+def unsubscribe_url(candidate: Candidate) -> str:
+    return external_url("status.unsubscribe", token=unsubscribe_token(candidate))

@@ -1,0 +1,126 @@
+"""Nuisance limits, applied when a message is about to leave (so every way of owing one,
+bulk fan-out included, is covered):
+
+- digest: a candidate's status messages that are owed together leave as one email. Owed
+  messages wait CANDIDATE_DIGEST_WINDOW_SECONDS (timing.due_time); the job that sends the
+  first one also claims the candidate's other waiting messages (`claim_siblings`).
+- quiet hours: no status email in the candidate's night (timing.in_quiet_hours).
+- daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day.
+  Beyond it a message is delayed to the next morning — never dropped, outcomes included.
+
+Messages that answer the candidate's own action (`Kind.requested`) are exempt: they go at
+once and alone, and do not count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import Candidate, Notification, NState
+from app.notifications.kinds import DELAYED_KINDS, PACED_KINDS
+from app.notifications.timing import candidate_zone, morning_after, outside_quiet_hours
+
+CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
+
+
+def next_slot(candidate: Candidate, now: datetime) -> datetime:
+    """The earliest moment, from `now`, at which one more status email may go to them."""
+    moment = outside_quiet_hours(now, candidate.timezone)
+    cap = current_app.config["MAX_STATUS_EMAILS_PER_DAY"]
+    if cap <= 0:
+        return moment
+    for _ in range(3):  # today, then tomorrow morning (nothing is sent in the future)
+        if emails_on_day(candidate, moment) < cap:
+            return moment
+        moment = outside_quiet_hours(morning_after(moment, candidate.timezone), candidate.timezone)
+    return moment
+
+
+def emails_on_day(candidate: Candidate, moment: datetime) -> int:
+    """Status emails sent to the candidate on the local day of `moment`. A digest is one
+    email: its rows share the provider's message id."""
+    zone = candidate_zone(candidate.timezone)
+    local = moment.astimezone(zone)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=1)).replace(hour=0)
+    email = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(email))).where(
+                Notification.candidate_id == candidate.id,
+                Notification.kind.in_(PACED_KINDS),
+                Notification.sent_at >= start,
+                Notification.sent_at < end,
+            )
+        )
+        or 0
+    )
+
+
+def claim_siblings(claimed: list[int], now: datetime, lease: datetime) -> list[int]:
+    """Claim the other status messages still waiting for the candidates of `claimed`, so
+    they leave in the same email. Outcomes still inside their undo window stay behind."""
+    candidate_ids = sorted(
+        set(
+            db.session.scalars(
+                sa.select(Notification.candidate_id).where(
+                    Notification.id.in_(claimed), Notification.kind.in_(PACED_KINDS)
+                )
+            )
+        )
+    )
+    if not candidate_ids:
+        return []
+    pullable = sa.or_(
+        Notification.kind.notin_(DELAYED_KINDS),
+        Notification.due_at <= now + timedelta(seconds=5),
+    )
+    siblings = (
+        sa.select(Notification.id)
+        .where(
+            Notification.candidate_id.in_(candidate_ids),
+            Notification.id.notin_(claimed),
+            Notification.kind.in_(PACED_KINDS),
+            Notification.state.in_(CLAIMABLE),
+            pullable,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    result = db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(siblings.scalar_subquery()), Notification.state.in_(CLAIMABLE))
+        .values(
+            state=NState.SENDING.value,
+            sending_at=now,
+            lease_expires_at=lease,
+            attempts=Notification.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    pulled = sorted(result.scalars())
+    db.session.commit()
+    return pulled
+
+
+def hold(ids: list[int], until: datetime, reason: str, now: datetime) -> None:
+    """Give claimed rows back, owed, for `until` (not an attempt: nothing was tried)."""
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(ids), Notification.state == NState.SENDING.value)
+        .values(
+            state=NState.PENDING.value,
+            due_at=until,
+            lease_expires_at=None,
+            attempts=Notification.attempts - 1,
+            last_error=reason[:2000],
+            error_kind="paced",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )

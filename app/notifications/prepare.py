@@ -1,0 +1,169 @@
+"""Between claiming and sending: load the claimed rows, put each candidate's status messages
+into one email (a digest when there are several), apply their preferences and the nuisance
+limits (pacing.py), and render. Nothing here talks to the provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app import clock
+from app.extensions import db
+from app.models import Application, Notification, NState, Position
+from app.notifications import outbox, pacing
+from app.notifications.backends import OutgoingEmail
+from app.notifications.kinds import KINDS
+from app.notifications.render import Rendered, RenderError, render_email
+
+SLACK = timedelta(seconds=5)
+OPTED_OUT = "candidate opted out of optional updates"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything needed to send and record one email, as plain data: no database access
+    (and on SQLite, no lock) is held while the provider is called. A digest carries the
+    ids of every notification it answers; the first is the one the provider reports on."""
+
+    ids: tuple[int, ...]
+    application_ids: tuple[int, ...]
+    attempts: int
+    message: OutgoingEmail
+    rendered: Rendered
+
+    @property
+    def id(self) -> int:
+        return self.ids[0]
+
+
+@dataclass
+class Plan:
+    ready: list[Prepared] = field(default_factory=list)
+    failed: int = 0
+    held: int = 0
+    skipped: int = 0
+
+
+def prepare(ids: list[int], now: datetime) -> Plan:
+    """Turn claimed rows into emails; the caller commits."""
+    plan = Plan()
+    for group in _groups(_load(ids)):
+        candidate = group[0].candidate
+        if not candidate.email:
+            for n in group:
+                fail(n, "No email address on file: contact the candidate by phone.", "no_address")
+            plan.failed += len(group)
+            continue
+        group = _without_opted_out(group, plan)
+        if not group:
+            continue
+        if not KINDS[group[0].kind].requested:
+            slot = pacing.next_slot(candidate, now)
+            if slot > now + SLACK:
+                pacing.hold([n.id for n in group], slot, _held_reason(slot), now)
+                plan.held += len(group)
+                continue
+        try:
+            rendered = render_email(group)
+        except RenderError as exc:
+            for n in group:
+                fail(n, str(exc), "render")
+            plan.failed += len(group)
+            continue
+        plan.ready.append(_prepared(group, rendered))
+    return plan
+
+
+def _groups(rows: list[Notification]) -> list[list[Notification]]:
+    """Answers to the candidate's own actions go alone; the rest, one email per candidate."""
+    groups: list[list[Notification]] = []
+    by_candidate: dict[int, list[Notification]] = {}
+    for n in rows:
+        if KINDS[n.kind].requested:
+            groups.append([n])
+        else:
+            by_candidate.setdefault(n.candidate_id, []).append(n)
+    return groups + list(by_candidate.values())
+
+
+def _without_opted_out(group: list[Notification], plan: Plan) -> list[Notification]:
+    """Optional updates the candidate switched off are settled, with the reason, unsent."""
+    if group[0].candidate.optional_updates:
+        return group
+    dropped = [n.id for n in group if KINDS[n.kind].category == "optional"]
+    if dropped:
+        db.session.execute(
+            sa.update(Notification)
+            .where(Notification.id.in_(dropped), Notification.state == NState.SENDING.value)
+            .values(state=NState.PENDING.value, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        plan.skipped += outbox.discharge(dropped, reason=OPTED_OUT, user_id=None)
+    return [n for n in group if n.id not in dropped]
+
+
+def _held_reason(slot: datetime) -> str:
+    return f"waiting for the candidate's quiet hours or daily email limit: {slot.isoformat()}"
+
+
+def _prepared(group: list[Notification], r: Rendered) -> Prepared:
+    lead = group[0]
+    message = OutgoingEmail(
+        notification_id=lead.id,
+        to_email=lead.candidate.email,
+        to_name=lead.candidate.name,
+        subject=r.subject,
+        text=r.text,
+        html=r.html,
+        category=lead.kind if len(group) == 1 else "digest",
+        headers=dict(r.headers),
+        member_ids=tuple(n.id for n in group[1:]),
+    )
+    return Prepared(
+        ids=tuple(n.id for n in group),
+        application_ids=tuple(sorted({n.application_id for n in group})),
+        attempts=max(n.attempts for n in group),
+        message=message,
+        rendered=r,
+    )
+
+
+def _load(ids: list[int]) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            sa.select(Notification)
+            .where(Notification.id.in_(ids))
+            .options(
+                selectinload(Notification.candidate),
+                selectinload(Notification.application)
+                .selectinload(Application.position)
+                .options(selectinload(Position.client), selectinload(Position.owner)),
+            )
+            .order_by(Notification.id)
+        )
+    )
+
+
+def fail(n: Notification, reason: str, kind: str) -> None:
+    """A permanent failure: the debt stays visible as a task for the recruiter."""
+    now = clock.now()
+    n.state = NState.FAILED.value
+    n.failed_at = now
+    n.last_error = reason
+    n.error_kind = kind
+    n.lease_expires_at = None
+    position = n.application.position
+    outbox.open_task(
+        kind="send_failed",
+        title=f"Message to {n.candidate.name} could not be sent: reach them another way",
+        detail=reason,
+        dedupe_key=f"send_failed:{n.id}",
+        candidate_id=n.candidate_id,
+        application_id=n.application_id,
+        notification_id=n.id,
+        assignee_id=position.owner_id,
+        due_at=now + timedelta(days=1),
+    )

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SubmitField
+from wtforms.validators import DataRequired, Email, Length
+
+
+class RequestUpdateForm(FlaskForm):
+    submit = SubmitField("Request an update")
+
+
+class WithdrawForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that this ends my application for this role.",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
+    submit = SubmitField("Withdraw my application")
+
+
+class PreferencesForm(FlaskForm):
+    optional_updates = BooleanField("Send me optional updates")
+    submit = SubmitField("Save preferences")
+
+
+class LinkRequestForm(FlaskForm):
+    email = EmailField(
+        "Your email address",
+        validators=[DataRequired("Enter your email address."), Length(max=320), Email()],
+    )
+    submit = SubmitField("Email me a new link")

@@ -1,0 +1,235 @@
+"""What a candidate can do about their own applications, without an account: ask for an
+update, withdraw, choose their emails, get a fresh link. The status pages call these, and so
+will a future API; every change is written with what it owes in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app import clock
+from app.extensions import db
+from app.models import Application, Candidate, CandidateAction, Notification, Task, User
+from app.notifications import outbox
+from app.notifications.timing import next_business_moment
+from app.pipeline import services as pipeline
+
+LINK_BUCKET_SECONDS = 15 * 60
+
+
+class StatusError(ValueError):
+    """A request we cannot carry out; the message is shown to the candidate as is."""
+
+
+class TooSoon(StatusError):
+    def __init__(self, message: str, requested_at: datetime):
+        super().__init__(message)
+        self.requested_at = requested_at
+
+
+def own_application(candidate: Candidate, application_id: int) -> Application:
+    """The application, only if it is this candidate's: a link never reaches anyone else's."""
+    application = db.session.scalar(
+        sa.select(Application).where(
+            Application.id == application_id, Application.candidate_id == candidate.id
+        )
+    )
+    if application is None:
+        raise StatusError("We could not find that application.")
+    return application
+
+
+def last_update_request(application: Application) -> CandidateAction | None:
+    return db.session.scalar(
+        sa.select(CandidateAction)
+        .where(
+            CandidateAction.application_id == application.id,
+            CandidateAction.action == "update_requested",
+        )
+        .order_by(CandidateAction.created_at.desc(), CandidateAction.id.desc())
+        .limit(1)
+    )
+
+
+def next_request_allowed(application: Application) -> datetime | None:
+    """When the candidate may ask again (None: now)."""
+    last = last_update_request(application)
+    if last is None:
+        return None
+    cooldown = timedelta(hours=current_app.config["UPDATE_REQUEST_COOLDOWN_HOURS"])
+    allowed = last.created_at + cooldown
+    return allowed if allowed > clock.now() else None
+
+
+def request_update(candidate: Candidate, application_id: int) -> Task:
+    """One click on "request an update": a task in the recruiter's queue, and the reply owed
+    now — sent by the recruiter from the task, or automatically (with the current status)
+    when the SLA runs out. Rate-limited to one request per application per cooldown."""
+    application = own_application(candidate, application_id)
+    _lock(application)
+    if application.is_terminal:
+        raise StatusError("This application has ended, so there is no update to ask for.")
+    now = clock.now()
+    last = last_update_request(application)
+    if next_request_allowed(application) is not None:
+        raise TooSoon("You have already asked for an update on this application.", last.created_at)
+    due = reply_due(candidate, now)
+    n = outbox.owe(
+        application,
+        "update_reply",
+        context={"requested_at": now.isoformat()},
+        key_extra=f"r{int(now.timestamp())}",
+        now=now,
+    )
+    if n is None:  # the same click twice within a second
+        raise TooSoon("You have already asked for an update on this application.", now)
+    n.due_at = due
+    position = application.position
+    task = outbox.open_task(
+        kind="update_request",
+        title=f"{candidate.name} asked for an update: {position.title} at {position.client.name}",
+        detail="Answer from this task before it is due; otherwise the candidate is sent the "
+        "current status automatically.",
+        dedupe_key=f"update_request:{n.id}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        notification_id=n.id,
+        assignee_id=position.owner_id,
+        due_at=due,
+    )
+    _record(candidate, "update_requested", application, now=now)
+    outbox.commit()
+    return task
+
+
+def reply_due(candidate: Candidate, now: datetime) -> datetime:
+    due = now + timedelta(hours=current_app.config["UPDATE_REQUEST_SLA_HOURS"])
+    if current_app.config["BUSINESS_HOURS_ENFORCED"]:
+        due = next_business_moment(due, candidate.timezone)
+    return due
+
+
+def answer_update_request(task: Task, *, actor: User, message: str) -> Notification:
+    """The recruiter's personal answer goes now, in place of the automatic one."""
+    message = (message or "").strip()
+    if task.kind != "update_request" or task.resolved_at is not None:
+        raise StatusError("That request has already been answered.")
+    if not message:
+        raise StatusError("Write a short answer for the candidate.")
+    now = clock.now()
+    owed = db.session.get(Notification, task.notification_id) if task.notification_id else None
+    if owed is not None and owed.state in outbox.REPLACEABLE:
+        owed.personal_note = message
+        outbox.expedite(owed, now)
+        reply = owed
+    else:  # already answered automatically, or overtaken by a change: answer again
+        application = db.session.get(Application, task.application_id)
+        reply = outbox.owe(
+            application, "update_reply", note=message, key_extra=f"answer{task.id}", now=now
+        )
+    task.resolved_at, task.resolved_by_id = now, actor.id
+    outbox.commit()
+    return reply
+
+
+def withdraw(candidate: Candidate, application_id: int) -> Notification | None:
+    """The candidate withdraws: the application ends, the acknowledgement goes at once and
+    the recruiter gets a task to tell the client."""
+    application = own_application(candidate, application_id)
+    _lock(application)
+    if application.is_terminal:
+        raise StatusError("This application has already ended.")
+    position = application.position
+    now = clock.now()
+    outbox.open_task(
+        kind="candidate_withdrew",
+        title=f"{candidate.name} withdrew from {position.title} at {position.client.name}: "
+        "tell the client",
+        dedupe_key=f"candidate_withdrew:{application.id}:v{application.version}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=position.owner_id,
+        due_at=now + timedelta(days=1),
+    )
+    _record(candidate, "withdrew", application, now=now)
+    try:
+        return pipeline.withdraw(application, actor=None)
+    except pipeline.PipelineError as exc:
+        outbox.rollback()
+        raise StatusError(str(exc)) from None
+
+
+def set_optional_updates(candidate: Candidate, enabled: bool, *, via: str = "page") -> bool:
+    """Switch optional updates (still-deciding reminders, reminders in digests) on or off.
+    Outcome messages ignore this. Returns whether anything changed."""
+    if candidate.optional_updates == enabled:
+        return False
+    candidate.optional_updates = enabled
+    action = "unsubscribed" if via == "unsubscribe" else "preferences_changed"
+    _record(candidate, action, detail=f"optional updates {'on' if enabled else 'off'}")
+    db.session.commit()
+    return True
+
+
+def request_link(email: str) -> int:
+    """Email a fresh status link to whoever has this address on file. Says nothing about
+    whether anyone does; at most one link per candidate per quarter hour."""
+    address = (email or "").strip().lower()
+    if "@" not in address or len(address) > 320:
+        return 0
+    now = clock.now()
+    bucket = int(now.timestamp()) // LINK_BUCKET_SECONDS
+    owed = 0
+    candidates = db.session.scalars(
+        sa.select(Candidate).where(
+            sa.func.lower(Candidate.email) == address, Candidate.anonymised_at.is_(None)
+        )
+    )
+    for candidate in candidates:
+        latest = _latest_application(candidate)
+        if latest is None:
+            continue  # nothing to show them
+        n = outbox.owe(latest, "status_link", key_extra=f"link{bucket}", now=now)
+        if n is not None:
+            _record(candidate, "link_requested", now=now)
+            owed += 1
+    outbox.commit()
+    return owed
+
+
+def _latest_application(candidate: Candidate) -> Application | None:
+    return db.session.scalar(
+        sa.select(Application)
+        .where(Application.candidate_id == candidate.id)
+        .order_by(Application.updated_at.desc(), Application.id.desc())
+        .limit(1)
+    )
+
+
+def _lock(application: Application) -> None:
+    # PostgreSQL: two clicks at once queue here instead of both passing the checks.
+    db.session.execute(
+        sa.select(Application.id).where(Application.id == application.id).with_for_update()
+    )
+    db.session.refresh(application)
+
+
+def _record(
+    candidate: Candidate,
+    action: str,
+    application: Application | None = None,
+    *,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    db.session.add(
+        CandidateAction(
+            candidate_id=candidate.id,
+            application_id=application.id if application else None,
+            action=action,
+            detail=detail,
+            created_at=now or clock.now(),
+        )
+    )
