@@ -1,0 +1,96 @@
+"""Business days: weekends and public holidays (the `holidays` package) don't count.
+
+"One business day" keeps the time of day: something owed on Friday at 11:00 is due on Monday
+at 11:00 (Tuesday if Monday is a bank holiday). Dates are read in the agency's time zone.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from flask import current_app
+
+_MAX_WALK = 3660  # ten years of days: a bound, not a limit anyone should reach
+
+
+class BusinessCalendar:
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        country: str | None = None,
+        subdivision: str | None = None,
+        extra: frozenset[date] = frozenset(),
+    ):
+        self.tz = tz
+        self.extra = extra
+        self._public = (
+            holidays.country_holidays(country, subdiv=subdivision or None) if country else {}
+        )
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self.extra and day not in self._public
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.tz).date()
+
+    def shift(self, moment: datetime, days: int) -> datetime:
+        """`moment` moved by `days` business days (negative: back), same local time of day."""
+        local = moment.astimezone(self.tz)
+        day = self.shift_date(local.date(), days)
+        return datetime.combine(day, local.time(), self.tz).astimezone(UTC)
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one calendar per app, kept for its life
+    def shift_date(self, day: date, days: int) -> date:
+        step, left = (1 if days > 0 else -1), abs(days)
+        for _ in range(_MAX_WALK):
+            if not left:
+                break
+            day += timedelta(days=step)
+            if self.is_business_day(day):
+                left -= 1
+        return day
+
+    def days_between(self, start: datetime, end: datetime) -> int:
+        """Business days after `start`'s date up to and including `end`'s date."""
+        return self._count(self.local_date(start), self.local_date(end))
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one calendar per app, kept for its life
+    def _count(self, first: date, last: date) -> int:
+        if last <= first:
+            return 0
+        days = min((last - first).days, _MAX_WALK)
+        return sum(self.is_business_day(first + timedelta(days=i)) for i in range(1, days + 1))
+
+
+def parse_extra(raw: str) -> frozenset[date]:
+    """ISO dates, comma- or space-separated; a bad one fails at start-up, not in a report."""
+    return frozenset(date.fromisoformat(part) for part in raw.replace(",", " ").split())
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def get_calendar() -> BusinessCalendar:
+    """The agency's calendar, built once per app from its configuration."""
+    cfg = current_app.config
+    key = (
+        cfg["AGENCY_TIMEZONE"],
+        cfg.get("HOLIDAY_COUNTRY") or "",
+        cfg.get("HOLIDAY_SUBDIVISION") or "",
+        cfg.get("EXTRA_HOLIDAYS") or "",
+    )
+    cached = current_app.extensions.get("closeloop_calendar")
+    if cached is None or cached[0] != key:
+        calendar = BusinessCalendar(
+            _zone(key[0]), key[1] or None, key[2] or None, parse_extra(key[3])
+        )
+        cached = (key, calendar)
+        current_app.extensions["closeloop_calendar"] = cached
+    return cached[1]

@@ -1,0 +1,57 @@
+"""Forms on the report pages; Flask-WTF adds and checks the CSRF token on each."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from app.models import ContactChannel
+
+try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice as _Choice
+except ImportError:  # pragma: no cover - older wtforms
+
+    def _Choice(value, label):  # noqa: N802 - stands in for the class
+        return (value, label)
+
+
+CHANNEL_LABELS = {
+    ContactChannel.PHONE: "Phone call",
+    ContactChannel.VIDEO: "Video call",
+    ContactChannel.IN_PERSON: "In person",
+    ContactChannel.OTHER: "Other",
+}
+
+
+class LogContactForm(FlaskForm):
+    channel = SelectField(
+        "How",
+        choices=[_Choice(c.value, label) for c, label in CHANNEL_LABELS.items()],
+        default="phone",
+    )
+    summary = TextAreaField(
+        "What was said", validators=[DataRequired(), Length(max=2000)], render_kw={"rows": 3}
+    )
+    next = HiddenField()
+
+
+class ExemptForm(FlaskForm):
+    notification_id = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField(
+        "Why this message must not be sent",
+        validators=[DataRequired(), Length(max=1000)],
+        render_kw={"rows": 2},
+    )
+    next = HiddenField()
+
+
+class DigestSettingsForm(FlaskForm):
+    enabled = BooleanField("Send me the morning digest")
+    hour = IntegerField(
+        "Hour (your time zone)", validators=[InputRequired(), NumberRange(min=0, max=23)]
+    )
+
+
+class RefreshForm(FlaskForm):
+    pass
