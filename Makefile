@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout soak clean
+.PHONY: help run test lint format bench-fanout bench-report soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint          ruff check and ruff format --check"
 	@echo "make format        sort imports and format with ruff"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
+	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
@@ -46,6 +47,9 @@ format: $(STAMP)
 
 bench-fanout: $(STAMP)
 	$(PY) bench/fanout.py
+
+bench-report: $(STAMP)
+	$(PY) bench/report.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

@@ -74,11 +74,19 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.devmail import bp as devmail_bp
     from app.main import bp as main_bp
+    from app.privacy import bp as privacy_bp
+    from app.reports import bp as reports_bp
+    from app.reports.rq_admin import register_rq_dashboard
+    from app.status import bp as status_bp
     from app.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    app.register_blueprint(reports_bp)
+    register_rq_dashboard(app)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(status_bp)
+    app.register_blueprint(privacy_bp)
     if app.config.get("DEV_MAILBOX_ENABLED"):
         app.register_blueprint(devmail_bp)
 

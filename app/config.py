@@ -67,6 +67,32 @@ def load(instance_path: str) -> dict:
         "SCHEDULER_LEASE_SECONDS": float(os.environ.get("SCHEDULER_LEASE_SECONDS", "45")),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
         "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
+        # -- what the candidate sees (app/notifications/render.py, app/status/) --
+        # Where candidates reach the status page; links in emails are built from it.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL")
+        or os.environ.get("APP_BASE_URL")
+        or "http://127.0.0.1:5000",
+        "AGENCY_LOGO_TEXT": os.environ.get("AGENCY_LOGO_TEXT", ""),
+        # Closing lines of every email; "\\n" (or a real newline) starts a new line.
+        "AGENCY_SIGNATURE": os.environ.get("AGENCY_SIGNATURE", ""),
+        # Status changes within this window after the first reach the candidate as one email.
+        "CANDIDATE_DIGEST_WINDOW_SECONDS": _env_int("CANDIDATE_DIGEST_WINDOW_SECONDS", 300),
+        # At most this many status emails per candidate per day (their time zone); more wait
+        # for the next day, outcome messages included: delayed, never dropped.
+        "MAX_STATUS_EMAILS_PER_DAY": _env_int("MAX_STATUS_EMAILS_PER_DAY", 3),
+        # No status email between these hours in the candidate's time zone.
+        "QUIET_HOURS_START": _env_int("QUIET_HOURS_START", 21),
+        "QUIET_HOURS_END": _env_int("QUIET_HOURS_END", 8),
+        "QUIET_HOURS_ENFORCED": _env_bool("QUIET_HOURS_ENFORCED", True),
+        "STATUS_LINK_MAX_AGE_DAYS": _env_int("STATUS_LINK_MAX_AGE_DAYS", 60),
+        # A candidate's "request an update" is answered within this (business hours), by the
+        # recruiter or else automatically; one request per application per cooldown.
+        "UPDATE_REQUEST_SLA_HOURS": _env_int("UPDATE_REQUEST_SLA_HOURS", 24),
+        "UPDATE_REQUEST_COOLDOWN_HOURS": _env_int("UPDATE_REQUEST_COOLDOWN_HOURS", 72),
+        # The after-interview message goes this long after the interview started.
+        "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
+        # "Email me a new link" requests per client address per 15 minutes.
+        "LINK_REQUESTS_PER_IP": _env_int("LINK_REQUESTS_PER_IP", 5),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         # A session cookie replayed from another address or browser is thrown away.
@@ -78,4 +104,17 @@ def load(instance_path: str) -> dict:
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", True),
+        # Managers' reports (app/reports): the overdue report's rules and the staff digest.
+        "OVERDUE_SLA_BUSINESS_DAYS": _env_int("OVERDUE_SLA_BUSINESS_DAYS", 1),
+        "SILENT_AFTER_BUSINESS_DAYS": _env_int("SILENT_AFTER_BUSINESS_DAYS", 7),
+        # Business days skip weekends and these public holidays (the `holidays` package);
+        # empty HOLIDAY_COUNTRY means weekends only. EXTRA_HOLIDAYS: ISO dates, comma-separated.
+        "HOLIDAY_COUNTRY": os.environ.get("HOLIDAY_COUNTRY", "GB"),
+        "HOLIDAY_SUBDIVISION": os.environ.get("HOLIDAY_SUBDIVISION", "ENG"),
+        "EXTRA_HOLIDAYS": os.environ.get("EXTRA_HOLIDAYS", ""),
+        "OVERDUE_REFRESH_SECONDS": float(os.environ.get("OVERDUE_REFRESH_SECONDS", "300")),
+        "DIGEST_INTERVAL_SECONDS": float(os.environ.get("DIGEST_INTERVAL_SECONDS", "300")),
+        "DIGEST_HOUR": _env_int("DIGEST_HOUR", 7),
+        # Links in staff emails point here.
+        "APP_BASE_URL": os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000"),
     }

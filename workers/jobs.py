@@ -18,3 +18,20 @@ def reconcile() -> dict:
 
     with job_context():
         return run()
+
+
+def send_staff_messages(staff_message_ids: list[int]) -> dict:
+    """Staff mail (the morning digest), on the same queue as candidate mail."""
+    from app.reports.digest import send_staff_messages as send
+
+    with job_context():
+        return send(list(staff_message_ids))
+
+
+def run_periodic(func: str) -> object:
+    """A SCHEDULE entry that runs on a worker ("module:function")."""
+    import importlib
+
+    module, _, name = func.partition(":")
+    with job_context():
+        return getattr(importlib.import_module(module), name)()

@@ -10,6 +10,9 @@ class Periodic:
     name: str
     every: str  # the config key holding the interval in seconds
     func: str  # "module:function", called inside an app context with no arguments
+    # None: run inside the scheduler process (the reconciler must not depend on workers).
+    # A queue name: enqueue it there instead, for long work that must not delay the rest.
+    queue: str | None = None
 
 
 SCHEDULE: tuple[Periodic, ...] = (
@@ -19,4 +22,13 @@ SCHEDULE: tuple[Periodic, ...] = (
     ),
     # Lost jobs, dead workers, the invariant, SLA escalation, missed promised dates.
     Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
+    # The managers' overdue report, its counts and today's point of its trend (app/reports).
+    Periodic(
+        "overdue-refresh",
+        "OVERDUE_REFRESH_SECONDS",
+        "app.reports.overdue:refresh",
+        queue="maintenance",
+    ),
+    # Morning digests for staff: built when each user's hour comes, then sent like the rest.
+    Periodic("digests", "DIGEST_INTERVAL_SECONDS", "app.reports.digest:tick"),
 )

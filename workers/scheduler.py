@@ -61,6 +61,29 @@ def run(*, ticks: int | None = None, tick_seconds: float = TICK_SECONDS) -> None
     log.info("scheduler %s stopped", holder)
 
 
+def _enqueue(p: Periodic) -> str | None:
+    """One job per entry at a time: a slow run is not stacked up behind itself."""
+    from rq import Queue
+    from rq.exceptions import DuplicateJobError
+
+    from app.redis_conn import get_redis
+
+    job_id = f"periodic-{p.name}"
+    try:
+        Queue(p.queue, connection=get_redis()).enqueue(
+            "workers.jobs.run_periodic",
+            p.func,
+            job_id=job_id,
+            unique=True,
+            result_ttl=0,
+            failure_ttl=600,  # a failed run must not block the next one for long
+            job_timeout=3600,
+        )
+    except DuplicateJobError:
+        return None  # the previous run is still queued or running
+    return job_id
+
+
 def _run_due(next_run: dict[str, float]) -> None:
     from flask import current_app
 
@@ -73,7 +96,7 @@ def _run_due(next_run: dict[str, float]) -> None:
         next_run[p.name] = now + float(current_app.config[p.every])
         started = clock.now()
         try:
-            result = _resolve(p)()
+            result = _enqueue(p) if p.queue else _resolve(p)()
         except Exception:
             # Keep the loop alive: the next tick retries, and the run row records the error.
             db.session.rollback()

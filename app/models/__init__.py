@@ -12,7 +12,7 @@ from app.models.notifications import (
     NState,
     ReconcilerRun,
 )
-from app.models.people import Candidate, Role, User
+from app.models.people import Candidate, CandidateAction, Role, User
 from app.models.pipeline import (
     ACTIVE_STAGES,
     TERMINAL_STAGES,
@@ -24,16 +24,30 @@ from app.models.pipeline import (
     StageEvent,
     Task,
 )
+from app.models.reports import (
+    AGENCY_WIDE,
+    SEVERITY,
+    DigestSetting,
+    OverdueCount,
+    OverdueDaily,
+    OverdueItem,
+    OverdueReason,
+    StaffMessage,
+    StaffMessageState,
+)
 
 __all__ = [
     "ACTIVE_STAGES",
+    "AGENCY_WIDE",
     "TERMINAL_STAGES",
     "Alert",
     "Application",
     "Candidate",
+    "CandidateAction",
     "Client",
     "Contact",
     "ContactChannel",
+    "DigestSetting",
     "DeliveryEvent",
     "EngineFlag",
     "Lease",
@@ -42,12 +56,19 @@ __all__ = [
     "NState",
     "Notification",
     "OutcomeReason",
+    "OverdueCount",
+    "OverdueDaily",
+    "OverdueItem",
+    "OverdueReason",
     "Position",
     "PositionStatus",
     "ReconcilerRun",
     "Role",
+    "SEVERITY",
     "Stage",
     "StageEvent",
+    "StaffMessage",
+    "StaffMessageState",
     "Task",
     "User",
 ]

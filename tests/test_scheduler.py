@@ -1,0 +1,35 @@
+"""The schedule is data; long entries go to a worker queue, never stacked twice."""
+
+from __future__ import annotations
+
+from rq import Queue
+
+from app.redis_conn import get_redis
+from workers.schedule import SCHEDULE, Periodic
+from workers.scheduler import _enqueue, _resolve
+
+
+def test_every_entry_resolves_and_has_an_interval(app):
+    for p in SCHEDULE:
+        assert callable(_resolve(p))
+        assert float(app.config[p.every]) > 0
+
+
+def test_the_reconciler_runs_in_the_scheduler_itself(app):
+    inline = {p.name for p in SCHEDULE if p.queue is None}
+    assert {"dispatch-due", "reconcile"} <= inline
+
+
+def test_queued_entries_are_enqueued_once_at_a_time(app):
+    p = Periodic(
+        "probe",
+        "RECONCILE_INTERVAL_SECONDS",
+        "app.notifications.reconcile:reconcile",
+        queue="maintenance",
+    )
+    assert _enqueue(p) == "periodic-probe"
+    assert _enqueue(p) is None  # still waiting: not stacked
+    q = Queue("maintenance", connection=get_redis())
+    assert q.job_ids == ["periodic-probe"]
+    job = q.fetch_job("periodic-probe")
+    assert job.func_name == "workers.jobs.run_periodic" and job.args == (p.func,)
