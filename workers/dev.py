@@ -170,6 +170,9 @@ class Supervisor:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["CLOSELOOP_INSTANCE_PATH"] = path = instance_path()
         os.makedirs(path, exist_ok=True)
+        # Links in candidate emails must point at this server, whatever PORT says.
+        port = int(os.environ.get("PORT") or 5000)
+        env.setdefault("APP_BASE_URL", f"http://{HOST}:{port}")
         if env.get("DATABASE_URL"):
             from sqlalchemy.engine import make_url
 
