@@ -327,3 +327,30 @@ def test_stub_stops_cleanly_while_holding_an_answer():
 
     assert time.monotonic() - started < 2
     assert set(threading.enumerate()) - before == set()
+
+
+def test_staff_mail_carries_its_own_reference_not_a_notification_id(app):
+    from app.devtools.sendgrid_stub import SendGridStub
+    from app.notifications.backends import OutgoingEmail
+    from app.notifications.sendgrid_backend import SendGridBackend
+
+    with SendGridStub(api_key="k") as stub:
+        backend = SendGridBackend(
+            api_key="k", host=stub.url, from_email="a@b.test", from_name="Agency", timeout=5
+        )
+        backend.send_batch(
+            [
+                OutgoingEmail(
+                    notification_id=None,
+                    to_email="manager@agency.test",
+                    to_name="M",
+                    subject="Your morning digest",
+                    text="3 overdue",
+                    html=None,
+                    category="digest",
+                    custom_args={"staff_message_id": "7"},
+                )
+            ]
+        )
+        body = stub.messages()[0]
+    assert body["custom_args"] == {"staff_message_id": "7"}

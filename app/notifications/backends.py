@@ -14,7 +14,7 @@ from app.extensions import db
 
 @dataclass(frozen=True)
 class OutgoingEmail:
-    notification_id: int
+    notification_id: int | None  # None for staff mail, which is not a candidate notification
     to_email: str
     to_name: str
     subject: str
@@ -24,6 +24,8 @@ class OutgoingEmail:
     headers: dict[str, str] = field(default_factory=dict)
     # The other notifications this email answers (a digest); reported back in custom_args.
     member_ids: tuple[int, ...] = ()
+    # Further references reported to the provider (and back in its events).
+    custom_args: dict[str, str] = field(default_factory=dict)
 
 
 class EmailBackend(Protocol):

@@ -155,8 +155,10 @@ def _personalization(m: OutgoingEmail, inline: bool) -> dict:
     p: dict = {
         "to": [recipient],  # one candidate per personalization: nobody sees anyone else
         "subject": m.subject,
-        "custom_args": {"notification_id": str(m.notification_id)},
+        "custom_args": dict(m.custom_args),
     }
+    if m.notification_id is not None:
+        p["custom_args"]["notification_id"] = str(m.notification_id)
     if m.member_ids:
         # A digest: its delivery events settle every notification it answers.
         p["custom_args"]["digest_ids"] = ",".join(map(str, m.member_ids))

@@ -294,6 +294,7 @@ def send_staff_messages(ids: list[int]) -> dict:
                 html=m.body_html,
                 category=m.kind,
                 headers={"X-Closeloop-Staff-Message": str(m.id)},
+                custom_args={"staff_message_id": str(m.id)},
             ),
         )
         for m in db.session.scalars(sa.select(StaffMessage).where(StaffMessage.id.in_(claimed)))
