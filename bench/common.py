@@ -36,13 +36,15 @@ HOST = "127.0.0.1"
 
 
 def machine() -> str:
+    """nproc, CPU model and load: other work on a shared box shows up in the figures."""
     model = "unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"nproc={os.cpu_count()} cpu={model!r} python={platform.python_version()}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"nproc={os.cpu_count()} cpu={model!r} python={platform.python_version()} loadavg={load}"
 
 
 def reset_database(env: dict) -> None:
@@ -120,7 +122,7 @@ class Proc:
         OUT.mkdir(parents=True, exist_ok=True)
         self.name, self.args, self.env = name, args, env
         self.log_path = OUT / f"{name}.log"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
             [sys.executable, *args],
             cwd=ROOT,
@@ -207,6 +209,14 @@ def start_stub(procs: Processes, env: dict, *extra: str, name: str = "stub") -> 
     if not proc.alive():
         raise RuntimeError(f"the stub exited; see {proc.log_path}")
     return url
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def _answers(url: str) -> bool:

@@ -322,7 +322,8 @@ def report(args, engine: dict, naive: dict, stats: dict) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    env = common.base_env(UNDO_WINDOW_SECONDS=0, BUSINESS_HOURS_ENFORCED=0)
+    # Due at once: no undo window, no business hours, no quiet hours (the candidate's night).
+    env = common.base_env(UNDO_WINDOW_SECONDS=0, BUSINESS_HOURS_ENFORCED=0, QUIET_HOURS_ENFORCED=0)
     if args.batch_size:
         env["SEND_BATCH_SIZE"] = str(args.batch_size)
     common.reset_database(env)

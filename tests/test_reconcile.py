@@ -250,3 +250,65 @@ def test_job_started_on_a_dead_worker_is_redispatched(db):
     with clock.frozen(later):
         assert reconcile(later)["requeued"] == 1
     assert queue().count == 1
+
+
+def test_job_taken_by_a_worker_that_died_before_starting_it_is_redispatched(db):
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    # The worker popped the job off the queue and died: RQ still says "queued".
+    get_redis().lrem(queue().key, 0, n.job_id)
+    assert Job.fetch(n.job_id, connection=get_redis()).get_status() == "queued"
+    later = clock.now() + timedelta(minutes=2)
+    with clock.frozen(later):
+        assert reconcile(later)["requeued"] == 1
+    assert queue().count == 1
+
+
+def test_processed_event_settles_a_row_still_sending(db):
+    from app.notifications.events import apply_events
+    from app.notifications.send import claim
+
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    assert claim([n.id], clock.now()) == [n.id]
+    apply_events(
+        [
+            {
+                "event": "processed",
+                "sg_event_id": "p1",
+                "notification_id": str(n.id),
+                "email": a.candidate.email,
+                "timestamp": 1_700_000_000,
+            }
+        ]
+    )
+    db.session.refresh(n)
+    assert n.state == NState.SENT  # a later timeout finds nothing to send again
+
+
+def test_delivered_after_an_ambiguous_row_was_superseded_is_recorded(db):
+    from app.notifications.events import apply_events
+
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    n.ambiguous_sends = 1
+    db.session.commit()
+    services.move_stage(a, Stage.HIRED, actor=None, reason=OutcomeReason.HIRED)
+    db.session.refresh(n)
+    assert n.state == NState.SUPERSEDED
+    apply_events(
+        [
+            {
+                "event": "delivered",
+                "sg_event_id": "d1",
+                "notification_id": str(n.id),
+                "email": a.candidate.email,
+                "timestamp": 1_700_000_000,
+            }
+        ]
+    )
+    db.session.refresh(n)
+    assert n.state == NState.DELIVERED  # the candidate did get it; the record says so

@@ -165,6 +165,13 @@ def _sandbox(body: dict) -> bool:
     return isinstance(sandbox, dict) and sandbox.get("enable") is True
 
 
+def _digest_members(custom_args: dict) -> list[str]:
+    raw = custom_args.get("digest_ids")
+    if not isinstance(raw, str):
+        return []
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
 def _substitute(text: str | None, substitutions: dict) -> str | None:
     if text is None or not substitutions:
         return text
@@ -437,6 +444,8 @@ class SendGridStub:
     def _reset_records(self) -> None:
         self._records: list[dict] = []
         self._per_notification: Counter = Counter()
+        # Notifications a digest answers besides its lead (custom_args "digest_ids").
+        self._per_member: Counter = Counter()
         self._by_status: Counter = Counter()
         self._requests = self._accepted = self._sandboxed = self._multi_recipient = 0
 
@@ -457,6 +466,7 @@ class SendGridStub:
         webhook = {} if self.events is None else {"webhook": self.events.stats()}
         with self._lock:
             per = dict(self._per_notification)
+            covered = self._per_notification + self._per_member
             return webhook | {
                 "requests": self._requests,
                 "requests_by_status": {
@@ -468,6 +478,10 @@ class SendGridStub:
                 "per_notification": per if per_notification else "omitted",
                 "duplicates": sum(c - 1 for c in per.values()),
                 "multi_recipient_personalizations": self._multi_recipient,
+                # Every notification an accepted personalization answered (a digest answers
+                # several), and the copies beyond the first of each.
+                "per_notification_covered": dict(covered) if per_notification else "omitted",
+                "covered_duplicates": sum(c - 1 for c in covered.values()),
             }
 
     def set_faults(self, *, script: list | None = None, **faults: float) -> dict:
@@ -526,6 +540,7 @@ class SendGridStub:
             self._accepted += len(rows)
             self._multi_recipient += sum(1 for r in rows if len(r["to"]) > 1)
             self._per_notification.update(str(r["notification_id"]) for r in rows)
+            self._per_member.update(m for r in rows for m in _digest_members(r["custom_args"]))
 
     def _details(self, body: dict, p: dict, sandbox: bool, now: float) -> dict:
         subs = p.get("substitutions") or {}

@@ -189,9 +189,15 @@ def _insert(fresh: list[tuple[str, dict]], notifications: dict, counts: dict):
 # -- what each event does to its notification ----------------------------------------------
 
 
+def _went_out_after_all(n: Notification) -> bool:
+    """An ambiguous send superseded before we knew: the provider says it went, so the
+    record must say so too (the candidate did get it)."""
+    return n.state == NState.SUPERSEDED and n.ambiguous_sends > 0
+
+
 def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
     if row.event == "delivered":
-        if n.state not in DELIVERABLE_FROM:
+        if n.state not in DELIVERABLE_FROM and not _went_out_after_all(n):
             return False
         n.state = NState.DELIVERED.value
         n.delivered_at = now
@@ -212,7 +218,11 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
     if row.event == "processed":
         # The provider has it. This settles an ambiguous send (timeout after the request
         # left, worker killed mid-send) before the retry goes out: no duplicate.
-        if n.state not in (NState.PENDING, NState.QUEUED):
+        # Also while `sending`: it arrives within a second, usually before the worker
+        # hears back; a timeout then finds the row settled and does not send it again.
+        if n.state not in (NState.PENDING, NState.QUEUED, NState.SENDING) and not (
+            _went_out_after_all(n)
+        ):
             return False
         n.state = NState.SENT.value
         n.sent_at = n.sent_at or now

@@ -125,8 +125,8 @@ def requeue_vanished(now: datetime) -> int:
     jobs = _job_info(sorted({r.job_id for r in rows if r.job_id}))
     lost, stale_jobs = [], set()
     for r in rows:
-        status, started_at = jobs.get(r.job_id, (None, None))
-        if _is_lost(status, started_at, now - lease):
+        status, started_at, in_queue = jobs.get(r.job_id, (None, None, False))
+        if _is_lost(status, started_at, now - lease, in_queue):
             lost.append(r.id)
             if status is not None:
                 stale_jobs.add(r.job_id)
@@ -148,22 +148,35 @@ def requeue_vanished(now: datetime) -> int:
     return len(lost)
 
 
-def _is_lost(status: JobStatus | None, started_at: datetime | None, dead_before: datetime):
+def _is_lost(
+    status: JobStatus | None,
+    started_at: datetime | None,
+    dead_before: datetime,
+    in_queue: bool = True,
+):
     if status is None or status in dispatch.FINISHED_STATES:
         return True
     if status == JobStatus.STARTED:
         return started_at is None or started_at < dead_before
+    if status == JobStatus.QUEUED:
+        # Taken off the queue by a worker that died before starting it: RQ still says
+        # "queued", but no worker will ever see it again.
+        return not in_queue
     # Due for longer than the grace period, yet still waiting for RQ's scheduler.
     return status == JobStatus.SCHEDULED
 
 
-def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime | None]]:
+def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime | None, bool]]:
     conn = get_redis()
+    queue_key = dispatch.queue().key
     pipe = conn.pipeline(transaction=False)
     for job_id in job_ids:
         pipe.hmget(Job.key_for(job_id), ["status", "started_at"])
+        pipe.lpos(queue_key, job_id)
+    results = pipe.execute()
     out = {}
-    for job_id, (raw_status, raw_started) in zip(job_ids, pipe.execute(), strict=True):
+    for i, job_id in enumerate(job_ids):
+        (raw_status, raw_started), position = results[2 * i], results[2 * i + 1]
         status = JobStatus(raw_status.decode()) if raw_status else None
         started = None
         if raw_started:
@@ -171,7 +184,7 @@ def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime 
                 started = datetime.fromisoformat(raw_started.decode().replace("Z", "+00:00"))
                 if started.tzinfo is None:
                     started = started.replace(tzinfo=UTC)
-        out[job_id] = (status, started)
+        out[job_id] = (status, started, position is not None)
     return out
 
 

@@ -178,6 +178,21 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         )
     )
     db.session.execute(stmt, params)
+    # The provider's events may have got here first (processed/delivered while we waited
+    # for its answer): the state is already right, but the audit trail still needs what
+    # was sent and the provider's id.
+    table = Notification.__table__
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.provider_message_id.is_(None))
+        .values(
+            provider_message_id=sa.bindparam("b_pid"),
+            subject=sa.bindparam("b_subject"),
+            body_text=sa.bindparam("b_text"),
+            body_html=sa.bindparam("b_html"),
+        ),
+        params,
+    )
     app_ids = sorted({a for p in ready for a in p.application_ids})
     db.session.execute(
         sa.update(Application)
