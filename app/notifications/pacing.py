@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from app.extensions import db
 from app.models import Candidate, Notification, NState
@@ -40,6 +40,30 @@ def next_slot(candidate: Candidate, now: datetime) -> datetime:
     return moment
 
 
+_EMAIL_KEY = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
+
+
+def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
+    """Load, in one query, what each of these candidates was sent in the last three days,
+    so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`)."""
+    cache: dict[int, list[tuple[datetime, str]]] = {cid: [] for cid in candidate_ids}
+    for chunk in (candidate_ids[i : i + 900] for i in range(0, len(candidate_ids), 900)):
+        rows = db.session.execute(
+            sa.select(Notification.candidate_id, Notification.sent_at, _EMAIL_KEY).where(
+                Notification.candidate_id.in_(chunk),
+                Notification.kind.in_(PACED_KINDS),
+                Notification.sent_at >= now - timedelta(days=3),
+            )
+        )
+        for cid, sent_at, key in rows:
+            cache[cid].append((sent_at, key))
+    g.closeloop_sent_cache = (now, cache)
+
+
+def forget_prefetched() -> None:
+    g.pop("closeloop_sent_cache", None)
+
+
 def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     """Status emails sent to the candidate on the local day of `moment`. A digest is one
     email: its rows share the provider's message id."""
@@ -47,7 +71,10 @@ def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     local = moment.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=1)).replace(hour=0)
-    email = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
+    fetched_at, cache = g.get("closeloop_sent_cache", (None, {}))
+    if candidate.id in cache and start >= fetched_at - timedelta(days=2):
+        return len({key for sent_at, key in cache[candidate.id] if start <= sent_at < end})
+    email = _EMAIL_KEY
     return (
         db.session.scalar(
             sa.select(sa.func.count(sa.distinct(email))).where(

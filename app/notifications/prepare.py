@@ -49,8 +49,17 @@ class Plan:
 
 def prepare(ids: list[int], now: datetime) -> Plan:
     """Turn claimed rows into emails; the caller commits."""
+    groups = _groups(_load(ids))
+    pacing.prefetch_sent(sorted({group[0].candidate_id for group in groups}), now)
+    try:
+        return _plan(groups, now)
+    finally:
+        pacing.forget_prefetched()
+
+
+def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
     plan = Plan()
-    for group in _groups(_load(ids)):
+    for group in groups:
         candidate = group[0].candidate
         if not candidate.email:
             for n in group:
