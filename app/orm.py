@@ -88,3 +88,9 @@ def configure_sqlite(engine: sa.Engine) -> None:
         # IMMEDIATE takes the write lock up front: two processes can then never both read
         # and then fail to upgrade (SQLITE_BUSY that busy_timeout cannot wait out).
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def chunks(items: list, size: int = 900):
+    """Slices of `items` small enough for an IN list (SQLite allows 999 parameters)."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

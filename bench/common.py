@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
+from app.devtools import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -117,57 +116,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 # -- processes ----------------------------------------------------------------------------
 
 
-class Proc:
+class Proc(processes.Proc):
+    """A process whose output goes to bench/out/<name>.log."""
+
     def __init__(self, name: str, args: list[str], env: dict):
         OUT.mkdir(parents=True, exist_ok=True)
-        self.name, self.args, self.env = name, args, env
-        self.log_path = OUT / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def _family(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.popen.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def kill(self) -> None:
-        """SIGKILL the process and every descendant (the work horse has its own session)."""
-        family = self._family()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        for child in family:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        self.popen.wait(timeout=10)
-        psutil.wait_procs(family, timeout=10)
+        self.name = name
+        super().__init__(args, env, OUT / f"{name}.log")
 
     def stop(self, timeout: float = 10) -> None:
-        family = self._family()
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.popen.wait(timeout=10)
-        _, alive = psutil.wait_procs(family, timeout=5)
-        for child in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        self._log.close()
+        super().stop(timeout)
 
 
 class Processes:

@@ -20,22 +20,10 @@ from app.redis_conn import get_redis
 from app.reports import dashboards, overdue
 from app.reports.calendar import BusinessCalendar, get_calendar, parse_extra
 from tests import factories as f
+from tests.web import Web
 
 PASSWORD = "correct horse"
 LONDON = ZoneInfo("Europe/London")
-
-
-class Web:
-    def __init__(self, client):
-        self.client = client
-
-    def get(self, *args, **kwargs):
-        db.session.commit()  # SQLite: the app's request needs the write lock we may hold
-        return self.client.get(*args, **kwargs)
-
-    def post(self, *args, **kwargs):
-        db.session.commit()
-        return self.client.post(*args, **kwargs)
 
 
 @pytest.fixture

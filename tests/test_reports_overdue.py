@@ -26,6 +26,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.reports import overdue, queries
 from tests import factories as f
+from tests.web import Web
 
 # Wednesday 18 November 2026, noon in London (= UTC in November).
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -538,22 +539,6 @@ def test_csrf_is_required_on_resolution_forms(agency, make_app):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-class Web:
-    """A test client that first ends the test's own transaction: on SQLite an open one holds
-    the write lock the app's request needs."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def get(self, *args, **kwargs):
-        db.session.commit()
-        return self.client.get(*args, **kwargs)
-
-    def post(self, *args, **kwargs):
-        db.session.commit()
-        return self.client.post(*args, **kwargs)
 
 
 @pytest.fixture

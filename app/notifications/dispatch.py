@@ -17,6 +17,7 @@ from rq.job import Job, JobStatus
 from app import clock
 from app.extensions import db
 from app.models import Notification, NState
+from app.orm import chunks
 from app.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
     now = now or clock.now()
     batch_size = current_app.config["SEND_BATCH_SIZE"]
     due: list[tuple[int, str, int]] = []
-    for chunk in _chunks(sorted(set(ids)), 900):
+    for chunk in chunks(sorted(set(ids)), 900):
         due.extend(
             db.session.execute(
                 sa.select(Notification.id, Notification.kind, Notification.attempts)
@@ -67,7 +68,7 @@ def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
         by_kind.setdefault(kind, []).append((nid, attempts))
     batches = []
     for rows in by_kind.values():
-        for chunk in _chunks(rows, batch_size):
+        for chunk in chunks(rows, batch_size):
             batch_ids = [r[0] for r in chunk]
             batches.append((batch_ids, job_id_for(batch_ids, max(r[1] for r in chunk))))
     # Mark first, then enqueue: a crash in between leaves "queued" rows without a job,
@@ -127,8 +128,3 @@ def _drop_if_finished(job_id: str, q: Queue) -> bool:
         job.delete()
         return True
     return False
-
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Application, Notification, NState, Task
 from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
+from app.orm import chunks
 
 # Rows that have not left yet and can still be replaced by a newer truth.
 REPLACEABLE = (NState.PENDING.value, NState.QUEUED.value)
@@ -99,7 +100,7 @@ def supersede_stale(application_id: int, *, newer_version: int, now: datetime | 
 def supersede_many(application_ids: list[int], now: datetime) -> int:
     """Fan-out form: everything not yet sent for these applications is replaced."""
     total = 0
-    for chunk in _chunks(application_ids, 900):
+    for chunk in chunks(application_ids, 900):
         result = db.session.execute(
             sa.update(Notification)
             .where(Notification.application_id.in_(chunk), Notification.state.in_(REPLACEABLE))
@@ -116,7 +117,7 @@ def discharge(
     """Settle owed messages without email: a logged contact or a manager's exemption."""
     now = clock.now()
     settled = 0
-    for chunk in _chunks(notification_ids, 900):
+    for chunk in chunks(notification_ids, 900):
         result = db.session.execute(
             sa.update(Notification)
             .where(
@@ -192,8 +193,3 @@ def rollback() -> None:
 
 def _remember(notification_id: int) -> None:
     db.session.info.setdefault(_OWED_KEY, []).append(notification_id)
-
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

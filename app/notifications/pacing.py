@@ -3,7 +3,7 @@ bulk fan-out included, is covered):
 
 - digest: a candidate's status messages that are owed together leave as one email. Owed
   messages wait CANDIDATE_DIGEST_WINDOW_SECONDS (timing.due_time); the job that sends the
-  first one also claims the candidate's other waiting messages (`claim_siblings`).
+  first one also claims the candidate's other waiting messages (`siblings`).
 - quiet hours: no status email in the candidate's night (timing.in_quiet_hours).
 - daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day.
   Beyond it a message is delayed to the next morning — never dropped, outcomes included.
@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import Candidate, Notification, NState
 from app.notifications.kinds import DELAYED_KINDS, PACED_KINDS
 from app.notifications.timing import candidate_zone, morning_after, outside_quiet_hours
+from app.orm import chunks
 
 CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 
@@ -47,7 +48,7 @@ def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
     """Load, in one query, what each of these candidates was sent in the last three days,
     so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`)."""
     cache: dict[int, list[tuple[datetime, str]]] = {cid: [] for cid in candidate_ids}
-    for chunk in (candidate_ids[i : i + 900] for i in range(0, len(candidate_ids), 900)):
+    for chunk in chunks(candidate_ids):
         rows = db.session.execute(
             sa.select(Notification.candidate_id, Notification.sent_at, _EMAIL_KEY).where(
                 Notification.candidate_id.in_(chunk),
@@ -88,9 +89,10 @@ def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     )
 
 
-def claim_siblings(claimed: list[int], now: datetime, lease: datetime) -> list[int]:
-    """Claim the other status messages still waiting for the candidates of `claimed`, so
-    they leave in the same email. Outcomes still inside their undo window stay behind."""
+def siblings(claimed: list[int], now: datetime) -> sa.Select | None:
+    """The other status messages still waiting for the candidates of `claimed`, so they
+    leave in the same email (the caller claims them). Outcomes still inside their undo
+    window stay behind."""
     candidate_ids = sorted(
         set(
             db.session.scalars(
@@ -101,38 +103,18 @@ def claim_siblings(claimed: list[int], now: datetime, lease: datetime) -> list[i
         )
     )
     if not candidate_ids:
-        return []
+        return None
     pullable = sa.or_(
         Notification.kind.notin_(DELAYED_KINDS),
         Notification.due_at <= now + timedelta(seconds=5),
     )
-    siblings = (
-        sa.select(Notification.id)
-        .where(
-            Notification.candidate_id.in_(candidate_ids),
-            Notification.id.notin_(claimed),
-            Notification.kind.in_(PACED_KINDS),
-            Notification.state.in_(CLAIMABLE),
-            pullable,
-        )
-        .with_for_update(skip_locked=True)
+    return sa.select(Notification.id).where(
+        Notification.candidate_id.in_(candidate_ids),
+        Notification.id.notin_(claimed),
+        Notification.kind.in_(PACED_KINDS),
+        Notification.state.in_(CLAIMABLE),
+        pullable,
     )
-    result = db.session.execute(
-        sa.update(Notification)
-        .where(Notification.id.in_(siblings.scalar_subquery()), Notification.state.in_(CLAIMABLE))
-        .values(
-            state=NState.SENDING.value,
-            sending_at=now,
-            lease_expires_at=lease,
-            attempts=Notification.attempts + 1,
-            updated_at=now,
-        )
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
-    )
-    pulled = sorted(result.scalars())
-    db.session.commit()
-    return pulled
 
 
 def hold(ids: list[int], until: datetime, reason: str, now: datetime) -> None:

@@ -24,6 +24,7 @@ from app.models import Application, Lease, Notification, NState, ReconcilerRun
 from app.notifications import dispatch, outbox
 from app.notifications.invariant import terminal_without_response
 from app.notifications.kinds import outcome_kind
+from app.orm import chunks
 from app.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def requeue_vanished(now: datetime) -> int:
     for job_id in stale_jobs:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job_id, connection=get_redis()).delete()
-    for chunk in _chunks(lost, 900):
+    for chunk in chunks(lost, 900):
         db.session.execute(
             sa.update(Notification)
             .where(Notification.id.in_(chunk), Notification.state == NState.QUEUED.value)
@@ -287,8 +288,3 @@ def counts_by_state() -> dict[str, int]:
         sa.select(Notification.state, sa.func.count()).group_by(Notification.state)
     ).all()
     return {state: count for state, count in rows}
-
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -43,7 +43,9 @@ def deliver(ids: list[int]) -> dict:
     claimed = claim(ids, now)
     if not claimed:
         return {"claimed": 0}
-    claimed += pacing.claim_siblings(claimed, now, _lease(now))
+    waiting = pacing.siblings(claimed, now)
+    if waiting is not None:
+        claimed += take(waiting, now)
     plan = prepare(claimed, now)
     db.session.commit()
     counts = {"claimed": len(claimed), "sent": 0, "failed": plan.failed}
@@ -55,27 +57,27 @@ def deliver(ids: list[int]) -> dict:
     return counts
 
 
-def _lease(now: datetime) -> datetime:
-    return now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
-
-
 def claim(ids: list[int], now: datetime) -> list[int]:
     """pending/queued -> sending, atomically; rows another worker holds are skipped."""
-    lease = _lease(now)
-    candidates = (
-        sa.select(Notification.id)
-        .where(
+    return take(
+        sa.select(Notification.id).where(
             Notification.id.in_(ids),
-            Notification.state.in_(CLAIMABLE),
             Notification.due_at <= now + dispatch.DUE_SLACK,
-        )
-        # PostgreSQL: never wait for, nor take, a row another worker is claiming.
-        # SQLite ignores it; its single writer lock makes the UPDATE atomic anyway.
-        .with_for_update(skip_locked=True)
+        ),
+        now,
     )
+
+
+def take(selection: sa.Select, now: datetime) -> list[int]:
+    """Claim the claimable rows among `selection` (a SELECT of ids) for this worker, under
+    a lease, and commit."""
+    lease = now + timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    # PostgreSQL: never wait for, nor take, a row another worker is claiming.
+    # SQLite ignores it; its single writer lock makes the UPDATE atomic anyway.
+    locked = selection.where(Notification.state.in_(CLAIMABLE)).with_for_update(skip_locked=True)
     result = db.session.execute(
         sa.update(Notification)
-        .where(Notification.id.in_(candidates.scalar_subquery()), Notification.state.in_(CLAIMABLE))
+        .where(Notification.id.in_(locked.scalar_subquery()), Notification.state.in_(CLAIMABLE))
         .values(
             state=NState.SENDING.value,
             sending_at=now,

@@ -30,6 +30,7 @@ from app.models import (
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, STAGE_KIND, outcome_kind
 from app.notifications.timing import due_time
+from app.orm import chunks
 
 
 class PipelineError(ValueError):
@@ -273,7 +274,7 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
     rows = _active_rows(position)
     kind = outcome_kind(Stage.POSITION_CLOSED, reason)
     app_ids = [r.id for r in rows]
-    for chunk in _chunks(app_ids, 900):
+    for chunk in chunks(app_ids, 900):
         db.session.execute(
             sa.update(Application)
             .where(Application.id.in_(chunk))
@@ -310,7 +311,7 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
 def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> int:
     rows = _active_rows(position)
     app_ids = [r.id for r in rows]
-    for chunk in _chunks(app_ids, 900):
+    for chunk in chunks(app_ids, 900):
         db.session.execute(
             sa.update(Application)
             .where(Application.id.in_(chunk))
@@ -472,8 +473,3 @@ def sweep_promised_dates(
 
 def _id(user: User | None) -> int | None:
     return user.id if user is not None else None
-
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -97,14 +97,17 @@ def _notification_columns(since):
     )
 
 
-def _application_columns(since, note: str):
+def _application_columns(since, note):
+    """`note`: a fixed text, or an SQL expression giving it per row."""
+    if isinstance(note, str):
+        note = sa.literal(note, sa.String(300))
     return (
         Application.id.label("application_id"),
         since.label("since"),
         _typed_null(sa.Integer).label("notification_id"),
         _typed_null(sa.String(40)).label("message_kind"),
         _typed_null(sa.String(20)).label("message_state"),
-        sa.literal(note, sa.String(300)).label("note"),
+        sa.cast(note, sa.String(300)).label("note"),
     )
 
 
@@ -198,14 +201,7 @@ def _silent(t: Thresholds, ids) -> list[sa.Select]:
         .exists()
     )
     note = sa.case((a.last_candidate_contact_at.is_(None), "never contacted"), else_="last contact")
-    query = sa.select(
-        a.id.label("application_id"),
-        last.label("since"),
-        _typed_null(sa.Integer).label("notification_id"),
-        _typed_null(sa.String(40)).label("message_kind"),
-        _typed_null(sa.String(20)).label("message_state"),
-        sa.cast(note, sa.String(300)).label("note"),
-    ).where(
+    query = sa.select(*_application_columns(last, note)).where(
         a.stage.in_([s.value for s in ACTIVE_STAGES]), last < t.silent_before, ~candidate_contact
     )
     if ids is not None:
