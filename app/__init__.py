@@ -72,8 +72,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
+    from app.bulk import bp as bulk_bp
+    from app.candidates import bp as candidates_bp
     from app.devmail import bp as devmail_bp
+    from app.imports import bp as imports_bp
     from app.main import bp as main_bp
+    from app.message_templates import bp as message_templates_bp
+    from app.positions import bp as positions_bp
     from app.privacy import bp as privacy_bp
     from app.reports import bp as reports_bp
     from app.reports.rq_admin import register_rq_dashboard
@@ -87,6 +92,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(privacy_bp)
+    # The recruiters' workspace.
+    app.register_blueprint(positions_bp)
+    app.register_blueprint(bulk_bp)
+    app.register_blueprint(candidates_bp)
+    app.register_blueprint(message_templates_bp)
+    app.register_blueprint(imports_bp)
     if app.config.get("DEV_MAILBOX_ENABLED"):
         app.register_blueprint(devmail_bp)
 

@@ -299,7 +299,7 @@ def test_outbox_row_and_state_change_share_one_transaction(db):
     """If the transaction fails, neither the change nor the debt exists (and vice versa)."""
     a = f.application(stage=Stage.INTERVIEW)
     db.session.commit()
-    services._apply_move(a, Stage.OFFER, None, None, None, services.clock.now())
+    services.plan_move(a, Stage.OFFER, None, None, None, services.clock.now())
     outbox.rollback()
     db.session.expire_all()
     assert a.stage == Stage.INTERVIEW

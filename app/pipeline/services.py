@@ -82,7 +82,7 @@ def move_stage(
     note: str | None = None,
 ) -> Notification | None:
     """Move to `to_stage`; terminal stages need a reason, which picks the message."""
-    notification = _apply_move(application, Stage(to_stage), actor, reason, note, clock.now())
+    notification = plan_move(application, Stage(to_stage), actor, reason, note, clock.now())
     outbox.commit()
     return notification
 
@@ -97,7 +97,7 @@ def withdraw(application: Application, *, actor: User | None, note: str | None =
     )
 
 
-def _apply_move(
+def plan_move(
     application: Application,
     to_stage: Stage,
     actor: User | None,
@@ -107,6 +107,7 @@ def _apply_move(
     *,
     owe_message: bool = True,
 ) -> Notification | None:
+    """move_stage without the commit (previews and bulk work run it, then decide)."""
     if application.stage == to_stage:
         raise PipelineError(f"Already at {to_stage.value.replace('_', ' ')}.")
     kind = None
@@ -159,7 +160,34 @@ def record_interview(
     note: str | None = None,
 ) -> Notification | None:
     """The interview, who they meet, and by when the client promised to decide."""
-    now = clock.now()
+    n = plan_interview(
+        application,
+        actor=actor,
+        interview_at=interview_at,
+        interviewers=interviewers,
+        promised_response_at=promised_response_at,
+        client_contact=client_contact,
+        next_step=next_step,
+        note=note,
+        now=clock.now(),
+    )
+    outbox.commit()
+    return n
+
+
+def plan_interview(
+    application: Application,
+    *,
+    actor: User | None,
+    interview_at: datetime,
+    interviewers: str | None,
+    promised_response_at: datetime,
+    client_contact: str | None,
+    next_step: str | None,
+    note: str | None,
+    now: datetime,
+) -> Notification | None:
+    """record_interview without the commit (previews run it in a savepoint)."""
     if application.is_terminal:
         raise PipelineError("This application has ended; reopen it before recording an interview.")
     if promised_response_at <= now:
@@ -167,7 +195,7 @@ def record_interview(
     if promised_response_at < interview_at:
         raise PipelineError("The client cannot decide before the interview takes place.")
     if application.stage != Stage.INTERVIEW:
-        _apply_move(application, Stage.INTERVIEW, actor, None, note, now, owe_message=False)
+        plan_move(application, Stage.INTERVIEW, actor, None, note, now, owe_message=False)
     else:
         application.version += 1
         outbox.supersede_stale(application.id, newer_version=application.version, now=now)
@@ -183,9 +211,7 @@ def record_interview(
         "client_contact": client_contact,
         "next_step": next_step,
     }
-    n = outbox.owe(application, "interview_scheduled", note=note, context=context, now=now)
-    outbox.commit()
-    return n
+    return outbox.owe(application, "interview_scheduled", note=note, context=context, now=now)
 
 
 def undo_last_change(application: Application, *, actor: User | None) -> None:
@@ -211,7 +237,7 @@ def undo_last_change(application: Application, *, actor: User | None) -> None:
     )
     if gone:
         raise PipelineError("Too late to undo: the candidate has already been sent the message.")
-    _apply_move(
+    plan_move(
         application, Stage(last.from_stage), actor, None, "undo", clock.now(), owe_message=False
     )
     outbox.commit()

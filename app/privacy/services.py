@@ -146,7 +146,7 @@ def _withdraw_open(candidate: Candidate, actor: User | None, now: datetime) -> i
             continue
         # In the erasure's transaction (hence the service's inner step, not withdraw(),
         # which commits): the outcome is owed here and settled below with the reason.
-        pipeline._apply_move(
+        pipeline.plan_move(
             application, Stage.WITHDRAWN, actor, OutcomeReason.CANDIDATE_WITHDREW, None, now
         )
         count += 1

@@ -1,0 +1,161 @@
+"""Show a recruiter the exact email a change will send, before they confirm it.
+
+The change is run for real inside a savepoint, the message it owes is rendered with the
+candidate's data, and the savepoint is rolled back: the preview can never drift from what
+the confirmed change will send, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from app import clock
+from app.extensions import db
+from app.models import Application, Notification, Stage, User
+from app.notifications import outbox
+from app.notifications.kinds import KINDS
+from app.notifications.render import RenderError, build_context, render
+from app.notifications.timing import candidate_zone
+from app.pipeline.services import PipelineError, plan_interview, plan_move  # noqa: F401
+
+# Merge fields a message cannot go without: every message names the role and whom to
+# contact; some kinds are about a date the candidate must be told.
+ALWAYS_REQUIRED = ("candidate_name", "position_title", "client_name", "recruiter_name")
+REQUIRED_BY_KIND = {
+    "interview_scheduled": ("interview_at", "promised_date"),
+}
+FIELD_LABELS = {
+    "candidate_name": "the candidate's name",
+    "position_title": "the position title",
+    "client_name": "the client's name",
+    "recruiter_name": "the recruiter's name",
+    "interview_at": "the interview date and time",
+    "promised_date": "the date the client will decide by",
+}
+
+
+@dataclass(frozen=True)
+class Preview:
+    application_id: int
+    candidate_id: int
+    candidate_name: str
+    to_email: str | None
+    phone: str | None
+    kind: str | None  # None: this change owes the candidate no message
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    send_at: datetime | None = None
+    when: str = ""
+    problems: list[str] = field(default_factory=list)  # block the send until fixed
+
+    @property
+    def contact_by_phone(self) -> bool:
+        """No email address: the change goes ahead and a task asks for a call."""
+        return self.kind is not None and not self.to_email
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.problems)
+
+
+def preview_move(
+    application: Application,
+    to_stage: str,
+    *,
+    actor: User | None,
+    reason: str | None = None,
+    note: str | None = None,
+) -> Preview:
+    """Raises PipelineError when the move itself is not allowed."""
+    return dry_run(
+        application,
+        lambda now: plan_move(application, Stage(to_stage), actor, reason, note, now),
+    )
+
+
+def preview_interview(application: Application, *, actor: User | None, **details) -> Preview:
+    """`details` are record_interview's keyword arguments."""
+    details.setdefault("note", None)
+    return dry_run(
+        application, lambda now: plan_interview(application, actor=actor, now=now, **details)
+    )
+
+
+def dry_run(application: Application, change: Callable[[datetime], Notification | None]):
+    """Run `change(now)` in a savepoint, describe the message it owes, roll it back."""
+    now = clock.now()
+    owed_before = list(db.session.info.get(outbox._OWED_KEY, []))
+    savepoint = db.session.begin_nested()
+    try:
+        notification = change(now)
+        db.session.flush()
+        return _describe(application, notification, now)
+    finally:
+        savepoint.rollback()
+        db.session.info[outbox._OWED_KEY] = owed_before
+        if not owed_before:
+            db.session.info.pop(outbox._OWED_KEY, None)
+
+
+def _describe(application: Application, n: Notification | None, now: datetime) -> Preview:
+    candidate = application.candidate
+    base = {
+        "application_id": application.id,
+        "candidate_id": candidate.id,
+        "candidate_name": candidate.name,
+        "to_email": candidate.email,
+        "phone": candidate.phone,
+    }
+    if n is None:
+        return Preview(
+            kind=None,
+            when="No message: this step does not change what the candidate has been told.",
+            **base,
+        )
+    problems = missing_fields(n)
+    try:
+        rendered = render(n)
+    except RenderError as exc:
+        return Preview(kind=n.kind, problems=[*problems, str(exc)], **base)
+    return Preview(
+        kind=n.kind,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        send_at=n.due_at,
+        when=describe_send_time(n.kind, n.due_at, candidate.timezone, now),
+        problems=problems,
+        **base,
+    )
+
+
+def missing_fields(n: Notification) -> list[str]:
+    ctx = build_context(n)
+    needed = ALWAYS_REQUIRED + REQUIRED_BY_KIND.get(n.kind, ())
+    return [
+        f"Missing {FIELD_LABELS.get(name, name)}: add it before sending."
+        for name in needed
+        if not ctx.get(name)
+    ]
+
+
+def describe_send_time(kind: str, due_at: datetime, tz_name: str | None, now: datetime) -> str:
+    """When the message leaves, in words a recruiter can repeat to the candidate."""
+    cfg = current_app.config
+    local = due_at.astimezone(candidate_zone(tz_name))
+    at = f"{local:%a} {local.day} {local:%b} at {local:%H:%M} ({local.tzname()}, their time)"
+    soon = now + timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] + 5)
+    if KINDS[kind].delayed:
+        minutes = cfg["UNDO_WINDOW_SECONDS"] // 60
+        window_end = now + timedelta(seconds=cfg["UNDO_WINDOW_SECONDS"])
+        if abs((due_at - window_end).total_seconds()) < 60:
+            return f"After the {minutes}-minute undo window: {at}."
+        return f"Next business morning in the candidate's time zone: {at}."
+    if due_at <= soon:
+        return "Now (within a few minutes)."
+    return f"Outside the candidate's quiet hours: {at}."
