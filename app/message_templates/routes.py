@@ -1,1 +1,136 @@
-"""Routes: filled in by the area's work."""
+"""Message templates: everyone signed in may read them and preview; managers edit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.access import client_or_404
+from app.auth.decorators import role_required
+from app.extensions import db
+from app.message_templates import bp
+from app.message_templates import services as svc
+from app.message_templates.forms import ResetForm, TemplateForm, draft_from
+from app.models import Client, Role
+from app.notifications import custom_templates as ct
+from app.notifications.kinds import KINDS
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in KINDS:
+        abort(404)
+    return kind
+
+
+def _client_arg() -> Client | None:
+    raw = request.args.get("client", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        abort(404)
+    return client_or_404(int(raw))
+
+
+@bp.route("/templates")
+@login_required
+def index():
+    clients = {c.id: c for c in db.session.scalars(sa.select(Client))}
+    return render_template(
+        "message_templates/index.html",
+        rows=svc.overview(),
+        clients=clients,
+        can_edit=current_user.has_role(Role.MANAGER),
+    )
+
+
+@bp.route("/templates/<kind>", methods=["GET"])
+@login_required
+def edit(kind: str):
+    kind, client = _kind_or_404(kind), _client_arg()
+    form = TemplateForm()
+    draft, source = svc.starting_draft(kind, client.id if client else None)
+    form.load(draft)
+    return _editor(kind, client, form, source)
+
+
+@bp.route("/templates/<kind>", methods=["POST"])
+@role_required(Role.MANAGER)
+def save(kind: str):
+    kind, client = _kind_or_404(kind), _client_arg()
+    form = TemplateForm()
+    errors: dict[str, list[str]] = {}
+    if not form.validate_on_submit():
+        errors = {
+            k: [f"{form[k].label.text}: {m}" for m in v]
+            for k, v in form.errors.items()
+            if k != "csrf_token"
+        }
+    else:
+        try:
+            svc.save(kind, client, form.draft(), current_user)
+        except ct.TemplateInvalid as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            flash(f"Saved the {_where(client)} wording for “{svc.kind_label(kind)}”.", "success")
+            return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
+    _, source = svc.starting_draft(kind, client.id if client else None)
+    return _editor(kind, client, form, source, errors), 400
+
+
+@bp.route("/templates/<kind>/reset", methods=["POST"])
+@role_required(Role.MANAGER)
+def reset(kind: str):
+    kind, client = _kind_or_404(kind), _client_arg()
+    if ResetForm().validate_on_submit() and svc.reset(kind, client):
+        fallback = "the agency's wording" if client and svc.find(kind, None) else "built-in"
+        flash(f"“{svc.kind_label(kind)}” for {_where(client)} is back to {fallback}.", "success")
+    return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
+
+
+@bp.route("/templates/<kind>/preview", methods=["POST"])
+@login_required
+def preview(kind: str):
+    """Render what the editor holds for a sample candidate (JSON in, JSON out; nothing saved)."""
+    kind, client = _kind_or_404(kind), _client_arg()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(ok=False, errors={"subject": ["Send the template as JSON."]}), 400
+    try:
+        out = svc.preview(kind, draft_from(data), client)
+    except ct.TemplateInvalid as exc:
+        return jsonify(ok=False, errors=exc.errors)
+    return jsonify(ok=True, **out)
+
+
+def _where(client: Client | None) -> str:
+    return client.name if client else "agency-wide"
+
+
+def _editor(kind, client, form, source, errors=None):
+    errors = errors or {}
+    try:
+        initial = svc.preview(kind, form.draft(), client)
+    except ct.TemplateInvalid:
+        initial = None
+    clients = db.session.scalars(sa.select(Client).order_by(Client.name)).all()
+    return render_template(
+        "message_templates/edit.html",
+        kind=kind,
+        label=svc.kind_label(kind),
+        purpose=svc.PURPOSES.get(kind, ""),
+        client=client,
+        clients=clients,
+        form=form,
+        errors=errors,
+        source=source,
+        override=svc.find(kind, client.id if client else None),
+        agency_override=svc.find(kind, None),
+        fields=ct.MERGE_FIELDS,
+        parts=ct.PARTS,
+        part_labels=ct.PART_LABELS,
+        initial=initial,
+        can_edit=current_user.has_role(Role.MANAGER),
+        reset_form=ResetForm(),
+    )

@@ -111,7 +111,17 @@ class MessageTemplate(TimestampMixin, db.Model):
     """An agency's wording for one message kind, optionally for one client."""
 
     __tablename__ = "message_templates"
-    __table_args__ = (sa.UniqueConstraint("kind", "client_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "client_id"),
+        # NULLs are distinct above: this keeps one agency-wide (client_id NULL) row per kind.
+        sa.Index(
+            "uq_message_templates_kind_agency",
+            "kind",
+            unique=True,
+            postgresql_where=sa.text("client_id IS NULL"),
+            sqlite_where=sa.text("client_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40))

@@ -1,0 +1,337 @@
+"""Agency-edited wording for message kinds, rendered in a sandbox.
+
+An override replaces what the built-in file templates/email/kinds/<kind>.txt says: the
+subject and the three parts every message answers (what happened, what happens next, when
+they will hear from us), each in plain text and optionally HTML. The layout around them
+(greeting, whom to contact, status link, unsubscribe, signature) is never editable, so an
+edited message still keeps every promise.
+
+Stored in MessageTemplate: body_text and body_html hold the parts as Jinja blocks, the same
+shape as the built-in files. Resolution: client override > agency override > built-in.
+
+Templates are written by staff but rendered for candidates, so they get a deliberately
+small language: merge fields (plain strings), `{% if field %}`, and a few text filters.
+Anything else (attribute access, calls, loops, includes, `self`) is refused at save.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
+
+from app.extensions import db
+from app.models import MessageTemplate
+
+PARTS = ("happened", "next", "when")
+PART_LABELS = {
+    "happened": "What happened",
+    "next": "What happens next",
+    "when": "When they will hear from us",
+}
+
+
+@dataclass(frozen=True)
+class MergeField:
+    name: str
+    description: str
+    example: str
+
+
+MERGE_FIELDS: tuple[MergeField, ...] = (
+    MergeField("first_name", "The candidate's first name", "Priya"),
+    MergeField("candidate_name", "The candidate's full name", "Priya Sharma"),
+    MergeField("position_title", "The position's title", "Senior Data Engineer"),
+    MergeField("client_name", "The client's name", "Northwind Logistics"),
+    MergeField("agency_name", "Our agency's name", "Closeloop Staffing"),
+    MergeField("recruiter_name", "The recruiter who owns the position", "Sam Carter"),
+    MergeField("recruiter_email", "The recruiter's email address", "sam@agency.example"),
+    MergeField("recruiter_phone", "The recruiter's phone number", "+44 20 7946 0000"),
+    MergeField("stage_label", "Where the application stands", "being reviewed by the client"),
+    MergeField("interview_at", "Interview date and time, in their time zone",
+               "Tuesday 1 December 2026 at 14:00 (GMT)"),
+    MergeField("interviewers", "Who will interview them", "Dana Lee and Omar Haddad"),
+    MergeField("client_contact", "Their contact at the client on the day", "Dana Lee"),
+    MergeField("next_step", "The next step the recruiter wrote", "A short technical exercise."),
+    MergeField("promised_date", "The date the client promised a decision by",
+               "Friday 4 December 2026"),
+    MergeField("new_expected_date", "The new expected date (role on hold, still deciding)",
+               "Monday 14 December 2026"),
+    MergeField("expected_date", "When we expect the next news", "Friday 4 December 2026"),
+    MergeField("expected_what", "What we expect then: interview, decision or update",
+               "decision"),
+    MergeField("reason", "Why it ended, as a code (budget_cut, filled_internally, …)",
+               "budget_cut"),
+    MergeField("link_expires", "The date their status link stops working",
+               "Friday 25 December 2026"),
+)  # fmt: skip
+FIELD_NAMES = tuple(f.name for f in MERGE_FIELDS)
+SAMPLE_VALUES = {f.name: f.example for f in MERGE_FIELDS}
+ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "trim")
+
+# Only these node types may appear in an edited template; everything else is refused.
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.If,
+    nodes.Filter,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,  # {% if reason == "budget_cut" %}: strings only, nothing to reach through
+    nodes.Operand,
+    nodes.Const,
+)
+_BLOCK_TAG = re.compile(r"\{%-?\s*(end)?(block|raw)\b")
+_STORED_BLOCK = re.compile(r"\{% block (happened|next|when) %\}(.*?)\{% endblock %\}", re.S)
+
+
+def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined)
+    env.globals.clear()  # no range, cycler, joiner, namespace, lipsum, dict
+    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    env.tests = {}
+    return env
+
+
+TEXT_ENV = _env(autoescape=False)
+HTML_ENV = _env(autoescape=True)
+
+
+class TemplateInvalid(Exception):
+    """Validation failed; `errors` maps a form field ("subject", "text_next", …) to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(m for ms in errors.values() for m in ms))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an override edits: a subject and the three parts, in text and (optionally) HTML."""
+
+    subject: str
+    text: dict[str, str]
+    html: dict[str, str]
+
+    def sources(self) -> dict[str, tuple[str, str, bool]]:
+        """form field -> (source, label, is_html)"""
+        out = {"subject": (self.subject, "Subject", False)}
+        for p in PARTS:
+            out[f"text_{p}"] = (self.text.get(p, ""), f"{PART_LABELS[p]} (plain text)", False)
+            out[f"html_{p}"] = (self.html.get(p, ""), f"{PART_LABELS[p]} (HTML)", True)
+        return out
+
+    @property
+    def body_text(self) -> str:
+        return _join_blocks(self.text)
+
+    @property
+    def body_html(self) -> str | None:
+        return _join_blocks(self.html) if any(self.html.get(p, "").strip() for p in PARTS) else None
+
+    @classmethod
+    def from_row(cls, row: MessageTemplate) -> Draft:
+        return cls(row.subject, split_blocks(row.body_text), split_blocks(row.body_html or ""))
+
+
+def _join_blocks(parts: dict[str, str]) -> str:
+    return "\n".join(f"{{% block {p} %}}{parts.get(p, '').strip()}{{% endblock %}}" for p in PARTS)
+
+
+def split_blocks(body: str) -> dict[str, str]:
+    found = dict(_STORED_BLOCK.findall(body or ""))
+    return {p: found.get(p, "").strip() for p in PARTS}
+
+
+# -- checking what staff wrote ------------------------------------------------------------
+
+
+def validate(draft: Draft) -> None:
+    """Raise TemplateInvalid naming every problem, or return when the draft is safe to save."""
+    errors: dict[str, list[str]] = {}
+    for name, (source, label, is_html) in draft.sources().items():
+        required = name == "subject" or name.startswith("text_")
+        if not source.strip():
+            if required:
+                errors.setdefault(name, []).append(f"{label}: this part cannot be empty.")
+            continue
+        problems = check_source(source, label, HTML_ENV if is_html else TEXT_ENV)
+        if problems:
+            errors[name] = problems
+    if errors:
+        raise TemplateInvalid(errors)
+    try:
+        render_draft(draft, SAMPLE_VALUES)
+    except Exception as exc:  # noqa: BLE001 - the sandbox's refusal, reported to the editor
+        raise TemplateInvalid({"subject": [f"The template cannot be rendered: {exc}"]}) from exc
+
+
+def check_source(source: str, label: str, env=TEXT_ENV) -> list[str]:
+    if _BLOCK_TAG.search(source):
+        return [f"{label}: {{% block %}} and {{% raw %}} tags are not allowed."]
+    try:
+        ast = env.parse(source)
+        undeclared = meta.find_undeclared_variables(ast)  # compiles: may raise too
+    except TemplateSyntaxError as exc:
+        return [f"{label}, line {exc.lineno}: {exc.message}"]
+    problems = [
+        f'{label}: unknown merge field "{name}". Valid fields are: {", ".join(FIELD_NAMES)}.'
+        for name in sorted(undeclared - set(FIELD_NAMES))
+    ]
+    for node in ast.find_all(nodes.Node):
+        problem = _refused(node, undeclared)
+        if problem and f"{label}: {problem}" not in problems:
+            problems.append(f"{label}: {problem}")
+    return problems
+
+
+def _refused(node: nodes.Node, undeclared: set[str]) -> str | None:
+    if isinstance(node, nodes.Name):
+        # `self`, `cycler`, `loop` are not undeclared to Jinja, yet are not merge fields.
+        if node.name not in FIELD_NAMES and node.name not in undeclared:
+            return f'"{node.name}" is not a merge field.'
+        return None
+    if isinstance(node, nodes.Filter):
+        if node.name not in ALLOWED_FILTERS or node.args or node.kwargs:
+            return f'the filter "{node.name}" is not allowed (use {", ".join(ALLOWED_FILTERS)}).'
+        return None
+    if isinstance(node, _ALLOWED_NODES):
+        return None
+    if isinstance(node, nodes.Getattr | nodes.Getitem):
+        return "attribute and item access (like .name or [0]) is not allowed; use merge fields."
+    if isinstance(node, nodes.Call):
+        return "calling functions is not allowed."
+    return (
+        f"{type(node).__name__.lower()} is not allowed. Use merge fields like "
+        "{{ first_name }}, {% if field %}…{% endif %} and simple filters."
+    )
+
+
+def fields_needed(draft: Draft) -> set[str]:
+    """Merge fields printed outside an `{% if field %}` that guards them: they must be filled."""
+    needed: set[str] = set()
+    for source, _label, is_html in draft.sources().values():
+        if source.strip():
+            env = HTML_ENV if is_html else TEXT_ENV
+            _collect_needed(env.parse(source), frozenset(), needed)
+    return needed
+
+
+def _collect_needed(node: nodes.Node, guarded: frozenset, needed: set[str]) -> None:
+    if isinstance(node, nodes.If):
+        names = [node.test, *node.test.find_all(nodes.Name)]  # find_all skips the node itself
+        tested = frozenset(n.name for n in names if isinstance(n, nodes.Name))
+        for child in node.body:
+            _collect_needed(child, guarded | tested, needed)
+        for child in (*node.elif_, *node.else_):
+            _collect_needed(child, guarded, needed)
+        return
+    if isinstance(node, nodes.Name) and node.name not in guarded:
+        needed.add(node.name)
+    for child in node.iter_child_nodes():
+        _collect_needed(child, guarded, needed)
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def merge_values(ctx: dict) -> dict[str, str]:
+    """Only plain strings reach a sandboxed template, never ORM objects."""
+    return {name: "" if ctx.get(name) is None else str(ctx[name]) for name in FIELD_NAMES}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    subject: object
+    text: dict
+    html: dict
+    draft: Draft
+    needed: frozenset  # fields_needed(draft), worked out once per load
+
+
+def compile_draft(draft: Draft) -> Compiled:
+    html = {p: HTML_ENV.from_string(s) for p, s in draft.html.items() if s.strip()}
+    return Compiled(
+        subject=TEXT_ENV.from_string(draft.subject),
+        text={p: TEXT_ENV.from_string(draft.text[p]) for p in PARTS},
+        html=html,
+        draft=draft,
+        needed=frozenset(fields_needed(draft)),
+    )
+
+
+def render_compiled(tpl: Compiled, values: dict[str, str]) -> dict:
+    """The parts as render._render_parts returns them, plus "html" parts and the "subject"."""
+    text = {p: tpl.text[p].render(values).strip() for p in PARTS}
+    # HTML parts come out of an autoescaping environment: merge fields are already escaped,
+    # and the markup left is the manager's own wording.
+    html = {
+        p: Markup(tpl.html[p].render(values).strip())  # noqa: S704 - escaped above
+        if p in tpl.html
+        else escape(text[p])
+        for p in PARTS
+    }
+    subject = " ".join(tpl.subject.render(values).split())
+    return {**text, "html": html, "subject": subject}
+
+
+def render_draft(draft: Draft, values: dict[str, str]) -> dict:
+    return render_compiled(compile_draft(draft), values)
+
+
+# -- which override applies, cached ------------------------------------------------------
+
+_lock = threading.Lock()
+_generation = 0  # bumped on every save: every app in this process reloads
+
+
+def invalidate() -> None:
+    global _generation
+    with _lock:
+        _generation += 1
+
+
+def active(kind: str, client_id: int | None) -> Compiled | None:
+    """The override that applies: client's, else the agency's, else None (built-in)."""
+    overrides = _overrides()
+    return overrides.get((kind, client_id)) or overrides.get((kind, None))
+
+
+def _overrides() -> dict[tuple[str, int | None], Compiled]:
+    """All overrides (a few dozen rows at most) loaded in one query and kept for a short
+    while: a 10,000-email fan-out costs one query, not one per email. Other processes
+    (workers) pick up an edit within MESSAGE_TEMPLATE_CACHE_SECONDS."""
+    store = current_app.extensions.setdefault("message_templates_cache", {})
+    ttl = current_app.config.get("MESSAGE_TEMPLATE_CACHE_SECONDS", 30)
+    loaded = store.get("loaded")
+    if (
+        loaded is not None
+        and store.get("generation") == _generation
+        and time.monotonic() - loaded < ttl
+    ):
+        return store["overrides"]
+    generation = _generation
+    rows = db.session.scalars(sa.select(MessageTemplate)).all()
+    overrides = {(r.kind, r.client_id): compile_draft(Draft.from_row(r)) for r in rows}
+    store.update(overrides=overrides, loaded=time.monotonic(), generation=generation)
+    return overrides
+
+
+def render_override(kind: str, client_id: int | None, ctx: dict) -> dict | None:
+    tpl = active(kind, client_id)
+    return render_compiled(tpl, merge_values(ctx)) if tpl else None
+
+
+def required_fields(kind: str, client_id: int | None) -> set[str]:
+    tpl = active(kind, client_id)
+    return set(tpl.needed) if tpl else set()
