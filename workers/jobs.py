@@ -35,3 +35,11 @@ def run_periodic(func: str) -> object:
     module, _, name = func.partition(":")
     with job_context():
         return getattr(importlib.import_module(module), name)()
+
+
+def run_import(import_id: int) -> str:
+    """A confirmed CSV import of candidates, written in one transaction (maintenance queue)."""
+    from app.imports.running import execute
+
+    with job_context():
+        return execute(import_id)

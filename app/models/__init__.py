@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see every table."""
 
 from app.models.clients import Client, Position, PositionStatus
+from app.models.imports import CandidateImport, ImportStatus
 from app.models.notifications import (
     Alert,
     DeliveryEvent,
@@ -44,12 +45,14 @@ __all__ = [
     "Application",
     "Candidate",
     "CandidateAction",
+    "CandidateImport",
     "Client",
     "Contact",
     "ContactChannel",
     "DigestSetting",
     "DeliveryEvent",
     "EngineFlag",
+    "ImportStatus",
     "Lease",
     "MailboxMessage",
     "MessageTemplate",

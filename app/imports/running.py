@@ -1,0 +1,322 @@
+"""Confirming an import and writing it: one transaction, all valid rows or none.
+
+Small files are written in the request. Larger ones go to an RQ job on the maintenance
+queue (the job takes the import id only); it records how many rows it has done in Redis,
+because the import's own transaction stays open until the end and nobody else can see
+inside it. A failure rolls everything back and marks the import "failed" in a separate,
+short transaction, with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+import sqlalchemy as sa
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from app import clock
+from app.extensions import db
+from app.imports.services import (
+    ImportRefused,
+    Outcome,
+    check_target,
+    inline_rows,
+    recount,
+    validate,
+)
+from app.models import Candidate, CandidateImport, ImportStatus
+from app.notifications import outbox
+from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
+from app.pipeline.services import plan_add_to_position
+from app.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+JOB = "workers.jobs.run_import"
+JOB_TIMEOUT_SECONDS = 30 * 60
+# A job that RQ has lost (Redis flushed, enqueue never happened) is declared failed after
+# this long; until then the confirming request may still be enqueueing it.
+LOST_AFTER = timedelta(seconds=60)
+# The request that was writing a small import died (server restarted) if it is this old.
+INLINE_LOST_AFTER = timedelta(minutes=10)
+PROGRESS_TTL_SECONDS = 24 * 3600
+
+
+def job_id_for(import_id: int) -> str:
+    return f"import-{import_id}"
+
+
+def _progress_key(import_id: int) -> str:
+    return f"closeloop:import:{import_id}:done"
+
+
+def changed_rows(before: list[dict], after: list[dict]) -> list[dict]:
+    """Rows whose validity changed since the preview. One the user agreed to import that is
+    now invalid stops the import; so does one now valid that they were told would be left
+    out: the user confirms exactly the rows they saw."""
+    agreed = {r["line"] for r in before if r.get("action")}
+    return [r for r in after if (r["line"] in agreed) != bool(r["action"])]
+
+
+def confirm(user, candidate_import: CandidateImport) -> Outcome:
+    """Re-validate, claim the import (only once), then write it here or hand it to a worker."""
+    if candidate_import.status != ImportStatus.PREVIEWED.value:
+        raise ImportRefused("This import has already been confirmed.")
+    check_target(user, candidate_import.position)
+    fresh = validate(candidate_import.rows, candidate_import.position)
+    if changed_rows(candidate_import.rows, fresh):
+        candidate_import.rows = fresh
+        recount(candidate_import)
+        db.session.commit()
+        return Outcome("changed", candidate_import)
+    valid = sum(1 for r in fresh if r["action"])
+    if not valid:
+        raise ImportRefused("There are no valid rows to import. Fix the file and upload it again.")
+    if not _claim(candidate_import, fresh, valid):
+        raise ImportRefused("This import has already been confirmed.")
+    if valid > inline_rows():
+        _enqueue(candidate_import)
+        return Outcome("queued", candidate_import)
+    state = execute(candidate_import.id, reraise=False)
+    db.session.refresh(candidate_import)
+    return Outcome(state, candidate_import)
+
+
+def _claim(candidate_import: CandidateImport, rows: list[dict], valid: int) -> bool:
+    """previewed -> importing, atomically: two confirms (double click, two tabs) cannot both
+    win. Commits, so the progress page sees "importing" at once."""
+    claimed = db.session.execute(
+        sa.update(CandidateImport)
+        .where(
+            CandidateImport.id == candidate_import.id,
+            CandidateImport.status == ImportStatus.PREVIEWED.value,
+        )
+        .values(
+            status=ImportStatus.IMPORTING.value,
+            rows=rows,
+            total_rows=len(rows),
+            valid_rows=valid,
+            progress=0,
+            error=None,
+            started_at=clock.now(),
+            job_id=job_id_for(candidate_import.id) if valid > inline_rows() else None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    db.session.refresh(candidate_import)
+    return claimed == 1
+
+
+def _enqueue(candidate_import: CandidateImport) -> None:
+    try:
+        queue(MAINTENANCE_QUEUE).enqueue(
+            JOB,
+            candidate_import.id,
+            job_id=job_id_for(candidate_import.id),
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=PROGRESS_TTL_SECONDS,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except redis.RedisError:
+        log.exception("could not enqueue import %s", candidate_import.id)
+        _mark_failed(
+            candidate_import.id,
+            "The background worker queue is unavailable, so the import did not start. "
+            "Nothing was imported. Upload the file again in a few minutes.",
+        )
+        db.session.refresh(candidate_import)
+
+
+def execute(import_id: int, *, reraise: bool = True) -> str:
+    """Write a claimed import in one transaction. Safe to run twice: only an import in
+    "importing" is written, and only one transaction can move it to "done"."""
+    candidate_import = db.session.get(CandidateImport, import_id)
+    if candidate_import is None or candidate_import.status != ImportStatus.IMPORTING.value:
+        return candidate_import.status if candidate_import else "missing"
+    state = {"line": None}
+    try:
+        return _write(candidate_import, state)
+    except Exception as exc:
+        outbox.rollback()
+        log.exception("import %s failed at row %s", import_id, state["line"])
+        _mark_failed(import_id, failure_reason(exc, state["line"]))
+        if reraise:
+            raise
+        return ImportStatus.FAILED.value
+
+
+def _write(candidate_import: CandidateImport, state: dict) -> str:
+    position = candidate_import.position
+    check_target(candidate_import.user, position)
+    fresh = validate(candidate_import.rows, position)
+    if changed_rows(candidate_import.rows, fresh):
+        return _back_to_preview(candidate_import, fresh)
+    todo = [r for r in fresh if r["action"]]
+    step = max(1, len(todo) // 100)
+    created: list[Candidate] = []
+    attached: list[Candidate] = []
+    for done, row in enumerate(todo, 1):
+        state["line"] = row["line"]
+        candidate = _candidate_for(row, candidate_import.user_id)
+        (created if row["action"] == "create" else attached).append(candidate)
+        if position is not None:
+            plan_add_to_position(candidate, position, actor=candidate_import.user)
+        db.session.flush()
+        if done % step == 0:
+            _report_progress(candidate_import.id, done)
+    state["line"] = None
+    _finish(candidate_import, fresh, created, attached)
+    outbox.commit()
+    _report_progress(candidate_import.id, len(todo))
+    return ImportStatus.DONE.value
+
+
+def _candidate_for(row: dict, owner_id: int) -> Candidate:
+    if row["action"] == "attach":
+        candidate = db.session.get(Candidate, row["existing_id"])
+        if candidate is None:
+            raise ImportRefused(f"Row {row['line']}: the existing candidate has been removed.")
+        return candidate
+    candidate = Candidate(
+        name=row["name"],
+        email=row["email"] or None,
+        phone=row["phone"] or None,
+        timezone=row["timezone"],
+        owner_id=owner_id,
+    )
+    db.session.add(candidate)
+    return candidate
+
+
+def _finish(candidate_import, rows, created, attached) -> None:
+    """Mark it done inside the import's transaction, only if nobody marked it failed
+    meanwhile (a lost-job check): "failed" must mean nothing was written."""
+    in_position = candidate_import.position_id is not None
+    result = {
+        **(candidate_import.result or {}),
+        "created": [c.id for c in created],
+        "attached": [c.id for c in attached],
+    }
+    marked = db.session.execute(
+        sa.update(CandidateImport)
+        .where(
+            CandidateImport.id == candidate_import.id,
+            CandidateImport.status == ImportStatus.IMPORTING.value,
+        )
+        .values(
+            status=ImportStatus.DONE.value,
+            rows=rows,
+            progress=len(created) + len(attached),
+            created_count=len(created),
+            attached_count=len(created) + len(attached) if in_position else 0,
+            result=result,
+            finished_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if marked != 1:
+        raise ImportRefused("The import was stopped before it finished.")
+
+
+def _back_to_preview(candidate_import: CandidateImport, rows: list[dict]) -> str:
+    candidate_import.rows = rows
+    recount(candidate_import)
+    candidate_import.status = ImportStatus.PREVIEWED.value
+    candidate_import.job_id = None
+    candidate_import.error = (
+        "Some rows changed since the preview (candidates were added or edited meanwhile). "
+        "Nothing was imported: check the rows below, then import again."
+    )
+    db.session.commit()
+    return "changed"
+
+
+def failure_reason(exc: Exception, line: int | None) -> str:
+    where = f" at row {line}" if line else ""
+    if isinstance(exc, ImportRefused):
+        return f"{exc} Nothing was imported."
+    if isinstance(exc, sa.exc.IntegrityError):
+        detail = str(exc.orig).strip().splitlines()[0][:200]
+        return (
+            f"The database refused the import{where} ({detail}). Nothing was imported. "
+            "Check that row in the file and upload it again."
+        )
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return (
+            f"The database was unavailable{where}. Nothing was imported. "
+            "Upload the file again in a few minutes."
+        )
+    return (
+        f"The import stopped with an unexpected error{where} ({type(exc).__name__}). "
+        "Nothing was imported. Try again, and tell an administrator if it happens again."
+    )
+
+
+def _mark_failed(import_id: int, reason: str) -> None:
+    db.session.rollback()
+    db.session.execute(
+        sa.update(CandidateImport)
+        .where(
+            CandidateImport.id == import_id,
+            CandidateImport.status == ImportStatus.IMPORTING.value,
+        )
+        .values(status=ImportStatus.FAILED.value, error=reason, finished_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _report_progress(import_id: int, done: int) -> None:
+    try:
+        get_redis().set(_progress_key(import_id), done, ex=PROGRESS_TTL_SECONDS)
+    except redis.RedisError:
+        log.warning("could not record progress of import %s", import_id)
+
+
+def progress(candidate_import: CandidateImport) -> dict:
+    """What the progress page shows; notices a lost job and fails the import for it."""
+    if candidate_import.status == ImportStatus.IMPORTING.value:
+        _fail_if_lost(candidate_import)
+    done = candidate_import.progress
+    if candidate_import.status == ImportStatus.IMPORTING.value:
+        try:
+            done = int(get_redis().get(_progress_key(candidate_import.id)) or 0)
+        except redis.RedisError:
+            done = 0
+    total = candidate_import.valid_rows or 0
+    return {
+        "status": candidate_import.status,
+        "done": done,
+        "total": total,
+        "percent": round(100 * done / total) if total else 0,
+        "error": candidate_import.error,
+    }
+
+
+def _fail_if_lost(candidate_import: CandidateImport) -> None:
+    age = clock.now() - (candidate_import.started_at or clock.now())
+    if candidate_import.job_id is None:
+        lost = age > INLINE_LOST_AFTER
+    else:
+        lost = age > LOST_AFTER and _job_gone(candidate_import.job_id)
+    if lost:
+        _mark_failed(
+            candidate_import.id,
+            "The import stopped before it finished (its worker was lost). Nothing was "
+            "imported. Upload the file again.",
+        )
+        db.session.refresh(candidate_import)
+
+
+def _job_gone(job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=get_redis()).get_status()
+    except NoSuchJobError:
+        return True
+    except redis.RedisError:
+        return False  # cannot tell: keep waiting rather than fail a running import
+    return status in {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
