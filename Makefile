@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout bench-report soak clean
+.PHONY: help run test lint format bench-fanout bench-report bench-board soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -18,6 +18,7 @@ help:
 	@echo "make format        sort imports and format with ruff"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
+	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
@@ -50,6 +51,9 @@ bench-fanout: $(STAMP)
 
 bench-report: $(STAMP)
 	$(PY) bench/report.py
+
+bench-board: $(STAMP)
+	$(PY) bench/board.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

@@ -1,0 +1,97 @@
+"""Forms of the recruiters' workspace; Flask-WTF adds and checks the CSRF token on each."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from app.models import OutcomeReason, Stage
+from app.notifications.kinds import TERMINAL_REASONS
+
+try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice as _Choice
+except ImportError:  # pragma: no cover - older wtforms
+
+    def _Choice(value, label):  # noqa: N802 - stands in for the class
+        return (value, label)
+
+
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+# What a recruiter picks when an application ends; each one has its own message.
+REASON_LABELS = {
+    OutcomeReason.AGENCY_DECISION: "We decided not to put them forward",
+    OutcomeReason.CLIENT_DECLINED: "The client declined",
+    OutcomeReason.CANDIDATE_WITHDREW: "The candidate withdrew",
+    OutcomeReason.BUDGET_CUT: "Position cancelled: budget cut",
+    OutcomeReason.CLIENT_WITHDREW: "Position cancelled: the client withdrew it",
+    OutcomeReason.FILLED_INTERNALLY: "Filled internally by the client",
+    OutcomeReason.FILLED_BY_OTHER: "Filled by someone else",
+    OutcomeReason.HIRED: "Hired: offer accepted",
+}
+
+
+def choices(pairs) -> list:
+    return [_Choice(value, label) for value, label in pairs]
+
+
+def reason_choices(stage: str) -> list:
+    reasons = TERMINAL_REASONS.get(Stage(stage), ())
+    return choices([("", "Choose a reason…")] + [(r, REASON_LABELS.get(r, r)) for r in reasons])
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    contact_name = StringField("Contact name", validators=[Optional(), Length(max=200)])
+    contact_email = StringField(
+        "Contact email",
+        # A plain shape check: email_validator refuses reserved domains such as .test.
+        validators=[
+            Optional(),
+            Regexp(EMAIL_SHAPE, message="Invalid email address."),
+            Length(max=320),
+        ],
+    )
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+
+class PositionForm(FlaskForm):
+    client_id = SelectField(
+        "Client", coerce=int, validators=[DataRequired(message="Choose a client.")]
+    )
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    location = StringField("Location", validators=[Optional(), Length(max=200)])
+    owner_id = SelectField("Owner", coerce=int, validators=[DataRequired()])
+
+
+class MoveForm(FlaskForm):
+    reason = SelectField("Why does it end?", validators=[Optional()], validate_choice=False)
+    note = TextAreaField(
+        "Personal note (added to the email)",
+        validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 3},
+    )
+
+
+class UndoForm(FlaskForm):
+    pass
+
+
+class InterviewForm(FlaskForm):
+    date = DateField("Date", validators=[DataRequired(message="Give the interview date.")])
+    time = TimeField("Time", validators=[DataRequired(message="Give the interview time.")])
+    interviewers = StringField("Who they meet", validators=[Optional(), Length(max=300)])
+    promised_date = DateField(
+        "Client decides by",
+        validators=[DataRequired(message="Give the date by which the client will decide.")],
+    )
+    client_contact = StringField("Client contact", validators=[Optional(), Length(max=300)])
+    next_step = TextAreaField(
+        "Next steps", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2}
+    )
+    note = TextAreaField(
+        "Personal note (added to the email)",
+        validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 2},
+    )

@@ -1,0 +1,146 @@
+"""A recruiter in a real browser: clients and positions, the board, a drag-and-drop rejection
+with its email preview, a keyboard-only move, and the interview form. Screenshots go to
+test-artifacts/screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from app import clock
+from app.extensions import db
+from app.models import Stage
+from app.pipeline import services
+from tests import factories as f
+from tests.browser.conftest import SCREENSHOTS, sign_in
+
+pytestmark = pytest.mark.browser
+
+EMAIL, PASSWORD = "rita@agency.test", "correct horse"
+
+
+@pytest.fixture
+def board(app):
+    rita = f.user(email=EMAIL, password=PASSWORD, name="Rita Recruiter")
+    acme = f.client("Acme Robotics")
+    acme.contact_name, acme.contact_email = "Alan Smith", "alan@acme.test"
+    f.client("Globex")
+    position = f.position(owner=rita, client_=acme, title="Senior Backend Engineer")
+    f.position(owner=rita, title="Data Analyst")
+    for name, stage in [
+        ("Kim Keller", Stage.SUBMITTED),
+        ("Lou Lane", Stage.SUBMITTED),
+        ("Mia Moss", Stage.CLIENT_REVIEW),
+        ("Ned North", Stage.SOURCED),
+        ("Oda Olsen", Stage.OFFER),
+    ]:
+        f.application(position_=position, candidate_=f.candidate(name=name), stage=stage)
+    now = clock.now()
+    talked = f.application(position_=position, candidate_=f.candidate(name="Pat Price"))
+    talked.last_candidate_contact_at = now - timedelta(days=2)
+    services.move_stage(talked, Stage.CLIENT_REVIEW, actor=rita)
+    for name, promised in (("Quinn Quill", -2), ("Ray Reed", 5)):
+        a = f.application(position_=position, candidate_=f.candidate(name=name))
+        services.record_interview(
+            a,
+            actor=rita,
+            interview_at=now + timedelta(hours=1),
+            interviewers="Grace Hopper",
+            promised_response_at=now + timedelta(days=6),
+            client_contact=None,
+            next_step=None,
+        )
+        a.promised_response_at = now + timedelta(days=promised)
+    gone = f.application(position_=position, candidate_=f.candidate(name="Sam Stone"))
+    services.move_stage(gone, Stage.REJECTED, actor=rita, reason="agency_decision")
+    position_id = position.id
+    # Commit, and touch no ORM object afterwards: on SQLite every transaction (even a read)
+    # takes the write lock, which would stall the live server.
+    db.session.commit()
+    return position_id
+
+
+def column(page, stage):
+    return page.locator(f'[data-testid="column-{stage}"]')
+
+
+def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
+    position_id = board
+    page = tab
+    sign_in(page, live_server, EMAIL, PASSWORD)
+
+    page.goto(f"{live_server}/clients")
+    page.get_by_role("link", name="Acme Robotics").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "positions-clients.png"), full_page=True)
+    page.goto(f"{live_server}/positions")
+    page.screenshot(path=str(SCREENSHOTS / "positions-list.png"), full_page=True)
+    page.get_by_role("link", name="Senior Backend Engineer").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    page.screenshot(path=str(SCREENSHOTS / "positions-board.png"), full_page=True)
+
+    # Drag Kim onto the rejected column: the move confirmation asks why.
+    kim = page.locator('article[aria-label="Kim Keller"]')
+    kim.drag_to(column(page, "rejected").locator(".cl-drop"))
+    page.wait_for_url(re.compile(r"/move\?to=rejected"))
+    page.get_by_label("Why does it end?").select_option("client_declined")
+    preview = page.get_by_test_id("email-preview")
+    preview.get_by_text("undo window").wait_for()
+    page.get_by_label("Personal note (added to the email)").fill("Thank you for your time, Kim.")
+    page.get_by_role("button", name="Update preview").click()
+    page.locator("summary", has_text="Plain-text version").click()
+    assert "Hello Kim," in page.get_by_test_id("text").inner_text()
+    assert "Thank you for your time, Kim." in page.get_by_test_id("text").inner_text()
+    frame = page.frame_locator("iframe.cl-email-frame")
+    assert "Kim" in frame.locator("body").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "positions-move-confirmation.png"), full_page=True)
+    page.get_by_role("button", name="Confirm move").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    assert column(page, "rejected").get_by_text("Kim Keller").is_visible()
+    assert page.get_by_test_id("undo-flash").get_by_role("button", name="Undo").is_visible()
+    quinn = page.locator('article[aria-label="Quinn Quill"]')
+    assert "overdue" in quinn.locator(".cl-overdue").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "positions-board-after-move.png"), full_page=True)
+
+    # Lou, with the keyboard only: the "Move to…" menu, arrow keys, Enter.
+    page.get_by_role("button", name="Move Lou Lane to…").focus()
+    page.keyboard.press("Enter")
+    item = page.get_by_role("link", name="Client review").locator("visible=true")
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+        if item.evaluate("el => el === document.activeElement"):
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/move\?to=client_review"))
+    page.get_by_test_id("email-preview").get_by_text("Hello Lou,").wait_for(state="attached")
+    page.get_by_role("button", name="Confirm move").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    assert column(page, "client_review").get_by_text("Lou Lane").is_visible()
+
+
+def test_interview_form(live_server, tab, board):
+    position_id = board
+    page = tab
+    sign_in(page, live_server, EMAIL, PASSWORD)
+    page.goto(f"{live_server}/positions/{position_id}")
+    page.get_by_role("button", name="Move Mia Moss to…").click()
+    page.get_by_role("link", name="Record interview…").locator("visible=true").click()
+    page.get_by_label("Date", exact=True).fill("2030-01-15")
+    page.get_by_label("Time").fill("14:30")
+    page.get_by_label("Who they meet").fill("Grace Hopper, CTO")
+    page.get_by_label("Client decides by").fill("2030-01-18")
+    page.get_by_role("button", name="Update preview").click()
+    page.get_by_test_id("email-preview").wait_for()
+    assert (
+        "Grace Hopper"
+        in page.get_by_test_id("subject").inner_text()
+        + page.frame_locator("iframe.cl-email-frame").locator("body").inner_text()
+    )
+    page.wait_for_timeout(300)  # let the sandboxed frame paint before the screenshot
+    page.screenshot(path=str(SCREENSHOTS / "positions-interview.png"), full_page=True)
+    page.get_by_role("button", name="Record interview").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    mia = column(page, "interview").locator('article[aria-label="Mia Moss"]')
+    assert "Decision by 18 Jan" in mia.inner_text()
