@@ -1,0 +1,67 @@
+"""Forms for bulk moves and the position lifecycle; Flask-WTF checks the CSRF token on each
+POST. The selected application ids travel as repeated hidden `application_ids` inputs."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from app.models import OutcomeReason, Stage
+from app.notifications.kinds import TERMINAL_REASONS
+
+try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice as _Choice
+except ImportError:  # pragma: no cover - older wtforms
+
+    def _Choice(value, label):  # noqa: N802 - stands in for the class
+        return (value, label)
+
+
+# Each reason picks its own email, so the labels say what the candidate will hear about.
+REASON_LABELS = {
+    OutcomeReason.AGENCY_DECISION: "We decided not to put them forward",
+    OutcomeReason.CLIENT_DECLINED: "The client declined them",
+    OutcomeReason.BUDGET_CUT: "Budget cut",
+    OutcomeReason.CLIENT_WITHDREW: "The client withdrew the position",
+    OutcomeReason.FILLED_INTERNALLY: "Filled internally by the client",
+    OutcomeReason.FILLED_BY_OTHER: "Filled by someone else",
+}
+
+
+def reason_choices(reasons) -> list:
+    pairs = [("", "Choose a reason…")] + [(r, REASON_LABELS.get(r, r)) for r in reasons]
+    return [_Choice(value, label) for value, label in pairs]
+
+
+class BulkForm(FlaskForm):
+    action = HiddenField()
+    stage = HiddenField()
+    reason = SelectField(
+        "Why do these applications end?",
+        choices=reason_choices(TERMINAL_REASONS[Stage.REJECTED]),
+        validators=[Optional()],
+    )
+    note = TextAreaField(
+        "Personal note (added to every email)",
+        validators=[Optional(), Length(max=1000)],
+        render_kw={"rows": 3, "placeholder": "Optional: e.g. thank you for your time."},
+    )
+    # What the emails on screen were rendered with: a confirm with other values only
+    # refreshes the preview, so nobody sends an email they have not seen.
+    shown_reason = HiddenField()
+    shown_note = HiddenField()
+
+
+class UndoAllForm(FlaskForm):
+    stage = HiddenField()
+
+
+class LifecycleForm(FlaskForm):
+    reason = SelectField("Why?", validators=[Optional()], validate_choice=False)
+    hold_reason = TextAreaField(
+        "Why is it on hold? (for the record: candidates hear only that it is paused)",
+        validators=[Optional(), Length(max=200)],
+        render_kw={"rows": 2, "placeholder": "e.g. the client is reviewing its budget"},
+    )
+    shown_reason = HiddenField()

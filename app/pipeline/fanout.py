@@ -1,0 +1,278 @@
+"""Putting a position on hold, cancelling or filling it: who will be told what (before),
+and how far the fan-out of those messages has got (after).
+
+The change itself is services.close_position; this module only describes it. The fan-out
+is recognised without a table of its own: the rows close_position owes are the position's
+notifications of the action's kind created at the moment of the change
+(Position.status_changed_at, the same `now` close_position writes on both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app import clock
+from app.extensions import db
+from app.models import (
+    ACTIVE_STAGES,
+    Application,
+    Candidate,
+    Notification,
+    NState,
+    OutcomeReason,
+    Position,
+    PositionStatus,
+    Stage,
+    User,
+)
+from app.notifications import outbox
+from app.notifications.kinds import KINDS, outcome_kind
+from app.notifications.timing import candidate_zone, due_time
+from app.pipeline import preview
+from app.pipeline.bulk import news_for, open_phone_task
+from app.pipeline.services import close_position, plan_move
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    status: PositionStatus
+    verb: str  # "Cancel", for buttons and headings
+    reasons: tuple[str, ...] = ()  # empty: a free-text reason (hold)
+
+
+ACTIONS = {
+    "hold": Action("hold", PositionStatus.ON_HOLD, "Put on hold"),
+    "cancel": Action(
+        "cancel",
+        PositionStatus.CANCELLED,
+        "Cancel",
+        (OutcomeReason.BUDGET_CUT, OutcomeReason.CLIENT_WITHDREW, OutcomeReason.FILLED_INTERNALLY),
+    ),
+    "fill": Action(
+        "fill",
+        PositionStatus.FILLED,
+        "Mark filled",
+        (OutcomeReason.FILLED_BY_OTHER, OutcomeReason.FILLED_INTERNALLY),
+    ),
+}
+STATUS_KINDS = {
+    PositionStatus.ON_HOLD: ("position_on_hold",),
+    PositionStatus.CANCELLED: ("position_cancelled", "position_filled"),
+    PositionStatus.FILLED: ("position_filled",),
+}
+
+
+def kind_for(action: Action, reason: str) -> str:
+    if action.status == PositionStatus.ON_HOLD:
+        return "position_on_hold"
+    return outcome_kind(Stage.POSITION_CLOSED, reason)
+
+
+def active_applications(position: Position) -> list[Application]:
+    return list(
+        db.session.scalars(
+            sa.select(Application)
+            .join(Candidate, Candidate.id == Application.candidate_id)
+            .where(
+                Application.position_id == position.id,
+                Application.stage.in_([s.value for s in ACTIVE_STAGES]),
+            )
+            .order_by(Candidate.name, Application.id)
+            .options(selectinload(Application.candidate))
+        )
+    )
+
+
+@dataclass
+class Group:
+    kind: str
+    news: str
+    applications: list[Application]
+    sample: preview.Preview | None
+
+
+@dataclass
+class ClosePlan:
+    action: Action
+    reason: str
+    active: int = 0
+    groups: list[Group] = field(default_factory=list)
+    by_phone: list[Application] = field(default_factory=list)
+    first_leaves: datetime | None = None
+    last_leaves: datetime | None = None
+
+
+def plan_close(position: Position, action: Action, reason: str, *, actor: User) -> ClosePlan:
+    """Who will be told what, with one real rendered email per message (a dry run)."""
+    plan = ClosePlan(action=action, reason=reason)
+    applications = active_applications(position)
+    plan.active = len(applications)
+    if not applications or not reason:
+        return plan
+    kind = kind_for(action, reason)
+    emailed = [a for a in applications if a.candidate.email]
+    plan.by_phone = [a for a in applications if not a.candidate.email]
+    if emailed:
+        sample = _sample(emailed[0], action, reason, actor)
+        plan.groups.append(Group(kind, news_for(kind, position), emailed, sample))
+    now = clock.now()
+    due = [due_time(kind, a.candidate.timezone, now) for a in emailed]
+    if due:
+        plan.first_leaves, plan.last_leaves = min(due), max(due)
+    return plan
+
+
+def _sample(application: Application, action: Action, reason: str, actor: User):
+    """The email close_position will owe this candidate, rendered and rolled back."""
+    if action.status == PositionStatus.ON_HOLD:
+
+        def change(now):
+            # As services._hold: same application, next version, the reason as given.
+            application.version += 1
+            return outbox.owe(application, "position_on_hold", reason=reason, now=now)
+
+    else:
+
+        def change(now):
+            return plan_move(application, Stage.POSITION_CLOSED, actor, reason, None, now)
+
+    return preview.dry_run(application, change)
+
+
+def close(position: Position, action: Action, reason: str, *, actor: User) -> dict:
+    """close_position, then a phone task for every candidate without email (the send path
+    would open the same tasks when the messages come due; the shared key keeps it one)."""
+    result = close_position(position, actor=actor, status=action.status.value, reason=reason)
+    ids = result["notification_ids"]
+    if ids:
+        for n in db.session.scalars(
+            sa.select(Notification).where(Notification.id.in_(ids), Notification.to_email.is_(None))
+        ):
+            open_phone_task(n, n.application)
+        db.session.commit()
+    return result
+
+
+# -- the fan-out's progress ------------------------------------------------------------------
+
+HANDED = (NState.SENT.value, NState.DELIVERED.value)
+ATTENTION = (NState.FAILED.value, NState.BOUNCED.value, NState.DROPPED.value)
+SETTLED = (NState.DISCHARGED.value, NState.SUPERSEDED.value)
+WAITING = (NState.PENDING.value, NState.QUEUED.value)
+
+
+@dataclass
+class Progress:
+    owed: int = 0
+    waiting: int = 0
+    sending: int = 0
+    handed_to_provider: int = 0
+    needs_attention: int = 0
+    settled: int = 0
+    waiting_from: datetime | None = None
+    waiting_until: datetime | None = None
+    delayed: bool = True  # outcome news waits the undo window; a hold only the digest window
+
+    @property
+    def done(self) -> int:
+        return self.handed_to_provider + self.needs_attention + self.settled
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.owed else self.done * 100 // self.owed
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.owed
+
+
+def progress(position: Position, now: datetime | None = None) -> Progress:
+    now = now or clock.now()
+    kinds = STATUS_KINDS.get(PositionStatus(position.status), ())
+    later = Notification.due_at > now
+    rows = db.session.execute(
+        sa.select(
+            Notification.state,
+            later.label("later"),
+            sa.func.count(),
+            sa.func.min(Notification.due_at),
+            sa.func.max(Notification.due_at),
+        )
+        .join(Application, Application.id == Notification.application_id)
+        .where(
+            Application.position_id == position.id,
+            Notification.kind.in_(kinds),
+            Notification.created_at == position.status_changed_at,
+        )
+        .group_by(Notification.state, later)
+    ).all()
+    result = Progress(delayed=any(KINDS[k].delayed for k in kinds))
+    for state, is_later, count, first, last in rows:
+        result.owed += count
+        if state in WAITING and is_later:
+            result.waiting += count
+            result.waiting_from = _earliest(result.waiting_from, _aware(first))
+            result.waiting_until = _latest(result.waiting_until, _aware(last))
+        elif state in HANDED:
+            result.handed_to_provider += count
+        elif state in ATTENTION:
+            result.needs_attention += count
+        elif state in SETTLED:
+            result.settled += count
+        else:  # due now, claimed or being sent
+            result.sending += count
+    return result
+
+
+def _aware(value):
+    # min()/max() bypass the column type: SQLite gives back naive UTC (or a string).
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _earliest(a, b):
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _latest(a, b):
+    return b if a is None or (b is not None and b > a) else a
+
+
+def describe(p: Progress, tz_name: str | None) -> str:
+    """The progress in words, times in the reader's zone."""
+    if not p.owed:
+        return "Nobody was active on this position: no messages were owed."
+    if p.finished and not p.needs_attention:
+        return f"All {p.owed:,} messages are handed to the mail provider or settled."
+    parts = [f"{p.handed_to_provider:,} of {p.owed:,} handed to the mail provider"]
+    if p.sending:
+        parts.append(f"{p.sending:,} being sent now")
+    if p.waiting:
+        at = clock_time(p.waiting_from, tz_name)
+        if p.waiting_until and clock_time(p.waiting_until, tz_name) != at:
+            at += f"–{clock_time(p.waiting_until, tz_name)}"
+        who = "the rest" if p.waiting == p.owed - p.done - p.sending else f"{p.waiting:,}"
+        window = "the undo window" if p.delayed else "the short digest window"
+        parts.append(f"{who} leave at {at}, after {window}")
+    if p.needs_attention:
+        parts.append(f"{p.needs_attention:,} need a phone call (see your tasks)")
+    if p.settled:
+        parts.append(f"{p.settled:,} settled without an email")
+    return "; ".join(parts) + "."
+
+
+def clock_time(moment: datetime | None, tz_name: str | None) -> str:
+    if moment is None:
+        return "–"
+    local = moment.astimezone(candidate_zone(tz_name))
+    today = clock.now().astimezone(local.tzinfo).date()
+    day = "" if local.date() == today else f"{local:%a} {local.day} {local:%b} "
+    return f"{day}{local:%H:%M}"
