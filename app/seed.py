@@ -147,6 +147,9 @@ PHONE_CONTACTS = [
     ),
 ]
 
+# Asked for an update from their status page: a first item in each recruiter's queue.
+UPDATE_REQUESTS = [("Amelia Hart", "backend"), ("Aisha Bello", "nurse")]
+
 
 def seed_demo() -> bool:
     """Load the demo agency; False if an earlier run already did."""
@@ -175,6 +178,8 @@ def seed_demo() -> bool:
         _run_journey(candidates[name], position, steps, actor, manager)
     for name, key, summary in PHONE_CONTACTS:
         _log_phone_call(candidates[name], positions[key], summary)
+    for name, key in UPDATE_REQUESTS:
+        _request_update(candidates[name], positions[key])
     platform = positions[CANCELLED_POSITION]
     if platform.status == PositionStatus.OPEN:
         services.close_position(
@@ -243,6 +248,18 @@ def _log_phone_call(candidate: Candidate, position: Position, summary: str) -> N
         summary=summary,
         application=application,
     )
+
+
+def _request_update(candidate: Candidate, position: Position) -> None:
+    from app.status import services as status_services
+
+    application = _application(candidate, position)
+    if application is None or application.is_terminal:
+        return
+    try:
+        status_services.request_update(candidate, application.id)
+    except status_services.StatusError:
+        pass  # already asked (an interrupted earlier run)
 
 
 def _user_by_email(email: str) -> User | None:

@@ -59,7 +59,7 @@ def test_login_and_logout(web):
     email = committed_user(name="Robin Example")
     response = login(web, email)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/queue"  # recruiters land on their queue
     dashboard = web.get("/")
     assert dashboard.status_code == 200
     assert "Robin Example" in dashboard.get_data(as_text=True)
@@ -145,8 +145,13 @@ def test_next_refuses_other_sites(web, target):
         "/login", query_string={"next": target}, data={"email": email, "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/queue"  # recruiters land on their queue
     assert safe_next_url(target) is None
+
+
+def test_managers_land_on_the_dashboard(web):
+    response = login(web, committed_user("manager"))
+    assert response.headers["Location"] == "/"
 
 
 def test_next_follows_paths_on_this_site(web):
@@ -175,7 +180,7 @@ def test_signed_in_user_visiting_login_goes_to_dashboard(web):
     login(web, committed_user())
     response = web.get("/login")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/queue"  # recruiters land on their queue
 
 
 def test_another_client_is_not_signed_in(web, make_app):

@@ -54,18 +54,25 @@ def safe_next_url(target: str | None) -> str | None:
     return target
 
 
+def home_url(user: User) -> str:
+    """Where signing in lands: recruiters on their queue, managers on the dashboard."""
+    if user.has_role("manager"):
+        return url_for("main.dashboard")
+    return url_for("candidates.queue")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_url = safe_next_url(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or url_for("main.dashboard"))
+        return redirect(next_url or home_url(current_user))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(next_url or url_for("main.dashboard"))
+            return redirect(next_url or home_url(current_user))
         error = GENERIC_LOGIN_ERROR
     elif form.is_submitted():
         error = GENERIC_LOGIN_ERROR

@@ -1,1 +1,197 @@
-"""Routes: filled in by the area's work."""
+"""Candidates: the list, create and edit, the profile with its one timeline, adding to a
+position and logging a contact. The queue's pages are in queue_routes.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
+
+from app import clock
+from app.access import can_see_candidate, candidate_or_404, position_or_404
+from app.candidates import bp, queries, services
+from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
+from app.candidates.queue_routes import keep_filter, render_queue, user_zone
+from app.candidates.timeline import ACTION_LABELS, timeline
+from app.extensions import db
+from app.models import Application
+from app.pipeline.services import PipelineError, add_to_position
+
+
+@bp.app_template_global()
+def board_url(position_id: int | None) -> str:
+    """Link to a position's board; '#' while that page does not exist (built elsewhere)."""
+    if not position_id:
+        return "#"
+    try:
+        return url_for("positions.board", position_id=position_id)
+    except BuildError:
+        return "#"
+
+
+@bp.get("/candidates")
+@login_required
+def list_candidates():
+    q = request.args.get("q", "")[:200]
+    page = request.args.get("page", 1, type=int)
+    pagination = queries.page_of_candidates(current_user, q, max(page, 1))
+    ids = [c.id for c in pagination.items]
+    return render_template(
+        "candidates/list.html",
+        pagination=pagination,
+        q=q,
+        stages=queries.active_count(ids),
+        owners=queries.owner_names({c.owner_id for c in pagination.items}),
+    )
+
+
+@bp.route("/candidates/new", methods=["GET", "POST"])
+@login_required
+def new_candidate():
+    form = CandidateForm()
+    if request.method == "GET":
+        form.timezone.data = current_app.config["AGENCY_TIMEZONE"]
+        form.optional_updates.data = True
+    return _save(form, None)
+
+
+@bp.route("/candidates/<int:candidate_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_candidate(candidate_id: int):
+    candidate = candidate_or_404(current_user, candidate_id)
+    form = CandidateForm(obj=candidate)
+    if request.method == "GET" and not candidate.timezone:
+        form.timezone.data = current_app.config["AGENCY_TIMEZONE"]
+    return _save(form, candidate)
+
+
+def _save(form: CandidateForm, candidate):
+    duplicate = None
+    if form.validate_on_submit():
+        data = {name: getattr(form, name).data for name in _FIELDS}
+        try:
+            saved = services.save_candidate(candidate, actor=current_user, data=data)
+        except services.DuplicateEmail as exc:
+            duplicate = exc.existing
+            form.email.errors.append("Another candidate already has this email address.")
+        else:
+            flash(f"{saved.name} {'added' if candidate is None else 'saved'}.", "success")
+            return redirect(url_for("candidates.profile", candidate_id=saved.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template(
+        "candidates/form.html",
+        form=form,
+        candidate=candidate,
+        duplicate=duplicate,
+        duplicate_visible=duplicate is not None and can_see_candidate(current_user, duplicate),
+    ), status
+
+
+_FIELDS = ("name", "email", "phone", "timezone", "optional_updates")
+
+
+@bp.get("/candidates/<int:candidate_id>")
+@login_required
+def profile(candidate_id: int):
+    candidate = candidate_or_404(current_user, candidate_id)
+    return _render_profile(candidate)
+
+
+def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
+    applications = queries.applications_of(candidate)
+    if contact_form is None:
+        # About the latest application by default: that is the contact that settles its debts.
+        latest = applications[0].id if applications else 0
+        chosen = request.args.get("application_id", latest, type=int)
+        contact_form = ContactForm(application_id=chosen)
+    _contact_choices(contact_form, applications)
+    if add_form is None:
+        add_form = AddToPositionForm()
+    add_form.position_id.choices = as_choices(queries.addable_positions(current_user, candidate))
+    return render_template(
+        "candidates/profile.html",
+        candidate=candidate,
+        applications=applications,
+        entries=timeline(candidate),
+        contact_form=contact_form,
+        add_form=add_form,
+        action_labels=ACTION_LABELS,
+        kind_label=services.kind_label,
+        user_zone=user_zone(),
+    ), status
+
+
+def _contact_choices(form: ContactForm, applications) -> None:
+    form.application_id.choices = as_choices(
+        [(0, "The candidate in general")]
+        + [(a.id, f"{a.position_title} at {a.client_name}") for a in applications]
+    )
+
+
+@bp.post("/candidates/<int:candidate_id>/applications")
+@login_required
+def add_application(candidate_id: int):
+    candidate = candidate_or_404(current_user, candidate_id)
+    form = AddToPositionForm()
+    form.position_id.choices = as_choices(queries.addable_positions(current_user, candidate))
+    if form.validate_on_submit():
+        position = position_or_404(current_user, form.position_id.data)
+        try:
+            add_to_position(candidate, position, actor=current_user)
+        except PipelineError as exc:
+            form.position_id.errors.append(str(exc))
+        else:
+            flash(f"{candidate.name} added to {position.title}.", "success")
+            return redirect(url_for("candidates.profile", candidate_id=candidate.id))
+    return _render_profile(candidate, add_form=form, status=400)
+
+
+@bp.post("/candidates/<int:candidate_id>/contacts")
+@login_required
+def log_contact(candidate_id: int):
+    candidate = candidate_or_404(current_user, candidate_id)
+    form = ContactForm()
+    _contact_choices(form, queries.applications_of(candidate))
+    back_to_queue = request.form.get("next") == "queue"
+    if form.validate_on_submit():
+        application = _application(candidate, form.application_id.data)
+        try:
+            outcome = services.log_contact(
+                candidate,
+                actor=current_user,
+                channel=form.channel.data,
+                summary=form.summary.data,
+                application=application,
+                occurred_at=_as_utc(form.occurred_at.data),
+            )
+        except PipelineError as exc:
+            form.summary.errors.append(str(exc))
+        else:
+            message = f"Contact with {candidate.name} logged. {outcome.summary()}".strip()
+            flash(message, "success")
+            if back_to_queue:
+                return redirect(url_for("candidates.queue", **keep_filter()))
+            return redirect(url_for("candidates.profile", candidate_id=candidate.id) + "#timeline")
+    if back_to_queue:
+        key = request.form.get("row", "")[:40]
+        return render_queue((f"contact-{key}", form), 400)
+    return _render_profile(candidate, contact_form=form, status=400)
+
+
+def _application(candidate, application_id: int) -> Application | None:
+    if not application_id:
+        return None
+    # Any of this candidate's applications (the profile shows them all); another's: 404.
+    application = db.session.get(Application, application_id)
+    if application is None or application.candidate_id != candidate.id:
+        abort(404)
+    return application
+
+
+def _as_utc(local: datetime | None) -> datetime | None:
+    """The form's "when" is wall-clock time where the recruiter is."""
+    if local is None:
+        return None
+    return local.replace(tzinfo=user_zone()).astimezone(clock.now().tzinfo)

@@ -236,11 +236,26 @@ def _one_per_application(reason: str, parts: list[sa.Select]) -> sa.Select:
     ).where(ranked.c.rn == 1)
 
 
-def overdue_rows(t: Thresholds, application_ids: list[int] | None = None) -> sa.Select:
-    """Every overdue (application, reason) with what the report stores about it."""
-    union = sa.union_all(
-        *(_one_per_application(r.value, f(t, application_ids)) for r, f in BRANCHES.items())
+def overdue_union(
+    t: Thresholds, application_ids: list[int] | None = None, reasons: tuple[str, ...] = ()
+) -> sa.Subquery:
+    """The definition alone: (application_id, reason, severity, since, notification_id,
+    message_kind, message_state, note). `application_ids` (a list or a subquery) and
+    `reasons` narrow it; the recruiter's queue computes its own items live this way."""
+    return sa.union_all(
+        *(
+            _one_per_application(r.value, f(t, application_ids))
+            for r, f in BRANCHES.items()
+            if not reasons or r.value in reasons
+        )
     ).subquery("overdue")
+
+
+def overdue_rows(
+    t: Thresholds, application_ids: list[int] | None = None, reasons: tuple[str, ...] = ()
+) -> sa.Select:
+    """Every overdue (application, reason) with what the report stores about it."""
+    union = overdue_union(t, application_ids, reasons)
     return (
         sa.select(
             union.c.application_id,

@@ -1,0 +1,143 @@
+"""My queue (the recruiter's home) and the two actions that live on it: answer an update
+request, and correct a bounced address and send again. Logging a contact posts to the
+profile's form (routes.log_contact) with next=queue."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import (
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import clock
+from app.access import sees_everything
+from app.candidates import bp, queue, services
+from app.candidates.forms import FixEmailForm, ReplyForm
+from app.extensions import db
+from app.pipeline.services import PipelineError
+from app.status import services as status_services
+
+BADGE_SECONDS = 30
+_BADGE_KEY = "queue_badge"
+
+
+def user_zone() -> ZoneInfo:
+    """The signed-in user's zone: pages show times as their wall clock reads them."""
+    try:
+        return ZoneInfo(current_user.timezone or current_app.config["AGENCY_TIMEZONE"])
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@bp.app_template_global()
+def queue_count() -> int:
+    """Open items in the signed-in user's queue, for the navigation badge.
+
+    Counting runs the overdue rules live, so the figure is kept in the session for
+    BADGE_SECONDS; anything the user posts (an action that may resolve an item) drops it."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return 0
+    if "queue_count" not in g:
+        cached = session.get(_BADGE_KEY)
+        now = clock.now().timestamp()
+        if cached and cached[0] == current_user.id and now - cached[2] < BADGE_SECONDS:
+            g.queue_count = cached[1]
+            return g.queue_count
+        try:
+            g.queue_count = sum(queue.count(current_user).values())
+        except SQLAlchemyError:
+            # A badge must never take a page down (the error page included).
+            current_app.logger.exception("queue badge: could not count")
+            db.session.rollback()
+            g.queue_count = 0
+            return 0
+        session[_BADGE_KEY] = (current_user.id, g.queue_count, now)
+    return g.queue_count
+
+
+@bp.before_app_request
+def _forget_badge_after_a_change():
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        session.pop(_BADGE_KEY, None)
+
+
+@bp.get("/queue", endpoint="queue")
+@login_required
+def queue_page():
+    return render_queue()
+
+
+def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
+    """The page; `failed` = (form key, form) re-shows that row's form with its errors and
+    what the user typed."""
+    recruiter_id = keep_filter().get("recruiter")
+    items = queue.build(current_user, recruiter_id)
+    if recruiter_id is None:
+        g.queue_count = items.total  # the badge counts the same items: no second build
+        session[_BADGE_KEY] = (current_user.id, items.total, clock.now().timestamp())
+    return render_template(
+        "candidates/queue.html",
+        q=items,
+        recruiter_id=recruiter_id,
+        recruiters=queue.recruiters() if sees_everything(current_user) else [],
+        failed_key=failed[0] if failed else None,
+        failed_form=failed[1] if failed else None,
+        kind_label=services.kind_label,
+        user_zone=user_zone(),
+    ), status
+
+
+@bp.post("/queue/tasks/<int:task_id>/reply")
+@login_required
+def reply(task_id: int):
+    task = queue.task_or_404(current_user, task_id, ("update_request",))
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return render_queue((f"reply-{task.id}", form), 400)
+    try:
+        status_services.answer_update_request(task, actor=current_user, message=form.message.data)
+    except status_services.StatusError as exc:
+        return _back(str(exc), "warning")
+    return _back("Your answer is on its way to the candidate.", "success")
+
+
+@bp.post("/queue/tasks/<int:task_id>/retry")
+@login_required
+def retry(task_id: int):
+    task = queue.task_or_404(current_user, task_id, services.UNDELIVERABLE_TASKS)
+    form = FixEmailForm()
+    if not form.validate_on_submit():
+        return render_queue((f"retry-{task.id}", form), 400)
+    try:
+        sent = services.fix_email_and_retry(task, actor=current_user, email=form.email.data)
+    except PipelineError as exc:
+        form.email.errors.append(str(exc))
+        return render_queue((f"retry-{task.id}", form), 400)
+    if sent is None:
+        message = "Address corrected. Newer news has replaced that message, so nothing is resent."
+    else:
+        message = f"Address corrected; the {services.kind_label(sent.kind)} is being sent again."
+    return _back(message, "success")
+
+
+def _back(message: str, category: str):
+    flash(message, category)
+    return redirect(url_for("candidates.queue", **keep_filter()))
+
+
+def keep_filter() -> dict:
+    if not sees_everything(current_user):
+        return {}
+    recruiter = request.args.get("recruiter", type=int)
+    return {"recruiter": recruiter} if recruiter else {}

@@ -1,0 +1,224 @@
+"""Candidates: create and edit them, log a contact (and say what it settled), and handle an
+undeliverable message by correcting the address and sending it again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from app import clock
+from app.extensions import db
+from app.models import (
+    Application,
+    Candidate,
+    CandidateAction,
+    Contact,
+    Notification,
+    NState,
+    Task,
+    User,
+)
+from app.notifications import outbox
+from app.notifications.invariant import undelivered_without_contact
+from app.pipeline import services as pipeline
+from app.pipeline.services import PipelineError
+
+# How the flash message and the timeline name a message kind.
+KIND_LABELS = {
+    "submitted": "submitted update",
+    "client_review": "client review update",
+    "interview_scheduled": "interview details",
+    "after_interview": "after-interview update",
+    "offer": "offer update",
+    "position_on_hold": "on-hold notice",
+    "still_deciding": "still-deciding reminder",
+    "update_reply": "reply to their update request",
+    "status_link": "status link",
+    "hired": "hired confirmation",
+    "withdrawal_ack": "withdrawal acknowledgement",
+    "not_selected_agency": "rejection email",
+    "not_selected_client": "rejection email",
+    "position_cancelled": "position cancelled email",
+    "position_filled": "position filled email",
+}
+UNDELIVERABLE_TASKS = ("undeliverable", "send_failed")
+# A contact "in the future" is a typo in the date, not a plan.
+_FUTURE_SLACK = timedelta(minutes=5)
+
+
+class DuplicateEmail(PipelineError):
+    def __init__(self, existing: Candidate):
+        super().__init__(f"{existing.name} already has this email address.")
+        self.existing = existing
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+def find_by_email(email: str | None, *, exclude_id: int | None = None) -> Candidate | None:
+    if not email:
+        return None
+    query = sa.select(Candidate).where(
+        sa.func.lower(Candidate.email) == email.strip().lower(), Candidate.anonymised_at.is_(None)
+    )
+    if exclude_id is not None:
+        query = query.where(Candidate.id != exclude_id)
+    return db.session.scalar(query.order_by(Candidate.id).limit(1))
+
+
+def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> Candidate:
+    """Create (candidate None) or update; `data` holds name, email, phone, timezone and
+    optional_updates. One address, one person: a second record would split their history."""
+    email = (data.get("email") or "").strip() or None
+    existing = find_by_email(email, exclude_id=candidate.id if candidate else None)
+    if existing is not None:
+        raise DuplicateEmail(existing)
+    now = clock.now()
+    if candidate is None:
+        candidate = Candidate(owner_id=actor.id, created_at=now)
+        db.session.add(candidate)
+    elif candidate.optional_updates != bool(data["optional_updates"]):
+        _record_preference(candidate, actor, bool(data["optional_updates"]), now)
+    candidate.name = data["name"].strip()
+    candidate.email = email
+    candidate.phone = (data.get("phone") or "").strip() or None
+    candidate.timezone = data["timezone"]
+    candidate.optional_updates = bool(data["optional_updates"])
+    candidate.updated_at = now
+    db.session.commit()
+    return candidate
+
+
+def _record_preference(candidate: Candidate, actor: User, enabled: bool, now: datetime) -> None:
+    db.session.add(
+        CandidateAction(
+            candidate_id=candidate.id,
+            action="preferences_changed",
+            actor_id=actor.id,
+            detail=f"optional updates {'on' if enabled else 'off'} (changed by staff)",
+            created_at=now,
+        )
+    )
+
+
+@dataclass
+class ContactOutcome:
+    contact: Contact
+    # What the contact settled besides itself, in words ("the bounced rejection email").
+    settled: list[str] = field(default_factory=list)
+    tasks_closed: int = 0
+
+    def summary(self) -> str:
+        parts = list(dict.fromkeys(self.settled))
+        if self.tasks_closed:
+            parts.append(f"{self.tasks_closed} open task{'s' if self.tasks_closed > 1 else ''}")
+        return f"This also settles {_join(parts)}." if parts else ""
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def log_contact(
+    candidate: Candidate,
+    *,
+    actor: User,
+    channel: str,
+    summary: str,
+    application: Application | None,
+    occurred_at: datetime | None,
+) -> ContactOutcome:
+    """pipeline.log_contact, plus what it settled: owed or failed messages it discharged,
+    bounced ones the contact answers (contact after the bounce), and tasks it closed."""
+    now = clock.now()
+    if occurred_at is not None and occurred_at > now + _FUTURE_SLACK:
+        raise PipelineError("The contact cannot be in the future: check the date and time.")
+    when = occurred_at or now
+    undelivered: dict[int, str] = {}
+    tasks = 0
+    if application is not None:
+        undelivered = {
+            n.id: f"the {n.state} {kind_label(n.kind)}"
+            for n in _undelivered_before(application, when)
+        }
+        tasks = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Task)
+            .where(Task.application_id == application.id, Task.resolved_at.is_(None))
+        )
+    contact = pipeline.log_contact(
+        candidate,
+        actor=actor,
+        channel=channel,
+        summary=summary,
+        application=application,
+        occurred_at=when,
+    )
+    discharged = db.session.execute(
+        sa.select(Notification.id, Notification.kind).where(Notification.contact_id == contact.id)
+    ).all()
+    settled = list(undelivered.values()) + [
+        f"the owed {kind_label(kind)}" for nid, kind in discharged if nid not in undelivered
+    ]
+    return ContactOutcome(contact, settled, tasks or 0)
+
+
+def _undelivered_before(application: Application, when: datetime) -> list[Notification]:
+    """Messages that never reached the candidate and that a contact at `when` answers."""
+    gave_up = sa.func.coalesce(
+        Notification.bounced_at, Notification.dropped_at, Notification.failed_at
+    )
+    return list(
+        db.session.scalars(
+            undelivered_without_contact().where(
+                Notification.application_id == application.id, gave_up <= when
+            )
+        )
+    )
+
+
+def fix_email_and_retry(task: Task, *, actor: User, email: str) -> Notification | None:
+    """The address was wrong: correct it and send the message again. Returns the message
+    that will go (None when the application has moved on and newer news replaces it)."""
+    if task.kind not in UNDELIVERABLE_TASKS or task.resolved_at is not None:
+        raise PipelineError("That problem has already been handled.")
+    candidate = db.session.get(Candidate, task.candidate_id)
+    existing = find_by_email(email, exclude_id=candidate.id)
+    if existing is not None:
+        raise DuplicateEmail(existing)
+    now = clock.now()
+    candidate.email, candidate.updated_at = email.strip(), now
+    retry = _resend(db.session.get(Notification, task.notification_id), task, now)
+    task.resolved_at, task.resolved_by_id = now, actor.id
+    outbox.commit()
+    return retry
+
+
+def _resend(n: Notification | None, task: Task, now: datetime) -> Notification | None:
+    if n is None:
+        return None
+    if n.state == NState.FAILED:
+        # Same row again, as `flask notifications retry-failed` does: it never left.
+        n.state, n.failed_at, n.last_error, n.error_kind = NState.PENDING.value, None, None, None
+        n.to_email = db.session.get(Candidate, n.candidate_id).email
+        outbox.expedite(n, now)
+        return n
+    application = db.session.get(Application, n.application_id)
+    if n.app_version != application.version:
+        return None  # a newer message about this application has been owed since
+    # A bounced row keeps its history; a fresh copy goes to the corrected address.
+    retry = outbox.owe(
+        application,
+        n.kind,
+        reason=n.reason,
+        note=n.personal_note,
+        context=dict(n.context or {}),
+        key_extra=f"retry{task.id}",
+        now=now,
+    )
+    if retry is not None:
+        outbox.expedite(retry, now)
+    return retry
