@@ -22,11 +22,13 @@ from pathlib import Path
 from app.devtools import processes
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
-DB_NAME = "closeloop_bench"
+OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
+# Overridable so several people (or helpers) on one machine each bench their own database
+# and Redis db; FLUSHDB below only ever touches that one Redis database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "closeloop_bench")
 PG_ADMIN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
 DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 API_KEY = "bench-key"
 HOST = "127.0.0.1"
 
@@ -70,7 +72,7 @@ def redis_conn():
 
 
 def flush_redis() -> None:
-    """FLUSHDB on db 9 only: the benchmarks' own database, never anyone else's."""
+    """FLUSHDB on the benchmarks' own Redis database (db 9 by default), never anyone else's."""
     redis_conn().flushdb()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -44,6 +45,11 @@ def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
     app = get_app()  # built before forking, so each job's child inherits it
     with app.app_context():
         conn = get_redis()
+    # Everything loaded so far (app, models, templates) lives as long as the worker: keep it
+    # out of the collector's scans, which otherwise walk it again during every big batch
+    # (and, for the fork worker, would touch every page its children share).
+    gc.collect()
+    gc.freeze()
     cls = SimpleWorker if simple else Worker
     worker = cls([NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE], connection=conn, name=name)
     worker.work(with_scheduler=True, burst=burst, logging_level="INFO")

@@ -444,6 +444,10 @@ class SendGridStub:
     def _reset_records(self) -> None:
         self._records: list[dict] = []
         self._per_notification: Counter = Counter()
+        # per_notification + per_member, and the copies beyond the first in each, kept up
+        # to date as messages are accepted so that polling stats costs nothing per message.
+        self._covered: Counter = Counter()
+        self._duplicates = self._covered_duplicates = 0
         # Notifications a digest answers besides its lead (custom_args "digest_ids").
         self._per_member: Counter = Counter()
         self._by_status: Counter = Counter()
@@ -465,8 +469,6 @@ class SendGridStub:
     def stats(self, per_notification: bool = True) -> dict:
         webhook = {} if self.events is None else {"webhook": self.events.stats()}
         with self._lock:
-            per = dict(self._per_notification)
-            covered = self._per_notification + self._per_member
             return webhook | {
                 "requests": self._requests,
                 "requests_by_status": {
@@ -474,14 +476,14 @@ class SendGridStub:
                 },
                 "accepted": self._accepted,
                 "sandboxed": self._sandboxed,
-                "notifications": len(per),
-                "per_notification": per if per_notification else "omitted",
-                "duplicates": sum(c - 1 for c in per.values()),
+                "notifications": len(self._per_notification),
+                "per_notification": dict(self._per_notification) if per_notification else "omitted",
+                "duplicates": self._duplicates,
                 "multi_recipient_personalizations": self._multi_recipient,
                 # Every notification an accepted personalization answered (a digest answers
                 # several), and the copies beyond the first of each.
-                "per_notification_covered": dict(covered) if per_notification else "omitted",
-                "covered_duplicates": sum(c - 1 for c in covered.values()),
+                "per_notification_covered": dict(self._covered) if per_notification else "omitted",
+                "covered_duplicates": self._covered_duplicates,
             }
 
     def set_faults(self, *, script: list | None = None, **faults: float) -> dict:
@@ -539,8 +541,17 @@ class SendGridStub:
                 return
             self._accepted += len(rows)
             self._multi_recipient += sum(1 for r in rows if len(r["to"]) > 1)
-            self._per_notification.update(str(r["notification_id"]) for r in rows)
-            self._per_member.update(m for r in rows for m in _digest_members(r["custom_args"]))
+            for key in (str(r["notification_id"]) for r in rows):
+                self._duplicates += self._per_notification[key] > 0
+                self._per_notification[key] += 1
+                self._count_covered(key)
+            for key in (m for r in rows for m in _digest_members(r["custom_args"])):
+                self._per_member[key] += 1
+                self._count_covered(key)
+
+    def _count_covered(self, key: str) -> None:
+        self._covered_duplicates += self._covered[key] > 0
+        self._covered[key] += 1
 
     def _details(self, body: dict, p: dict, sandbox: bool, now: float) -> dict:
         subs = p.get("substitutions") or {}

@@ -13,6 +13,17 @@ from app.extensions import db
 
 
 @dataclass(frozen=True)
+class SharedBody:
+    """What several emails of a batch have in common: their text and HTML with a tag
+    wherever each recipient's own values go. A provider that substitutes per recipient
+    (SendGrid) sends it once per request instead of every whole body."""
+
+    key: str  # tells layouts of one batch apart
+    text: str
+    html: str | None
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     notification_id: int | None  # None for staff mail, which is not a candidate notification
     to_email: str
@@ -26,6 +37,10 @@ class OutgoingEmail:
     member_ids: tuple[int, ...] = ()
     # Further references reported to the provider (and back in its events).
     custom_args: dict[str, str] = field(default_factory=dict)
+    # Optional: `shared` with `fills` (tag -> this recipient's value, already escaped for
+    # the HTML's tags) put in is exactly `text` and `html`, which every backend may use.
+    shared: SharedBody | None = None
+    fills: dict[str, str] = field(default_factory=dict)
 
 
 class EmailBackend(Protocol):

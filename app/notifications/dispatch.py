@@ -15,6 +15,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app import clock
+from app.bulk_sql import id_filters
 from app.extensions import db
 from app.models import Notification, NState
 from app.orm import chunks
@@ -45,55 +46,67 @@ def job_id_for(ids: list[int], attempt: int) -> str:
     return f"notify-{ids[0]}-{ids[-1]}-{digest[:12]}-a{attempt}"
 
 
-def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
-    """Enqueue the given rows that are pending and due; returns how many were handed over."""
-    now = now or clock.now()
+def batches_for(due: list[tuple[int, str, int]]) -> list[tuple[list[int], str]]:
+    """(id, kind, attempts) of due rows -> (ids, job id) per send job: one kind per batch,
+    which keeps the provider's categories per request meaningful, SEND_BATCH_SIZE at most."""
     batch_size = current_app.config["SEND_BATCH_SIZE"]
-    due: list[tuple[int, str, int]] = []
-    for chunk in chunks(sorted(set(ids)), 900):
-        due.extend(
-            db.session.execute(
-                sa.select(Notification.id, Notification.kind, Notification.attempts)
-                .where(
-                    Notification.id.in_(chunk),
-                    Notification.state == NState.PENDING.value,
-                    Notification.due_at <= now + DUE_SLACK,
-                )
-                .order_by(Notification.id)
-            ).all()
-        )
-    # One batch per kind keeps the provider's categories per request meaningful.
     by_kind: dict[str, list[tuple[int, int]]] = {}
-    for nid, kind, attempts in due:
+    for nid, kind, attempts in sorted(due):
         by_kind.setdefault(kind, []).append((nid, attempts))
     batches = []
     for rows in by_kind.values():
         for chunk in chunks(rows, batch_size):
             batch_ids = [r[0] for r in chunk]
             batches.append((batch_ids, job_id_for(batch_ids, max(r[1] for r in chunk))))
-    # Mark first, then enqueue: a crash in between leaves "queued" rows without a job,
-    # which the reconciler re-dispatches after QUEUED_GRACE_SECONDS.
-    for batch_ids, job_id in batches:
-        db.session.execute(
-            sa.update(Notification)
-            .where(Notification.id.in_(batch_ids), Notification.state == NState.PENDING.value)
-            .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
+    return batches
+
+
+def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
+    """Enqueue the given rows that are pending and due; returns how many were handed over."""
+    now = now or clock.now()
+    due: list[tuple[int, str, int]] = []
+    for among in id_filters(db.session, Notification.id, sorted(set(ids))):
+        due.extend(
+            db.session.execute(
+                sa.select(Notification.id, Notification.kind, Notification.attempts).where(
+                    among,
+                    Notification.state == NState.PENDING.value,
+                    Notification.due_at <= now + DUE_SLACK,
+                )
+            ).all()
         )
-    db.session.commit()
+    batches = batches_for(due)
+    # Batch by batch, so workers start on the first while the rest are handed over. Mark
+    # first, then enqueue: a crash in between leaves "queued" rows without a job, which the
+    # reconciler re-dispatches after QUEUED_GRACE_SECONDS.
     for batch_ids, job_id in batches:
+        for among in id_filters(db.session, Notification.id, batch_ids):
+            db.session.execute(
+                sa.update(Notification)
+                .where(among, Notification.state == NState.PENDING.value)
+                .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        db.session.commit()
         enqueue_send(batch_ids, job_id)
+    db.session.commit()
     return sum(len(b) for b, _ in batches)
 
 
-def dispatch_safely(ids: list[int]) -> int:
-    """Dispatch right after a commit; a Redis outage must not fail the user's request."""
+def dispatch_safely(ids: list[int], batches: list[tuple[list[int], str]] = ()) -> int:
+    """Right after a commit: enqueue the jobs of rows committed already `queued` (see
+    outbox.owe_many), then dispatch `ids`. A Redis outage must not fail the user's request:
+    the reconciler finds both kinds of rows again (queued without a job, pending and due)."""
+    handed = 0
     try:
-        return dispatch(ids)
+        for batch_ids, job_id in batches:
+            enqueue_send(batch_ids, job_id)
+            handed += len(batch_ids)
+        return handed + (dispatch(ids) if ids else 0)
     except (redis.exceptions.RedisError, OSError) as exc:
         db.session.rollback()
         log.warning("dispatch of %d notifications deferred to the reconciler: %s", len(ids), exc)
-        return 0
+        return handed
 
 
 def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> Job | None:

@@ -11,6 +11,7 @@ Timestamps come from app.clock, like every other time in Closeloop.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -48,7 +49,21 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt, signer=_ClockSigner)
+    return _signing(current_app.config["SECRET_KEY"], salt)[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _signing(secret_key, salt: str) -> tuple[URLSafeTimedSerializer, TimestampSigner]:
+    # Both are stateless once built (the timestamp comes from the clock at each signature);
+    # a fan-out signs one link per candidate, so they are built once, not once per link.
+    serializer = URLSafeTimedSerializer(secret_key, salt=salt, signer=_ClockSigner)
+    return serializer, serializer.make_signer(salt)
+
+
+def _dumps(salt: str, payload: dict) -> str:
+    """`_serializer(salt).dumps(payload)`, with the signer made once."""
+    serializer, signer = _signing(current_app.config["SECRET_KEY"], salt)
+    return signer.sign(serializer.dump_payload(payload)).decode("utf-8")
 
 
 def status_max_age() -> timedelta:
@@ -56,11 +71,11 @@ def status_max_age() -> timedelta:
 
 
 def status_token(candidate: Candidate) -> str:
-    return _serializer(STATUS_SALT).dumps({"c": candidate.id, "v": candidate.token_version})
+    return _dumps(STATUS_SALT, {"c": candidate.id, "v": candidate.token_version})
 
 
 def unsubscribe_token(candidate: Candidate) -> str:
-    return _serializer(UNSUBSCRIBE_SALT).dumps({"c": candidate.id})
+    return _dumps(UNSUBSCRIBE_SALT, {"c": candidate.id})
 
 
 def read_status_token(token: str) -> Access:
@@ -107,10 +122,14 @@ def _candidate(payload: dict) -> Candidate:
 
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL under PUBLIC_BASE_URL; works without a request (in workers)."""
-    base = urlsplit(current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
-    adapter = current_app.url_map.bind(
-        base.netloc, url_scheme=base.scheme or "https", script_name=base.path or "/"
-    )
+    public = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    adapters = current_app.extensions.setdefault("closeloop_url_adapters", {})
+    adapter = adapters.get(public)
+    if adapter is None:
+        base = urlsplit(public)
+        adapter = adapters[public] = current_app.url_map.bind(
+            base.netloc, url_scheme=base.scheme or "https", script_name=base.path or "/"
+        )
     return adapter.build(endpoint, values, force_external=True)
 
 

@@ -7,8 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app import clock
+from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
+from app.notifications.dispatch import DUE_SLACK, batches_for
 from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
 from app.orm import chunks
@@ -16,6 +18,7 @@ from app.orm import chunks
 # Rows that have not left yet and can still be replaced by a newer truth.
 REPLACEABLE = (NState.PENDING.value, NState.QUEUED.value)
 _OWED_KEY = "closeloop_owed_ids"
+_BATCHES_KEY = "closeloop_queued_batches"  # (ids, job id) written queued, to enqueue
 
 
 def idempotency_key(kind: str, application_id: int, version: int, extra: str = "") -> str:
@@ -71,13 +74,49 @@ def expedite(notification: Notification, now: datetime | None = None) -> None:
     _remember(notification.id)
 
 
-def owe_many(rows: list[dict]) -> list[int]:
-    """Bulk form of `owe` for fan-out; each row holds Notification column values."""
+def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
+    """Bulk form of `owe` for fan-out; each row holds Notification column values (the same
+    columns in every row), written in the caller's transaction.
+
+    On PostgreSQL the rows already due are written `queued` with the id of the send job that
+    will carry them, in the batches `dispatch` would make, and `commit` enqueues those jobs
+    right after the commit: one write per row instead of an insert now and an update after
+    commit. If the enqueue never happens (crash, Redis down), they are queued rows without a
+    job, which the reconciler dispatches again, as when `dispatch` fails between its mark
+    and its enqueue. Rows due later, and every row on other databases, are written pending
+    and dispatched after commit."""
     if not rows:
         return []
-    ids = list(db.session.scalars(sa.insert(Notification).returning(Notification.id), rows))
+    if not is_postgresql(db.session):
+        ids = insert_many(db.session, Notification, rows, returning=Notification.id)
+        for nid in sorted(ids):
+            _remember(nid)
+        return ids
+    now = now or clock.now()
+    ids = next_ids(db.session, Notification, len(rows))
+    due = [
+        (nid, row["kind"], row.get("attempts") or 0)
+        for nid, row in zip(ids, rows, strict=True)
+        if row.get("state", NState.PENDING.value) == NState.PENDING.value
+        and row["due_at"] <= now + DUE_SLACK
+    ]
+    batches = batches_for(due)
+    job_of = {nid: job_id for batch_ids, job_id in batches for nid in batch_ids}
+    rows = [
+        {
+            **row,
+            "id": nid,
+            "state": NState.QUEUED.value if nid in job_of else row["state"],
+            "job_id": job_of.get(nid),
+            "queued_at": now if nid in job_of else None,
+        }
+        for nid, row in zip(ids, rows, strict=True)
+    ]
+    insert_many(db.session, Notification, rows)
+    db.session.info.setdefault(_BATCHES_KEY, []).extend(batches)
     for nid in ids:
-        _remember(nid)
+        if nid not in job_of:
+            _remember(nid)
     return ids
 
 
@@ -100,10 +139,10 @@ def supersede_stale(application_id: int, *, newer_version: int, now: datetime | 
 def supersede_many(application_ids: list[int], now: datetime) -> int:
     """Fan-out form: everything not yet sent for these applications is replaced."""
     total = 0
-    for chunk in chunks(application_ids, 900):
+    for among in id_filters(db.session, Notification.application_id, application_ids):
         result = db.session.execute(
             sa.update(Notification)
-            .where(Notification.application_id.in_(chunk), Notification.state.in_(REPLACEABLE))
+            .where(among, Notification.state.in_(REPLACEABLE))
             .values(state=NState.SUPERSEDED.value, superseded_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -172,22 +211,25 @@ def open_task(
 
 
 def commit() -> list[int]:
-    """Commit the unit of work, then hand what it owes to the queue.
+    """Commit the unit of work, then hand what it owes to the queue; returns the ids of
+    every notification it owes.
 
-    If dispatching fails (Redis down), the rows stay pending and the reconciler
-    picks them up: the database, not the queue, is the record.
+    If dispatching fails (Redis down), the rows stay pending (or queued without a job) and
+    the reconciler picks them up: the database, not the queue, is the record.
     """
     ids = list(db.session.info.pop(_OWED_KEY, []))
+    batches = list(db.session.info.pop(_BATCHES_KEY, []))
     db.session.commit()
-    if ids:
+    if ids or batches:
         from app.notifications.dispatch import dispatch_safely
 
-        dispatch_safely(ids)
-    return ids
+        dispatch_safely(ids, batches)
+    return sorted(ids + [nid for batch_ids, _ in batches for nid in batch_ids])
 
 
 def rollback() -> None:
     db.session.info.pop(_OWED_KEY, None)
+    db.session.info.pop(_BATCHES_KEY, None)
     db.session.rollback()
 
 

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g
 
+from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
 from app.models import Candidate, Notification, NState
 from app.notifications.kinds import DELAYED_KINDS, PACED_KINDS
 from app.notifications.timing import candidate_zone, morning_after, outside_quiet_hours
-from app.orm import chunks
 
 CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 
@@ -48,10 +48,10 @@ def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
     """Load, in one query, what each of these candidates was sent in the last three days,
     so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`)."""
     cache: dict[int, list[tuple[datetime, str]]] = {cid: [] for cid in candidate_ids}
-    for chunk in chunks(candidate_ids):
+    for among in id_filters(db.session, Notification.candidate_id, candidate_ids):
         rows = db.session.execute(
             sa.select(Notification.candidate_id, Notification.sent_at, _EMAIL_KEY).where(
-                Notification.candidate_id.in_(chunk),
+                among,
                 Notification.kind.in_(PACED_KINDS),
                 Notification.sent_at >= now - timedelta(days=3),
             )
@@ -97,7 +97,8 @@ def siblings(claimed: list[int], now: datetime) -> sa.Select | None:
         set(
             db.session.scalars(
                 sa.select(Notification.candidate_id).where(
-                    Notification.id.in_(claimed), Notification.kind.in_(PACED_KINDS)
+                    ids_in(db.session, Notification.id, claimed),
+                    Notification.kind.in_(PACED_KINDS),
                 )
             )
         )
@@ -109,8 +110,8 @@ def siblings(claimed: list[int], now: datetime) -> sa.Select | None:
         Notification.due_at <= now + timedelta(seconds=5),
     )
     return sa.select(Notification.id).where(
-        Notification.candidate_id.in_(candidate_ids),
-        Notification.id.notin_(claimed),
+        ids_in(db.session, Notification.candidate_id, candidate_ids),
+        sa.not_(ids_in(db.session, Notification.id, claimed)),
         Notification.kind.in_(PACED_KINDS),
         Notification.state.in_(CLAIMABLE),
         pullable,

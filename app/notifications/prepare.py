@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from app import clock
+from app.bulk_sql import ids_in
 from app.extensions import db
 from app.models import Application, Notification, NState, Position
 from app.notifications import outbox, pacing
 from app.notifications.backends import OutgoingEmail
 from app.notifications.kinds import KINDS
 from app.notifications.render import Rendered, RenderError, render_email
+from app.notifications.stencils import Stencils
 
 SLACK = timedelta(seconds=5)
 OPTED_OUT = "candidate opted out of optional updates"
@@ -59,6 +61,7 @@ def prepare(ids: list[int], now: datetime) -> Plan:
 
 def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
     plan = Plan()
+    stencils = Stencils()  # this batch's layouts, never shared with another job
     for group in groups:
         candidate = group[0].candidate
         if not candidate.email:
@@ -76,7 +79,7 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
                 plan.held += len(group)
                 continue
         try:
-            rendered = render_email(group)
+            rendered = render_email(group, stencils)
         except RenderError as exc:
             for n in group:
                 fail(n, str(exc), "render")
@@ -130,6 +133,8 @@ def _prepared(group: list[Notification], r: Rendered) -> Prepared:
         category=lead.kind if len(group) == 1 else "digest",
         headers=dict(r.headers),
         member_ids=tuple(n.id for n in group[1:]),
+        shared=r.shared,
+        fills=r.fills,
     )
     return Prepared(
         ids=tuple(n.id for n in group),
@@ -140,14 +145,34 @@ def _prepared(group: list[Notification], r: Rendered) -> Prepared:
     )
 
 
+# What preparing and rendering read of a row; any other column still loads on first use.
+_COLUMNS = (
+    Notification.id,
+    Notification.application_id,
+    Notification.candidate_id,
+    Notification.kind,
+    Notification.category,
+    Notification.state,
+    Notification.app_version,
+    Notification.attempts,
+    Notification.reason,
+    Notification.personal_note,
+    Notification.context,
+    Notification.due_at,
+)
+
+
 def _load(ids: list[int]) -> list[Notification]:
+    # One query for the rows with their candidate and application (one of each per row);
+    # positions, clients and recruiters are few per batch and come in their own queries.
     return list(
         db.session.scalars(
             sa.select(Notification)
-            .where(Notification.id.in_(ids))
+            .where(ids_in(db.session, Notification.id, ids))
             .options(
-                selectinload(Notification.candidate),
-                selectinload(Notification.application)
+                load_only(*_COLUMNS),
+                joinedload(Notification.candidate, innerjoin=True),
+                joinedload(Notification.application, innerjoin=True)
                 .selectinload(Application.position)
                 .options(selectinload(Position.client), selectinload(Position.owner)),
             )

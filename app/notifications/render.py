@@ -16,7 +16,8 @@ from flask import current_app, render_template
 
 from app import clock
 from app.models import Notification
-from app.notifications import links
+from app.notifications import custom_templates, links
+from app.notifications.backends import SharedBody
 from app.notifications.kinds import KINDS
 from app.notifications.promises import next_expected
 from app.notifications.timing import candidate_zone
@@ -66,6 +67,10 @@ class Rendered:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    # From a stencil: the layout shared with other emails of the batch and this email's
+    # values for its tags (backends.OutgoingEmail.shared / fills).
+    shared: SharedBody | None = None
+    fills: dict[str, str] = field(default_factory=dict)
 
 
 def fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool = False):
@@ -124,21 +129,20 @@ def render(n: Notification) -> Rendered:
     return render_email([n])
 
 
-def render_email(rows: list[Notification]) -> Rendered:
-    """One email for one candidate: a single message, or a digest of several."""
+def render_email(rows: list[Notification], stencils=None) -> Rendered:
+    """One email for one candidate: a single message, or a digest of several. A send job
+    passes its `stencils.Stencils`, so a fan-out lays out each shape of email once."""
     try:
         candidate = rows[0].candidate
         if any(n.candidate_id != candidate.id for n in rows):
             raise ValueError("a message is never about more than one candidate")
         envelope = _envelope(candidate, rows)
-        items = []
-        for n in rows:
-            ctx = {**build_context(n), **envelope}
-            items.append({**ctx, "parts": _render_parts(n.kind, ctx)})
-        subject = _subject(rows, items)
-        text = render_template("email/message.txt", items=items, subject=subject, **envelope)
-        html = render_template("email/message.html", items=items, subject=subject, **envelope)
-        html = _INLINER.inline(html)
+        contexts = [{**build_context(n), **envelope} for n in rows]
+        shared, fills = None, {}
+        if stencils is None:
+            subject, text, html = compose(rows, envelope, contexts)
+        else:
+            subject, text, html, shared, fills = stencils.compose(rows, envelope, contexts)
     except Exception as exc:  # noqa: BLE001 - any failure here is reported on the row
         kinds = ", ".join(n.kind for n in rows)
         raise RenderError(f"could not render the {kinds} message: {exc}") from exc
@@ -149,7 +153,20 @@ def render_email(rows: list[Notification]) -> Rendered:
             "List-Unsubscribe": f"<{envelope['unsubscribe_url']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-    return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html, headers=headers)
+    subject = " ".join(subject.split())[:300]
+    return Rendered(subject, text, html, headers=headers, shared=shared, fills=fills)
+
+
+def compose(rows: list[Notification], envelope: dict, contexts: list[dict]) -> tuple[str, str, str]:
+    """Subject (not yet tidied), text and HTML (CSS inlined) of one email."""
+    items = []
+    for n, ctx in zip(rows, contexts, strict=True):
+        client_id = n.application.position.client_id
+        items.append({**ctx, "parts": _render_parts(n.kind, ctx, client_id)})
+    subject = _subject(rows, items)
+    text = render_template("email/message.txt", items=items, subject=subject, **envelope)
+    html = render_template("email/message.html", items=items, subject=subject, **envelope)
+    return subject, text, _INLINER.inline(html)
 
 
 def _envelope(candidate, rows: list[Notification]) -> dict:
@@ -165,6 +182,7 @@ def _envelope(candidate, rows: list[Notification]) -> dict:
         "signature_lines": [line.strip() for line in signature.split("\n") if line.strip()]
         or [agency],
         "digest": len(rows) > 1,
+        "n_apps": len({n.application_id for n in rows}),
         "status_url": status_url,
         "preferences_url": status_url + "#preferences",
         "link_expires": fmt_date(clock.now() + links.status_max_age(), candidate.timezone),
@@ -175,6 +193,8 @@ def _envelope(candidate, rows: list[Notification]) -> dict:
 
 def _subject(rows: list[Notification], items: list[dict]) -> str:
     first = items[0]
+    if len(rows) == 1 and first["parts"].get("subject"):
+        return first["parts"]["subject"]  # an edited template's own subject
     if len(rows) == 1:
         return SUBJECTS[rows[0].kind].format(
             position=first["position_title"],
@@ -188,7 +208,11 @@ def _subject(rows: list[Notification], items: list[dict]) -> str:
     return "Updates on your applications: " + "; ".join(about[:2]) + more
 
 
-def _render_parts(kind: str, ctx: dict) -> dict[str, str]:
+def _render_parts(kind: str, ctx: dict, client_id: int | None = None) -> dict:
+    # Wording edited by the agency (client's, else agency-wide) wins over the built-in file.
+    custom = custom_templates.render_override(kind, client_id, ctx)
+    if custom is not None:
+        return custom
     env = current_app.jinja_env
     template = env.get_template(f"email/kinds/{kind}.txt")
     context = template.new_context(ctx)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import clock
+from app.bulk_sql import id_filters, ids_in, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
 from app.notifications import dispatch, pacing
@@ -61,7 +62,7 @@ def claim(ids: list[int], now: datetime) -> list[int]:
     """pending/queued -> sending, atomically; rows another worker holds are skipped."""
     return take(
         sa.select(Notification.id).where(
-            Notification.id.in_(ids),
+            ids_in(db.session, Notification.id, ids),
             Notification.due_at <= now + dispatch.DUE_SLACK,
         ),
         now,
@@ -140,68 +141,68 @@ def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
 
 def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
     now = clock.now()
+    table = Notification.__table__
     # Every notification a digest answers is recorded as sent, with the same email.
-    params = [
+    rows = [
         {
-            "b_id": nid,
-            "b_pid": pid,
-            "b_subject": p.rendered.subject,
-            "b_text": p.rendered.text,
-            "b_html": p.rendered.html,
+            "id": nid,
+            "provider_message_id": pid,
+            "subject": p.rendered.subject,
+            "body_text": p.rendered.text,
+            "body_html": p.rendered.html,
         }
         for p, pid in zip(ready, provider_ids, strict=True)
         for nid in p.ids
     ]
     # Also from pending/queued: if our lease was taken back while the provider accepted,
-    # the truth is still "sent".
-    stmt = (
-        sa.update(Notification.__table__)
-        .where(
-            Notification.__table__.c.id == sa.bindparam("b_id"),
-            # or_() rather than in_(): expanding IN cannot be used with executemany.
+    # the truth is still "sent". (or_() rather than in_(): this may be an executemany.)
+    update_many(
+        db.session,
+        table,
+        rows,
+        where=[
             sa.or_(
                 *(
-                    Notification.__table__.c.state == state
+                    table.c.state == state
                     for state in (NState.SENDING.value, NState.PENDING.value, NState.QUEUED.value)
                 )
-            ),
-        )
-        .values(
+            )
+        ],
+        values=dict(
             state=NState.SENT.value,
             sent_at=now,
             updated_at=now,
             lease_expires_at=None,
             last_error=None,
             error_kind=None,
-            provider_message_id=sa.bindparam("b_pid"),
-            subject=sa.bindparam("b_subject"),
-            body_text=sa.bindparam("b_text"),
-            body_html=sa.bindparam("b_html"),
-        )
+        ),
     )
-    db.session.execute(stmt, params)
     # The provider's events may have got here first (processed/delivered while we waited
     # for its answer): the state is already right, but the audit trail still needs what
-    # was sent and the provider's id.
-    table = Notification.__table__
-    db.session.execute(
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"), table.c.provider_message_id.is_(None))
-        .values(
-            provider_message_id=sa.bindparam("b_pid"),
-            subject=sa.bindparam("b_subject"),
-            body_text=sa.bindparam("b_text"),
-            body_html=sa.bindparam("b_html"),
-        ),
-        params,
+    # was sent and the provider's id. Looked up in one query first: per-row statements
+    # filtering on "provider_message_id IS NULL" are planned on that index right after a
+    # fan-out (statistics not updated yet) and then scan every owed row, once per row.
+    missing: set[int] = set()
+    for among in id_filters(db.session, table.c.id, [r["id"] for r in rows]):
+        missing.update(
+            db.session.scalars(
+                sa.select(table.c.id).where(among, table.c.provider_message_id.is_(None))
+            )
+        )
+    update_many(
+        db.session,
+        table,
+        [r for r in rows if r["id"] in missing],
+        where=[table.c.provider_message_id.is_(None)],
     )
     app_ids = sorted({a for p in ready for a in p.application_ids})
-    db.session.execute(
-        sa.update(Application)
-        .where(Application.id.in_(app_ids))
-        .values(last_candidate_contact_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    for among in id_filters(db.session, Application.id, app_ids):
+        db.session.execute(
+            sa.update(Application)
+            .where(among)
+            .values(last_candidate_contact_at=now)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
 
 

@@ -1,10 +1,12 @@
 """SendGrid v3 mail send: many candidates per request, each seeing only their own message.
 
 Each recipient is one personalization with its own subject, custom_args (our notification id,
-so webhook events map back) and headers. Bodies differ per recipient, so the request's content
-is a pair of substitution tags and every personalization carries its own rendered text/html as
-substitutions. SendGrid caps substitutions at 10,000 bytes per personalization: a larger message
-goes in a request of its own with its content inline.
+so webhook events map back) and headers. Bodies differ per recipient. When the messages of a
+request share one layout (`OutgoingEmail.shared`, a fan-out), that layout is the request's
+content and each personalization carries only its own values as substitutions. Otherwise the
+content is a pair of substitution tags and every personalization carries its own rendered
+text/html as substitutions. SendGrid caps substitutions at 10,000 bytes per personalization: a
+larger message goes in a request of its own with its content inline.
 
 Failures are classified for the caller (see errors.py). SendGrid has no idempotency key: a
 timeout after the request left may still have been accepted, so it is ambiguous, not transient.
@@ -107,6 +109,8 @@ class SendGridBackend:
             payload["from"]["name"] = self.from_name
         if inline:
             payload["content"] = _content(first.text, first.html)
+        elif first.shared is not None:
+            payload["content"] = _content(first.shared.text, first.shared.html)
         else:
             payload["content"] = _content(TEXT_TAG, HTML_TAG if first.html is not None else None)
         if self.sandbox:
@@ -142,6 +146,8 @@ def _content(text: str, html: str | None) -> list[dict]:
 
 
 def _substitutions(m: OutgoingEmail) -> dict[str, str]:
+    if m.shared is not None:
+        return dict(m.fills)
     subs = {TEXT_TAG: m.text}
     if m.html is not None:
         subs[HTML_TAG] = m.html
@@ -177,17 +183,19 @@ def substitutions_size(m: OutgoingEmail) -> int:
 def plan_requests(messages: list[OutgoingEmail]) -> list[list[int]]:
     """Split a batch into requests, as lists of positions in `messages`.
 
-    A request shares its categories and content parts, so messages are grouped by kind and
-    by whether they have an HTML part, and groups are cut at 1000 personalizations. A message
-    whose substitutions would exceed SendGrid's limit goes alone, its content inline.
+    A request shares its categories and content parts, so messages are grouped by kind, by
+    whether they have an HTML part and by shared layout (if any), and groups are cut at 1000
+    personalizations. A message whose substitutions would exceed SendGrid's limit goes alone,
+    its content inline.
     """
-    groups: dict[tuple[str, bool], list[int]] = {}
+    groups: dict[tuple[str, bool, str | None], list[int]] = {}
     alone: list[list[int]] = []
     for i, m in enumerate(messages):
         if substitutions_size(m) > SUBSTITUTIONS_LIMIT:
             alone.append([i])
         else:
-            groups.setdefault((m.category, m.html is not None), []).append(i)
+            layout = m.shared.key if m.shared is not None else None
+            groups.setdefault((m.category, m.html is not None, layout), []).append(i)
     plan = [
         group[start : start + MAX_PERSONALIZATIONS]
         for group in groups.values()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import clock
+from app.bulk_sql import id_filters, insert_many
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -30,7 +31,6 @@ from app.models import (
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, STAGE_KIND, outcome_kind
 from app.notifications.timing import due_time
-from app.orm import chunks
 
 
 class PipelineError(ValueError):
@@ -38,6 +38,15 @@ class PipelineError(ValueError):
 
 
 def add_to_position(candidate: Candidate, position: Position, *, actor: User | None) -> Application:
+    application = plan_add_to_position(candidate, position, actor=actor)
+    outbox.commit()
+    return application
+
+
+def plan_add_to_position(
+    candidate: Candidate, position: Position, *, actor: User | None
+) -> Application:
+    """add_to_position without the commit (imports add many in one transaction)."""
     if position.status != PositionStatus.OPEN:
         raise PipelineError(f"{position.title} is {position.status.replace('_', ' ')}.")
     exists = db.session.scalar(
@@ -69,7 +78,6 @@ def add_to_position(candidate: Candidate, position: Position, *, actor: User | N
             occurred_at=now,
         )
     )
-    outbox.commit()
     return application
 
 
@@ -141,6 +149,8 @@ def plan_move(
         )
     )
     db.session.flush()
+    if from_stage == Stage.INTERVIEW:
+        _settle_promise_reminders(application, actor, now)
     # Supersede, don't contradict: anything about the old state that has not left is void.
     outbox.supersede_stale(application.id, newer_version=application.version, now=now)
     if kind and owe_message:
@@ -211,11 +221,60 @@ def plan_interview(
         "client_contact": client_contact,
         "next_step": next_step,
     }
+    _settle_promise_reminders(
+        application, actor, now, keep=_promise_key(application, promised_response_at)
+    )
+    _remind_before_promise(application, promised_response_at, now)
     return outbox.owe(application, "interview_scheduled", note=note, context=context, now=now)
+
+
+def _promise_key(application: Application, promised: datetime) -> str:
+    return f"promise_due:{application.id}:{promised.isoformat()}"
+
+
+def _settle_promise_reminders(
+    application: Application, actor: User | None, now: datetime, keep: str = ""
+) -> None:
+    """A decision was recorded (or a new date promised): the old reminder has no object."""
+    db.session.execute(
+        sa.update(Task)
+        .where(
+            Task.application_id == application.id,
+            Task.kind == "promised_date_due",
+            Task.resolved_at.is_(None),
+            Task.dedupe_key != keep,
+        )
+        .values(resolved_at=now, resolved_by_id=_id(actor))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _remind_before_promise(application: Application, promised: datetime, now: datetime) -> None:
+    """sweep_promised_dates acts only once the date has passed: give the recruiter a task a
+    business day before, so they can chase the client while the promise still holds."""
+    due = promised - timedelta(days=1)
+    while due.weekday() >= 5:  # Saturday, Sunday
+        due -= timedelta(days=1)
+    outbox.open_task(
+        kind="promised_date_due",
+        title=f"Chase {application.position.client.name} for a decision on "
+        f"{application.candidate.name} (promised by {promised:%d %b})",
+        dedupe_key=_promise_key(application, promised),
+        candidate_id=application.candidate_id,
+        application_id=application.id,
+        assignee_id=application.position.owner_id,
+        due_at=max(due, now),
+    )
 
 
 def undo_last_change(application: Application, *, actor: User | None) -> None:
     """Take back a stage change whose message has not gone out yet (the undo window)."""
+    plan_undo(application, actor=actor, now=clock.now())
+    outbox.commit()
+
+
+def plan_undo(application: Application, *, actor: User | None, now: datetime) -> None:
+    """undo_last_change without the commit (bulk undo takes back many in one transaction)."""
     last = db.session.scalar(
         sa.select(StageEvent)
         .where(StageEvent.application_id == application.id)
@@ -237,10 +296,7 @@ def undo_last_change(application: Application, *, actor: User | None) -> None:
     )
     if gone:
         raise PipelineError("Too late to undo: the candidate has already been sent the message.")
-    plan_move(
-        application, Stage(last.from_stage), actor, None, "undo", clock.now(), owe_message=False
-    )
-    outbox.commit()
+    plan_move(application, Stage(last.from_stage), actor, None, "undo", now, owe_message=False)
 
 
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
@@ -300,10 +356,10 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
     rows = _active_rows(position)
     kind = outcome_kind(Stage.POSITION_CLOSED, reason)
     app_ids = [r.id for r in rows]
-    for chunk in chunks(app_ids, 900):
+    for among in id_filters(db.session, Application.id, app_ids):
         db.session.execute(
             sa.update(Application)
-            .where(Application.id.in_(chunk))
+            .where(among)
             .values(
                 stage=Stage.POSITION_CLOSED.value,
                 outcome_reason=reason,
@@ -313,43 +369,49 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
             )
             .execution_options(synchronize_session=False)
         )
-    if rows:
-        db.session.execute(
-            sa.insert(StageEvent),
-            [
-                {
-                    "application_id": r.id,
-                    "actor_id": _id(actor),
-                    "from_stage": r.stage,
-                    "to_stage": Stage.POSITION_CLOSED.value,
-                    "reason": reason,
-                    "version": r.version + 1,
-                    "occurred_at": now,
-                }
-                for r in rows
-            ],
-        )
+    insert_many(
+        db.session,
+        StageEvent,
+        [
+            {
+                "application_id": r.id,
+                "actor_id": _id(actor),
+                "from_stage": r.stage,
+                "to_stage": Stage.POSITION_CLOSED.value,
+                "reason": reason,
+                "version": r.version + 1,
+                "occurred_at": now,
+            }
+            for r in rows
+        ],
+    )
     outbox.supersede_many(app_ids, now)
-    outbox.owe_many([_owed_row(r, kind, reason, now) for r in rows])
+    outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
     return len(rows)
 
 
 def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> int:
     rows = _active_rows(position)
     app_ids = [r.id for r in rows]
-    for chunk in chunks(app_ids, 900):
+    for among in id_filters(db.session, Application.id, app_ids):
         db.session.execute(
             sa.update(Application)
-            .where(Application.id.in_(chunk))
+            .where(among)
             .values(version=Application.version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
     outbox.supersede_many(app_ids, now)
-    outbox.owe_many([_owed_row(r, "position_on_hold", reason, now) for r in rows])
+    outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
     return len(rows)
 
 
-def _owed_row(r, kind: str, reason: str | None, now: datetime) -> dict:
+def _owed_rows(rows, kind: str, reason: str | None, now: datetime) -> list[dict]:
+    # One due time per time zone: the same for everyone there (10,000 rows, a few zones).
+    due = {tz: due_time(kind, tz, now) for tz in {r.timezone for r in rows}}
+    return [_owed_row(r, kind, reason, now, due[r.timezone]) for r in rows]
+
+
+def _owed_row(r, kind: str, reason: str | None, now: datetime, due_at: datetime) -> dict:
     version = r.version + 1
     return {
         "application_id": r.id,
@@ -361,7 +423,7 @@ def _owed_row(r, kind: str, reason: str | None, now: datetime) -> dict:
         "app_version": version,
         "reason": reason,
         "context": {},
-        "due_at": due_time(kind, r.timezone, now),
+        "due_at": due_at,
         "to_email": r.email,
         "attempts": 0,
         "ambiguous_sends": 0,

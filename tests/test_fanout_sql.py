@@ -1,0 +1,202 @@
+"""The set-based statements behind a fan-out (app/bulk_sql.py) and what close_position does
+with them, on whichever database the suite runs (SQLite or PostgreSQL): the PostgreSQL fast
+paths and the portable fallbacks must write the same rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from itsdangerous import URLSafeTimedSerializer
+from rq.job import Job
+
+from app import clock
+from app.bulk_sql import id_filters, ids_in, insert_many, update_many
+from app.devtools.sendgrid_stub import SendGridStub
+from app.models import Notification, NState, Stage, StageEvent
+from app.notifications import dispatch, links
+from app.notifications.backends import OutgoingEmail, SharedBody
+from app.notifications.dispatch import queue
+from app.notifications.reconcile import reconcile
+from app.notifications.sendgrid_backend import SendGridBackend
+from app.pipeline import services
+from tests import factories as f
+
+
+def _applications(db, n: int, stage: Stage = Stage.INTERVIEW):
+    position = f.position()
+    apps = [f.application(position_=position, stage=stage) for _ in range(n)]
+    db.session.commit()
+    return position, apps
+
+
+def test_insert_and_update_many_write_every_value(db):
+    _, apps = _applications(db, 3)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    rows = [
+        {
+            "application_id": a.id,
+            "candidate_id": a.candidate_id,
+            "kind": "position_cancelled",
+            "category": "outcome",
+            "state": NState.PENDING.value,
+            "idempotency_key": f"test:{a.id}",
+            "app_version": 1 + i,
+            "reason": None if i == 1 else "budget_cut",  # constant but for one row
+            "context": {"n": i, "é": "ü"} if i else {},
+            "due_at": now + timedelta(minutes=i),
+            "to_email": None,  # the same (NULL) in every row
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, a in enumerate(apps)
+    ]
+    ids = insert_many(db.session, Notification, rows, returning=Notification.id)
+    db.session.commit()
+    got = db.session.scalars(
+        sa.select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+    ).all()
+    assert len(got) == 3
+    for n, row in zip(got, rows, strict=True):
+        for key, value in row.items():
+            assert getattr(n, key) == value, key
+
+    update_many(
+        db.session,
+        Notification.__table__,
+        [{"id": n.id, "subject": f"S{n.id}", "body_html": "<p>same</p>"} for n in got[:2]],
+        where=[Notification.__table__.c.state == NState.PENDING.value],
+        values={"state": NState.SENT.value, "sent_at": now},
+    )
+    db.session.commit()
+    for n in got:
+        db.session.refresh(n)
+    assert [n.state for n in got] == ["sent", "sent", "pending"]
+    assert [n.subject for n in got] == [f"S{got[0].id}", f"S{got[1].id}", None]
+    assert got[0].sent_at == now and got[2].sent_at is None
+
+    insert_many(db.session, StageEvent, [])  # nothing to do is fine
+    assert insert_many(db.session, StageEvent, [], returning=StageEvent.id) == []
+
+
+def test_id_filters_select_exactly_the_ids_however_many(db):
+    _, apps = _applications(db, 3)
+    wanted = [apps[0].id, apps[2].id]
+    from app.models import Application
+
+    clause = ids_in(db.session, Application.id, wanted)
+    assert sorted(db.session.scalars(sa.select(Application.id).where(clause))) == wanted
+    many = [*wanted, *range(10**6, 10**6 + 2000)]  # more than one IN list's worth
+    found = []
+    for among in id_filters(db.session, Application.id, many):
+        found += db.session.scalars(sa.select(Application.id).where(among)).all()
+    assert sorted(found) == wanted
+    assert list(id_filters(db.session, Application.id, [])) == []
+
+
+def test_fanout_rows_are_queued_in_jobs_of_one_kind_and_batch_size(app, db):
+    app.config.update(SEND_BATCH_SIZE=4, UNDO_WINDOW_SECONDS=0)  # due at once
+    position, apps = _applications(db, 10)
+    result = services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
+    ids = result["notification_ids"]
+    assert len(ids) == 10
+    rows = db.session.scalars(sa.select(Notification).where(Notification.id.in_(ids))).all()
+    assert {n.state for n in rows} == {NState.QUEUED.value}
+    assert {n.kind for n in rows} == {"position_cancelled"}
+    jobs = {j.id: j for j in Job.fetch_many(queue().get_job_ids(), connection=queue().connection)}
+    assert sorted(len(j.args[0]) for j in jobs.values()) == [2, 4, 4]
+    for n in rows:  # every row points at the job that carries it
+        assert n.id in jobs[n.job_id].args[0]
+    assert sorted(i for j in jobs.values() for i in j.args[0]) == sorted(ids)
+
+
+def test_fanout_enqueue_lost_to_a_redis_outage_is_reconciled(app, db, monkeypatch):
+    app.config["UNDO_WINDOW_SECONDS"] = 0
+    position, apps = _applications(db, 5)
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(dispatch, "enqueue_send", down)
+    result = services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
+    monkeypatch.undo()
+    ids = result["notification_ids"]
+    assert queue().count == 0
+    owed = db.session.scalars(sa.select(Notification.state).where(Notification.id.in_(ids)))
+    assert set(owed) <= {NState.PENDING.value, NState.QUEUED.value}  # owed, not lost
+    later = clock.now() + timedelta(minutes=10)
+    with clock.frozen(later):
+        reconcile(later)
+    jobs = Job.fetch_many(queue().get_job_ids(), connection=queue().connection)
+    assert sorted(i for j in jobs for i in j.args[0]) == sorted(ids)
+
+
+def test_status_tokens_are_what_itsdangerous_would_sign(app, db):
+    candidate = f.candidate()
+    candidate.token_version = 3
+    db.session.commit()
+    reference = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt=links.STATUS_SALT, signer=links._ClockSigner
+    )
+    with clock.frozen(clock.now()):
+        token = links.status_token(candidate)
+        assert token == reference.dumps({"c": candidate.id, "v": 3})
+    assert links.read_status_token(token).candidate.id == candidate.id
+    assert links.read_unsubscribe_token(links.unsubscribe_token(candidate)).id == candidate.id
+
+
+def test_stub_stats_count_duplicates_as_they_come():
+    with SendGridStub(api_key="k") as stub:
+        backend = SendGridBackend("k", host=stub.url, timeout=5, from_email="a@agency.test")
+
+        def message(nid: int, members=()):
+            return OutgoingEmail(
+                notification_id=nid,
+                to_email=f"c{nid}@example.test",
+                to_name="C",
+                subject="S",
+                text="T",
+                html=None,
+                category="digest",
+                member_ids=tuple(members),
+            )
+
+        backend.send_batch([message(1), message(2, members=[3])])
+        backend.send_batch([message(1), message(3)])
+        stats, full = stub.stats(per_notification=False), stub.stats()
+    assert stats["duplicates"] == full["duplicates"] == 1
+    assert stats["covered_duplicates"] == full["covered_duplicates"] == 2  # 1 twice, 3 twice
+    assert full["per_notification_covered"] == {"1": 2, "2": 1, "3": 2}
+    assert stats["notifications"] == 3
+
+
+def test_a_shared_layout_is_sent_once_and_each_recipient_gets_their_own_body():
+    tags = ("-clXt0-", "-clXh0-")
+    shared = SharedBody(key="layout-0", text="Hello -clXt0-!", html="<p>Hello -clXh0-!</p>")
+    names = ["Zoë <b>", 'Tom & "Jerry"', "Ann"]
+    messages = [
+        OutgoingEmail(
+            notification_id=i,
+            to_email=f"c{i}@example.test",
+            to_name=name,
+            subject=f"For {name}",
+            text=f"Hello {name}!",
+            html=f"<p>Hello {name.replace('&', '&amp;').replace('<', '&lt;')}!</p>",
+            category="position_cancelled",
+            shared=shared,
+            fills={
+                tags[0]: name,
+                tags[1]: name.replace("&", "&amp;").replace("<", "&lt;"),
+            },
+        )
+        for i, name in enumerate(names, start=1)
+    ]
+    with SendGridStub(api_key="k") as stub:
+        backend = SendGridBackend("k", host=stub.url, timeout=5, from_email="a@agency.test")
+        backend.send_batch(messages)
+        records = {r["notification_id"]: r for r in stub.messages()}
+        assert stub.stats()["requests"] == 1
+    for m in messages:
+        r = records[str(m.notification_id)]
+        assert (r["text"], r["html"], r["subject"]) == (m.text, m.html, m.subject)
