@@ -53,7 +53,8 @@ def load(instance_path: str) -> dict:
         # After an ambiguous send, wait this long for SendGrid's "processed" event before
         # sending again (at least once, but not needlessly twice).
         "AMBIGUOUS_SETTLE_SECONDS": _env_int("AMBIGUOUS_SETTLE_SECONDS", 120),
-        "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 500),
+        # One job, one SendGrid request (at most 1,000 personalizations each).
+        "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 1000),
         # Waits between attempts after a transient provider error (the last one repeats).
         "SEND_BACKOFF_SECONDS": [
             float(x)
@@ -117,4 +118,14 @@ def load(instance_path: str) -> dict:
         "DIGEST_HOUR": _env_int("DIGEST_HOUR", 7),
         # Links in staff emails point here.
         "APP_BASE_URL": os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000"),
+        # Requests larger than this are refused before anything reads them (CSV uploads).
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024),
+        # CSV imports (app/imports): bigger files import in a job with a progress bar.
+        "IMPORT_MAX_BYTES": _env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024),
+        "IMPORT_MAX_ROWS": _env_int("IMPORT_MAX_ROWS", 5000),
+        "IMPORT_INLINE_ROWS": _env_int("IMPORT_INLINE_ROWS", 200),
+        # Workers pick up an edited message template within this many seconds.
+        "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
+            os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")
+        ),
     }

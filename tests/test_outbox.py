@@ -277,5 +277,6 @@ def test_promised_date_passing_owes_still_deciding_once(db):
     assert services.sweep_promised_dates(later) == 0  # date moved on; not owed twice
     kinds = [n.kind for n in _notes(db, a.id)]
     assert kinds.count("still_deciding") == 1
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 1
+    missed = sa.select(sa.func.count()).select_from(Task).where(Task.kind == "promise_missed")
+    assert db.session.scalar(missed) == 1
     assert a.promised_response_at > later

@@ -25,6 +25,12 @@ def test_rejection_preview_is_the_email_that_is_then_sent(db):
     a = f.application(stage=Stage.INTERVIEW, candidate_=f.candidate(name="Ada <Lovelace>"))
     db.session.commit()
     before = _counts(db)
+    # Frozen: the status link in the email carries a timestamp, so both renders share one now.
+    with clock.frozen(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)):
+        _preview_then_send(db, a, before)
+
+
+def _preview_then_send(db, a, before):
 
     p = preview.preview_move(
         a, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED, note="Thank you!"

@@ -16,7 +16,7 @@ from flask import current_app
 from app import clock
 from app.extensions import db
 from app.models import Application, Notification, Stage, User
-from app.notifications import outbox
+from app.notifications import custom_templates, outbox
 from app.notifications.kinds import KINDS
 from app.notifications.render import RenderError, build_context, render
 from app.notifications.timing import candidate_zone
@@ -36,6 +36,7 @@ FIELD_LABELS = {
     "interview_at": "the interview date and time",
     "promised_date": "the date the client will decide by",
 }
+_FIELD_DESCRIPTIONS = {f.name: f.description.lower() for f in custom_templates.MERGE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,12 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
 def missing_fields(n: Notification) -> list[str]:
     ctx = build_context(n)
     needed = ALWAYS_REQUIRED + REQUIRED_BY_KIND.get(n.kind, ())
+    # An edited template may print more fields; an empty one would leave a hole in the email.
+    used = custom_templates.required_fields(n.kind, n.application.position.client_id)
+    needed += tuple(sorted(used - set(needed)))
     return [
-        f"Missing {FIELD_LABELS.get(name, name)}: add it before sending."
+        f"Missing {FIELD_LABELS.get(name) or _FIELD_DESCRIPTIONS.get(name, name)}: "
+        "add it before sending."
         for name in needed
         if not ctx.get(name)
     ]
