@@ -61,7 +61,9 @@ def prepare(ids: list[int], now: datetime) -> Plan:
 
 def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
     plan = Plan()
-    stencils = Stencils()  # this batch's layouts, never shared with another job
+    # This batch's layouts, never shared with another job. With several emails, even the
+    # first of a shape is filled from its stencil, so the whole shape goes in one request.
+    stencils = Stencils(eager=len(groups) > 1)
     for group in groups:
         candidate = group[0].candidate
         if not candidate.email:

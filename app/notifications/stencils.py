@@ -125,7 +125,8 @@ def _join(stencil: tuple[list[str], list[int]], values: list[str]) -> str:
 class Stencils:
     """The stencils of one send job. Not shared between jobs, threads or processes."""
 
-    def __init__(self):
+    def __init__(self, eager: bool = False):
+        self.eager = eager
         self._stencils: dict[tuple, object] = {}
         self._safe: dict[tuple[str, int | None], bool] = {}
         self.hits = 0  # emails filled in from a stencil
@@ -155,11 +156,13 @@ class Stencils:
             ),
         )
         stencil = self._stencils.get(key)
-        if stencil is None:
+        if stencil is None and not self.eager:
             # The first email of a shape is rendered in full: a stencil costs two renders
             # and pays off only from the next one (most jobs outside a fan-out send one).
             self._stencils[key] = _SEEN
             return self._full(rows, envelope, contexts)
+        if stencil is None:
+            stencil = _SEEN
         if stencil is _SEEN:
             stencil = self._make(n, client_id, envelope, ctx, values)
             self._stencils[key] = stencil
