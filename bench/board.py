@@ -22,7 +22,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -52,22 +51,6 @@ KIND = {
 
 def env() -> dict:
     return common.base_env(DATABASE_URL=DATABASE_URL, EMAIL_BACKEND="mailbox", SENDGRID_API_KEY="")
-
-
-def reset_database(environment: dict) -> None:
-    import psycopg
-
-    with psycopg.connect(common.PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def seed(app, sizes: tuple[int, ...]) -> list[int]:
@@ -207,7 +190,7 @@ def main(argv=None) -> int:
     environment = env()
     print(common.machine(), flush=True)
     print(f"seeding {DB_NAME}: {args.applications} + {args.baseline} applications", flush=True)
-    reset_database(environment)
+    common.reset_database(environment, DB_NAME)
     os.environ.update(environment)
     from app import create_app
 

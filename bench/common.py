@@ -48,20 +48,20 @@ def machine() -> str:
     return f"nproc={os.cpu_count()} cpu={model!r} python={platform.python_version()} loadavg={load}"
 
 
-def reset_database(env: dict) -> None:
-    """Drop and recreate closeloop_bench, then migrate it as a deployment would."""
+def reset_database(env: dict, name: str = DB_NAME) -> None:
+    """Drop and recreate a benchmark's database, then migrate it as a deployment would."""
     import psycopg
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=300,
     )
 
 

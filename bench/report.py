@@ -90,22 +90,6 @@ def env() -> dict:
 # -- seeding --------------------------------------------------------------------------------
 
 
-def reset_database(environment: dict) -> None:
-    import psycopg
-
-    with psycopg.connect(common.PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
 class Stamps:
     """Timestamps as COPY text, precomputed at 10-minute steps over two years."""
 
@@ -499,7 +483,7 @@ def main(argv=None) -> int:
         return 0
     print(f"machine: {common.machine()}")
     if not args.skip_seed:
-        reset_database(env())
+        common.reset_database(env(), DB_NAME)
         t0 = time.perf_counter()
         counts = seed(args.applications)
         print(f"seeded in {time.perf_counter() - t0:.1f} s: {counts}")

@@ -13,7 +13,7 @@ from app.extensions import db as _db
 from app.models import Application, Notification, NState, OutcomeReason, Stage, Task
 from app.pipeline import services
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 
@@ -26,11 +26,6 @@ def web(client):
 @pytest.fixture
 def me():
     return f.user(name="Rita Recruiter")
-
-
-def sign_in(web, user):
-    assert web.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def text(response) -> str:

@@ -15,7 +15,7 @@ from app.models import Application, Notification, NState, OutcomeReason, Stage, 
 from app.notifications import send
 from app.pipeline import bulk, services
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 REJECT = OutcomeReason.AGENCY_DECISION.value
@@ -34,11 +34,6 @@ def me():
 @pytest.fixture
 def position(me):
     return f.position(owner=me, title="Data Engineer")
-
-
-def sign_in(web, user):
-    assert web.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def text(response) -> str:

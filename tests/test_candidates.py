@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app.extensions import db as _db
 from app.models import Application, Candidate, CandidateAction, PositionStatus, Stage
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 
@@ -17,12 +17,6 @@ PASSWORD = "correct horse"
 @pytest.fixture
 def web(app, make_app):
     return Web(make_app().test_client())
-
-
-def sign_in(web, user) -> Web:
-    response = web.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302
-    return web
 
 
 def form(**overrides) -> dict:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.models import Client, Position
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 
@@ -15,12 +15,6 @@ PASSWORD = "correct horse"
 @pytest.fixture
 def web(client):
     return Web(client)
-
-
-def sign_in(web, user):
-    response = web.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302
-    return web
 
 
 def text(response) -> str:

@@ -18,7 +18,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.status import services as status_services
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 # A Tuesday morning; "now" in these tests is a week later (well past the 1-day SLA).
@@ -35,11 +35,6 @@ def frozen():
 @pytest.fixture
 def web(app, make_app):
     return Web(make_app().test_client())
-
-
-def sign_in(web, user) -> Web:
-    assert web.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def section(page: str, name: str) -> str:

@@ -17,7 +17,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.status import services as status_services
 from tests import factories as f
-from tests.web import Web
+from tests.web import Web, sign_in
 
 PASSWORD = "correct horse"
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -26,11 +26,6 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def web(app, make_app):
     return Web(make_app().test_client())
-
-
-def sign_in(web, user) -> Web:
-    assert web.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-    return web
 
 
 def bounce(n: Notification, at: datetime) -> dict:

@@ -19,3 +19,10 @@ class Web:
     def post(self, *args, **kwargs):
         db.session.commit()
         return self.client.post(*args, **kwargs)
+
+
+def sign_in(web, user, password: str = "correct horse"):
+    """Sign `user` in through the login form (the factories' default password)."""
+    response = web.post("/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return web

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from app import clock
 from app.access import can_see_candidate, candidate_or_404, position_or_404
@@ -18,17 +17,6 @@ from app.candidates.timeline import ACTION_LABELS, timeline
 from app.extensions import db
 from app.models import Application
 from app.pipeline.services import PipelineError, add_to_position
-
-
-@bp.app_template_global()
-def board_url(position_id: int | None) -> str:
-    """Link to a position's board; '#' while that page does not exist (built elsewhere)."""
-    if not position_id:
-        return "#"
-    try:
-        return url_for("positions.board", position_id=position_id)
-    except BuildError:
-        return "#"
 
 
 @bp.get("/candidates")

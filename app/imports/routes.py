@@ -6,21 +6,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from app.extensions import db
 from app.imports import bp, running, services
 from app.imports.forms import POOL, ConfirmForm, UploadForm
 from app.imports.parsing import ALIASES, FileProblem, sample_csv
 from app.models import Candidate, CandidateImport, ImportStatus, Position
-
-
-@bp.app_template_global("import_candidate_url")
-def candidate_url(candidate_id: int) -> str | None:
-    try:
-        return url_for("candidates.profile", candidate_id=candidate_id)
-    except BuildError:  # the candidates area is not registered (a trimmed-down app)
-        return None
 
 
 def _import_or_404(import_id: int) -> CandidateImport:

@@ -1,5 +1,4 @@
-"""Read-only queries behind the dashboard. Recruiters see their own positions; managers
-and admins see everything."""
+"""Read-only queries behind the dashboard. Who sees what is app/access.py's rule."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app import clock
+from app.access import candidate_filter, sees_everything, visible_positions
 from app.extensions import db
 from app.models import (
     Alert,
@@ -18,7 +18,6 @@ from app.models import (
     Notification,
     NState,
     Position,
-    Role,
     Stage,
     Task,
     User,
@@ -69,31 +68,19 @@ class OutboxSummary:
 _ACTIVE = (Stage.SOURCED, Stage.SUBMITTED, Stage.CLIENT_REVIEW, Stage.INTERVIEW, Stage.OFFER)
 
 
-def sees_everything(user: User) -> bool:
-    return user.has_role(Role.MANAGER)
-
-
-def visible_position_ids(user: User) -> sa.Select:
-    """Ids of the positions `user` may see, as a subquery to filter with."""
-    query = sa.select(Position.id)
-    if not sees_everything(user):
-        query = query.where(Position.owner_id == user.id)
-    return query
-
-
 def positions_overview(user: User) -> list[PositionRow]:
     """Positions with client, owner, status and the number of applications in each stage."""
     rows = db.session.execute(
         sa.select(Position, Client.name, User.name)
         .join(Client, Position.client_id == Client.id)
         .join(User, Position.owner_id == User.id)
-        .where(Position.id.in_(visible_position_ids(user)))
+        .where(Position.id.in_(visible_positions(user)))
         .order_by(Client.name, Position.title, Position.id)
     ).all()
     counts: dict[int, dict[str, int]] = {}
     for position_id, stage, n in db.session.execute(
         sa.select(Application.position_id, Application.stage, sa.func.count())
-        .where(Application.position_id.in_(visible_position_ids(user)))
+        .where(Application.position_id.in_(visible_positions(user)))
         .group_by(Application.position_id, Application.stage)
     ):
         counts.setdefault(position_id, {})[stage] = n
@@ -114,14 +101,9 @@ def positions_overview(user: User) -> list[PositionRow]:
 def recent_candidates(user: User, limit: int = 8) -> list[CandidateRow]:
     """The newest candidates `user` works with, each with their visible applications."""
     query = sa.select(Candidate).where(Candidate.anonymised_at.is_(None))
-    if not sees_everything(user):
-        in_my_positions = (
-            sa.select(Application.id)
-            .where(Application.candidate_id == Candidate.id)
-            .where(Application.position_id.in_(visible_position_ids(user)))
-            .exists()
-        )
-        query = query.where(sa.or_(Candidate.owner_id == user.id, in_my_positions))
+    mine = candidate_filter(user)
+    if mine is not None:
+        query = query.where(mine)
     candidates = db.session.scalars(
         query.order_by(Candidate.created_at.desc(), Candidate.id.desc()).limit(limit)
     ).all()
@@ -131,7 +113,7 @@ def recent_candidates(user: User, limit: int = 8) -> list[CandidateRow]:
             sa.select(Application.candidate_id, Position.title, Application.stage)
             .join(Position, Application.position_id == Position.id)
             .where(Application.candidate_id.in_([c.id for c in candidates]))
-            .where(Application.position_id.in_(visible_position_ids(user)))
+            .where(Application.position_id.in_(visible_positions(user)))
             .order_by(Application.stage_entered_at.desc(), Application.id.desc())
         ):
             applications.setdefault(candidate_id, []).append((title, stage))
@@ -155,7 +137,7 @@ def outbox_summary(user: User) -> OutboxSummary:
     if not sees_everything(user):
         notifications = notifications.join(
             Application, Notification.application_id == Application.id
-        ).where(Application.position_id.in_(visible_position_ids(user)))
+        ).where(Application.position_id.in_(visible_positions(user)))
         tasks = tasks.where(Task.assignee_id == user.id)
     by_state = {state: n for state, n in db.session.execute(notifications)}
     open_tasks = db.session.scalar(tasks) or 0

@@ -7,6 +7,7 @@ from flask import current_app, render_template
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
+from app.access import sees_everything
 from app.extensions import db
 from app.main import bp, queries
 from app.models import TERMINAL_STAGES, NState, Stage
@@ -65,7 +66,7 @@ def dashboard():
         candidates=queries.recent_candidates(current_user),
         outbox=queries.outbox_summary(current_user),
         alerts=queries.open_alerts(),
-        sees_everything=queries.sees_everything(current_user),
+        sees_everything=sees_everything(current_user),
         stages=list(Stage),
         states=list(NState),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -179,6 +181,12 @@ def discharge(
     return settled
 
 
+def undeliverable_task_key(notification_id: int) -> str:
+    """One task per message nobody can receive by email, whoever notices first (the send
+    path when it fails, or a bulk change that already knows there is no address)."""
+    return f"send_failed:{notification_id}"
+
+
 def open_task(
     *,
     kind: str,
@@ -225,6 +233,21 @@ def commit() -> list[int]:
 
         dispatch_safely(ids, batches)
     return sorted(ids + [nid for batch_ids, _ in batches for nid in batch_ids])
+
+
+@contextlib.contextmanager
+def trial() -> Iterator[None]:
+    """Changes made inside are always rolled back (a savepoint), and what they owed is
+    forgotten with them, never dispatched: how previews run the real change."""
+    owed_before = list(db.session.info.get(_OWED_KEY, []))
+    savepoint = db.session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+        db.session.info.pop(_OWED_KEY, None)
+        if owed_before:
+            db.session.info[_OWED_KEY] = owed_before
 
 
 def rollback() -> None:

@@ -196,7 +196,7 @@ def fail(n: Notification, reason: str, kind: str) -> None:
         kind="send_failed",
         title=f"Message to {n.candidate.name} could not be sent: reach them another way",
         detail=reason,
-        dedupe_key=f"send_failed:{n.id}",
+        dedupe_key=outbox.undeliverable_task_key(n.id),
         candidate_id=n.candidate_id,
         application_id=n.application_id,
         notification_id=n.id,

@@ -250,8 +250,8 @@ def lock(applications: list[Application]) -> None:
 def open_phone_task(n: Notification, application: Application) -> Task | None:
     """The candidate has no email: ask the recruiter to call them now.
 
-    The send path opens a `send_failed:<notification id>` task when such a message comes
-    due; using the same dedupe key here means that one finds this task and adds none.
+    The send path opens a task under the same key when such a message comes due, so it
+    finds this one and adds none.
     """
     candidate = application.candidate
     position = application.position
@@ -259,7 +259,7 @@ def open_phone_task(n: Notification, application: Application) -> Task | None:
         kind="call_candidate",
         title=f"Call {candidate.name}: tell them {news_for(n.kind, position)}",
         detail=f"No email address on file. Phone: {candidate.phone or 'not on file either'}.",
-        dedupe_key=f"send_failed:{n.id}",
+        dedupe_key=outbox.undeliverable_task_key(n.id),
         candidate_id=candidate.id,
         application_id=application.id,
         notification_id=n.id,

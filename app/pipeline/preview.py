@@ -90,17 +90,10 @@ def preview_interview(application: Application, *, actor: User | None, **details
 def dry_run(application: Application, change: Callable[[datetime], Notification | None]):
     """Run `change(now)` in a savepoint, describe the message it owes, roll it back."""
     now = clock.now()
-    owed_before = list(db.session.info.get(outbox._OWED_KEY, []))
-    savepoint = db.session.begin_nested()
-    try:
+    with outbox.trial():
         notification = change(now)
         db.session.flush()
         return _describe(application, notification, now)
-    finally:
-        savepoint.rollback()
-        db.session.info[outbox._OWED_KEY] = owed_before
-        if not owed_before:
-            db.session.info.pop(outbox._OWED_KEY, None)
 
 
 def _describe(application: Application, n: Notification | None, now: datetime) -> Preview:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from app import access
 from app.models import ACTIVE_STAGES, TERMINAL_STAGES, Stage
@@ -18,21 +17,6 @@ from app.positions import bp, queries
 from app.positions.forms import REASON_LABELS, InterviewForm, MoveForm, UndoForm, reason_choices
 
 ID_SLOT = 987654321  # stands in for an id in URL patterns built once per page
-
-
-def url_pattern(endpoint: str, **values) -> str:
-    """url_for with ID_SLOT for the id, or '#' while the endpoint does not exist yet
-    (the candidate profile is built elsewhere). Built once per page, not once per card."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return "#"
-
-
-@bp.app_template_global()
-def safe_url(endpoint: str, **values) -> str:
-    """For links to pages other areas are still building: '#' until they exist."""
-    return url_pattern(endpoint, **values)
 
 
 @bp.route("/positions/<int:position_id>")
@@ -48,7 +32,7 @@ def board(position_id: int):
         active_stages=ACTIVE_STAGES,
         terminal=TERMINAL_STAGES,
         reason_labels=REASON_LABELS,
-        profile_pattern=url_pattern("candidates.profile", candidate_id=ID_SLOT),
+        profile_pattern=url_for("candidates.profile", candidate_id=ID_SLOT),
         move_pattern=url_for("positions.move", application_id=ID_SLOT),
         interview_pattern=url_for("positions.interview", application_id=ID_SLOT),
         id_slot=str(ID_SLOT),

@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+DESKTOP = {"width": 1440, "height": 900}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -42,8 +43,10 @@ def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
+    # Links in the emails the tests open point at this server.
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield app.config["PUBLIC_BASE_URL"]
     finally:
         server.shutdown()
         server.server_close()
@@ -51,22 +54,33 @@ def live_server(app):
 
 
 @pytest.fixture
-def tab():
-    """A desktop-sized Chromium tab."""
+def browser():
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-            context.close()
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def new_tab(browser, viewport: dict):
+    """A tab in a fresh context (its own cookies) with the given viewport."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.fixture
+def tab(browser):
+    """A desktop-sized Chromium tab."""
+    page = new_tab(browser, DESKTOP)
+    yield page
+    page.context.close()
 
 
 def sign_in(page, base_url: str, email: str, password: str) -> None:

@@ -5,42 +5,17 @@ Screenshots land in test-artifacts/screenshots/ for a human to look at.
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from app import clock
 from app.extensions import db
 from app.models import Notification, NState
 from app.notifications.send import deliver
 from app.seed import DEMO_PASSWORD, seed_demo
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-def require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must run the browser tests)")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -59,40 +34,9 @@ def demo_data(app):
     db.session.commit()  # no transaction left open: on SQLite it would block the server
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def page():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
-
-
-def test_manager_signs_in_and_reads_the_mailbox(demo_data, live_server, page):
+def test_manager_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
+    page = tab
     from playwright.sync_api import expect
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{live_server}/")
     expect(page).to_have_url(f"{live_server}/login?next=%2F")

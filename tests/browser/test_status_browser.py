@@ -4,12 +4,10 @@ the dev mailbox. Screenshots go to test-artifacts/screenshots/ for a human to lo
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from app import clock
 from app.extensions import db
@@ -19,7 +17,7 @@ from app.notifications.kinds import KINDS
 from app.notifications.send import deliver
 from app.pipeline import services
 from tests import factories as f
-from tests.browser.test_login_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from tests.browser.conftest import SCREENSHOTS, new_tab
 
 pytestmark = pytest.mark.browser
 
@@ -32,40 +30,6 @@ REASONS = {
     "hired": "hired",
     "withdrawal_ack": "candidate_withdrew",
 }
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    try:
-        yield app.config["PUBLIC_BASE_URL"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _tab(browser, viewport):
-    context = browser.new_context(viewport=viewport)
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    return tab
 
 
 def _agency(app, db):
@@ -129,12 +93,12 @@ def test_status_page_on_desktop_and_phone(app, live_server, browser):
     interview_id, review_id = interview.id, review.id
     db.session.commit()  # and touch no row until the end: SQLite's write lock is shared
 
-    phone = _tab(browser, PHONE)
+    phone = new_tab(browser, PHONE)
     phone.goto(url)
     expect(phone.get_by_role("heading", name="Hello Zoë")).to_be_visible()
     phone.screenshot(path=SCREENSHOTS / "status-page-phone.png", full_page=True)
 
-    page = _tab(browser, {"width": 1280, "height": 900})
+    page = new_tab(browser, {"width": 1280, "height": 900})
     page.goto(url)
     cards = page.get_by_test_id("application")
     expect(cards).to_have_count(3)
@@ -244,13 +208,13 @@ def test_every_message_kind_in_the_dev_mailbox(app, live_server, browser):
     mail_ids["digest"] = _digest(db, riley, sofia, brightwave, helix)
     db.session.commit()
 
-    page = _tab(browser, {"width": 1280, "height": 900})
+    page = new_tab(browser, {"width": 1280, "height": 900})
     page.goto(f"{live_server}/login")
     page.get_by_label("Email").fill("admin@northbridge.example")
     page.get_by_label("Password").fill("correct horse")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    phone = _tab(browser, PHONE)
+    phone = new_tab(browser, PHONE)
     for kind, mail_id in mail_ids.items():
         page.goto(f"{live_server}/dev/mailbox/{mail_id}")
         expect(page.get_by_test_id("body-text")).to_contain_text("When you will hear from us")
@@ -260,7 +224,7 @@ def test_every_message_kind_in_the_dev_mailbox(app, live_server, browser):
         # Show the whole email: the sandboxed frame cannot size itself, so measure it.
         frame = page.locator("iframe.cl-mail-frame")
         width = frame.evaluate("f => f.clientWidth")
-        measure = _tab(browser, {"width": width, "height": 600})
+        measure = new_tab(browser, {"width": width, "height": 600})
         measure.set_content(html)
         height = measure.evaluate("document.documentElement.scrollHeight")
         measure.context.close()
