@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
+from app.candidates import services as candidate_services
 from app.extensions import db
 from app.models import (
     Notification,
@@ -20,6 +21,7 @@ from app.models import (
     OverdueCount,
     OverdueItem,
     Stage,
+    Task,
 )
 from app.notifications.events import apply_events
 from app.notifications.send import deliver
@@ -381,6 +383,34 @@ def test_resolving_from_the_page_removes_the_row(agency, web):
     # A full refresh agrees with the single-application one.
     overdue.refresh()
     assert queries.counts().total == len(EXPECTED) - 1
+
+
+def _live(built) -> dict[tuple[str, str], int | None]:
+    """(case, reason) -> the notification the live report names for it."""
+    names = _by_name(built)
+    return {
+        (names[r.application_id], r.reason): r.notification_id
+        for r in db.session.execute(overdue.overdue_rows(overdue.thresholds()))
+        if r.application_id in names
+    }
+
+
+def test_a_bounce_answered_by_a_corrected_resend_leaves_the_report(agency):
+    built, clk = agency
+    bounced_n = _live(built)[("bounced", "undeliverable")]
+    task = db.session.scalar(sa.select(Task).where(Task.notification_id == bounced_n))
+    retry = candidate_services.fix_email_and_retry(
+        task, actor=built.sofia, email="fixed@example.com"
+    )
+    # Owed again to the corrected address: no longer "undeliverable", and not yet late.
+    assert ("bounced", "undeliverable") not in _live(built)
+    assert deliver([retry.id])["sent"] == 1
+    assert ("bounced", "undeliverable") not in _live(built)
+    # If the corrected address bounces too, the report names the new message.
+    clk.current += timedelta(minutes=5)
+    _bounce(built.apps["bounced"])
+    assert _live(built)[("bounced", "undeliverable")] == retry.id
+    assert db.session.get(Notification, bounced_n).state == NState.BOUNCED  # history kept
 
 
 def test_manager_exempts_an_owed_message(agency, web):

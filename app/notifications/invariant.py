@@ -9,8 +9,12 @@ reconciler repairs it and the overdue report shows it.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
+
+
+NEVER_ARRIVED = (NState.BOUNCED.value, NState.DROPPED.value, NState.FAILED.value)
 
 
 def terminal_without_response() -> sa.Select:
@@ -40,8 +44,11 @@ def terminal_without_response() -> sa.Select:
 
 
 def undelivered_without_contact() -> sa.Select:
-    """Messages that never reached the candidate (bounced, dropped, failed) with no manual
-    contact logged since: the debt is visible again until a person closes it."""
+    """Messages that never reached the candidate (bounced, dropped, failed) with neither a
+    manual contact logged since nor a later message about the same application (the
+    recruiter corrected the address and sent it again, or newer news is owed): the debt is
+    visible again until a person closes it. The later message answers for itself: owed,
+    sent, or never arrived either, and then it is the one listed."""
     gave_up_at = sa.func.coalesce(
         Notification.bounced_at, Notification.dropped_at, Notification.failed_at
     )
@@ -53,7 +60,19 @@ def undelivered_without_contact() -> sa.Select:
         )
         .exists()
     )
+    later = aliased(Notification)
+    message_since = (
+        sa.select(later.id)
+        .where(
+            later.application_id == Notification.application_id,
+            later.id != Notification.id,
+            later.created_at >= gave_up_at,
+            later.state != NState.SUPERSEDED.value,
+        )
+        .exists()
+    )
     return sa.select(Notification).where(
-        Notification.state.in_((NState.BOUNCED.value, NState.DROPPED.value, NState.FAILED.value)),
+        Notification.state.in_(NEVER_ARRIVED),
         ~contact_since,
+        ~message_since,
     )

@@ -6,7 +6,8 @@ An application is overdue for a reason when, at `now`:
                    threshold (OVERDUE_SLA_BUSINESS_DAYS business days ago); or one failed
                    permanently with no contact since (`undelivered_without_contact`); or it is
                    terminal with no outcome message at all (`terminal_without_response`).
-2. undeliverable   its message bounced or was dropped and no contact was logged since.
+2. undeliverable   its message bounced or was dropped, and neither a contact was logged nor
+                   a later message owed since (a resend to a corrected address answers it).
 3. promise_missed  it is at interview and the promised decision date has passed (until the
                    reconciler's sweep tells the candidate and moves the date); or that sweep
                    found the date missed, could not send "still deciding" (opted out, or too
