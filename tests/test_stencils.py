@@ -13,9 +13,10 @@ from markupsafe import escape
 from app import clock
 from app.models import Application, MessageTemplate, Notification, NState, Stage
 from app.notifications import custom_templates, links
-from app.notifications.prepare import _load
+from app.notifications.prepare import _load, prepare
 from app.notifications.render import render_email
-from app.notifications.send import deliver
+from app.notifications.send import claim, deliver
+from app.notifications.sendgrid_backend import plan_requests
 from app.notifications.stencils import Stencils, plain_uses_only
 from app.pipeline import services
 from tests import factories as f
@@ -94,6 +95,50 @@ def test_fanout_emails_carry_only_their_own_candidate(db):
     assert "Bob" not in alice.shared.html + alice.shared.text
     assert all("Zoë" not in v for v in bob.fills.values())
     assert any(first(BOB) == v for v in bob.fills.values())
+
+
+def test_a_shape_seen_once_is_rendered_once(db):
+    """A small mixed job (one email per position) lays out nothing twice; a shape that
+    comes again gets a stencil, checked against its first email, which then joins it."""
+    singles = [_candidates(db, names=(f"Solo {i} Person",))[0] for i in range(3)]
+    pair, _ = _candidates(db, names=(ALICE, BOB))
+    for position in (*singles, pair):
+        services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
+    stencils = Stencils()
+    owed = [n for p in (*singles, pair) for n in _owed(db, p.id)]
+    rendered = [render_email([n], stencils) for n in owed]
+    assert (stencils.full, stencils.made, stencils.hits) == (4, 1, 1)
+    alice, bob = owed[3:]
+    assert rendered[3].shared is None  # rendered in full before its shape came again
+    assert list(stencils.upgrades) == [alice.id]
+    shared, fills = stencils.upgrades[alice.id]
+    assert shared is rendered[4].shared and set(fills) == set(rendered[4].fills)
+    assert any(first(ALICE) == v for v in fills.values())
+    assert all(first(BOB) not in v for v in fills.values())
+
+
+def test_the_first_email_of_a_shape_goes_with_the_rest_of_it(db):
+    singles = [_candidates(db, names=(f"Solo {i} Person",))[0] for i in range(2)]
+    pair, _ = _candidates(db, names=(ALICE, BOB))
+    ids = [
+        nid
+        for p in (*singles, pair)
+        for nid in services.close_position(p, actor=None, status="cancelled", reason="budget_cut")[
+            "notification_ids"
+        ]
+    ]
+    with clock.frozen(clock.now() + timedelta(hours=1)):  # after the undo window
+        plan = prepare(claim(ids, clock.now()), clock.now())
+    by_name = {p.message.to_name: p.message for p in plan.ready}
+    alice, bob = by_name[ALICE], by_name[BOB]
+    assert alice.shared is not None and alice.shared is bob.shared  # one request for both
+    assert by_name["Solo 0 Person"].shared is None and by_name["Solo 1 Person"].shared is None
+    assert plan_requests([alice, bob]) == [[0, 1]]
+    # What the provider makes of Alice's fills is the email rendered for her in full.
+    filled = alice.shared.text
+    for tag, value in alice.fills.items():
+        filled = filled.replace(tag, value)
+    assert filled == alice.text
 
 
 def test_whole_fanout_records_each_candidate_their_own_email(db):

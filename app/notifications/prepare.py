@@ -4,7 +4,7 @@ limits (pacing.py), and render. Nothing here talks to the provider."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -61,9 +61,7 @@ def prepare(ids: list[int], now: datetime) -> Plan:
 
 def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
     plan = Plan()
-    # This batch's layouts, never shared with another job. With several emails, even the
-    # first of a shape is filled from its stencil, so the whole shape goes in one request.
-    stencils = Stencils(eager=len(groups) > 1)
+    stencils = Stencils()  # this batch's layouts, never shared with another job
     for group in groups:
         candidate = group[0].candidate
         if not candidate.email:
@@ -88,7 +86,22 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
             plan.failed += len(group)
             continue
         plan.ready.append(_prepared(group, rendered))
+    if stencils.upgrades:
+        # The first email of a shape that got a stencil joins the rest of its shape, so the
+        # whole shape goes in one request.
+        plan.ready = [_upgraded(p, stencils.upgrades.get(p.id)) for p in plan.ready]
     return plan
+
+
+def _upgraded(p: Prepared, upgrade) -> Prepared:
+    if upgrade is None:
+        return p
+    shared, fills = upgrade
+    return replace(
+        p,
+        message=replace(p.message, shared=shared, fills=fills),
+        rendered=replace(p.rendered, shared=shared, fills=fills),
+    )
 
 
 def _groups(rows: list[Notification]) -> list[list[Notification]]:

@@ -20,10 +20,11 @@ What keeps one candidate's data out of another's email:
   (checked on the templates' syntax trees);
 - values with untidy whitespace go the full way (parts and subjects are stripped and
   collapsed, which a placeholder would not see);
-- a stencil is made from the second email of its shape (the first is rendered in full, as
-  most jobs outside a fan-out send one email), and that email is also rendered in full and
-  must come out the same (apart from how CSS inlining re-serialises HTML entities), or the
-  shape is rendered in full for the rest of the job.
+- the first email of a shape is rendered in full (most jobs outside a fan-out send one email
+  of each shape); when a second comes, the stencil is made and filled with the first
+  email's values it must reproduce that full render (apart from how CSS inlining
+  re-serialises HTML entities), or the shape is rendered in full for the rest of the job.
+  The first email then goes with the rest of its shape (`Stencils.upgrades`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ LAYOUTS = ("email/message.html", "email/message.txt")
 _NONCE = secrets.token_hex(8)
 _TOKEN = re.compile(f"zq{_NONCE}q([0-9]+)qz")
 _UNSAFE = object()
-_SEEN = object()  # one email of this shape so far, rendered in full
 
 
 def _token(index: int) -> str:
@@ -122,13 +122,24 @@ def _join(stencil: tuple[list[str], list[int]], values: list[str]) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class _First:
+    """The only email of its shape so far: rendered in full, kept to check a stencil with."""
+
+    lead_id: int
+    values: list
+    full: tuple[str, str, str]
+
+
 class Stencils:
     """The stencils of one send job. Not shared between jobs, threads or processes."""
 
-    def __init__(self, eager: bool = False):
-        self.eager = eager
+    def __init__(self):
         self._stencils: dict[tuple, object] = {}
         self._safe: dict[tuple[str, int | None], bool] = {}
+        # Emails rendered in full whose shape got a stencil afterwards: lead notification
+        # id -> (shared layout, their fills), so they can join that shape's request.
+        self.upgrades: dict[int, tuple[SharedBody, dict[str, str]]] = {}
         self.hits = 0  # emails filled in from a stencil
         self.full = 0  # emails rendered in full
         self.made = 0  # stencils made
@@ -156,26 +167,28 @@ class Stencils:
             ),
         )
         stencil = self._stencils.get(key)
-        if stencil is None and not self.eager:
-            # The first email of a shape is rendered in full: a stencil costs two renders
-            # and pays off only from the next one (most jobs outside a fan-out send one).
-            self._stencils[key] = _SEEN
-            return self._full(rows, envelope, contexts)
         if stencil is None:
-            stencil = _SEEN
-        if stencil is _SEEN:
-            stencil = self._make(n, client_id, envelope, ctx, values)
+            # The first email of a shape is rendered in full: a stencil costs a second
+            # render and pays off only from the next email of the shape (most jobs outside
+            # a fan-out send one email of each).
+            result = self._full(rows, envelope, contexts)
+            self._stencils[key] = _First(n.id, values, result[:3])
+            return result
+        if isinstance(stencil, _First):
+            stencil = self._make(n, client_id, envelope, ctx, values, stencil)
             self._stencils[key] = stencil
         if stencil is _UNSAFE:
             return self._full(rows, envelope, contexts)
         self.hits += 1
-        return stencil.fill([str(v) if v else "" for v in values])
+        return stencil.fill(_strings(values))
 
     def _full(self, rows, envelope, contexts):
         self.full += 1
         return (*render.compose(rows, envelope, contexts), None, {})
 
-    def _make(self, n: Notification, client_id, envelope: dict, ctx: dict, values: list):
+    def _make(self, n: Notification, client_id, envelope: dict, ctx: dict, values, first):
+        """A stencil from this email's shape, checked against the first email's full
+        render: filled with the first's values it must reproduce it exactly."""
         if not self._templates_safe(n.kind, client_id):
             return _UNSAFE
         slots = enumerate(zip(PERSONAL, values, strict=True))
@@ -185,13 +198,14 @@ class Stencils:
         self.made += 1
         key = f"layout-{self.made}"
         stencil = _Stencil.cut(key, *render.compose([n], marked_envelope, [marked]))
-        # This email in full, to compare: a difference means a use of a value the checks
-        # above did not foresee, and this shape is then rendered in full.
-        subject, text, html = render.compose([n], envelope, [ctx])
-        got = stencil.fill([str(v) if v else "" for v in values])
+        # A difference means a use of a value the checks above did not foresee: this shape
+        # is then rendered in full for the rest of the job.
+        subject, text, html = first.full
+        got = stencil.fill(_strings(first.values))
         if got[:2] != (subject, text) or not _same_html(got[2], html):
             log.warning("stencil for %s (client %s) differs from a full render", n.kind, client_id)
             return _UNSAFE
+        self.upgrades[first.lead_id] = (stencil.shared, got[4])
         return stencil
 
     def _templates_safe(self, kind: str, client_id: int | None) -> bool:
@@ -268,6 +282,10 @@ def _mentions(node: nodes.Node, names, parent) -> bool:
         # map(attribute="first_name"), {% if "first_name" in item %}, …
         return isinstance(node.value, str) and node.value in names
     return False
+
+
+def _strings(values: list) -> list[str]:
+    return [str(v) if v else "" for v in values]
 
 
 def _fillable(value) -> bool:
