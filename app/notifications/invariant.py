@@ -13,7 +13,6 @@ from sqlalchemy.orm import aliased
 
 from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
 
-
 NEVER_ARRIVED = (NState.BOUNCED.value, NState.DROPPED.value, NState.FAILED.value)
 
 

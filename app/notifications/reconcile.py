@@ -169,15 +169,17 @@ def _is_lost(
 
 def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime | None, bool]]:
     conn = get_redis()
-    queue_key = dispatch.queue().key
     pipe = conn.pipeline(transaction=False)
     for job_id in job_ids:
         pipe.hmget(Job.key_for(job_id), ["status", "started_at"])
-        pipe.lpos(queue_key, job_id)
     results = pipe.execute()
+    waiting: set[bytes] = set()
+    if any(raw_status == b"queued" for raw_status, _ in results):
+        # One read of the queue, not one LPOS per job: with a backlog of thousands of
+        # single-row jobs that would be quadratic, on every reconciler pass.
+        waiting = set(conn.lrange(dispatch.queue().key, 0, -1))
     out = {}
-    for i, job_id in enumerate(job_ids):
-        (raw_status, raw_started), position = results[2 * i], results[2 * i + 1]
+    for job_id, (raw_status, raw_started) in zip(job_ids, results, strict=True):
         status = JobStatus(raw_status.decode()) if raw_status else None
         started = None
         if raw_started:
@@ -185,7 +187,7 @@ def _job_info(job_ids: list[str]) -> dict[str, tuple[JobStatus | None, datetime 
                 started = datetime.fromisoformat(raw_started.decode().replace("Z", "+00:00"))
                 if started.tzinfo is None:
                     started = started.replace(tzinfo=UTC)
-        out[job_id] = (status, started, position is not None)
+        out[job_id] = (status, started, job_id.encode() in waiting)
     return out
 
 

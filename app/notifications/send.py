@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 PAUSE_FLAG = "sending_paused"
+# A send job's requests are independent: after a rejected message or a server error the
+# rest of the batch still goes, until this many requests of the job have failed.
+MAX_FAILED_REQUESTS = 3
 
 
 def deliver(ids: list[int]) -> dict:
@@ -94,7 +97,7 @@ def take(selection: sa.Select, now: datetime) -> list[int]:
     return claimed
 
 
-def _send(ready: list[Prepared], counts: dict) -> None:
+def _send(ready: list[Prepared], counts: dict, failures: int = 0) -> None:
     try:
         provider_ids = get_backend().send_batch([p.message for p in ready])
     except SendError as exc:
@@ -105,11 +108,48 @@ def _send(ready: list[Prepared], counts: dict) -> None:
             _mark_sent(done, [accepted[p.id] for p in done])
             counts["sent"] += sum(len(p.ids) for p in done)
         rest = [p for p in ready if p.id not in accepted]
-        if rest:
-            _handle_error(exc, rest, counts)
+        attempted = getattr(exc, "attempted", None)
+        failed = [p for p in rest if attempted is None or p.id in attempted]
+        untried = [p for p in rest if attempted is not None and p.id not in attempted]
+        if failed:
+            _handle_error(exc, failed, counts)
+        if untried:
+            if _keep_going(exc) and failures + 1 < MAX_FAILED_REQUESTS:
+                _send(untried, counts, failures + 1)
+            else:
+                _hold_back(exc, untried, counts)
         return
     _mark_sent(ready, provider_ids)
     counts["sent"] += sum(len(p.ids) for p in ready)
+
+
+def _keep_going(exc: SendError) -> bool:
+    """After this failure, may the job's other requests still go? Yes after a rejected
+    message or a server error; not after a rate limit, an unanswered request (the provider
+    may be struggling), a connection failure or our own misconfiguration."""
+    if isinstance(exc, PermanentSendError):
+        return True
+    return (
+        type(exc) is TransientSendError
+        and exc.retry_after is None
+        and exc.status is not None
+        and exc.status >= 500
+    )
+
+
+def _hold_back(exc: SendError, untried: list[Prepared], counts: dict) -> None:
+    """Requests not tried because an earlier one failed: owed again, never ambiguous."""
+    if isinstance(exc, ConfigurationError):
+        _handle_error(exc, untried, counts)
+        return
+    wait = _backoff(untried)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        wait = max(wait, clock.now() + timedelta(seconds=retry_after))
+    ids = [i for p in untried for i in p.ids]
+    reason = f"Not tried: another request of the batch failed ({exc.reason})"
+    _release(ids, wait, reason, "transient")
+    counts["held_back"] = counts.get("held_back", 0) + len(ids)
 
 
 def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:

@@ -77,8 +77,9 @@ class SendGridBackend:
 
         Every raised SendError carries `accepted` ({notification_id: provider id}): requests
         that went through before a later one failed, to record as sent rather than send
-        again. A 400 also carries `rejected` ({notification_id: SendGrid's message}) for the
-        personalizations SendGrid named, when it named any.
+        again; and `attempted`, the notification ids of the request that failed (the rest
+        were not tried). A 400 also carries `rejected` ({notification_id: SendGrid's
+        message}) for the personalizations SendGrid named, when it named any.
         """
         ids: dict[int, str] = {}  # position in `messages` -> provider id
         for group in plan_requests(messages):
@@ -89,6 +90,7 @@ class SendGridBackend:
                 message_id = self._post(self._payload(batch))
             except SendError as exc:
                 exc.accepted = {messages[i].notification_id: ids[i] for i in sorted(ids)}
+                exc.attempted = frozenset(m.notification_id for m in batch)
                 exc.rejected = _rejected(getattr(exc, "errors", []), batch)
                 raise
             ids.update(dict.fromkeys(group, message_id))
