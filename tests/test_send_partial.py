@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app import clock
 from app.devtools.sendgrid_stub import SendGridStub
-from app.models import Notification, NState, Stage
+from app.models import Notification, NState, Stage, Task
 from app.notifications.send import MAX_FAILED_REQUESTS, deliver
 from app.pipeline import services
 from tests import factories as f
@@ -117,3 +117,24 @@ def test_a_job_gives_up_after_a_few_failed_requests(db, stub):
         assert deliver(ids)["sent"] == len(ids)
     assert sorted(_sent_ids(stub)) == sorted(ids)
     assert all(v == 1 for v in stub.stats()["per_notification"].values())
+
+
+def test_a_rejected_address_fails_alone_and_the_rest_go_in_one_more_request(db, stub):
+    position = f.position()
+    emails = ["good1@example.test", "not-an-address", "good2@example.test", "good3@example.test"]
+    apps = [
+        f.application(position_=position, stage=Stage.INTERVIEW, candidate_=f.candidate(email=e))
+        for e in emails
+    ]
+    db.session.commit()
+    ids = [services.move_stage(a, Stage.OFFER, actor=None).id for a in apps]
+    counts = deliver(ids)
+    assert (counts["sent"], counts["failed"]) == (3, 1)
+    # SendGrid named the bad personalization: one retry for the other three, not one each.
+    assert stub.stats()["requests_by_status"] == {"400": 1, "202": 1}
+    rows = _rows(db, ids)
+    bad = rows[ids[1]]
+    assert bad.state == NState.FAILED and "SendGrid rejected" in bad.last_error
+    assert {rows[i].state for i in ids if i != ids[1]} == {NState.SENT.value}
+    task = db.session.scalar(sa.select(Task).where(Task.notification_id == bad.id))
+    assert task is not None and task.kind == "send_failed"

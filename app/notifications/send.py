@@ -156,7 +156,20 @@ def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
     ids = [i for p in ready for i in p.ids]
     if isinstance(exc, PermanentSendError):
         if len(ready) > 1:
-            # One bad address rejects the whole request: isolate it, send the rest.
+            # One bad address rejects the whole request. Where SendGrid named the
+            # personalizations at fault, fail those and send the rest again together;
+            # otherwise isolate the culprit by sending each alone.
+            rejected = getattr(exc, "rejected", None) or {}
+            named = [p for p in ready if p.id in rejected]
+            if named and len(named) < len(ready):
+                for p in named:
+                    for nid in p.ids:
+                        reason = f"SendGrid rejected the message: {rejected[p.id]}"
+                        fail(db.session.get(Notification, nid), reason, "permanent")
+                    counts["failed"] += len(p.ids)
+                db.session.commit()
+                _send([p for p in ready if p.id not in rejected], counts)
+                return
             for item in ready:
                 _send([item], counts)
             return
