@@ -4,12 +4,13 @@ paths and the portable fallbacks must write the same rows."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import redis
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from app import clock
 from app.bulk_sql import id_filters, ids_in, insert_many, update_many
@@ -111,16 +112,17 @@ def test_fanout_rows_are_queued_in_jobs_of_one_kind_and_batch_size(app, db):
     assert sorted(i for j in jobs.values() for i in j.args[0]) == sorted(ids)
 
 
-def test_fanout_enqueue_lost_to_a_redis_outage_is_reconciled(app, db, monkeypatch):
+def test_fanout_enqueue_lost_to_a_redis_outage_is_reconciled(app, db):
     app.config["UNDO_WINDOW_SECONDS"] = 0
     position, apps = _applications(db, 5)
 
-    def down(*args, **kwargs):
-        raise redis.exceptions.ConnectionError("Redis is down")
-
-    monkeypatch.setattr(dispatch, "enqueue_send", down)
+    # Redis is down: the connection points at a port where nothing listens.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    app.extensions["closeloop_redis"] = redis.Redis(port=dead_port, socket_connect_timeout=1)
     result = services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
-    monkeypatch.undo()
+    app.extensions.pop("closeloop_redis")  # back to REDIS_URL
     ids = result["notification_ids"]
     assert queue().count == 0
     owed = db.session.scalars(sa.select(Notification.state).where(Notification.id.in_(ids)))
@@ -200,3 +202,15 @@ def test_a_shared_layout_is_sent_once_and_each_recipient_gets_their_own_body():
     for m in messages:
         r = records[str(m.notification_id)]
         assert (r["text"], r["html"], r["subject"]) == (m.text, m.html, m.subject)
+
+
+def test_enqueue_many_keeps_one_job_per_id(app, db):
+    batches = [([1, 2], "notify-1-2-x-a0"), ([3], "notify-3-a0"), ([4], "notify-4-a0")]
+    assert dispatch.enqueue_sends(batches) == 3
+    assert dispatch.enqueue_sends(batches) == 0  # live jobs carry these rows already
+    assert queue().count == 3
+    Job.fetch("notify-3-a0", connection=queue().connection).set_status(JobStatus.FINISHED)
+    assert dispatch.enqueue_sends(batches) == 1  # a finished job is replaced
+    job = Job.fetch("notify-3-a0", connection=queue().connection)
+    assert job.get_status() == JobStatus.QUEUED and job.args == ([3],)
+    assert job.retries_left == dispatch.JOB_RETRY.max

@@ -76,19 +76,22 @@ def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
             ).all()
         )
     batches = batches_for(due)
-    # Batch by batch, so workers start on the first while the rest are handed over. Mark
-    # first, then enqueue: a crash in between leaves "queued" rows without a job, which the
-    # reconciler re-dispatches after QUEUED_GRACE_SECONDS.
-    for batch_ids, job_id in batches:
-        for among in id_filters(db.session, Notification.id, batch_ids):
-            db.session.execute(
-                sa.update(Notification)
-                .where(among, Notification.state == NState.PENDING.value)
-                .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
+    # Mark first, then enqueue: a crash in between leaves "queued" rows without a job, which
+    # the reconciler re-dispatches after QUEUED_GRACE_SECONDS. The first batch goes alone so
+    # a worker starts on it while the rest are marked and handed over in one round trip.
+    for part in (batches[:1], batches[1:]):
+        if not part:
+            continue
+        for batch_ids, job_id in part:
+            for among in id_filters(db.session, Notification.id, batch_ids):
+                db.session.execute(
+                    sa.update(Notification)
+                    .where(among, Notification.state == NState.PENDING.value)
+                    .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
         db.session.commit()
-        enqueue_send(batch_ids, job_id)
+        enqueue_sends(part)
     db.session.commit()
     return sum(len(b) for b, _ in batches)
 
@@ -99,9 +102,9 @@ def dispatch_safely(ids: list[int], batches: list[tuple[list[int], str]] = ()) -
     the reconciler finds both kinds of rows again (queued without a job, pending and due)."""
     handed = 0
     try:
-        for batch_ids, job_id in batches:
-            enqueue_send(batch_ids, job_id)
-            handed += len(batch_ids)
+        for part in (batches[:1], batches[1:]):  # a worker starts on the first meanwhile
+            enqueue_sends(part)
+            handed += sum(len(batch_ids) for batch_ids, _ in part)
         return handed + (dispatch(ids) if ids else 0)
     except (redis.exceptions.RedisError, OSError) as exc:
         db.session.rollback()
@@ -109,17 +112,48 @@ def dispatch_safely(ids: list[int], batches: list[tuple[list[int], str]] = ()) -
         return handed
 
 
-def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> Job | None:
-    q = queue()
-    options = dict(
-        job_id=job_id,
+def _job_options(ids: list[int]) -> dict:
+    return dict(
         retry=JOB_RETRY,
-        job_timeout=max(30, current_app.config["SEND_LEASE_SECONDS"] - 15),
         result_ttl=300,
         failure_ttl=7 * 24 * 3600,
-        unique=True,
         description=f"send {len(ids)} notification(s) from #{ids[0]}",
     )
+
+
+def _job_timeout() -> int:
+    return max(30, current_app.config["SEND_LEASE_SECONDS"] - 15)
+
+
+def enqueue_sends(batches: list[tuple[list[int], str]]) -> int:
+    """Send jobs due now, in one round trip (RQ's enqueue_many); returns how many were
+    enqueued. enqueue_many knows no `unique`, so job ids already in Redis are looked up
+    first: a finished job is removed and replaced, a live one is left to carry its rows. (A
+    job enqueued twice in a race is harmless: the second run finds nothing left to claim.)"""
+    if len(batches) <= 1:
+        return sum(enqueue_send(ids, job_id) is not None for ids, job_id in batches)
+    q = queue()
+    pipe = q.connection.pipeline(transaction=False)
+    for _, job_id in batches:
+        pipe.hget(Job.key_for(job_id), "status")
+    fresh = []
+    for (ids, job_id), raw in zip(batches, pipe.execute(), strict=True):
+        if raw is None or _drop_if_finished(job_id, q):
+            fresh.append((ids, job_id))
+    q.enqueue_many(
+        [
+            Queue.prepare_data(
+                SEND_JOB, (ids,), job_id=job_id, timeout=_job_timeout(), **_job_options(ids)
+            )
+            for ids, job_id in fresh
+        ]
+    )
+    return len(fresh)
+
+
+def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> Job | None:
+    q = queue()
+    options = dict(job_id=job_id, job_timeout=_job_timeout(), unique=True, **_job_options(ids))
     for _ in range(2):
         try:
             if at is not None and at > clock.now():
