@@ -322,6 +322,10 @@ def test_recording_an_interview_reminds_the_recruiter_a_business_day_ahead(db, m
         # The decision comes: nothing left to chase.
         services.move_stage(a, Stage.OFFER, actor=me)
         assert db.session.scalars(reminders).all() == []
+        # ...until that move is undone: back at interview, the promise and its reminder stand.
+        services.undo_last_change(a, actor=me)
+        assert db.session.scalars(reminders).all() == [datetime(2026, 12, 1, 17, 0, tzinfo=UTC)]
+        assert len(db.session.scalars(sa.select(Task)).all()) == 2  # reopened, not a copy
 
 
 def test_move_and_undo_need_a_csrf_token(make_app, app, me, db):

@@ -297,6 +297,20 @@ def plan_undo(application: Application, *, actor: User | None, now: datetime) ->
     if gone:
         raise PipelineError("Too late to undo: the candidate has already been sent the message.")
     plan_move(application, Stage(last.from_stage), actor, None, "undo", now, owe_message=False)
+    promised = application.promised_response_at
+    if last.from_stage == Stage.INTERVIEW and promised is not None and promised > now:
+        _reopen_promise_reminder(application, promised, now)
+
+
+def _reopen_promise_reminder(application: Application, promised: datetime, now: datetime) -> None:
+    """Back at interview after an undo: the promise stands again, and so does its reminder."""
+    task = db.session.scalar(
+        sa.select(Task).where(Task.dedupe_key == _promise_key(application, promised))
+    )
+    if task is None:
+        _remind_before_promise(application, promised, now)
+    else:
+        task.resolved_at = task.resolved_by_id = None
 
 
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
