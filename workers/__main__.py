@@ -45,6 +45,7 @@ def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
     app = get_app()  # built before forking, so each job's child inherits it
     with app.app_context():
         conn = get_redis()
+        warm_up(app)
     # Everything loaded so far (app, models, templates) lives as long as the worker: keep it
     # out of the collector's scans, which otherwise walk it again during every big batch
     # (and, for the fork worker, would touch every page its children share).
@@ -54,6 +55,17 @@ def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
     worker = cls([NOTIFICATIONS_QUEUE, MAINTENANCE_QUEUE], connection=conn, name=name)
     worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
     return 0
+
+
+def warm_up(app) -> None:
+    """Import the send path and compile the email templates (and check which may be
+    stencilled) once, here: the fork worker's children inherit them instead of doing it
+    again in every job."""
+    from app.notifications import send, sendgrid_backend, stencils  # noqa: F401 - kept loaded
+
+    env = app.jinja_env
+    for name in env.list_templates(filter_func=lambda n: n.startswith("email/")):
+        stencils.checked_template(env, env.get_template(name))
 
 
 if __name__ == "__main__":

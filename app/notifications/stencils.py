@@ -211,7 +211,9 @@ class Stencils:
     def _templates_safe(self, kind: str, client_id: int | None) -> bool:
         key = (kind, client_id)
         if key not in self._safe:
-            self._safe[key] = all(_checked(env, t) for env, t in _templates(kind, client_id))
+            self._safe[key] = all(
+                checked_template(env, t) for env, t in _templates(kind, client_id)
+            )
         return self._safe[key]
 
 
@@ -235,7 +237,8 @@ def _templates(kind: str, client_id: int | None):
 _CHECKED: dict[int, tuple[object, bool]] = {}
 
 
-def _checked(env, template) -> bool:
+def checked_template(env, template) -> bool:
+    """May `template` be stencilled (see plain_uses_only)? Answered once per template."""
     entry = _CHECKED.get(id(template))
     if entry is not None and entry[0] is template:
         return entry[1]
