@@ -4,9 +4,11 @@ Measured: the wall time from calling `close_position(..., status="cancelled",
 reason="budget_cut")` on a position with N active applications (one transaction owes N
 messages, then dispatches them in batches to RQ) until the local SendGrid stub, a separate
 process on 127.0.0.1, has accepted all N personalizations (polled on /_stub/stats). The undo
-window and business hours are off so every message is due at once; the workers are started
-and warmed up before the clock starts. Then the naive peer: one RQ job per email on RQ's
-default fork `Worker` (bench/naive.py), timed over a sample, with the same number of workers.
+window and business hours are off so every message is due at once. The workers are RQ's fork
+workers, started as production starts them (`python -m workers worker`; `--simple` measures
+SimpleWorkers instead), and warmed up before the clock starts. Then the naive peer: one RQ
+job per email on RQ's default fork `Worker` (bench/naive.py), timed over a sample, with the
+same number of workers.
 
     make bench-fanout      # or: .venv/bin/python bench/fanout.py --n 10000 --workers 2
 
@@ -40,7 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=10_000, help="active applications to tell")
     parser.add_argument("--naive-n", type=int, default=1_000, help="naive peer sample size")
     parser.add_argument("--workers", type=int, default=2, help="RQ workers, for both sides")
-    parser.add_argument("--fork", action="store_true", help="engine on fork workers, not --simple")
+    parser.add_argument(
+        "--simple",
+        action="store_true",
+        help="engine on RQ SimpleWorkers (no fork per job) instead of the fork workers we ship",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="SEND_BATCH_SIZE override")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many s")
     return parser.parse_args(argv)
@@ -174,7 +180,7 @@ def run_engine(procs, app, env: dict, url: str, position_id: int, args) -> dict:
     from app.pipeline import services
 
     workers = [
-        common.start_worker(procs, env, f"engine-{i}", simple=not args.fork)
+        common.start_worker(procs, env, f"engine-{i}", simple=args.simple)
         for i in range(args.workers)
     ]
     if not common.wait_for_workers("notifications", args.workers):
@@ -299,7 +305,7 @@ def report(args, engine: dict, naive: dict, stats: dict) -> None:
     n = args.n
     per_second = n / engine["seconds"]
     naive_rate = args.naive_n / naive["seconds"]
-    mode = "fork" if args.fork else "simple"
+    mode = "simple" if args.simple else "fork"
     print(f"machine: {common.machine()}")
     print(f"engine: {args.workers} {mode} workers, SEND_BATCH_SIZE={args.batch_size}")
     print(f"  close_position returned after {engine['close_position']:.3f} s")

@@ -5,6 +5,7 @@ and counted)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -332,3 +333,15 @@ def test_only_one_scheduler_is_active(db, procs):
     wait_until(
         lambda: holder().endswith(f":{standby.pid}"), timeout=30, message="the standby to take over"
     )
+
+
+def test_a_worker_starts_while_the_database_is_down(db, procs):
+    # Its warm-up reads the database; a database that is not up yet must not stop it (its
+    # jobs fail and are retried, and the reconciler re-dispatches what is owed).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"postgresql+psycopg://root@127.0.0.1:{s.getsockname()[1]}/closeloop"
+    down = procs("worker", env_overrides={"DATABASE_URL": dead})
+    wait_until(lambda: "warm-up skipped" in down.output(), message="warm-up skipped")
+    wait_until(lambda: "Listening on" in down.output(), message="worker listening")
+    assert down.alive()

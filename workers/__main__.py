@@ -58,14 +58,24 @@ def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
 
 
 def warm_up(app) -> None:
-    """Import the send path and compile the email templates (and check which may be
-    stencilled) once, here: the fork worker's children inherit them instead of doing it
-    again in every job."""
-    from app.notifications import send, sendgrid_backend, stencils  # noqa: F401 - kept loaded
+    """Import the send path, compile the email templates (and check which may be
+    stencilled) and set up the ORM's loaders once, here: the fork worker's children inherit
+    them instead of doing it again in every job."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db
+    from app.notifications import prepare, send, sendgrid_backend, stencils  # noqa: F401
 
     env = app.jinja_env
     for name in env.list_templates(filter_func=lambda n: n.startswith("email/")):
         stencils.checked_template(env, env.get_template(name))
+    try:
+        prepare.warm_up()
+    except SQLAlchemyError as exc:  # the database is not up yet: jobs will manage without
+        logging.getLogger(__name__).warning("worker warm-up skipped: %s", exc)
+    # No connection is carried into the children (each job's child opens its own).
+    db.session.remove()
+    db.engine.dispose()
 
 
 if __name__ == "__main__":
