@@ -7,8 +7,18 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app import clock
-from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
-from app.notifications import outbox
+from app.models import (
+    Alert,
+    MailboxMessage,
+    MessageTemplate,
+    Notification,
+    NState,
+    OutcomeReason,
+    Stage,
+    Task,
+)
+from app.notifications import custom_templates, outbox
+from app.notifications.reconcile import reconcile
 from app.notifications.send import claim, deliver, pause_sending, sending_paused
 from app.pipeline import services
 from tests import factories as f
@@ -82,3 +92,54 @@ def test_superseded_is_never_sent(db):
     services.move_stage(a, Stage.OFFER, actor=None)
     assert deliver([stale.id]) == {"claimed": 0}
     assert db.session.get(Notification, stale.id).state == NState.SUPERSEDED
+
+
+def _broken_offer_wording(db) -> MessageTemplate:
+    """An agency-wide "offer" template that fails when rendered (saved around the editor's
+    checks, as a bad migration or a code change could leave one)."""
+    draft = custom_templates.Draft(
+        subject="An offer",
+        text={"happened": "{{ candidate_name / 2 }}", "next": "Wait.", "when": "Soon."},
+        html={},
+    )
+    broken = MessageTemplate(
+        kind="offer", subject=draft.subject, body_text=draft.body_text, body_html=draft.body_html
+    )
+    db.session.add(broken)
+    db.session.commit()
+    custom_templates.invalidate()
+    return broken
+
+
+def test_a_message_that_cannot_be_rendered_stays_owed_and_alerts_an_admin(db):
+    broken = _broken_offer_wording(db)
+    _, n = _owed(db)
+    counts = deliver([n.id])
+    assert counts["sent"] == 0 and counts["failed"] == 0 and counts["unrendered"] == 1
+    db.session.refresh(n)
+    # Owed still, tried again later; no recruiter is asked to reach the candidate for our bug.
+    assert n.state == NState.QUEUED and n.error_kind == "render" and n.due_at > clock.now()
+    assert "could not render the offer message" in n.last_error
+    assert db.session.scalar(sa.select(Task)) is None
+    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "render:offer"))
+    assert alert.resolved_at is None and "still owed" in alert.message
+    # Fixed: the retry sends it, and the alert is resolved.
+    db.session.delete(broken)
+    db.session.commit()
+    custom_templates.invalidate()
+    with clock.frozen(n.due_at + timedelta(seconds=1)):
+        assert deliver([n.id])["sent"] == 1
+    db.session.refresh(alert)
+    assert alert.resolved_at is not None
+    assert db.session.get(Notification, n.id).state == NState.SENT
+
+
+def test_an_unrenderable_message_escalates_to_its_recruiter_past_the_sla(app, db):
+    _broken_offer_wording(db)
+    _, n = _owed(db)
+    deliver([n.id])
+    later = clock.now() + timedelta(seconds=app.config["NOTIFICATION_SLA_SECONDS"] + 60)
+    with clock.frozen(later):
+        reconcile(later)
+    task = db.session.scalar(sa.select(Task).where(Task.notification_id == n.id))
+    assert task is not None and task.assignee_id == n.application.position.owner_id

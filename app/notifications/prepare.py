@@ -47,6 +47,10 @@ class Plan:
     failed: int = 0
     held: int = 0
     skipped: int = 0
+    # Could not be rendered: kind -> (ids, highest attempts, the error). Our templates or
+    # code are at fault, not the candidate's data: the caller keeps them owed.
+    unrendered: dict[str, tuple[list[int], int, str]] = field(default_factory=dict)
+    rendered_kinds: set[str] = field(default_factory=set)
 
 
 def prepare(ids: list[int], now: datetime) -> Plan:
@@ -81,10 +85,12 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
         try:
             rendered = render_email(group, stencils)
         except RenderError as exc:
-            for n in group:
-                fail(n, str(exc), "render")
-            plan.failed += len(group)
+            ids, attempts, _ = plan.unrendered.get(group[0].kind, ([], 0, ""))
+            ids += [n.id for n in group]
+            attempts = max(attempts, *(n.attempts for n in group))
+            plan.unrendered[group[0].kind] = (ids, attempts, str(exc))
             continue
+        plan.rendered_kinds.update(n.kind for n in group)
         plan.ready.append(_prepared(group, rendered))
     if stencils.upgrades:
         # The first email of a shape that got a stencil joins the rest of its shape, so the

@@ -56,9 +56,33 @@ def deliver(ids: list[int]) -> dict:
     for key in ("held", "skipped"):
         if getattr(plan, key):
             counts[key] = getattr(plan, key)
+    if plan.unrendered:
+        counts["unrendered"] = _keep_unrendered(plan.unrendered)
+    if plan.rendered_kinds:
+        _resolve_alerts([_render_alert_key(kind) for kind in sorted(plan.rendered_kinds)])
     if plan.ready:
         _send(plan.ready, counts)
     return counts
+
+
+def _render_alert_key(kind: str) -> str:
+    return f"render:{kind}"
+
+
+def _keep_unrendered(unrendered: dict[str, tuple[list[int], int, str]]) -> int:
+    """A message that cannot be rendered is our fault (a template or the code), never the
+    candidate's: it stays owed and is tried again with backoff, an admin is alerted, and
+    once it has been owed past the SLA the reconciler gives its recruiter a task."""
+    for kind, (ids, attempts, error) in sorted(unrendered.items()):
+        raise_alert(
+            "render",
+            _render_alert_key(kind),
+            f"'{kind}' messages cannot be rendered, so they are held (still owed) and tried "
+            f"again: {error}. Fix the template (Templates) or the code; they go out on their "
+            "own once they render.",
+        )
+        _release(ids, _backoff_after(attempts), error, "render")
+    return sum(len(ids) for ids, _, _ in unrendered.values())
 
 
 def claim(ids: list[int], now: datetime) -> list[int]:
@@ -343,7 +367,10 @@ def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
 
 
 def _backoff(ready: list[Prepared]) -> datetime:
-    attempts = max(p.attempts for p in ready)
+    return _backoff_after(max(p.attempts for p in ready))
+
+
+def _backoff_after(attempts: int) -> datetime:
     schedule = current_app.config["SEND_BACKOFF_SECONDS"]
     base = schedule[max(0, min(attempts, len(schedule)) - 1)]
     return clock.now() + timedelta(seconds=base * (1 + random.random() * 0.2))
@@ -365,27 +392,38 @@ def pause_sending(reason: str) -> datetime:
         db.session.add(EngineFlag(name=PAUSE_FLAG, value=reason, until=until, updated_at=now))
     else:
         flag.value, flag.until, flag.updated_at = reason, until, now
-    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "email_config"))
+    raise_alert("email_config", "email_config", reason)
+    db.session.commit()
+    log.error("email sending paused until %s: %s", until.isoformat(), reason)
+    return until
+
+
+def raise_alert(kind: str, key: str, message: str) -> None:
+    """Open the alert `key` for admins (on the dashboard), or count one more occurrence of
+    it if it is open already. In the caller's transaction."""
+    now = clock.now()
+    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == key))
     if alert is None or alert.resolved_at is not None:
         if alert is not None:
             db.session.delete(alert)
             db.session.flush()
         db.session.add(
-            Alert(
-                kind="email_config",
-                message=reason,
-                dedupe_key="email_config",
-                created_at=now,
-                last_seen_at=now,
-            )
+            Alert(kind=kind, message=message, dedupe_key=key, created_at=now, last_seen_at=now)
         )
     else:
         alert.occurrences += 1
         alert.last_seen_at = now
-        alert.message = reason
+        alert.message = message
+
+
+def _resolve_alerts(keys: list[str]) -> None:
+    db.session.execute(
+        sa.update(Alert)
+        .where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))
+        .values(resolved_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    log.error("email sending paused until %s: %s", until.isoformat(), reason)
-    return until
 
 
 def resume_sending() -> None:
