@@ -297,6 +297,22 @@ def test_invalid_save_rerenders_with_errors_and_keeps_what_was_typed(db, client,
     assert db.session.scalar(sa.select(sa.func.count()).select_from(MessageTemplate)) == 0
 
 
+def test_an_error_only_in_the_html_opens_the_editor_on_the_html_tab(db, client, manager):
+    web = _login(client, manager)
+    bad_html = web.post("/templates/not_selected_client", data=_form(html_next="{{ nope }}"))
+    assert bad_html.status_code == 400
+    page = bad_html.get_data(as_text=True)
+    assert 'class="nav-link active" id="tab-html"' in page
+    assert 'class="tab-pane fade show active" id="pane-html"' in page
+    assert 'class="nav-link" id="tab-text"' in page
+    # With an error in the plain text too, the plain text (the first tab) stays open.
+    both = web.post(
+        "/templates/not_selected_client", data=_form(html_next="{{ nope }}", text_next="")
+    ).get_data(as_text=True)
+    assert 'class="nav-link active" id="tab-text"' in both
+    assert 'class="nav-link" id="tab-html"' in both
+
+
 def test_preview_endpoint_renders_the_sample_candidate(db, client, manager):
     web = _login(client, manager)
     r = web.post("/templates/not_selected_client/preview", json=_form())
