@@ -252,3 +252,42 @@ def test_pipeline_error_is_shown_as_a_form_error(db, web, monkeypatch):
     response = web.post(f"/candidates/{c.id}/applications", data={"position_id": pid})
     assert response.status_code == 400
     assert "Racing Role is on hold." in text(response)
+
+
+def test_two_requests_giving_out_one_address_at_once_get_one_refused(db):
+    """The check finds no one; before our commit another request takes the address. The
+    database's unique index refuses ours, and the user is told who has it."""
+    from app.candidates.services import DuplicateEmail, save_candidate
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes its write lock at the first statement: no request slips in")
+    recruiter = f.user("recruiter")
+    db.session.commit()
+    taken = {}
+
+    def other_request_commits_first(session, flush_context, instances):
+        if not taken:
+            with db.engine.begin() as conn:
+                taken["id"] = conn.execute(
+                    sa.insert(Candidate)
+                    .values(name="Quick Quinn", email="QUINN@example.test", token_secret="x")
+                    .returning(Candidate.id)
+                ).scalar_one()
+
+    sa.event.listen(db.session, "before_flush", other_request_commits_first)
+    try:
+        data = {
+            "name": "Slow Sam",
+            "email": "quinn@example.test",
+            "phone": "",
+            "timezone": "Europe/London",
+            "optional_updates": True,
+        }
+        with pytest.raises(DuplicateEmail) as refused:
+            save_candidate(None, actor=recruiter, data=data)
+    finally:
+        sa.event.remove(db.session, "before_flush", other_request_commits_first)
+    assert refused.value.existing.id == taken["id"]
+    assert "Quick Quinn already has this email address." in str(refused.value)
+    names = db.session.scalars(sa.select(Candidate.name)).all()
+    assert names == ["Quick Quinn"]

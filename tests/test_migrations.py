@@ -76,3 +76,59 @@ def test_stage_values_are_checked_by_the_database(app):
         )
         db.session.flush()
     db.session.rollback()
+
+
+def test_candidate_email_is_unique_regardless_of_case(app):
+    from tests import factories as f
+
+    f.candidate(email="Sam@Example.test")
+    f.candidate(email=None)
+    f.candidate(email=None)  # no address: never a collision
+    db.session.commit()
+    with pytest.raises(sa.exc.IntegrityError):
+        f.candidate(email="sam@example.TEST")
+    db.session.rollback()
+
+
+def _index_names(table: str) -> set[str]:
+    # Read from the catalogue: SQLAlchemy's reflection skips (and warns about) expression
+    # indexes such as lower(email).
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = :t"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+    with db.engine.connect() as conn:
+        return set(conn.execute(sa.text(query), {"t": table}).scalars())
+
+
+def test_the_unique_candidate_email_migration_names_duplicates_and_changes_nothing(app, capfd):
+    db.session.remove()
+    downgrade(revision="a9c0ffee0009")
+    with db.engine.begin() as conn:
+        for email in ("Dup@Example.test", "dup@example.test", "solo@example.test"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO candidates (name, email, optional_updates, preferred_channel, "
+                    "token_version, token_secret, created_at, updated_at) VALUES "
+                    "('Someone', :email, true, 'email', 1, 'x', :now, :now)"
+                ),
+                {"email": email, "now": "2026-11-26 00:00:00"},
+            )
+    with pytest.raises(SystemExit):  # flask db upgrade exits non-zero, saying why
+        upgrade()
+    said = capfd.readouterr().err
+    assert "dup@example.test (2 candidates). Merge or correct these candidates" in said
+    assert "solo@example.test" not in said
+    indexes = _index_names("candidates")
+    assert "ix_candidates_email_lower" in indexes and "uq_candidates_email_lower" not in indexes
+    with db.engine.begin() as conn:  # corrected: the upgrade goes through
+        conn.execute(
+            sa.text(
+                "UPDATE candidates SET email = 'other@example.test' "
+                "WHERE email = 'Dup@Example.test'"
+            )
+        )
+    upgrade()
+    indexes = _index_names("candidates")
+    assert "uq_candidates_email_lower" in indexes and "ix_candidates_email_lower" not in indexes

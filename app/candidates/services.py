@@ -88,8 +88,21 @@ def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> C
     candidate.timezone = data["timezone"]
     candidate.optional_updates = bool(data["optional_updates"])
     candidate.updated_at = now
-    db.session.commit()
+    _commit_unless_taken(email, candidate.id, db.session.commit)
     return candidate
+
+
+def _commit_unless_taken(email: str | None, candidate_id: int | None, commit) -> None:
+    """Commit; if another request gave the address to someone else since we looked, the
+    database's unique index refuses it and the user hears who has it, as with the check."""
+    try:
+        commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        existing = find_by_email(email, exclude_id=candidate_id)
+        if existing is None:
+            raise
+        raise DuplicateEmail(existing) from None
 
 
 def _record_preference(candidate: Candidate, actor: User, enabled: bool, now: datetime) -> None:
@@ -193,7 +206,7 @@ def fix_email_and_retry(task: Task, *, actor: User, email: str) -> Notification 
     candidate.email, candidate.updated_at = email.strip(), now
     retry = _resend(db.session.get(Notification, task.notification_id), task, now)
     task.resolved_at, task.resolved_by_id = now, actor.id
-    outbox.commit()
+    _commit_unless_taken(email, candidate.id, outbox.commit)
     return retry
 
 

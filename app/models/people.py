@@ -70,7 +70,9 @@ class User(UserMixin, TimestampMixin, db.Model):
 
 class Candidate(TimestampMixin, db.Model):
     __tablename__ = "candidates"
-    __table_args__ = (sa.Index("ix_candidates_email_lower", sa.func.lower(sa.text("email"))),)
+    __table_args__ = (
+        sa.Index("uq_candidates_email_lower", sa.func.lower(sa.text("email")), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
