@@ -1,0 +1,130 @@
+"""Promised decision dates: the recruiter's reminder a business day before, and the sweep that
+tells the candidate "still deciding" (and pushes the date) once a promise is missed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from app import clock
+from app.extensions import db
+from app.models import (
+    Application,
+    Notification,
+    NState,
+    Stage,
+    Task,
+    User,
+)
+from app.notifications import outbox
+from app.pipeline.base import actor_id
+
+
+def promise_key(application: Application, promised: datetime) -> str:
+    return f"promise_due:{application.id}:{promised.isoformat()}"
+
+
+def settle_promise_reminders(
+    application: Application, actor: User | None, now: datetime, keep: str = ""
+) -> None:
+    """A decision was recorded (or a new date promised): the old reminder has no object."""
+    db.session.execute(
+        sa.update(Task)
+        .where(
+            Task.application_id == application.id,
+            Task.kind == "promised_date_due",
+            Task.resolved_at.is_(None),
+            Task.dedupe_key != keep,
+        )
+        .values(resolved_at=now, resolved_by_id=actor_id(actor))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def remind_before_promise(application: Application, promised: datetime, now: datetime) -> None:
+    """sweep_promised_dates acts only once the date has passed: give the recruiter a task a
+    business day before, so they can chase the client while the promise still holds."""
+    due = promised - timedelta(days=1)
+    while due.weekday() >= 5:  # Saturday, Sunday
+        due -= timedelta(days=1)
+    outbox.open_task(
+        kind="promised_date_due",
+        title=f"Chase {application.position.client.name} for a decision on "
+        f"{application.candidate.name} (promised by {promised:%d %b})",
+        dedupe_key=promise_key(application, promised),
+        candidate_id=application.candidate_id,
+        application_id=application.id,
+        assignee_id=application.position.owner_id,
+        due_at=max(due, now),
+    )
+
+
+def reopen_promise_reminder(application: Application, promised: datetime, now: datetime) -> None:
+    """Back at interview after an undo: the promise stands again, and so does its reminder."""
+    task = db.session.scalar(
+        sa.select(Task).where(Task.dedupe_key == promise_key(application, promised))
+    )
+    if task is None:
+        remind_before_promise(application, promised, now)
+    else:
+        task.resolved_at = task.resolved_by_id = None
+
+
+def sweep_promised_dates(
+    now: datetime | None = None, *, followup_days: int = 2, max_updates: int = 3
+) -> int:
+    """Promised date passed with no decision: tell the candidate, push the date, remind the
+    recruiter. After `max_updates` such messages only the recruiter is reminded."""
+    now = now or clock.now()
+    apps = list(
+        db.session.scalars(
+            sa.select(Application)
+            .where(
+                Application.stage == Stage.INTERVIEW.value,
+                Application.promised_response_at.is_not(None),
+                Application.promised_response_at < now,
+            )
+            .limit(2000)
+        )
+    )
+    owed = 0
+    for application in apps:
+        promised = application.promised_response_at
+        new_date = promised + timedelta(days=followup_days)
+        while new_date < now:
+            new_date += timedelta(days=followup_days)
+        sent_before = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(
+                Notification.application_id == application.id,
+                Notification.kind == "still_deciding",
+                Notification.state != NState.SUPERSEDED.value,
+            )
+        )
+        outbox.open_task(
+            kind="promise_missed",
+            title=f"{application.position.client.name} missed its decision date for "
+            f"{application.candidate.name}",
+            dedupe_key=f"promise_missed:{application.id}:{promised.isoformat()}",
+            candidate_id=application.candidate_id,
+            application_id=application.id,
+            assignee_id=application.position.owner_id,
+            due_at=now,
+        )
+        if sent_before < max_updates and application.candidate.optional_updates:
+            n = outbox.owe(
+                application,
+                "still_deciding",
+                now=now,
+                key_extra=f"p{int(promised.timestamp())}",
+                context={
+                    "promised_response_at": promised.isoformat(),
+                    "new_expected_at": new_date.isoformat(),
+                },
+            )
+            owed += n is not None
+        application.promised_response_at = new_date
+    outbox.commit()
+    return owed
