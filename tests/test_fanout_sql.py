@@ -4,10 +4,8 @@ paths and the portable fallbacks must write the same rows."""
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime, timedelta
 
-import redis
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 from rq.job import Job, JobStatus
@@ -23,6 +21,7 @@ from app.notifications.reconcile import reconcile
 from app.notifications.sendgrid_backend import SendGridBackend
 from app.pipeline import services
 from tests import factories as f
+from tests.outage import redis_down
 
 
 def _applications(db, n: int, stage: Stage = Stage.INTERVIEW):
@@ -116,13 +115,10 @@ def test_fanout_enqueue_lost_to_a_redis_outage_is_reconciled(app, db):
     app.config["UNDO_WINDOW_SECONDS"] = 0
     position, apps = _applications(db, 5)
 
-    # Redis is down: the connection points at a port where nothing listens.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead_port = s.getsockname()[1]
-    app.extensions["closeloop_redis"] = redis.Redis(port=dead_port, socket_connect_timeout=1)
-    result = services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
-    app.extensions.pop("closeloop_redis")  # back to REDIS_URL
+    with redis_down(app):
+        result = services.close_position(
+            position, actor=None, status="cancelled", reason="budget_cut"
+        )
     ids = result["notification_ids"]
     assert queue().count == 0
     owed = db.session.scalars(sa.select(Notification.state).where(Notification.id.in_(ids)))

@@ -22,6 +22,7 @@ from app.notifications import outbox
 from app.pipeline import services
 from app.pipeline.services import PipelineError
 from tests import factories as f
+from tests.outage import redis_down
 
 
 def _notes(db, application_id=None):
@@ -109,6 +110,48 @@ def test_supersede_rejection_when_moved_back(db):
     services.move_stage(a, Stage.OFFER, actor=None)
     states = {n.kind: n.state for n in _notes(db, a.id)}
     assert states == {"not_selected_agency": NState.SUPERSEDED, "offer": NState.QUEUED}
+
+
+def _queued_job_ids() -> set[str]:
+    from app.notifications.dispatch import queue
+
+    return set(queue().get_job_ids())
+
+
+def test_a_superseded_message_takes_its_waiting_job_off_the_queue(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+    assert first.state == NState.QUEUED and _queued_job_ids() == {first.job_id}
+    second = services.move_stage(a, Stage.INTERVIEW, actor=None)  # before it went out
+    db.session.refresh(first)
+    assert first.state == NState.SUPERSEDED
+    # Only the current truth is waiting: no worker run is spent on the stale one.
+    assert _queued_job_ids() == {second.job_id}
+
+
+def test_redis_down_while_superseding_loses_nothing(app, db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+    with redis_down(app):
+        second = services.move_stage(a, Stage.INTERVIEW, actor=None)  # the request succeeds
+    db.session.refresh(first)
+    assert first.state == NState.SUPERSEDED
+    assert second.state in (NState.PENDING, NState.QUEUED)  # owed: the reconciler sends it
+    assert _queued_job_ids() == {first.job_id}  # the stale job stays: it will claim nothing
+
+
+def test_a_preview_of_a_change_leaves_the_queue_alone(db):
+    from app.pipeline.preview import preview_move
+
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+    preview_move(a, Stage.INTERVIEW, actor=None)
+    db.session.commit()
+    assert _queued_job_ids() == {first.job_id}
+    assert db.session.get(Notification, first.id).state == NState.QUEUED
 
 
 def test_undo_within_window_supersedes_and_owes_nothing_new(db):

@@ -125,6 +125,26 @@ def _job_timeout() -> int:
     return max(30, current_app.config["SEND_LEASE_SECONDS"] - 15)
 
 
+def drop_idle_jobs_safely(job_ids: list[str]) -> int:
+    """Take send jobs that have not started off the queue (their rows were superseded).
+    Best effort: a job left behind only finds nothing to claim, so Redis being down here
+    must not fail the user's request."""
+    try:
+        q = queue()
+        dropped = 0
+        for job in Job.fetch_many(job_ids, connection=q.connection):
+            if job is not None and job.get_status(refresh=False) in (
+                JobStatus.QUEUED,
+                JobStatus.SCHEDULED,
+            ):
+                job.delete()
+                dropped += 1
+        return dropped
+    except (redis.exceptions.RedisError, OSError) as exc:
+        log.warning("could not take %d idle send job(s) off the queue: %s", len(job_ids), exc)
+        return 0
+
+
 def enqueue_sends(batches: list[tuple[list[int], str]]) -> int:
     """Send jobs due now, in one round trip (RQ's enqueue_many); returns how many were
     enqueued. enqueue_many knows no `unique`, so job ids already in Redis are looked up

@@ -12,7 +12,7 @@ from app import clock
 from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
-from app.notifications.dispatch import DUE_SLACK, batches_for
+from app.notifications.dispatch import DUE_SLACK, batches_for, job_id_for
 from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
 from app.orm import chunks
@@ -21,6 +21,7 @@ from app.orm import chunks
 REPLACEABLE = (NState.PENDING.value, NState.QUEUED.value)
 _OWED_KEY = "closeloop_owed_ids"
 _BATCHES_KEY = "closeloop_queued_batches"  # (ids, job id) written queued, to enqueue
+_IDLE_JOBS_KEY = "closeloop_idle_jobs"  # job ids whose only row was superseded
 
 
 def idempotency_key(kind: str, application_id: int, version: int, extra: str = "") -> str:
@@ -125,7 +126,7 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
 def supersede_stale(application_id: int, *, newer_version: int, now: datetime | None = None) -> int:
     """Cancel messages about an older state of this application that have not left yet."""
     now = now or clock.now()
-    result = db.session.execute(
+    replaced = db.session.execute(
         sa.update(Notification)
         .where(
             Notification.application_id == application_id,
@@ -133,9 +134,15 @@ def supersede_stale(application_id: int, *, newer_version: int, now: datetime | 
             Notification.state.in_(REPLACEABLE),
         )
         .values(state=NState.SUPERSEDED.value, superseded_at=now, updated_at=now)
+        .returning(Notification.id, Notification.job_id, Notification.attempts)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
+    ).all()
+    # A send job that carried only a replaced row has nothing left to do: after the commit
+    # it is taken off the queue, so workers do not spend a run finding nothing to claim.
+    idle = [r.job_id for r in replaced if r.job_id and r.job_id == job_id_for([r.id], r.attempts)]
+    if idle:
+        db.session.info.setdefault(_IDLE_JOBS_KEY, []).extend(idle)
+    return len(replaced)
 
 
 def supersede_many(application_ids: list[int], now: datetime) -> int:
@@ -227,10 +234,13 @@ def commit() -> list[int]:
     """
     ids = list(db.session.info.pop(_OWED_KEY, []))
     batches = list(db.session.info.pop(_BATCHES_KEY, []))
+    idle = list(db.session.info.pop(_IDLE_JOBS_KEY, []))
     db.session.commit()
-    if ids or batches:
-        from app.notifications.dispatch import dispatch_safely
+    from app.notifications.dispatch import dispatch_safely, drop_idle_jobs_safely
 
+    if idle:
+        drop_idle_jobs_safely(idle)
+    if ids or batches:
         dispatch_safely(ids, batches)
     return sorted(ids + [nid for batch_ids, _ in batches for nid in batch_ids])
 
@@ -239,20 +249,21 @@ def commit() -> list[int]:
 def trial() -> Iterator[None]:
     """Changes made inside are always rolled back (a savepoint), and what they owed is
     forgotten with them, never dispatched: how previews run the real change."""
-    owed_before = list(db.session.info.get(_OWED_KEY, []))
+    before = {key: list(db.session.info.get(key, [])) for key in (_OWED_KEY, _IDLE_JOBS_KEY)}
     savepoint = db.session.begin_nested()
     try:
         yield
     finally:
         savepoint.rollback()
-        db.session.info.pop(_OWED_KEY, None)
-        if owed_before:
-            db.session.info[_OWED_KEY] = owed_before
+        for key, value in before.items():
+            db.session.info.pop(key, None)
+            if value:
+                db.session.info[key] = value
 
 
 def rollback() -> None:
-    db.session.info.pop(_OWED_KEY, None)
-    db.session.info.pop(_BATCHES_KEY, None)
+    for key in (_OWED_KEY, _BATCHES_KEY, _IDLE_JOBS_KEY):
+        db.session.info.pop(key, None)
     db.session.rollback()
 
 
