@@ -65,3 +65,7 @@ class LifecycleForm(FlaskForm):
         render_kw={"rows": 2, "placeholder": "e.g. the client is reviewing its budget"},
     )
     shown_reason = HiddenField()
+
+
+class ReopenForm(FlaskForm):
+    """Reopen a held position, or undo a close: a confirmation with its CSRF token."""

@@ -8,11 +8,11 @@ from flask_login import current_user, login_required
 
 from app import access
 from app.bulk import bp
-from app.bulk.forms import BulkForm, LifecycleForm, UndoAllForm, reason_choices
+from app.bulk.forms import BulkForm, LifecycleForm, ReopenForm, UndoAllForm, reason_choices
 from app.models import PositionStatus, Stage
 from app.notifications.kinds import TERMINAL_REASONS
 from app.pipeline import bulk, fanout
-from app.pipeline.services import PipelineError
+from app.pipeline.services import PipelineError, reopen_position
 
 
 def _board(position_id: int):
@@ -193,6 +193,50 @@ def lifecycle(position_id: int, action: str):
         form=form,
         plan=fanout.plan_close(position, act, reason, actor=current_user),
         errors=errors,
+    )
+
+
+@bp.route("/positions/<int:position_id>/reopen", methods=["GET", "POST"])
+@login_required
+def reopen(position_id: int):
+    """Reopen a held position (those told of the hold hear it is open again), or undo a
+    cancel or fill while none of its messages has left."""
+    position = access.position_or_404(current_user, position_id)
+    if position.status == PositionStatus.OPEN:
+        flash(f"{position.title} is open.", "info")
+        return _board(position.id)
+    form = ReopenForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            result = reopen_position(position, actor=current_user)
+        except PipelineError as exc:
+            flash(str(exc), "danger")
+            return redirect(url_for("bulk.reopen", position_id=position.id))
+        flash(_reopened(position, result), "success")
+        return _board(position.id)
+    return render_template(
+        "bulk/reopen.html",
+        position=position,
+        plan=fanout.plan_reopen(position, actor=current_user),
+        form=form,
+    )
+
+
+def _reopened(position, result: dict) -> str:
+    n = result["applications"]
+    if result["from_hold"]:
+        if not n:
+            return f"{position.title} is open again. Nobody had heard of the hold: no email goes."
+        return (
+            f"{position.title} is open again: the {n} candidate(s) told of the hold will hear "
+            "that it is open again."
+        )
+    again = "back on hold" if result["status"] == PositionStatus.ON_HOLD.value else "open again"
+    return (
+        f"Undone: {position.title} is {again} and {n} candidate(s) are back where they were. "
+        "No email goes: none had left."
     )
 
 

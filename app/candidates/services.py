@@ -33,6 +33,7 @@ KIND_LABELS = {
     "after_interview": "after-interview update",
     "offer": "offer update",
     "position_on_hold": "on-hold notice",
+    "position_reopened": "role reopened notice",
     "still_deciding": "still-deciding reminder",
     "update_reply": "reply to their update request",
     "status_link": "status link",

@@ -30,6 +30,7 @@ KINDS: dict[str, Kind] = {
         Kind("after_interview", "update"),
         Kind("offer", "update"),
         Kind("position_on_hold", "update"),
+        Kind("position_reopened", "update"),
         Kind("still_deciding", "optional"),
         Kind("update_reply", "update", requested=True),
         Kind("status_link", "service", requested=True),

@@ -29,6 +29,7 @@ SUBJECTS = {
     "after_interview": "{position} at {client}: after your interview, what happens next",
     "offer": "{position} at {client}: you have an offer",
     "position_on_hold": "{position} at {client}: the role is on hold",
+    "position_reopened": "{position} at {client}: the role is open again",
     "still_deciding": "{position} at {client}: no decision yet, here is where things stand",
     "update_reply": "{position} at {client}: your update",
     "status_link": "Your link to follow your applications with {agency}",

@@ -40,6 +40,7 @@ NEWS = {
     "not_selected_agency": "we will not be putting them forward for {title}",
     "not_selected_client": "{client} has decided not to go ahead with them for {title}",
     "position_on_hold": "{title} at {client} is on hold for now",
+    "position_reopened": "{title} at {client} is open again",
     "position_cancelled": "{client} has cancelled {title}",
     "position_filled": "{title} at {client} has been filled",
 }

@@ -27,6 +27,7 @@ from app.models import (
     Position,
     PositionStatus,
     Stage,
+    StageEvent,
     User,
 )
 from app.notifications import outbox
@@ -34,6 +35,7 @@ from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import candidate_zone, due_time
 from app.pipeline import preview
 from app.pipeline.bulk import news_for, open_phone_task
+from app.pipeline.lifecycle import reopen_blocker, told_of_hold
 from app.pipeline.services import close_position, plan_move
 
 
@@ -140,6 +142,56 @@ def _sample(application: Application, action: Action, reason: str, actor: User):
 
         def change(now):
             return plan_move(application, Stage.POSITION_CLOSED, actor, reason, None, now)
+
+    return preview.dry_run(application, change)
+
+
+@dataclass
+class ReopenPlan:
+    from_hold: bool
+    blocker: str | None = None
+    told: list[Application] = field(default_factory=list)  # hear "open again"
+    untold: int = 0  # their hold message had not gone out: withdrawn, nothing to say
+    back_to: dict[str, int] = field(default_factory=dict)  # undo a close: stage -> count
+    sample: preview.Preview | None = None
+
+
+def plan_reopen(position: Position, *, actor: User) -> ReopenPlan:
+    """What reopening would do, with the email the first candidate told would get."""
+    plan = ReopenPlan(
+        from_hold=position.status == PositionStatus.ON_HOLD, blocker=reopen_blocker(position)
+    )
+    if plan.blocker:
+        return plan
+    if plan.from_hold:
+        told = told_of_hold(position)
+        active = active_applications(position)
+        plan.told = [a for a in active if a.id in told]
+        plan.untold = len(active) - len(plan.told)
+        emailed = [a for a in plan.told if a.candidate.email]
+        if emailed:
+            plan.sample = _reopened_sample(emailed[0])
+        return plan
+    stages = db.session.execute(
+        sa.select(StageEvent.from_stage, sa.func.count())
+        .join(Application, Application.id == StageEvent.application_id)
+        .where(
+            Application.position_id == position.id,
+            Application.stage == Stage.POSITION_CLOSED.value,
+            Application.stage_entered_at == position.status_changed_at,
+            StageEvent.version == Application.version,
+            StageEvent.to_stage == Stage.POSITION_CLOSED.value,
+        )
+        .group_by(StageEvent.from_stage)
+    ).all()
+    plan.back_to = {stage: count for stage, count in stages}
+    return plan
+
+
+def _reopened_sample(application: Application):
+    def change(now):
+        application.version += 1  # as reopen_position: next version, then owed
+        return outbox.owe(application, "position_reopened", now=now)
 
     return preview.dry_run(application, change)
 

@@ -14,12 +14,14 @@ from app.models import (
     ACTIVE_STAGES,
     Application,
     Candidate,
+    Notification,
     NState,
     OutcomeReason,
     Position,
     PositionStatus,
     Stage,
     StageEvent,
+    Task,
     User,
 )
 from app.notifications import outbox
@@ -159,3 +161,183 @@ def _owed_row(r, kind: str, reason: str | None, now: datetime, due_at: datetime)
         "created_at": now,
         "updated_at": now,
     }
+
+
+# -- reopening ---------------------------------------------------------------------------------
+
+LEFT = (NState.SENDING.value, NState.SENT.value, NState.DELIVERED.value)
+CLOSING_KINDS = ("position_cancelled", "position_filled")
+
+
+def _fanout_rows(position: Position, kinds: tuple[str, ...]):
+    """The messages the position's last hold or close owed (written at status_changed_at):
+    (id, application id, state) each."""
+    return db.session.execute(
+        sa.select(Notification.id, Notification.application_id, Notification.state)
+        .join(Application, Application.id == Notification.application_id)
+        .where(
+            Application.position_id == position.id,
+            Notification.kind.in_(kinds),
+            Notification.created_at == position.status_changed_at,
+        )
+    ).all()
+
+
+def told_of_hold(position: Position) -> set[int]:
+    """Applications whose candidate was (or may have been) told of the current hold, by
+    email or by a person (a logged contact settled the message)."""
+    rows = _fanout_rows(position, ("position_on_hold",))
+    return {a for _, a, state in rows if state in LEFT + (NState.DISCHARGED.value,)}
+
+
+def reopen_blocker(position: Position) -> str | None:
+    """Why the position cannot be reopened now, or None."""
+    status = PositionStatus(position.status)
+    if status == PositionStatus.OPEN:
+        return f"{position.title} is open."
+    if status == PositionStatus.ON_HOLD:
+        return None
+    left = [s for _, _, s in _fanout_rows(position, CLOSING_KINDS) if s not in CLOSE_UNDOABLE]
+    if left:
+        return (
+            f"Too late to undo: {len(left)} candidate(s) have already been told (or called) "
+            "that the role closed. Open a new position, and tell them yourself."
+        )
+    return None
+
+
+# A close can be undone while none of its messages has gone anywhere.
+CLOSE_UNDOABLE = (NState.PENDING.value, NState.QUEUED.value, NState.SUPERSEDED.value)
+
+
+def reopen_position(position: Position, *, actor: User | None) -> dict:
+    """Open again, in one transaction.
+
+    From a hold: the hold messages that have not gone out are withdrawn (superseded), and
+    the candidates who were told of the hold are owed "the role is open again".
+    From cancelled or filled, while none of its messages has left (the undo window): every
+    application it closed is back at the stage it was in, its messages are withdrawn and
+    nobody is told anything (nothing reached them); the position is back on hold if it was
+    closed from a hold."""
+    blocker = reopen_blocker(position)
+    if blocker:
+        raise PipelineError(blocker)
+    now = clock.now()
+    from_hold = position.status == PositionStatus.ON_HOLD
+    kinds = ("position_on_hold",) if from_hold else CLOSING_KINDS
+    # Calls the recruiter was asked to make about the hold or close are not needed now.
+    _resolve_tasks([nid for nid, _, _ in _fanout_rows(position, kinds)], actor, now)
+    if from_hold:
+        told = told_of_hold(position)
+        rows = _active_rows(position)
+        _bump(rows, now)
+        outbox.supersede_many([r.id for r in rows], now)
+        owed = [r for r in rows if r.id in told]
+        outbox.owe_many(_owed_rows(owed, "position_reopened", None, now), now)
+        status, affected = PositionStatus.OPEN, len(owed)
+    else:
+        affected = _undo_close(position, actor, now)
+        status = PositionStatus.ON_HOLD if _held_before_close(position) else PositionStatus.OPEN
+    position.status = status.value
+    position.status_reason = None
+    position.status_changed_at = now
+    position.closed_at = None
+    ids = outbox.commit()
+    return {
+        "from_hold": from_hold,
+        "status": status.value,
+        "applications": affected,
+        "notification_ids": ids,
+    }
+
+
+def _resolve_tasks(notification_ids: list[int], actor: User | None, now: datetime) -> None:
+    for among in id_filters(db.session, Task.notification_id, notification_ids):
+        db.session.execute(
+            sa.update(Task)
+            .where(among, Task.resolved_at.is_(None))
+            .values(resolved_at=now, resolved_by_id=actor_id(actor))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _bump(rows, now: datetime) -> None:
+    for among in id_filters(db.session, Application.id, [r.id for r in rows]):
+        db.session.execute(
+            sa.update(Application)
+            .where(among)
+            .values(version=Application.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _undo_close(position: Position, actor: User | None, now: datetime) -> int:
+    """Every application the close ended goes back to where it was, one statement per stage."""
+    closed = db.session.execute(
+        sa.select(Application.id, Application.version, StageEvent.from_stage)
+        .join(
+            StageEvent,
+            sa.and_(
+                StageEvent.application_id == Application.id,
+                StageEvent.version == Application.version,
+            ),
+        )
+        .where(
+            Application.position_id == position.id,
+            Application.stage == Stage.POSITION_CLOSED.value,
+            Application.stage_entered_at == position.status_changed_at,
+            StageEvent.to_stage == Stage.POSITION_CLOSED.value,
+        )
+    ).all()
+    by_stage: dict[str, list[int]] = {}
+    for r in closed:
+        by_stage.setdefault(r.from_stage, []).append(r.id)
+    for stage, app_ids in by_stage.items():
+        for among in id_filters(db.session, Application.id, app_ids):
+            db.session.execute(
+                sa.update(Application)
+                .where(among)
+                .values(
+                    stage=stage,
+                    outcome_reason=None,
+                    version=Application.version + 1,
+                    stage_entered_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+    insert_many(
+        db.session,
+        StageEvent,
+        [
+            {
+                "application_id": r.id,
+                "actor_id": actor_id(actor),
+                "from_stage": Stage.POSITION_CLOSED.value,
+                "to_stage": r.from_stage,
+                "note": "undo",
+                "version": r.version + 1,
+                "occurred_at": now,
+            }
+            for r in closed
+        ],
+    )
+    outbox.supersede_many([r.id for r in closed], now)
+    return len(closed)
+
+
+def _held_before_close(position: Position) -> bool:
+    """Was the position on hold when it was closed? Its latest hold or reopen message
+    before the close says so (a hold with nobody to tell leaves no trace: then open)."""
+    latest = db.session.scalar(
+        sa.select(Notification.kind)
+        .join(Application, Application.id == Notification.application_id)
+        .where(
+            Application.position_id == position.id,
+            Notification.kind.in_(("position_on_hold", "position_reopened")),
+            Notification.created_at < position.status_changed_at,
+        )
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(1)
+    )
+    return latest == "position_on_hold"

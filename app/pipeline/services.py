@@ -34,7 +34,7 @@ from app.pipeline.base import PipelineError, actor_id
 
 # The rest of the pipeline's surface, so callers need one import (`services.close_position`).
 from app.pipeline.contacts import exempt, log_contact
-from app.pipeline.lifecycle import close_position
+from app.pipeline.lifecycle import close_position, reopen_position
 from app.pipeline.promises import (
     promise_key,
     remind_before_promise,
@@ -282,6 +282,7 @@ __all__ = [
     "plan_move",
     "plan_undo",
     "record_interview",
+    "reopen_position",
     "sweep_promised_dates",
     "undo_last_change",
     "withdraw",

@@ -9,9 +9,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from app import access
-from app.models import ACTIVE_STAGES, TERMINAL_STAGES, Stage
+from app.models import ACTIVE_STAGES, TERMINAL_STAGES, PositionStatus, Stage
 from app.notifications.timing import candidate_zone
 from app.pipeline import preview, services
+from app.pipeline.lifecycle import reopen_blocker
 from app.pipeline.services import PipelineError
 from app.positions import bp, queries
 from app.positions.forms import REASON_LABELS, InterviewForm, MoveForm, UndoForm, reason_choices
@@ -37,6 +38,9 @@ def board(position_id: int):
         interview_pattern=url_for("positions.interview", application_id=ID_SLOT),
         id_slot=str(ID_SLOT),
         undo_form=UndoForm(),
+        # A cancel or fill can be undone while none of its emails has left.
+        close_undoable=position.status in (PositionStatus.CANCELLED, PositionStatus.FILLED)
+        and reopen_blocker(position) is None,
     )
 
 
