@@ -144,3 +144,32 @@ def test_interview_form(live_server, tab, board):
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     mia = column(page, "interview").locator('article[aria-label="Mia Moss"]')
     assert "Decision by 18 Jan" in mia.inner_text()
+
+
+def test_reopening_a_held_position_from_its_board(live_server, tab, board):
+    position_id = board
+    from app.models import Notification, Position
+    from app.notifications.send import deliver
+
+    services.close_position(
+        db.session.get(Position, position_id), actor=None, status="on_hold", reason="Budget"
+    )
+    held = db.session.query(Notification.id).filter(Notification.kind == "position_on_hold")
+    deliver([nid for (nid,) in held])  # everyone has been told of the hold
+    db.session.commit()
+    page = tab
+    sign_in(page, live_server, EMAIL, PASSWORD)
+    page.goto(f"{live_server}/positions/{position_id}")
+    page.get_by_test_id("reopen").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}/reopen$"))
+    assert (
+        "told of the hold will hear that it is open again"
+        in page.get_by_test_id("reopen-summary").inner_text()
+    )
+    frame = page.frame_locator("iframe.cl-email-frame")
+    assert "off hold" in frame.locator("body").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "positions-reopen.png"), full_page=True)
+    page.get_by_test_id("confirm-reopen").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    assert "is open again" in page.locator(".alert-success").inner_text()
+    assert page.get_by_role("link", name="Put on hold").is_visible()
