@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout bench-report bench-board soak clean
+.PHONY: help run test lint format bench-fanout bench-report bench-board bench-imports soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
+	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
@@ -54,6 +55,9 @@ bench-report: $(STAMP)
 
 bench-board: $(STAMP)
 	$(PY) bench/board.py
+
+bench-imports: $(STAMP)
+	$(PY) bench/imports.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

@@ -241,6 +241,33 @@ def test_confirm_into_a_position_creates_candidates_and_applications(web, db):
     assert "Ana" in page and "Known" in page
 
 
+def test_rows_are_written_in_chunks_in_the_order_of_the_file(web, db, monkeypatch):
+    from app.imports import running
+
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)  # 5 new rows and one existing: 3 chunks
+    user = sign_in(web)
+    position = f.position(owner=user)
+    known = f.candidate(name="Known", email="known@example.com")
+    names = ["Eve", "Dan", "Known", "Cy", "Bo", "Al"]
+    lines = [f"{n},{n.lower()}@example.com" for n in names]
+    upload(web, "name,email\n" + "\n".join(lines) + "\n", target=position.id)
+    web.post(f"/imports/{latest_import(db).id}/confirm")
+    imp = latest_import(db)
+    assert (imp.status, imp.created_count, imp.attached_count) == ("done", 5, 6)
+    made = {c.id: c for c in db.session.scalars(sa.select(Candidate))}
+    assert [made[i].name for i in imp.result["created"]] == ["Eve", "Dan", "Cy", "Bo", "Al"]
+    assert imp.result["attached"] == [known.id]
+    # Each new candidate has what the model would have given it: their own link secret.
+    new = [made[i] for i in imp.result["created"]]
+    assert len({c.token_secret for c in new}) == 5 and all(len(c.token_secret) > 30 for c in new)
+    assert all(c.token_version == 1 and c.optional_updates for c in new)
+    apps = db.session.scalars(sa.select(Application).where(Application.position_id == position.id))
+    assert sorted(a.candidate_id for a in apps) == sorted(imp.result["created"] + [known.id])
+    events = db.session.scalars(sa.select(StageEvent)).all()
+    assert len(events) == 6 and {(e.to_stage, e.version) for e in events} == {("sourced", 1)}
+    assert {e.actor_id for e in events} == {user.id}
+
+
 def test_a_second_confirm_is_refused(web, db):
     sign_in(web)
     upload(web, "name\nAna\n")

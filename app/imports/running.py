@@ -10,6 +10,7 @@ short transaction, with a reason a person can act on.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timedelta
 
 import redis
@@ -18,6 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app import clock
+from app.bulk_sql import insert_many
 from app.extensions import db
 from app.imports.services import (
     ImportRefused,
@@ -30,7 +32,7 @@ from app.imports.services import (
 from app.models import Candidate, CandidateImport, ImportStatus
 from app.notifications import outbox
 from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
-from app.pipeline.services import plan_add_to_position
+from app.pipeline.services import plan_add_many, plan_add_to_position
 from app.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ LOST_AFTER = timedelta(seconds=60)
 # The request that was writing a small import died (server restarted) if it is this old.
 INLINE_LOST_AFTER = timedelta(minutes=10)
 PROGRESS_TTL_SECONDS = 24 * 3600
+# Rows written per flush; a chunk the database refuses is written again row by row.
+CHUNK_ROWS = 500
 
 
 def job_id_for(import_id: int) -> str:
@@ -156,23 +160,76 @@ def _write(candidate_import: CandidateImport, state: dict) -> str:
     if changed_rows(candidate_import.rows, fresh):
         return _back_to_preview(candidate_import, fresh)
     todo = [r for r in fresh if r["action"]]
-    step = max(1, len(todo) // 100)
-    created: list[Candidate] = []
-    attached: list[Candidate] = []
-    for done, row in enumerate(todo, 1):
-        state["line"] = row["line"]
-        candidate = _candidate_for(row, candidate_import.user_id)
-        (created if row["action"] == "create" else attached).append(candidate)
-        if position is not None:
-            plan_add_to_position(candidate, position, actor=candidate_import.user)
-        db.session.flush()
-        if done % step == 0:
-            _report_progress(candidate_import.id, done)
+    try:
+        with db.session.begin_nested():
+            created, attached = _write_in_chunks(candidate_import, todo)
+    except sa.exc.IntegrityError:
+        # The database refused a chunk (a constraint the validation does not know, or a
+        # concurrent change). Row by row, in the same transaction, to name the row; if it
+        # goes through that way after all, so much the better.
+        created, attached = _write_row_by_row(candidate_import, todo, state)
     state["line"] = None
     _finish(candidate_import, fresh, created, attached)
     outbox.commit()
     _report_progress(candidate_import.id, len(todo))
     return ImportStatus.DONE.value
+
+
+def _write_in_chunks(candidate_import: CandidateImport, todo: list[dict]):
+    """CHUNK_ROWS rows at a time, one INSERT per table: the new candidates, then the
+    applications and their history. Returns the ids created and attached."""
+    position, user = candidate_import.position, candidate_import.user
+    created: list[int] = []
+    attached: list[int] = []
+    now = clock.now()
+    for start in range(0, len(todo), CHUNK_ROWS):
+        chunk = todo[start : start + CHUNK_ROWS]
+        new = [_new_candidate(row, candidate_import.user_id, now) for row in chunk]
+        new = [row for row in new if row is not None]
+        new_ids = insert_many(db.session, Candidate, new, returning=Candidate.id)
+        old_ids = [row["existing_id"] for row in chunk if row["action"] == "attach"]
+        created += sorted(new_ids)  # the order of the file: ids are given in insert order
+        attached += old_ids
+        if position is not None:
+            plan_add_many(new_ids + old_ids, position, actor=user)
+        _report_progress(candidate_import.id, start + len(chunk))
+    return created, attached
+
+
+def _new_candidate(row: dict, owner_id: int, now) -> dict | None:
+    """The row as it is inserted (every column the model would default, given here)."""
+    if row["action"] != "create":
+        return None
+    return {
+        "name": row["name"],
+        "email": row["email"] or None,
+        "phone": row["phone"] or None,
+        "timezone": row["timezone"],
+        "owner_id": owner_id,
+        "optional_updates": True,
+        "preferred_channel": "email",
+        "token_version": 1,
+        "token_secret": secrets.token_urlsafe(32),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _write_row_by_row(candidate_import: CandidateImport, todo: list[dict], state: dict):
+    position = candidate_import.position
+    step = max(1, len(todo) // 100)
+    created: list[int] = []
+    attached: list[int] = []
+    for done, row in enumerate(todo, 1):
+        state["line"] = row["line"]
+        candidate = _candidate_for(row, candidate_import.user_id)
+        if position is not None:
+            plan_add_to_position(candidate, position, actor=candidate_import.user)
+        db.session.flush()
+        (created if row["action"] == "create" else attached).append(candidate.id)
+        if done % step == 0:
+            _report_progress(candidate_import.id, done)
+    return created, attached
 
 
 def _candidate_for(row: dict, owner_id: int) -> Candidate:
@@ -198,8 +255,8 @@ def _finish(candidate_import, rows, created, attached) -> None:
     in_position = candidate_import.position_id is not None
     result = {
         **(candidate_import.result or {}),
-        "created": [c.id for c in created],
-        "attached": [c.id for c in attached],
+        "created": created,
+        "attached": attached,
     }
     marked = db.session.execute(
         sa.update(CandidateImport)

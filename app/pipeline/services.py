@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app import clock
+from app.bulk_sql import insert_many
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -86,6 +87,47 @@ def plan_add_to_position(
         )
     )
     return application
+
+
+def plan_add_many(candidate_ids: list[int], position: Position, *, actor: User | None) -> int:
+    """plan_add_to_position for many candidates at once (an import): one INSERT for the
+    applications and one for their history. The caller has checked that none is in the
+    position yet; the unique (candidate, position) constraint stands behind that check."""
+    if position.status != PositionStatus.OPEN:
+        raise PipelineError(f"{position.title} is {position.status.replace('_', ' ')}.")
+    now = clock.now()
+    application_ids = insert_many(
+        db.session,
+        Application,
+        [
+            {
+                "candidate_id": candidate_id,
+                "position_id": position.id,
+                "stage": Stage.SOURCED.value,
+                "stage_entered_at": now,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for candidate_id in candidate_ids
+        ],
+        returning=Application.id,
+    )
+    insert_many(
+        db.session,
+        StageEvent,
+        [
+            {
+                "application_id": application_id,
+                "actor_id": actor_id(actor),
+                "to_stage": Stage.SOURCED.value,
+                "version": 1,
+                "occurred_at": now,
+            }
+            for application_id in application_ids
+        ],
+    )
+    return len(application_ids)
 
 
 def move_stage(
@@ -277,6 +319,7 @@ __all__ = [
     "exempt",
     "log_contact",
     "move_stage",
+    "plan_add_many",
     "plan_add_to_position",
     "plan_interview",
     "plan_move",
