@@ -184,8 +184,11 @@ def _write_in_chunks(candidate_import: CandidateImport, todo: list[dict]):
     now = clock.now()
     for start in range(0, len(todo), CHUNK_ROWS):
         chunk = todo[start : start + CHUNK_ROWS]
-        new = [_new_candidate(row, candidate_import.user_id, now) for row in chunk]
-        new = [row for row in new if row is not None]
+        new = [
+            _new_candidate(row, candidate_import.user_id, now)
+            for row in chunk
+            if row["action"] == "create"
+        ]
         new_ids = insert_many(db.session, Candidate, new, returning=Candidate.id)
         old_ids = [row["existing_id"] for row in chunk if row["action"] == "attach"]
         created += sorted(new_ids)  # the order of the file: ids are given in insert order
@@ -196,10 +199,8 @@ def _write_in_chunks(candidate_import: CandidateImport, todo: list[dict]):
     return created, attached
 
 
-def _new_candidate(row: dict, owner_id: int, now) -> dict | None:
-    """The row as it is inserted (every column the model would default, given here)."""
-    if row["action"] != "create":
-        return None
+def _new_candidate(row: dict, owner_id: int, now) -> dict:
+    """A new candidate's columns (every one the model would default, given here)."""
     return {
         "name": row["name"],
         "email": row["email"] or None,
@@ -238,13 +239,7 @@ def _candidate_for(row: dict, owner_id: int) -> Candidate:
         if candidate is None:
             raise ImportRefused(f"Row {row['line']}: the existing candidate has been removed.")
         return candidate
-    candidate = Candidate(
-        name=row["name"],
-        email=row["email"] or None,
-        phone=row["phone"] or None,
-        timezone=row["timezone"],
-        owner_id=owner_id,
-    )
+    candidate = Candidate(**_new_candidate(row, owner_id, clock.now()))
     db.session.add(candidate)
     return candidate
 

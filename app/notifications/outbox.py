@@ -12,7 +12,13 @@ from app import clock
 from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
-from app.notifications.dispatch import DUE_SLACK, batches_for, job_id_for
+from app.notifications.dispatch import (
+    DUE_SLACK,
+    batches_for,
+    dispatch_safely,
+    drop_idle_jobs_safely,
+    job_id_for,
+)
 from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
 from app.orm import chunks
@@ -236,8 +242,6 @@ def commit() -> list[int]:
     batches = list(db.session.info.pop(_BATCHES_KEY, []))
     idle = list(db.session.info.pop(_IDLE_JOBS_KEY, []))
     db.session.commit()
-    from app.notifications.dispatch import dispatch_safely, drop_idle_jobs_safely
-
     if idle:
         drop_idle_jobs_safely(idle)
     if ids or batches:

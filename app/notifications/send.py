@@ -51,6 +51,8 @@ def deliver(ids: list[int]) -> dict:
     if waiting is not None:
         claimed += take(waiting, now)
     plan = prepare(claimed, now)
+    # A kind that renders again clears its alert, in the commit the job makes anyway.
+    _resolve_alerts([_render_alert_key(kind) for kind in sorted(plan.rendered_kinds)])
     db.session.commit()
     counts = {"claimed": len(claimed), "sent": 0, "failed": plan.failed}
     for key in ("held", "skipped"):
@@ -58,8 +60,6 @@ def deliver(ids: list[int]) -> dict:
             counts[key] = getattr(plan, key)
     if plan.unrendered:
         counts["unrendered"] = _keep_unrendered(plan.unrendered)
-    if plan.rendered_kinds:
-        _resolve_alerts([_render_alert_key(kind) for kind in sorted(plan.rendered_kinds)])
     if plan.ready:
         _send(plan.ready, counts)
     return counts
@@ -166,13 +166,9 @@ def _hold_back(exc: SendError, untried: list[Prepared], counts: dict) -> None:
     if isinstance(exc, ConfigurationError):
         _handle_error(exc, untried, counts)
         return
-    wait = _backoff(untried)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after:
-        wait = max(wait, clock.now() + timedelta(seconds=retry_after))
     ids = [i for p in untried for i in p.ids]
     reason = f"Not tried: another request of the batch failed ({exc.reason})"
-    _release(ids, wait, reason, "transient")
+    _release(ids, _retry_time(exc, untried), reason, "transient")
     counts["held_back"] = counts.get("held_back", 0) + len(ids)
 
 
@@ -208,10 +204,7 @@ def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
         _store_rendered(ready)
         _release(ids, _settle_time(ready), exc.reason, "ambiguous", ambiguous=True)
     elif isinstance(exc, TransientSendError):
-        wait = _backoff(ready)
-        if exc.retry_after:
-            wait = max(wait, clock.now() + timedelta(seconds=exc.retry_after))
-        _release(ids, wait, exc.reason, "transient")
+        _release(ids, _retry_time(exc, ready), exc.reason, "transient")
     else:
         raise exc
 
@@ -366,6 +359,15 @@ def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
     dispatch.enqueue_send(ids, job_id, at=until)
 
 
+def _retry_time(exc: SendError, ready: list[Prepared]) -> datetime:
+    """The backoff, or later if the provider said when to come back (429)."""
+    wait = _backoff(ready)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        wait = max(wait, clock.now() + timedelta(seconds=retry_after))
+    return wait
+
+
 def _backoff(ready: list[Prepared]) -> datetime:
     return _backoff_after(max(p.attempts for p in ready))
 
@@ -417,20 +419,19 @@ def raise_alert(kind: str, key: str, message: str) -> None:
 
 
 def _resolve_alerts(keys: list[str]) -> None:
-    db.session.execute(
-        sa.update(Alert)
-        .where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))
-        .values(resolved_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    """Resolve the open alerts among `keys`, in the caller's transaction."""
+    if keys:
+        db.session.execute(
+            sa.update(Alert)
+            .where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))
+            .values(resolved_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def resume_sending() -> None:
     flag = db.session.get(EngineFlag, PAUSE_FLAG)
     if flag is not None:
         flag.until = clock.now()
-    alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "email_config"))
-    if alert is not None and alert.resolved_at is None:
-        alert.resolved_at = clock.now()
+    _resolve_alerts(["email_config"])
     db.session.commit()

@@ -9,6 +9,7 @@ notifications of the action's kind created at the moment of the change
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,7 +28,6 @@ from app.models import (
     Position,
     PositionStatus,
     Stage,
-    StageEvent,
     User,
 )
 from app.notifications import outbox
@@ -35,7 +35,12 @@ from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import candidate_zone, due_time
 from app.pipeline import preview
 from app.pipeline.bulk import news_for, open_phone_task
-from app.pipeline.lifecycle import reopen_blocker, told_of_hold
+from app.pipeline.lifecycle import (
+    STATUS_KINDS,
+    closed_by_last_close,
+    reopen_blocker,
+    told_of_hold,
+)
 from app.pipeline.services import close_position, plan_move
 
 
@@ -61,11 +66,6 @@ ACTIONS = {
         "Mark filled",
         (OutcomeReason.FILLED_BY_OTHER, OutcomeReason.FILLED_INTERNALLY),
     ),
-}
-STATUS_KINDS = {
-    PositionStatus.ON_HOLD: ("position_on_hold",),
-    PositionStatus.CANCELLED: ("position_cancelled", "position_filled"),
-    PositionStatus.FILLED: ("position_filled",),
 }
 
 
@@ -172,19 +172,7 @@ def plan_reopen(position: Position, *, actor: User) -> ReopenPlan:
         if emailed:
             plan.sample = _reopened_sample(emailed[0])
         return plan
-    stages = db.session.execute(
-        sa.select(StageEvent.from_stage, sa.func.count())
-        .join(Application, Application.id == StageEvent.application_id)
-        .where(
-            Application.position_id == position.id,
-            Application.stage == Stage.POSITION_CLOSED.value,
-            Application.stage_entered_at == position.status_changed_at,
-            StageEvent.version == Application.version,
-            StageEvent.to_stage == Stage.POSITION_CLOSED.value,
-        )
-        .group_by(StageEvent.from_stage)
-    ).all()
-    plan.back_to = {stage: count for stage, count in stages}
+    plan.back_to = dict(Counter(r.from_stage for r in closed_by_last_close(position)))
     return plan
 
 

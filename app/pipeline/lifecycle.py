@@ -87,34 +87,18 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
     rows = _active_rows(position)
     kind = outcome_kind(Stage.POSITION_CLOSED, reason)
     app_ids = [r.id for r in rows]
-    for among in id_filters(db.session, Application.id, app_ids):
-        db.session.execute(
-            sa.update(Application)
-            .where(among)
-            .values(
-                stage=Stage.POSITION_CLOSED.value,
-                outcome_reason=reason,
-                version=Application.version + 1,
-                stage_entered_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    insert_many(
-        db.session,
-        StageEvent,
-        [
-            {
-                "application_id": r.id,
-                "actor_id": actor_id(actor),
-                "from_stage": r.stage,
-                "to_stage": Stage.POSITION_CLOSED.value,
-                "reason": reason,
-                "version": r.version + 1,
-                "occurred_at": now,
-            }
-            for r in rows
-        ],
+    _next_version(
+        app_ids,
+        now,
+        stage=Stage.POSITION_CLOSED.value,
+        outcome_reason=reason,
+        stage_entered_at=now,
+    )
+    _record_moves(
+        [(r.id, r.version + 1, r.stage, Stage.POSITION_CLOSED.value) for r in rows],
+        actor,
+        now,
+        reason=reason,
     )
     outbox.supersede_many(app_ids, now)
     outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
@@ -124,16 +108,42 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
 def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> int:
     rows = _active_rows(position)
     app_ids = [r.id for r in rows]
+    _next_version(app_ids, now)
+    outbox.supersede_many(app_ids, now)
+    outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
+    return len(rows)
+
+
+def _next_version(app_ids: list[int], now: datetime, **values) -> None:
+    """These applications' next version (and `values`), in one statement per id batch."""
     for among in id_filters(db.session, Application.id, app_ids):
         db.session.execute(
             sa.update(Application)
             .where(among)
-            .values(version=Application.version + 1, updated_at=now)
+            .values(version=Application.version + 1, updated_at=now, **values)
             .execution_options(synchronize_session=False)
         )
-    outbox.supersede_many(app_ids, now)
-    outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
-    return len(rows)
+
+
+def _record_moves(moves, actor: User | None, now: datetime, *, reason=None, note=None) -> None:
+    """Stage history for (application id, new version, from stage, to stage) moves."""
+    insert_many(
+        db.session,
+        StageEvent,
+        [
+            {
+                "application_id": app_id,
+                "actor_id": actor_id(actor),
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "reason": reason,
+                "note": note,
+                "version": version,
+                "occurred_at": now,
+            }
+            for app_id, version, from_stage, to_stage in moves
+        ],
+    )
 
 
 def _owed_rows(rows, kind: str, reason: str | None, now: datetime) -> list[dict]:
@@ -165,39 +175,47 @@ def _owed_row(r, kind: str, reason: str | None, now: datetime, due_at: datetime)
 
 # -- reopening ---------------------------------------------------------------------------------
 
-LEFT = (NState.SENDING.value, NState.SENT.value, NState.DELIVERED.value)
-CLOSING_KINDS = ("position_cancelled", "position_filled")
+# What each status's fan-out owed (the progress page follows these too).
+STATUS_KINDS = {
+    PositionStatus.ON_HOLD: ("position_on_hold",),
+    PositionStatus.CANCELLED: ("position_cancelled", "position_filled"),
+    PositionStatus.FILLED: ("position_filled",),
+}
+# The candidate heard of the hold: by email (or perhaps, mid-send) or from a person.
+TOLD = (NState.SENDING.value, NState.SENT.value, NState.DELIVERED.value, NState.DISCHARGED.value)
+# A close can be undone while none of its messages has gone anywhere.
+CLOSE_UNDOABLE = (NState.PENDING.value, NState.QUEUED.value, NState.SUPERSEDED.value)
 
 
-def _fanout_rows(position: Position, kinds: tuple[str, ...]):
-    """The messages the position's last hold or close owed (written at status_changed_at):
-    (id, application id, state) each."""
+def _fanout_rows(position: Position):
+    """The messages the position's current hold or close owed (written at
+    status_changed_at): (id, application id, state) each."""
     return db.session.execute(
         sa.select(Notification.id, Notification.application_id, Notification.state)
         .join(Application, Application.id == Notification.application_id)
         .where(
             Application.position_id == position.id,
-            Notification.kind.in_(kinds),
+            Notification.kind.in_(STATUS_KINDS.get(PositionStatus(position.status), ())),
             Notification.created_at == position.status_changed_at,
         )
     ).all()
 
 
-def told_of_hold(position: Position) -> set[int]:
-    """Applications whose candidate was (or may have been) told of the current hold, by
-    email or by a person (a logged contact settled the message)."""
-    rows = _fanout_rows(position, ("position_on_hold",))
-    return {a for _, a, state in rows if state in LEFT + (NState.DISCHARGED.value,)}
+def told_of_hold(position: Position, fanout=None) -> set[int]:
+    """Applications whose candidate was (or may have been) told of the current hold."""
+    rows = _fanout_rows(position) if fanout is None else fanout
+    return {app_id for _, app_id, state in rows if state in TOLD}
 
 
-def reopen_blocker(position: Position) -> str | None:
+def reopen_blocker(position: Position, fanout=None) -> str | None:
     """Why the position cannot be reopened now, or None."""
     status = PositionStatus(position.status)
     if status == PositionStatus.OPEN:
         return f"{position.title} is open."
     if status == PositionStatus.ON_HOLD:
         return None
-    left = [s for _, _, s in _fanout_rows(position, CLOSING_KINDS) if s not in CLOSE_UNDOABLE]
+    rows = _fanout_rows(position) if fanout is None else fanout
+    left = [state for _, _, state in rows if state not in CLOSE_UNDOABLE]
     if left:
         return (
             f"Too late to undo: {len(left)} candidate(s) have already been told (or called) "
@@ -206,8 +224,25 @@ def reopen_blocker(position: Position) -> str | None:
     return None
 
 
-# A close can be undone while none of its messages has gone anywhere.
-CLOSE_UNDOABLE = (NState.PENDING.value, NState.QUEUED.value, NState.SUPERSEDED.value)
+def closed_by_last_close(position: Position):
+    """(application id, version, stage before) of every application the current cancel or
+    fill ended."""
+    return db.session.execute(
+        sa.select(Application.id, Application.version, StageEvent.from_stage)
+        .join(
+            StageEvent,
+            sa.and_(
+                StageEvent.application_id == Application.id,
+                StageEvent.version == Application.version,
+            ),
+        )
+        .where(
+            Application.position_id == position.id,
+            Application.stage == Stage.POSITION_CLOSED.value,
+            Application.stage_entered_at == position.status_changed_at,
+            StageEvent.to_stage == Stage.POSITION_CLOSED.value,
+        )
+    ).all()
 
 
 def reopen_position(position: Position, *, actor: User | None) -> dict:
@@ -219,18 +254,18 @@ def reopen_position(position: Position, *, actor: User | None) -> dict:
     application it closed is back at the stage it was in, its messages are withdrawn and
     nobody is told anything (nothing reached them); the position is back on hold if it was
     closed from a hold."""
-    blocker = reopen_blocker(position)
+    fanout = _fanout_rows(position)
+    blocker = reopen_blocker(position, fanout)
     if blocker:
         raise PipelineError(blocker)
     now = clock.now()
     from_hold = position.status == PositionStatus.ON_HOLD
-    kinds = ("position_on_hold",) if from_hold else CLOSING_KINDS
     # Calls the recruiter was asked to make about the hold or close are not needed now.
-    _resolve_tasks([nid for nid, _, _ in _fanout_rows(position, kinds)], actor, now)
+    _resolve_tasks([nid for nid, _, _ in fanout], actor, now)
     if from_hold:
-        told = told_of_hold(position)
+        told = told_of_hold(position, fanout)
         rows = _active_rows(position)
-        _bump(rows, now)
+        _next_version([r.id for r in rows], now)
         outbox.supersede_many([r.id for r in rows], now)
         owed = [r for r in rows if r.id in told]
         outbox.owe_many(_owed_rows(owed, "position_reopened", None, now), now)
@@ -261,66 +296,19 @@ def _resolve_tasks(notification_ids: list[int], actor: User | None, now: datetim
         )
 
 
-def _bump(rows, now: datetime) -> None:
-    for among in id_filters(db.session, Application.id, [r.id for r in rows]):
-        db.session.execute(
-            sa.update(Application)
-            .where(among)
-            .values(version=Application.version + 1, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def _undo_close(position: Position, actor: User | None, now: datetime) -> int:
     """Every application the close ended goes back to where it was, one statement per stage."""
-    closed = db.session.execute(
-        sa.select(Application.id, Application.version, StageEvent.from_stage)
-        .join(
-            StageEvent,
-            sa.and_(
-                StageEvent.application_id == Application.id,
-                StageEvent.version == Application.version,
-            ),
-        )
-        .where(
-            Application.position_id == position.id,
-            Application.stage == Stage.POSITION_CLOSED.value,
-            Application.stage_entered_at == position.status_changed_at,
-            StageEvent.to_stage == Stage.POSITION_CLOSED.value,
-        )
-    ).all()
+    closed = closed_by_last_close(position)
     by_stage: dict[str, list[int]] = {}
     for r in closed:
         by_stage.setdefault(r.from_stage, []).append(r.id)
     for stage, app_ids in by_stage.items():
-        for among in id_filters(db.session, Application.id, app_ids):
-            db.session.execute(
-                sa.update(Application)
-                .where(among)
-                .values(
-                    stage=stage,
-                    outcome_reason=None,
-                    version=Application.version + 1,
-                    stage_entered_at=now,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-    insert_many(
-        db.session,
-        StageEvent,
-        [
-            {
-                "application_id": r.id,
-                "actor_id": actor_id(actor),
-                "from_stage": Stage.POSITION_CLOSED.value,
-                "to_stage": r.from_stage,
-                "note": "undo",
-                "version": r.version + 1,
-                "occurred_at": now,
-            }
-            for r in closed
-        ],
+        _next_version(app_ids, now, stage=stage, outcome_reason=None, stage_entered_at=now)
+    _record_moves(
+        [(r.id, r.version + 1, Stage.POSITION_CLOSED.value, r.from_stage) for r in closed],
+        actor,
+        now,
+        note="undo",
     )
     outbox.supersede_many([r.id for r in closed], now)
     return len(closed)
