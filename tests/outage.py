@@ -14,14 +14,18 @@ from redis.retry import Retry
 @contextlib.contextmanager
 def redis_down(app) -> Iterator[None]:
     """Inside, every Redis call of `app` fails as it does when Redis is down (connection
-    refused, no retries); afterwards the app reconnects to REDIS_URL."""
+    refused, no retries); afterwards the app has its own connection back."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    app.extensions["closeloop_redis"] = redis.Redis(
-        port=dead_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
-    )
+    live = app.extensions.pop("closeloop_redis", None)
+    dead = redis.Redis(port=dead_port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    app.extensions["closeloop_redis"] = dead
     try:
         yield
     finally:
-        app.extensions.pop("closeloop_redis", None)
+        dead.close()
+        if live is not None:
+            app.extensions["closeloop_redis"] = live
+        else:
+            app.extensions.pop("closeloop_redis", None)
