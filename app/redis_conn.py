@@ -30,8 +30,7 @@ def close_redis(app) -> None:
     sockets finalised before the connections that own them (an "unclosed socket" warning)."""
     conn = app.extensions.pop("closeloop_redis", None)
     if conn is not None:
-        conn.connection_pool.disconnect()
-        conn.close()
+        conn.close()  # the client made its pool, so this disconnects the pool too
 
 
 def start_embedded(dbfile: str):

@@ -25,7 +25,6 @@ def redis_down(app) -> Iterator[None]:
         yield
     finally:
         dead.close()
+        del app.extensions["closeloop_redis"]
         if live is not None:
             app.extensions["closeloop_redis"] = live
-        else:
-            app.extensions.pop("closeloop_redis", None)
