@@ -18,7 +18,6 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.redis_conn import get_redis
 from app.reports import dashboards, overdue
-from app.reports.calendar import BusinessCalendar, get_calendar, parse_extra
 from tests import factories as f
 from tests.web import Web
 
@@ -37,50 +36,7 @@ def sign_in(web, role: str):
     return user
 
 
-# -- business days ----------------------------------------------------------------------------
-
-
-def test_shift_skips_weekends_and_keeps_the_time_of_day():
-    cal = BusinessCalendar(LONDON)
-    friday = datetime(2026, 11, 13, 11, 0, tzinfo=UTC)
-    assert cal.shift(friday, 1) == datetime(2026, 11, 16, 11, 0, tzinfo=UTC)  # Monday
-    assert cal.shift(datetime(2026, 11, 16, 10, tzinfo=UTC), -1) == datetime(
-        2026, 11, 13, 10, tzinfo=UTC
-    )
-    saturday = datetime(2026, 11, 14, 10, tzinfo=UTC)
-    assert cal.shift(saturday, -1) == datetime(2026, 11, 13, 10, tzinfo=UTC)
-    assert cal.shift(friday, 0) == friday
-    assert cal.days_between(friday, datetime(2026, 11, 17, 9, tzinfo=UTC)) == 2  # Mon, Tue
-
-
-def test_public_holidays_and_agency_closures_are_not_business_days():
-    cal = BusinessCalendar(LONDON, "GB", "ENG", parse_extra("2026-12-24, 2026-12-31"))
-    assert not cal.is_business_day(date(2026, 12, 25))  # Christmas (Friday)
-    assert not cal.is_business_day(date(2026, 12, 28))  # Boxing Day, substitute Monday
-    assert not cal.is_business_day(date(2026, 12, 24))  # agency closure
-    assert cal.is_business_day(date(2026, 12, 29))
-    wednesday = datetime(2026, 12, 23, 15, tzinfo=UTC)
-    # Thu 24 closed, Fri 25 and Mon 28 holidays, weekend: the next business day is Tue 29.
-    assert cal.shift(wednesday, 1) == datetime(2026, 12, 29, 15, tzinfo=UTC)
-    assert cal.days_between(wednesday, datetime(2026, 12, 29, 9, tzinfo=UTC)) == 1
-
-
-def test_local_time_survives_the_clock_change():
-    cal = BusinessCalendar(LONDON)
-    before = datetime(2026, 10, 23, 8, 30, tzinfo=UTC)  # Friday 09:30 BST
-    assert cal.shift(before, 1) == datetime(2026, 10, 26, 9, 30, tzinfo=UTC)  # Monday 09:30 GMT
-
-
-def test_calendar_follows_configuration(make_app):
-    app = make_app(HOLIDAY_COUNTRY="", EXTRA_HOLIDAYS="2026-11-16")
-    with app.app_context():
-        cal = get_calendar()
-        assert cal.is_business_day(date(2026, 12, 25))  # no public holidays configured
-        assert not cal.is_business_day(date(2026, 11, 16))
-        t = overdue.thresholds(datetime(2026, 11, 18, 12, tzinfo=UTC))
-        # Seven business days back from Wednesday, skipping the closure on Monday 16th.
-        assert t.silent_before == datetime(2026, 11, 6, 12, tzinfo=UTC)
-        assert t.sla_before == datetime(2026, 11, 17, 12, tzinfo=UTC)
+# -- business days (the calendar itself: tests/test_business_days.py) ---------------------
 
 
 def test_silence_counts_business_days_only(app, make_app):

@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 
+from app.business_days import get_calendar
 from app.notifications.kinds import KINDS
+
+# A bound on the walk to the next business morning, not a limit anyone should reach (the
+# longest agency closure plus the weekends around it).
+_MAX_DAYS = 400
 
 
 def candidate_zone(tz_name: str | None) -> ZoneInfo:
@@ -23,17 +28,20 @@ def candidate_zone(tz_name: str | None) -> ZoneInfo:
 
 
 def next_business_moment(moment: datetime, tz_name: str | None) -> datetime:
-    """`moment` if it falls in business hours (Mon–Fri) in the candidate's zone, else the
-    start of the next business morning there."""
+    """`moment` if it falls in business hours on a business day (app/business_days.py: no
+    weekends, public holidays or agency closures) in the candidate's zone, else the start of
+    the next business morning there."""
     cfg = current_app.config
     start, end = cfg["BUSINESS_HOURS_START"], cfg["BUSINESS_HOURS_END"]
+    calendar = get_calendar()
     local = moment.astimezone(candidate_zone(tz_name))
-    for _ in range(8):
-        if local.weekday() < 5 and start <= local.hour < end:
-            return local.astimezone(moment.tzinfo)
-        if local.weekday() < 5 and local.hour < start:
-            local = local.replace(hour=start, minute=0, second=0, microsecond=0)
-            continue
+    for _ in range(_MAX_DAYS):
+        if calendar.is_business_day(local.date()):
+            if start <= local.hour < end:
+                return local.astimezone(moment.tzinfo)
+            if local.hour < start:
+                local = local.replace(hour=start, minute=0, second=0, microsecond=0)
+                continue
         local = (local + timedelta(days=1)).replace(hour=start, minute=0, second=0, microsecond=0)
     return moment
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     Application,
@@ -45,9 +46,7 @@ def settle_promise_reminders(
 def remind_before_promise(application: Application, promised: datetime, now: datetime) -> None:
     """sweep_promised_dates acts only once the date has passed: give the recruiter a task a
     business day before, so they can chase the client while the promise still holds."""
-    due = promised - timedelta(days=1)
-    while due.weekday() >= 5:  # Saturday, Sunday
-        due -= timedelta(days=1)
+    due = get_calendar().shift(promised, -1)
     outbox.open_task(
         kind="promised_date_due",
         title=f"Chase {application.position.client.name} for a decision on "

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     Application,
@@ -26,7 +27,6 @@ from app.models import (
     Task,
     User,
 )
-from app.reports.calendar import get_calendar
 
 HOUR = 3600.0
 

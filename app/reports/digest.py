@@ -27,6 +27,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     DigestSetting,
@@ -38,7 +39,6 @@ from app.models import (
 from app.notifications.backends import OutgoingEmail, get_backend
 from app.notifications.errors import ConfigurationError, PermanentSendError, SendError
 from app.reports import queries
-from app.reports.calendar import get_calendar
 
 log = logging.getLogger(__name__)
 

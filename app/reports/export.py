@@ -17,9 +17,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import SEVERITY, OverdueItem
-from app.reports.calendar import get_calendar
 from app.reports.queries import REASONS, Filters, iter_rows
 
 HEADER = (

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -50,7 +51,6 @@ from app.models import (
     Task,
 )
 from app.notifications.invariant import terminal_without_response, undelivered_without_contact
-from app.reports.calendar import get_calendar
 
 OWED = (NState.PENDING.value, NState.QUEUED.value, NState.SENDING.value)
 REFRESH_FLAG = "overdue_report"

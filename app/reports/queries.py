@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from app import clock
+from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     AGENCY_WIDE,
@@ -27,7 +28,6 @@ from app.models import (
     Position,
     User,
 )
-from app.reports.calendar import get_calendar
 
 REASON_LABELS = {
     OverdueReason.OWED_UNSENT: "Owed, unsent",

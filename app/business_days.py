@@ -1,4 +1,10 @@
-"""Business days: weekends and public holidays (the `holidays` package) don't count.
+"""Business days, defined once for the whole app: weekends, the public holidays of
+HOLIDAY_COUNTRY / HOLIDAY_SUBDIVISION (the `holidays` package) and the agency's own closures
+(EXTRA_HOLIDAYS) don't count.
+
+The engine (when a delayed message may leave, when a candidate's update request is due), the
+pipeline (the reminder before a promised date) and the managers' reports (SLA, silence) all
+ask `get_calendar()`, so they never disagree about a day.
 
 "One business day" keeps the time of day: something owed on Friday at 11:00 is due on Monday
 at 11:00 (Tuesday if Monday is a bank holiday). Dates are read in the agency's time zone.
