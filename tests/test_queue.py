@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
-from app.candidates import queue
+from app.candidates import worklist
 from app.models import Notification, NState, Stage, Task
 from app.notifications.events import apply_events
 from app.notifications.send import deliver
@@ -270,9 +270,9 @@ def test_build_matches_the_overdue_report_definition(db, riley_queue, frozen):
     report = {
         (r.application_id, r.reason)
         for r in db.session.execute(overdue_rows(thresholds())).all()
-        if r.reason in queue.OWED_REASONS and r.owner_id == riley_queue["riley"].id
+        if r.reason in worklist.OWED_REASONS and r.owner_id == riley_queue["riley"].id
     }
-    mine = queue.build(riley_queue["riley"])
+    mine = worklist.build(riley_queue["riley"])
     listed = {(r.application_id, r.reason) for r in mine.owed}
     handled = {r.notification.application_id for r in mine.undeliverable}
     assert listed == {k for k in report if k[0] not in handled}

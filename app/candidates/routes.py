@@ -1,5 +1,5 @@
 """Candidates: the list, create and edit, the profile with its one timeline, adding to a
-position and logging a contact. The queue's pages are in queue_routes.py."""
+position and logging a contact. The "My queue" pages (the work list) are in worklist_routes.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from app import clock
 from app.access import can_see_candidate, candidate_or_404, position_or_404
 from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
-from app.candidates.queue_routes import keep_filter, render_queue, user_zone
 from app.candidates.timeline import ACTION_LABELS, timeline
+from app.candidates.worklist_routes import keep_filter, render_queue, user_zone
 from app.extensions import db
 from app.models import Application
 from app.pipeline.services import PipelineError, add_to_position

@@ -14,7 +14,7 @@ Read in this order:
 5. `send.py`     – the job: claim (queued → sending, SKIP LOCKED, with a lease), take the
                    candidate's other waiting messages along (`pacing.py`), prepare one email
                    per candidate (`prepare.py`: opt-outs, quiet hours, daily cap — delayed,
-                   never dropped; `render.py` with `links.py` and `promises.py`), send through
+                   never dropped; `render.py` with `links.py` and `expectations.py`), send through
                    `backends.py`, mark every message it answers sent. Errors are
                    classified: transient retries with backoff, permanent fails with a task
                    for a person, configuration pauses sending and alerts, ambiguous is

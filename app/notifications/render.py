@@ -18,8 +18,8 @@ from app import clock
 from app.models import Notification
 from app.notifications import custom_templates, links
 from app.notifications.backends import SharedBody
+from app.notifications.expectations import next_expected
 from app.notifications.kinds import KINDS
-from app.notifications.promises import next_expected
 from app.notifications.timing import candidate_zone
 
 SUBJECTS = {

@@ -4,7 +4,7 @@ a terminal change, so there is no terminal change without its message.
 
 This module holds a candidate's moves (add, move, withdraw, interview, undo) and is the one
 surface pages, jobs and the API call: the position lifecycle (`lifecycle.py`), contacts and
-exemptions (`contacts.py`) and promised dates (`promises.py`) are imported here."""
+exemptions (`contacts.py`) and promised dates (`promised_dates.py`) are imported here."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from app.pipeline.base import PipelineError, actor_id
 # The rest of the pipeline's surface, so callers need one import (`services.close_position`).
 from app.pipeline.contacts import exempt, log_contact
 from app.pipeline.lifecycle import close_position, reopen_position
-from app.pipeline.promises import (
+from app.pipeline.promised_dates import (
     promise_key,
     remind_before_promise,
     reopen_promise_reminder,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from app import clock
 from app.extensions import db
 from app.models import Application, Candidate, Notification, Position, PositionStatus, Stage, Task
-from app.notifications.promises import Expectation, next_expected
+from app.notifications.expectations import Expectation, next_expected
 from app.status.services import last_update_request, next_request_allowed
 
 CLOSED_REASONS = {

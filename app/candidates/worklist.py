@@ -1,4 +1,5 @@
-"""My queue: what a recruiter must do so no candidate is left waiting, in four sections.
+"""The recruiter's work list ("My queue" at /queue; nothing to do with RQ's queues): what a
+recruiter must do so no candidate is left waiting, in four sections.
 
 1. owed a response   the overdue report's own definition (app/reports/overdue.py), reasons
                      owed_unsent (owed past the SLA, failed, terminal without a message) and

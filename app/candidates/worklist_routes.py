@@ -1,6 +1,6 @@
-"""My queue (the recruiter's home) and the two actions that live on it: answer an update
-request, and correct a bounced address and send again. Logging a contact posts to the
-profile's form (routes.log_contact) with next=queue."""
+"""My queue, the recruiter's work list and home page (worklist.py), and the two actions that
+live on it: answer an update request, and correct a bounced address and send again. Logging a
+contact posts to the profile's form (routes.log_contact) with next=queue."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import clock
 from app.access import sees_everything
-from app.candidates import bp, queue, services
+from app.candidates import bp, services, worklist
 from app.candidates.forms import FixEmailForm, ReplyForm
 from app.extensions import db
 from app.pipeline.services import PipelineError
@@ -55,7 +55,7 @@ def queue_count() -> int:
             g.queue_count = cached[1]
             return g.queue_count
         try:
-            g.queue_count = sum(queue.count(current_user).values())
+            g.queue_count = sum(worklist.count(current_user).values())
         except SQLAlchemyError:
             # A badge must never take a page down (the error page included).
             current_app.logger.exception("queue badge: could not count")
@@ -82,7 +82,7 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
     """The page; `failed` = (form key, form) re-shows that row's form with its errors and
     what the user typed."""
     recruiter_id = keep_filter().get("recruiter")
-    items = queue.build(current_user, recruiter_id)
+    items = worklist.build(current_user, recruiter_id)
     if recruiter_id is None:
         g.queue_count = items.total  # the badge counts the same items: no second build
         session[_BADGE_KEY] = (current_user.id, items.total, clock.now().timestamp())
@@ -90,7 +90,7 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         "candidates/queue.html",
         q=items,
         recruiter_id=recruiter_id,
-        recruiters=queue.recruiters() if sees_everything(current_user) else [],
+        recruiters=worklist.recruiters() if sees_everything(current_user) else [],
         failed_key=failed[0] if failed else None,
         failed_form=failed[1] if failed else None,
         kind_label=services.kind_label,
@@ -101,7 +101,7 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
 @bp.post("/queue/tasks/<int:task_id>/reply")
 @login_required
 def reply(task_id: int):
-    task = queue.task_or_404(current_user, task_id, ("update_request",))
+    task = worklist.task_or_404(current_user, task_id, ("update_request",))
     form = ReplyForm()
     if not form.validate_on_submit():
         return render_queue((f"reply-{task.id}", form), 400)
@@ -115,7 +115,7 @@ def reply(task_id: int):
 @bp.post("/queue/tasks/<int:task_id>/retry")
 @login_required
 def retry(task_id: int):
-    task = queue.task_or_404(current_user, task_id, services.UNDELIVERABLE_TASKS)
+    task = worklist.task_or_404(current_user, task_id, services.UNDELIVERABLE_TASKS)
     form = FixEmailForm()
     if not form.validate_on_submit():
         return render_queue((f"retry-{task.id}", form), 400)
