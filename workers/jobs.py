@@ -13,13 +13,6 @@ def send_notifications(notification_ids: list[int]) -> dict:
         return deliver(list(notification_ids))
 
 
-def reconcile() -> dict:
-    from app.notifications.reconcile import reconcile as run
-
-    with job_context():
-        return run()
-
-
 def send_staff_messages(staff_message_ids: list[int]) -> dict:
     """Staff mail (the morning digest), on the same queue as candidate mail."""
     from app.reports.digest import send_staff_messages as send

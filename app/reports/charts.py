@@ -4,18 +4,12 @@ safe palette), and every chart sits beside a table with its numbers."""
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from xml.etree import ElementTree
 
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
-
-# pygal appends a legacy import hook (find_module only, for its optional map plugins, which
-# we don't use). Python warns (ImportWarning) each time an import falls through to it, which
-# turns every failed optional import in the process into an error under warnings-as-errors.
-sys.meta_path[:] = [hook for hook in sys.meta_path if type(hook).__name__ != "PluginImportFixer"]
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -99,13 +93,6 @@ def line_chart(
         if dash:
             stroke["dasharray"] = dash
         chart.add(name, values, stroke_style=stroke, dots_size=DOTS[i % len(DOTS)])
-    return _render(chart, title)
-
-
-def bar_chart(title: str, labels: list[str], values: list[float | None], *, name: str) -> Markup:
-    chart = pygal.Bar(**_config(title=title, show_legend=False, include_x_axis=True))
-    chart.x_labels = labels
-    chart.add(name, values)
     return _render(chart, title)
 
 

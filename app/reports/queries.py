@@ -18,7 +18,6 @@ from app.extensions import db
 from app.models import (
     AGENCY_WIDE,
     SEVERITY,
-    Application,
     Candidate,
     Client,
     OverdueCount,
@@ -341,7 +340,3 @@ def items_for_application(application_id: int) -> list[OverdueItem]:
             .order_by(OverdueItem.severity)
         )
     )
-
-
-def application_exists(application_id: int) -> bool:
-    return db.session.get(Application, application_id) is not None
