@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:  # run as a script (make soak)
 
 import sqlalchemy as sa  # noqa: E402
 
+from app.models.notifications import HANDED_OVER, OWED  # noqa: E402
 from bench import common  # noqa: E402
 
 # The engine, tuned so that minutes of soak cover what production sees in days.
@@ -63,8 +64,6 @@ ENGINE = {
     "MAX_STATUS_EMAILS_PER_DAY": 1000,
 }
 FAULTS = ("--fail-500", "0.1", "--fail-429", "0.05", "--timeout-after-accept", "0.02")
-OWED = ("pending", "queued", "sending")
-SENT = ("sent", "delivered", "bounced", "dropped")
 NEXT_STAGE = {
     "sourced": "submitted",
     "submitted": "client_review",
@@ -593,11 +592,11 @@ def account(stub: dict) -> dict:
     per = {int(k): v for k, v in stub["per_notification_covered"].items() if k.isdigit()}
     states = Counter(r.state for r in rows)
     owed_rows = [r for r in rows if r.state != "superseded"]
-    unsettled = [r.id for r in owed_rows if r.state not in (*SENT, "discharged")]
-    phantom = [r.id for r in rows if r.state in SENT and r.id not in per]
+    unsettled = [r.id for r in owed_rows if r.state not in (*HANDED_OVER, "discharged")]
+    phantom = [r.id for r in rows if r.state in HANDED_OVER and r.id not in per]
     return {
         "owed": len(owed_rows),
-        "sent": sum(states[s] for s in SENT),
+        "sent": sum(states[s] for s in HANDED_OVER),
         "discharged": states["discharged"],
         "lost_ids": unsettled + phantom,
         "unsettled": unsettled,
@@ -633,7 +632,7 @@ def event_counts() -> dict:
 def print_delivery(acc: dict, stub: dict) -> None:
     rows, per = acc["rows"].values(), acc["per"]
     ambiguous = [r for r in rows if r.ambiguous_sends]
-    by_events = [r for r in rows if r.state in SENT and r.provider_message_id is None]
+    by_events = [r for r in rows if r.state in HANDED_OVER and r.provider_message_id is None]
     dup_ids = [i for i, c in per.items() if c > 1]
     explained = sum(1 for i in dup_ids if i in acc["rows"] and acc["rows"][i].ambiguous_sends)
     superseded = [r.id for r in rows if r.state == "superseded" and r.id in per]

@@ -12,6 +12,9 @@ from app import create_app
 from app.extensions import db as _db
 from app.redis_conn import close_redis, start_embedded, stop_embedded
 
+# Checks every notification state change the code makes against the transition table.
+pytest_plugins = ["tests.state_log"]
+
 
 def _test_config(database_url: str, redis_url: str) -> dict:
     return {

@@ -22,7 +22,7 @@ from app.models import (
     Task,
     User,
 )
-from app.models.notifications import OWED_STATES
+from app.models.notifications import OWED
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class OutboxSummary:
 
     @property
     def owed(self) -> int:
-        return sum(self.by_state.get(s.value, 0) for s in OWED_STATES)
+        return sum(self.by_state.get(s, 0) for s in OWED)
 
     @property
     def total(self) -> int:

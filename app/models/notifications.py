@@ -25,9 +25,75 @@ class NState(StrEnum):
     DISCHARGED = "discharged"  # settled by a manual contact or a recorded exemption
 
 
-OWED_STATES = (NState.PENDING, NState.QUEUED, NState.SENDING)
-HANDED_OVER_STATES = (NState.SENT, NState.DELIVERED, NState.BOUNCED, NState.DROPPED)
-UNDELIVERED_STATES = (NState.BOUNCED, NState.DROPPED, NState.FAILED)
+# Every move a notification's state can make, and no other: tests/state_log.py records each
+# change the code makes at the database, on SQLite and PostgreSQL, and fails a test whose
+# change is not here. The diagram is in app/notifications/__init__.py.
+_S = NState
+# The provider's events can overtake our own record of a send ("processed" or "delivered"
+# before the worker heard back, a bounce after its lease was taken back): app/notifications/
+# events.py moves a row that is still owed straight to what the provider says.
+_PROVIDER_NEWS = frozenset({_S.SENT, _S.DELIVERED, _S.BOUNCED, _S.DROPPED})
+TRANSITIONS: dict[NState, frozenset[NState]] = {
+    # dispatch (or a pause) hands it to a job; a worker claims it; a newer truth replaces it;
+    # a contact, an exemption, an opt-out or an erasure settles it.
+    _S.PENDING: frozenset({_S.QUEUED, _S.SENDING, _S.SUPERSEDED, _S.DISCHARGED}) | _PROVIDER_NEWS,
+    # as pending; and back to pending when the reconciler finds its job gone.
+    _S.QUEUED: frozenset({_S.PENDING, _S.SENDING, _S.SUPERSEDED, _S.DISCHARGED}) | _PROVIDER_NEWS,
+    # the provider takes it, or rejects it for good (a task for a person); or it goes back:
+    # queued for a retry with backoff, pending when held by pacing, when its worker died, or
+    # just before an opt-out discharges it.
+    _S.SENDING: frozenset({_S.PENDING, _S.QUEUED, _S.FAILED}) | _PROVIDER_NEWS,
+    _S.SENT: frozenset({_S.DELIVERED, _S.BOUNCED, _S.DROPPED}),
+    # a receiving server may accept, then bounce.
+    _S.DELIVERED: frozenset({_S.BOUNCED, _S.DROPPED}),
+    _S.BOUNCED: frozenset(),  # a corrected address gets a fresh row; this one is history
+    _S.DROPPED: frozenset(),
+    # sent again as the same row (retry-failed, a corrected address), or settled by a person.
+    _S.FAILED: frozenset({_S.PENDING, _S.DISCHARGED}),
+    # only when an ambiguous send (a timeout, a killed worker) turns out to have gone after
+    # all: the provider's "processed" or "delivered" event says the candidate got it.
+    _S.SUPERSEDED: frozenset({_S.SENT, _S.DELIVERED}),
+    _S.DISCHARGED: frozenset(),
+}
+# What a new row is written as: pending (outbox.owe), or queued with its job when a fan-out
+# on PostgreSQL writes rows already due (outbox.owe_many).
+INITIAL = frozenset({_S.PENDING, _S.QUEUED})
+
+
+def _values(*states: NState) -> tuple[str, ...]:
+    """A named set of states as column values, in NState's order (SQL `IN`, `in` tests)."""
+    return tuple(s.value for s in NState if s in states)
+
+
+def able_to_become(target: NState) -> tuple[str, ...]:
+    """The states from which TRANSITIONS allows a move to `target`."""
+    return _values(*(s for s, nexts in TRANSITIONS.items() if target in nexts))
+
+
+# Named sets of states: use these rather than listing states again.
+# Owed, and no worker holds it: it may still be claimed, replaced or expedited.
+WAITING = _values(_S.PENDING, _S.QUEUED)
+CLAIMABLE = able_to_become(_S.SENDING)  # send.take: the rows a worker may claim
+REPLACEABLE = able_to_become(_S.SUPERSEDED)  # outbox.supersede_*: rows a newer truth replaces
+DISCHARGEABLE = able_to_become(_S.DISCHARGED)  # outbox.discharge: contact, exemption, erasure
+# Still owed: not yet handed to the provider (waiting, or being sent right now).
+OWED = _values(_S.PENDING, _S.QUEUED, _S.SENDING)
+# Not handed to the provider: still owed, or failed for good (both count against the SLA).
+UNSENT = _values(*OWED, _S.FAILED)
+# The provider took it and has not given it back.
+ACCEPTED = _values(_S.SENT, _S.DELIVERED)
+# The provider took it but could not deliver it.
+RETURNED = _values(_S.BOUNCED, _S.DROPPED)
+# Handed to the provider, whatever happened to it next.
+HANDED_OVER = _values(*ACCEPTED, *RETURNED)
+# It never reached the candidate: a person must reach them another way (a task is open).
+UNDELIVERED = _values(*RETURNED, _S.FAILED)
+# Settled without an email: replaced by newer news, or by a contact or an exemption.
+SETTLED = _values(_S.SUPERSEDED, _S.DISCHARGED)
+# Nothing of it has left: the change that owed it can still be taken back (undo).
+UNDOABLE = _values(*WAITING, _S.SUPERSEDED)
+# The candidate was (or may have been: mid-send) told, by email or by a person.
+TOLD = _values(_S.SENDING, *ACCEPTED, _S.DISCHARGED)
 
 
 class Notification(db.Model):

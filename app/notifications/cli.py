@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from app import clock
 from app.extensions import db
 from app.models import Notification, NState
+from app.models.notifications import OWED
 
 notifications_cli = AppGroup("notifications", help="The outbox: status, reconcile, retry.")
 
@@ -23,11 +24,7 @@ def status() -> None:
     for state in NState:
         click.echo(f"{state.value:<11} {counts.get(state.value, 0):>8}")
     oldest = db.session.scalar(
-        sa.select(sa.func.min(Notification.created_at)).where(
-            Notification.state.in_(
-                (NState.PENDING.value, NState.QUEUED.value, NState.SENDING.value)
-            )
-        )
+        sa.select(sa.func.min(Notification.created_at)).where(Notification.state.in_(OWED))
     )
     if oldest is not None:
         click.echo(f"oldest owed: {oldest.isoformat()} ({clock.now() - oldest} ago)")

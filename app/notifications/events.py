@@ -17,12 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.extensions import db
 from app.models import DeliveryEvent, Notification, NState, Task
+from app.models.notifications import OWED
 
 # "delivered" may arrive before the worker recorded the provider's acceptance.
-DELIVERABLE_FROM = {NState.PENDING, NState.QUEUED, NState.SENDING, NState.SENT}
+DELIVERABLE_FROM = (*OWED, NState.SENT.value)
 # A bounce can follow "delivered" (the receiving server accepted, then bounced). Superseded
 # and discharged rows are settled another way; failed ones already have a task.
-UNDELIVERABLE_FROM = DELIVERABLE_FROM | {NState.DELIVERED}
+UNDELIVERABLE_FROM = (*DELIVERABLE_FROM, NState.DELIVERED.value)
 _MAX_ID = 2**31 - 1  # notifications.id is a 32-bit integer on PostgreSQL
 _CHUNK = 500
 
@@ -220,9 +221,7 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
         # left, worker killed mid-send) before the retry goes out: no duplicate.
         # Also while `sending`: it arrives within a second, usually before the worker
         # hears back; a timeout then finds the row settled and does not send it again.
-        if n.state not in (NState.PENDING, NState.QUEUED, NState.SENDING) and not (
-            _went_out_after_all(n)
-        ):
+        if n.state not in OWED and not _went_out_after_all(n):
             return False
         n.state = NState.SENT.value
         n.sent_at = n.sent_at or now

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
-
-NEVER_ARRIVED = (NState.BOUNCED.value, NState.DROPPED.value, NState.FAILED.value)
+from app.models.notifications import UNDELIVERED
 
 
 def terminal_without_response() -> sa.Select:
@@ -71,7 +70,7 @@ def undelivered_without_contact() -> sa.Select:
         .exists()
     )
     return sa.select(Notification).where(
-        Notification.state.in_(NEVER_ARRIVED),
+        Notification.state.in_(UNDELIVERED),
         ~contact_since,
         ~message_since,
     )

@@ -12,6 +12,7 @@ from app import clock
 from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
+from app.models.notifications import DISCHARGEABLE, REPLACEABLE
 from app.notifications.dispatch import (
     DUE_SLACK,
     batches_for,
@@ -23,8 +24,6 @@ from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
 from app.orm import chunks
 
-# Rows that have not left yet and can still be replaced by a newer truth.
-REPLACEABLE = (NState.PENDING.value, NState.QUEUED.value)
 _OWED_KEY = "closeloop_owed_ids"
 _BATCHES_KEY = "closeloop_queued_batches"  # (ids, job id) written queued, to enqueue
 _IDLE_JOBS_KEY = "closeloop_idle_jobs"  # job ids whose only row was superseded
@@ -176,9 +175,7 @@ def discharge(
             sa.update(Notification)
             .where(
                 Notification.id.in_(chunk),
-                Notification.state.in_(
-                    (NState.PENDING.value, NState.QUEUED.value, NState.FAILED.value)
-                ),
+                Notification.state.in_(DISCHARGEABLE),
             )
             .values(
                 state=NState.DISCHARGED.value,

@@ -22,10 +22,9 @@ from flask import current_app, g
 from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
 from app.models import Candidate, Notification, NState
+from app.models.notifications import CLAIMABLE
 from app.notifications.kinds import DELAYED_KINDS, PACED_KINDS
 from app.notifications.timing import candidate_zone, morning_after, outside_quiet_hours
-
-CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 
 
 def next_slot(candidate: Candidate, now: datetime) -> datetime:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from app import clock
 from app.extensions import db
 from app.models import Application, Lease, Notification, NState, ReconcilerRun
+from app.models.notifications import UNSENT
 from app.notifications import dispatch, outbox
 from app.notifications.invariant import terminal_without_response
 from app.notifications.kinds import outcome_kind
@@ -29,7 +30,6 @@ from app.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
-STILL_OWED = (NState.PENDING.value, NState.QUEUED.value, NState.SENDING.value)
 SCAN_LIMIT = 20_000
 
 
@@ -220,7 +220,7 @@ def escalate_overdue(now: datetime) -> int:
                 selectinload(Notification.application).selectinload(Application.position),
             )
             .where(
-                Notification.state.in_(STILL_OWED + (NState.FAILED.value,)),
+                Notification.state.in_(UNSENT),
                 Notification.created_at <= now - sla,
                 Notification.escalated_at.is_(None),
             )

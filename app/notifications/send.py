@@ -17,6 +17,7 @@ from app import clock
 from app.bulk_sql import id_filters, ids_in, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
+from app.models.notifications import CLAIMABLE, OWED
 from app.notifications import dispatch, pacing
 from app.notifications.backends import get_backend
 from app.notifications.errors import (
@@ -30,7 +31,6 @@ from app.notifications.prepare import Prepared, fail, prepare
 
 log = logging.getLogger(__name__)
 
-CLAIMABLE = (NState.PENDING.value, NState.QUEUED.value)
 PAUSE_FLAG = "sending_paused"
 # A send job's requests are independent: after a rejected message or a server error the
 # rest of the batch still goes, until this many requests of the job have failed.
@@ -224,20 +224,14 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         for p, pid in zip(ready, provider_ids, strict=True)
         for nid in p.ids
     ]
-    # Also from pending/queued: if our lease was taken back while the provider accepted,
-    # the truth is still "sent". (or_() rather than in_(): this may be an executemany.)
+    # From any owed state, not only sending: if our lease was taken back while the provider
+    # accepted, the truth is still "sent". (or_() rather than in_(): this may be an
+    # executemany.)
     update_many(
         db.session,
         table,
         rows,
-        where=[
-            sa.or_(
-                *(
-                    table.c.state == state
-                    for state in (NState.SENDING.value, NState.PENDING.value, NState.QUEUED.value)
-                )
-            )
-        ],
+        where=[sa.or_(*(table.c.state == state for state in OWED))],
         values=dict(
             state=NState.SENT.value,
             sent_at=now,

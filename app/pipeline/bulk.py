@@ -26,6 +26,7 @@ from app.models import (
     Task,
     User,
 )
+from app.models.notifications import WAITING
 from app.notifications import outbox
 from app.pipeline import preview
 from app.pipeline.services import PipelineError, plan_move, plan_undo
@@ -312,9 +313,8 @@ def outcome(applications: list[Application], to_stage: Stage) -> Outcome:
         )
         if n.app_version == versions[n.application_id]
     ]
-    waiting = (NState.PENDING.value, NState.QUEUED.value)
-    result.owed = [n for n in current if n.state in waiting and n.to_email]
-    result.left = sum(1 for n in current if n.state not in waiting)
+    result.owed = [n for n in current if n.state in WAITING and n.to_email]
+    result.left = sum(1 for n in current if n.state not in WAITING)
     result.phone_tasks = list(
         db.session.scalars(
             sa.select(Task)

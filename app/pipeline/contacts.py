@@ -15,10 +15,10 @@ from app.models import (
     Contact,
     ContactChannel,
     Notification,
-    NState,
     Task,
     User,
 )
+from app.models.notifications import DISCHARGEABLE
 from app.notifications import outbox
 from app.pipeline.base import PipelineError
 
@@ -55,9 +55,7 @@ def log_contact(
                 db.session.scalars(
                     sa.select(Notification.id).where(
                         Notification.application_id == application.id,
-                        Notification.state.in_(
-                            (NState.PENDING.value, NState.QUEUED.value, NState.FAILED.value)
-                        ),
+                        Notification.state.in_(DISCHARGEABLE),
                     )
                 )
             )

@@ -23,13 +23,13 @@ from app.models import (
     Application,
     Candidate,
     Notification,
-    NState,
     OutcomeReason,
     Position,
     PositionStatus,
     Stage,
     User,
 )
+from app.models.notifications import ACCEPTED, SETTLED, UNDELIVERED, WAITING
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import candidate_zone, due_time
@@ -200,11 +200,6 @@ def close(position: Position, action: Action, reason: str, *, actor: User) -> di
 
 # -- the fan-out's progress ------------------------------------------------------------------
 
-HANDED = (NState.SENT.value, NState.DELIVERED.value)
-ATTENTION = (NState.FAILED.value, NState.BOUNCED.value, NState.DROPPED.value)
-SETTLED = (NState.DISCHARGED.value, NState.SUPERSEDED.value)
-WAITING = (NState.PENDING.value, NState.QUEUED.value)
-
 
 @dataclass
 class Progress:
@@ -258,9 +253,9 @@ def progress(position: Position, now: datetime | None = None) -> Progress:
             result.waiting += count
             result.waiting_from = _earliest(result.waiting_from, _aware(first))
             result.waiting_until = _latest(result.waiting_until, _aware(last))
-        elif state in HANDED:
+        elif state in ACCEPTED:
             result.handed_to_provider += count
-        elif state in ATTENTION:
+        elif state in UNDELIVERED:
             result.needs_attention += count
         elif state in SETTLED:
             result.settled += count

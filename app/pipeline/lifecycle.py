@@ -24,6 +24,7 @@ from app.models import (
     Task,
     User,
 )
+from app.models.notifications import TOLD, UNDOABLE
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import due_time
@@ -181,10 +182,6 @@ STATUS_KINDS = {
     PositionStatus.CANCELLED: ("position_cancelled", "position_filled"),
     PositionStatus.FILLED: ("position_filled",),
 }
-# The candidate heard of the hold: by email (or perhaps, mid-send) or from a person.
-TOLD = (NState.SENDING.value, NState.SENT.value, NState.DELIVERED.value, NState.DISCHARGED.value)
-# A close can be undone while none of its messages has gone anywhere.
-CLOSE_UNDOABLE = (NState.PENDING.value, NState.QUEUED.value, NState.SUPERSEDED.value)
 
 
 def _fanout_rows(position: Position):
@@ -204,6 +201,7 @@ def _fanout_rows(position: Position):
 def told_of_hold(position: Position, fanout=None) -> set[int]:
     """Applications whose candidate was (or may have been) told of the current hold."""
     rows = _fanout_rows(position) if fanout is None else fanout
+    # Heard of it by email (or perhaps, mid-send) or from a person.
     return {app_id for _, app_id, state in rows if state in TOLD}
 
 
@@ -215,7 +213,8 @@ def reopen_blocker(position: Position, fanout=None) -> str | None:
     if status == PositionStatus.ON_HOLD:
         return None
     rows = _fanout_rows(position) if fanout is None else fanout
-    left = [state for _, _, state in rows if state not in CLOSE_UNDOABLE]
+    # A close can be undone while none of its messages has gone anywhere.
+    left = [state for _, _, state in rows if state not in UNDOABLE]
     if left:
         return (
             f"Too late to undo: {len(left)} candidate(s) have already been told (or called) "

@@ -21,7 +21,6 @@ from app.models import (
     Application,
     Candidate,
     Notification,
-    NState,
     OutcomeReason,
     Position,
     PositionStatus,
@@ -29,6 +28,7 @@ from app.models import (
     StageEvent,
     User,
 )
+from app.models.notifications import UNDOABLE
 from app.notifications import outbox
 from app.notifications.kinds import STAGE_KIND, outcome_kind
 from app.pipeline.base import PipelineError, actor_id
@@ -299,9 +299,7 @@ def plan_undo(application: Application, *, actor: User | None, now: datetime) ->
         .where(
             Notification.application_id == application.id,
             Notification.app_version == application.version,
-            Notification.state.notin_(
-                (NState.PENDING.value, NState.QUEUED.value, NState.SUPERSEDED.value)
-            ),
+            Notification.state.notin_(UNDOABLE),
         )
     )
     if gone:

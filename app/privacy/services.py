@@ -26,13 +26,13 @@ from app.models import (
     DeliveryEvent,
     MailboxMessage,
     Notification,
-    NState,
     OutcomeReason,
     Stage,
     StageEvent,
     Task,
     User,
 )
+from app.models.notifications import DISCHARGEABLE
 from app.notifications import links, outbox
 from app.pipeline import services as pipeline
 
@@ -112,9 +112,7 @@ def erase_candidate(candidate: Candidate, *, actor: User | None = None) -> dict:
         db.session.scalars(
             sa.select(Notification.id).where(
                 Notification.id.in_(ids),
-                Notification.state.in_(
-                    (NState.PENDING.value, NState.QUEUED.value, NState.FAILED.value)
-                ),
+                Notification.state.in_(DISCHARGEABLE),
             )
         )
     )

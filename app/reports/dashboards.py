@@ -27,6 +27,7 @@ from app.models import (
     Task,
     User,
 )
+from app.models.notifications import ACCEPTED
 
 HOUR = 3600.0
 
@@ -199,7 +200,7 @@ def promises_kept(weeks: int = 12, now: datetime | None = None) -> Promises:
     told = db.session.execute(
         sa.select(n.application_id, n.context).where(
             n.kind == "interview_scheduled",
-            n.state.in_((NState.SENT.value, NState.DELIVERED.value)),
+            n.state.in_(ACCEPTED),
             # A promise can only fall due after it was made: bound the scan by that.
             n.created_at >= start - timedelta(days=365),
         )

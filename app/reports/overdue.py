@@ -50,9 +50,9 @@ from app.models import (
     Stage,
     Task,
 )
+from app.models.notifications import OWED, RETURNED
 from app.notifications.invariant import terminal_without_response, undelivered_without_contact
 
-OWED = (NState.PENDING.value, NState.QUEUED.value, NState.SENDING.value)
 REFRESH_FLAG = "overdue_report"
 # Any constant; both kinds of refresh take it so a full rebuild and a single application's
 # never interleave (PostgreSQL; SQLite's write lock already serialises them).
@@ -141,7 +141,7 @@ def _undeliverable(t: Thresholds, ids) -> list[sa.Select]:
     query = (
         undelivered_without_contact()
         .with_only_columns(*_notification_columns(gave_up))
-        .where(n.state.in_((NState.BOUNCED.value, NState.DROPPED.value)))
+        .where(n.state.in_(RETURNED))
     )
     if ids is not None:
         query = query.where(n.application_id.in_(ids))

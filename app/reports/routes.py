@@ -26,11 +26,11 @@ from app.models import (
     Application,
     Contact,
     Notification,
-    NState,
     Role,
     StaffMessage,
     Task,
 )
+from app.models.notifications import DISCHARGEABLE
 from app.pipeline import services
 from app.reports import bp, charts, dashboards, digest, overdue, queries
 from app.reports.export import counts_csv, stream_csv
@@ -38,8 +38,6 @@ from app.reports.forms import DigestSettingsForm, ExemptForm, LogContactForm, Re
 
 PER_PAGE = 50
 TOP = 25  # recruiters and clients listed on the page; the counts CSV has all of them
-# States a manager may still exempt (what outbox.discharge accepts).
-EXEMPTABLE = (NState.PENDING.value, NState.QUEUED.value, NState.FAILED.value)
 
 
 @bp.app_template_filter("age")
@@ -228,7 +226,7 @@ def _render_application(application, back, contact_form, exempt_error):
         contact_form=contact_form,
         exempt_form=ExemptForm(next=back),
         exempt_error=exempt_error,
-        exemptable=EXEMPTABLE,
+        exemptable=DISCHARGEABLE,  # what a manager may still exempt
         can_exempt=current_user.has_role(Role.MANAGER),
         back=back,
         labels=queries.REASON_LABELS,

@@ -12,6 +12,7 @@ from flask import current_app
 from app import clock
 from app.extensions import db
 from app.models import Application, Candidate, CandidateAction, Notification, Task, User
+from app.models.notifications import WAITING
 from app.notifications import outbox
 from app.notifications.timing import next_business_moment
 from app.pipeline import services as pipeline
@@ -120,7 +121,7 @@ def answer_update_request(task: Task, *, actor: User, message: str) -> Notificat
         raise StatusError("Write a short answer for the candidate.")
     now = clock.now()
     owed = db.session.get(Notification, task.notification_id) if task.notification_id else None
-    if owed is not None and owed.state in outbox.REPLACEABLE:
+    if owed is not None and owed.state in WAITING:
         owed.personal_note = message
         outbox.expedite(owed, now)
         reply = owed

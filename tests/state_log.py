@@ -1,0 +1,105 @@
+"""Every change of a notification's state that the code makes, checked against the transition
+table (app.models.notifications.TRANSITIONS) while the whole suite runs.
+
+Most moves are Core UPDATE statements that no ORM event sees, and some are made by worker
+processes, so the record is kept by the database itself: a trigger on `notifications` logs each
+(old state, new state) into a side table. After every test that used the database its log is
+read and emptied, and a move the table does not allow fails that test (an error at teardown,
+naming the move). Rows a test inserts are not checked: tests arrange states by inserting them.
+
+A pytest plugin (listed in conftest.py's `pytest_plugins`), self-contained: its own engine on
+the test database, the trigger installed once and again whenever a test dropped it with the
+table (tests/test_migrations.py downgrades to an empty database).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.models.notifications import TRANSITIONS
+
+LOG_TABLE = "notification_state_log"
+TRIGGER = "notification_state_log_trigger"
+ALLOWED = {(a.value, b.value) for a, nexts in TRANSITIONS.items() for b in nexts}
+
+_SQLITE = (
+    f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (old_state TEXT NOT NULL, new_state TEXT NOT NULL,"
+    " PRIMARY KEY (old_state, new_state))",
+    f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER UPDATE OF state ON notifications"
+    " WHEN old.state IS NOT new.state"
+    f" BEGIN INSERT OR IGNORE INTO {LOG_TABLE} VALUES (old.state, new.state); END",
+)
+# One row per distinct move and statement, from the statement's transition tables: cheap on a
+# 10,000-row fan-out, and no unique index, so concurrent transactions never wait on the log.
+_POSTGRESQL = (
+    f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (old_state text NOT NULL, new_state text NOT NULL)",
+    f"""CREATE OR REPLACE FUNCTION {LOG_TABLE}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {LOG_TABLE} (old_state, new_state)
+        SELECT DISTINCT o.state, n.state FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE o.state <> n.state;
+        RETURN NULL;
+    END $$""",
+    f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER UPDATE ON notifications"
+    " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+    f" FOR EACH STATEMENT EXECUTE FUNCTION {LOG_TABLE}()",
+)
+
+
+class StateLog:
+    def __init__(self, url: str):
+        # NullPool: nothing held between tests (a test may restart PostgreSQL).
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    def ensure_installed(self) -> None:
+        postgresql = self.engine.dialect.name == "postgresql"
+        exists = (
+            "SELECT 1 FROM pg_trigger WHERE tgname = :name"
+            if postgresql
+            else "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = :name"
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(sa.text(exists), {"name": TRIGGER}).first() is None:
+                for statement in _POSTGRESQL if postgresql else _SQLITE:
+                    conn.exec_driver_sql(statement)
+
+    def take(self) -> set[tuple[str, str]]:
+        """The moves recorded since the last call, forgotten as they are read."""
+        with self.engine.begin() as conn:
+            moves = set(conn.execute(sa.text(f"SELECT old_state, new_state FROM {LOG_TABLE}")))
+            if moves:
+                conn.execute(sa.text(f"DELETE FROM {LOG_TABLE}"))
+        return {tuple(m) for m in moves}
+
+
+@pytest.fixture(scope="session")
+def _state_log(database_url):
+    log = StateLog(database_url)
+    yield log
+    log.engine.dispose()
+
+
+@pytest.fixture
+def state_log(request, _schema, _state_log) -> StateLog:
+    """The log itself, for a test of the recording."""
+    return _state_log
+
+
+@pytest.fixture(autouse=True)
+def _only_allowed_transitions(request):
+    if "_schema" not in request.fixturenames:
+        yield  # no database in this test
+        return
+    request.getfixturevalue("_schema")
+    log = request.getfixturevalue("_state_log")
+    log.ensure_installed()
+    yield
+    illegal = sorted(log.take() - ALLOWED)
+    if illegal:
+        moves = ", ".join(f"{old} -> {new}" for old, new in illegal)
+        pytest.fail(
+            f"notification state changes missing from app.models.notifications.TRANSITIONS: "
+            f"{moves}",
+            pytrace=False,
+        )
