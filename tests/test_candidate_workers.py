@@ -128,8 +128,8 @@ def test_a_digest_with_one_click_unsubscribe_through_sendgrid(db, procs):
             "new_expected_at": (clock.now() + timedelta(days=2)).isoformat(),
         },
     )
-    update = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)  # commits and dispatches
-    outbox.commit()
+    # Its commit dispatches both: the reminder was owed in the same transaction.
+    update = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
     with SendGridStub(api_key="test-key") as stub:
         procs(
             "worker",

@@ -19,10 +19,13 @@ from app.models import (
     Task,
 )
 from app.notifications import outbox
+from app.notifications.dispatch import job_id_for
+from app.notifications.reconcile import reconcile
 from app.pipeline import services
 from app.pipeline.services import PipelineError
 from tests import factories as f
 from tests.outage import redis_down
+from tests.web import Web, sign_in
 
 
 def _notes(db, application_id=None):
@@ -49,7 +52,7 @@ def test_failed_transaction_owes_nothing(db):
     db.session.commit()
     with pytest.raises(PipelineError):
         services.move_stage(a, Stage.REJECTED, actor=None, reason="not-a-reason")
-    outbox.rollback()
+    db.session.rollback()
     assert _notes(db) == []
     assert db.session.get(Application, a.id).stage == Stage.SUBMITTED
 
@@ -75,7 +78,7 @@ def test_terminal_move_without_reason_is_refused(db):
     db.session.commit()
     with pytest.raises(PipelineError, match="needs one of these reasons"):
         services.move_stage(a, Stage.REJECTED, actor=None)
-    outbox.rollback()
+    db.session.rollback()
     assert _notes(db) == []
 
 
@@ -142,6 +145,74 @@ def test_redis_down_while_superseding_loses_nothing(app, db):
     assert _queued_job_ids() == {first.job_id}  # the stale job stays: it will claim nothing
 
 
+# -- dispatch after commit: a session event, not a convention ----------------------------------
+
+
+def test_a_plain_commit_hands_what_it_owed_to_the_queue_at_once(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    n = outbox.owe(a, "client_review")
+    assert _queued_job_ids() == set()  # nothing is enqueued before the commit
+    db.session.commit()
+    db.session.refresh(n)
+    # Not 30-60 s later through the reconciler: the job is waiting for a worker now.
+    assert n.state == NState.QUEUED and _queued_job_ids() == {job_id_for([n.id], 0)}
+
+
+def test_a_rollback_forgets_what_was_owed(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)  # its job is waiting
+    # Replaces it (its job would be taken off the queue) and owes the next news...
+    services.plan_move(a, Stage.INTERVIEW, None, None, None, clock.now())
+    db.session.rollback()  # ...but none of it happened
+    db.session.commit()  # a later commit has nothing of it to do
+    assert _queued_job_ids() == {first.job_id}
+    assert db.session.get(Notification, first.id).state == NState.QUEUED
+
+
+def test_a_savepoint_owes_with_its_transaction_or_not_at_all(db):
+    a, b = f.application(stage=Stage.SUBMITTED), f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    waiting = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+    with db.session.begin_nested():  # released: part of the transaction
+        kept = outbox.owe(a, "client_review")
+    savepoint = db.session.begin_nested()
+    services.plan_move(b, Stage.INTERVIEW, None, None, None, clock.now())  # replaces `waiting`
+    savepoint.rollback()
+    db.session.commit()
+    db.session.refresh(kept)
+    assert kept.state == NState.QUEUED
+    assert _queued_job_ids() == {kept.job_id, waiting.job_id}
+    assert db.session.get(Notification, waiting.id).state == NState.QUEUED
+
+
+def test_a_preview_never_dispatches_even_when_the_session_commits_later(db):
+    a = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    with outbox.trial():
+        previewed = outbox.owe(a, "client_review").id  # due at once
+    db.session.commit()
+    assert _queued_job_ids() == set() and db.session.get(Notification, previewed) is None
+
+
+def test_redis_down_at_commit_loses_nothing_and_the_request_succeeds(app, db, client):
+    me = f.user()
+    a = f.application(position_=f.position(owner=me), stage=Stage.SUBMITTED)
+    web = sign_in(Web(client), me)
+    with redis_down(client.application):
+        response = web.post(f"/applications/{a.id}/move?to=client_review", data={"confirm": "1"})
+    assert response.status_code == 302  # the change is made and the recruiter moves on
+    n = db.session.scalar(sa.select(Notification).where(Notification.application_id == a.id))
+    assert n.kind == "client_review" and n.state in (NState.PENDING, NState.QUEUED)
+    assert _queued_job_ids() == set()
+    # The reconciler finds it once its job has been missing for the grace period.
+    later = clock.now() + timedelta(seconds=61)
+    with clock.frozen(later):
+        reconcile(later)
+    assert _queued_job_ids() == {db.session.get(Notification, n.id).job_id}
+
+
 def test_a_preview_of_a_change_leaves_the_queue_alone(db):
     from app.pipeline.preview import preview_move
 
@@ -149,7 +220,7 @@ def test_a_preview_of_a_change_leaves_the_queue_alone(db):
     db.session.commit()
     first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
     preview_move(a, Stage.INTERVIEW, actor=None)
-    outbox.commit()  # what the preview superseded was rolled back: nothing to take off
+    db.session.commit()  # what the preview superseded was rolled back: nothing to take off
     assert _queued_job_ids() == {first.job_id}
     assert db.session.get(Notification, first.id).state == NState.QUEUED
 
@@ -179,7 +250,7 @@ def test_idempotency_key_owes_once(db):
     first = outbox.owe(a, "submitted")
     again = outbox.owe(a, "submitted")
     assert first is not None and again is None
-    outbox.commit()
+    db.session.commit()
     assert len(_notes(db)) == 1
 
 
@@ -187,7 +258,7 @@ def test_duplicate_key_is_rejected_by_the_database(db):
     a = f.application(stage=Stage.SUBMITTED)
     db.session.commit()
     outbox.owe(a, "submitted")
-    outbox.commit()
+    db.session.commit()
     row = _notes(db)[0]
     db.session.add(
         Notification(
@@ -213,7 +284,7 @@ def test_cancel_position_fans_out_in_one_transaction(db):
     db.session.commit()
     # a pending update about the old state must be superseded by the cancellation
     stale = outbox.owe(apps[0], "client_review")
-    outbox.commit()
+    db.session.commit()
     result = services.close_position(
         p, actor=p.owner, status=PositionStatus.CANCELLED, reason=OutcomeReason.BUDGET_CUT
     )
@@ -288,7 +359,7 @@ def test_record_interview_owes_timeline_and_validates(db):
             client_contact=None,
             next_step=None,
         )
-    outbox.rollback()
+    db.session.rollback()
     n = services.record_interview(
         a,
         actor=None,

@@ -25,6 +25,7 @@ from app.notifications.send import claim
 from app.pipeline import services
 from app.redis_conn import get_redis
 from tests import factories as f
+from tests.outage import redis_down
 
 
 def _missing(db):
@@ -116,17 +117,19 @@ def test_dead_worker_lease_is_reclaimed_and_counted(db):
     assert n.state == NState.QUEUED
 
 
-def test_enqueue_lost_after_commit_is_dispatched(db):
+def test_enqueue_lost_after_commit_is_dispatched(app, db):
     a = f.application(stage=Stage.INTERVIEW)
     db.session.commit()
-    # The process died between commit and enqueue: the row is pending and no job exists.
+    # Redis was unreachable when the commit dispatched: the row is queued, no job exists.
     from app.notifications import outbox
 
-    outbox.owe(a, "client_review")
-    db.session.commit()
-    db.session.info.clear()  # ...and with it the list of what to dispatch
-    assert queue().count == 0
-    assert reconcile()["dispatched"] == 1 and queue().count == 1
+    n = outbox.owe(a, "client_review")
+    with redis_down(app):
+        db.session.commit()
+    assert queue().count == 0 and db.session.get(Notification, n.id).state == NState.QUEUED
+    later = clock.now() + timedelta(seconds=61)
+    with clock.frozen(later):
+        assert reconcile(later)["requeued"] == 1 and queue().count == 1
 
 
 def test_overdue_messages_escalate_once(db):

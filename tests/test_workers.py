@@ -15,7 +15,6 @@ import sqlalchemy as sa
 
 from app.devtools.sendgrid_stub import SendGridStub
 from app.models import Alert, Notification, NState, Stage, Task
-from app.notifications import outbox
 from app.notifications.dispatch import enqueue_send, queue
 from app.pipeline import services
 from app.redis_conn import get_redis
@@ -301,7 +300,7 @@ def test_outbox_row_and_state_change_share_one_transaction(db):
     a = f.application(stage=Stage.INTERVIEW)
     db.session.commit()
     services.plan_move(a, Stage.OFFER, None, None, None, services.clock.now())
-    outbox.rollback()
+    db.session.rollback()
     db.session.expire_all()
     assert a.stage == Stage.INTERVIEW
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0

@@ -89,15 +89,15 @@ def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> C
     candidate.timezone = data["timezone"]
     candidate.optional_updates = bool(data["optional_updates"])
     candidate.updated_at = now
-    _commit_unless_taken(email, candidate.id, db.session.commit)
+    _commit_unless_taken(email, candidate.id)
     return candidate
 
 
-def _commit_unless_taken(email: str | None, candidate_id: int | None, commit) -> None:
+def _commit_unless_taken(email: str | None, candidate_id: int | None) -> None:
     """Commit; if another request gave the address to someone else since we looked, the
     database's unique index refuses it and the user hears who has it, as with the check."""
     try:
-        commit()
+        db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()
         existing = find_by_email(email, exclude_id=candidate_id)
@@ -207,7 +207,7 @@ def fix_email_and_retry(task: Task, *, actor: User, email: str) -> Notification 
     candidate.email, candidate.updated_at = email.strip(), now
     retry = _resend(db.session.get(Notification, task.notification_id), task, now)
     task.resolved_at, task.resolved_by_id = now, actor.id
-    _commit_unless_taken(email, candidate.id, outbox.commit)
+    _commit_unless_taken(email, candidate.id)
     return retry
 
 

@@ -30,7 +30,6 @@ from app.imports.services import (
     validate,
 )
 from app.models import Candidate, CandidateImport, ImportStatus
-from app.notifications import outbox
 from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
 from app.pipeline.services import plan_add_many, plan_add_to_position
 from app.redis_conn import get_redis
@@ -145,7 +144,7 @@ def execute(import_id: int, *, reraise: bool = True) -> str:
     try:
         return _write(candidate_import, state)
     except Exception as exc:
-        outbox.rollback()
+        db.session.rollback()
         log.exception("import %s failed at row %s", import_id, state["line"])
         _mark_failed(import_id, failure_reason(exc, state["line"]))
         if reraise:
@@ -170,7 +169,7 @@ def _write(candidate_import: CandidateImport, state: dict) -> str:
         created, attached = _write_row_by_row(candidate_import, todo, state)
     state["line"] = None
     _finish(candidate_import, fresh, created, attached)
-    outbox.commit()
+    db.session.commit()
     _report_progress(candidate_import.id, len(todo))
     return ImportStatus.DONE.value
 

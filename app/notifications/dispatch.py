@@ -13,6 +13,7 @@ from flask import current_app
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.bulk_sql import id_filters
@@ -61,13 +62,15 @@ def batches_for(due: list[tuple[int, str, int]]) -> list[tuple[list[int], str]]:
     return batches
 
 
-def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
-    """Enqueue the given rows that are pending and due; returns how many were handed over."""
+def dispatch(ids: list[int], *, now: datetime | None = None, session: Session | None = None) -> int:
+    """Enqueue the given rows that are pending and due; returns how many were handed over.
+    Commits `session` (the app's by default)."""
     now = now or clock.now()
+    session = session or db.session
     due: list[tuple[int, str, int]] = []
-    for among in id_filters(db.session, Notification.id, sorted(set(ids))):
+    for among in id_filters(session, Notification.id, sorted(set(ids))):
         due.extend(
-            db.session.execute(
+            session.execute(
                 sa.select(Notification.id, Notification.kind, Notification.attempts).where(
                     among,
                     Notification.state == NState.PENDING.value,
@@ -83,31 +86,36 @@ def dispatch(ids: list[int], *, now: datetime | None = None) -> int:
         if not part:
             continue
         for batch_ids, job_id in part:
-            for among in id_filters(db.session, Notification.id, batch_ids):
-                db.session.execute(
+            for among in id_filters(session, Notification.id, batch_ids):
+                session.execute(
                     sa.update(Notification)
                     .where(among, Notification.state == NState.PENDING.value)
                     .values(state=NState.QUEUED.value, job_id=job_id, queued_at=now, updated_at=now)
                     .execution_options(synchronize_session=False)
                 )
-        db.session.commit()
+        session.commit()
         enqueue_sends(part)
-    db.session.commit()
+    session.commit()
     return sum(len(b) for b, _ in batches)
 
 
-def dispatch_safely(ids: list[int], batches: list[tuple[list[int], str]] = ()) -> int:
-    """Right after a commit: enqueue the jobs of rows committed already `queued` (see
-    outbox.owe_many), then dispatch `ids`. A Redis outage must not fail the user's request:
-    the reconciler finds both kinds of rows again (queued without a job, pending and due)."""
+def dispatch_safely(
+    ids: list[int], batches: list[tuple[list[int], str]] = (), *, session: Session | None = None
+) -> int:
+    """Right after a commit (outbox's session event): enqueue the jobs of rows committed
+    already `queued` (see outbox.owe_many), then dispatch `ids` on `session`. The commit has
+    happened, so neither a Redis outage nor a database error here may fail the user's
+    request: the reconciler finds both kinds of rows again (queued without a job, pending and
+    due)."""
+    session = session or db.session
     handed = 0
     try:
         for part in (batches[:1], batches[1:]):  # a worker starts on the first meanwhile
             enqueue_sends(part)
             handed += sum(len(batch_ids) for batch_ids, _ in part)
-        return handed + (dispatch(ids) if ids else 0)
-    except (redis.exceptions.RedisError, OSError) as exc:
-        db.session.rollback()
+        return handed + (dispatch(ids, session=session) if ids else 0)
+    except (redis.exceptions.RedisError, OSError, sa.exc.SQLAlchemyError) as exc:
+        session.rollback()
         log.warning("dispatch of %d notifications deferred to the reconciler: %s", len(ids), exc)
         return handed
 

@@ -1,4 +1,18 @@
-"""Owing messages: rows written in the caller's transaction, dispatched after it commits."""
+"""Owing messages: rows written in the caller's transaction, dispatched when it commits.
+
+Dispatch after commit is a mechanism, not a convention. What a transaction owes the queue
+(rows owed or expedited, the send jobs of a fan-out written `queued`, jobs whose only row was
+superseded) is remembered on the session, with the transaction or savepoint it was recorded
+in. When the outermost transaction commits, a session event hands it all to the queue; when
+a transaction or a savepoint rolls back, what was recorded inside it is forgotten. So callers
+just `db.session.commit()`, and a preview (`trial()`, a savepoint always rolled back) never
+dispatches anything.
+
+SQLAlchemy allows no SQL on a session inside its own after_commit event, and dispatching
+reads and marks rows: it runs on a short session of its own, which records nothing (so it
+cannot dispatch again in turn). If it fails (Redis down, the database busy), the request
+still succeeds and the rows wait, pending or queued without a job, for the reconciler.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +21,23 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app import clock
 from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
 from app.models.notifications import DISCHARGEABLE, REPLACEABLE
-from app.notifications.dispatch import (
-    DUE_SLACK,
-    batches_for,
-    dispatch_safely,
-    drop_idle_jobs_safely,
-    job_id_for,
-)
+from app.notifications import dispatch
 from app.notifications.kinds import KINDS
 from app.notifications.timing import due_time
 from app.orm import chunks
 
-_OWED_KEY = "closeloop_owed_ids"
-_BATCHES_KEY = "closeloop_queued_batches"  # (ids, job id) written queued, to enqueue
-_IDLE_JOBS_KEY = "closeloop_idle_jobs"  # job ids whose only row was superseded
+# session.info[_AFTER_COMMIT]: (transaction or savepoint, what, value) recorded during the
+# session's current transaction. `what`: "owed" (a notification id to dispatch), "batch"
+# ((ids, job id) written queued, to enqueue) or "idle" (a job id whose only row was
+# superseded, to take off the queue).
+_AFTER_COMMIT = "closeloop_after_commit"
 
 
 def idempotency_key(kind: str, application_id: int, version: int, extra: str = "") -> str:
@@ -72,14 +83,14 @@ def owe(
     )
     db.session.add(notification)
     db.session.flush()
-    _remember(notification.id)
+    _after_commit("owed", notification.id)
     return notification
 
 
 def expedite(notification: Notification, now: datetime | None = None) -> None:
     """An owed message may go now (e.g. the recruiter answered early); sent after commit."""
     notification.due_at = now or clock.now()
-    _remember(notification.id)
+    _after_commit("owed", notification.id)
 
 
 def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
@@ -87,8 +98,8 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
     columns in every row), written in the caller's transaction.
 
     On PostgreSQL the rows already due are written `queued` with the id of the send job that
-    will carry them, in the batches `dispatch` would make, and `commit` enqueues those jobs
-    right after the commit: one write per row instead of an insert now and an update after
+    will carry them, in the batches `dispatch` would make, and those jobs are enqueued right
+    after the commit: one write per row instead of an insert now and an update after
     commit. If the enqueue never happens (crash, Redis down), they are queued rows without a
     job, which the reconciler dispatches again, as when `dispatch` fails between its mark
     and its enqueue. Rows due later, and every row on other databases, are written pending
@@ -98,7 +109,7 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
     if not is_postgresql(db.session):
         ids = insert_many(db.session, Notification, rows, returning=Notification.id)
         for nid in sorted(ids):
-            _remember(nid)
+            _after_commit("owed", nid)
         return ids
     now = now or clock.now()
     ids = next_ids(db.session, Notification, len(rows))
@@ -106,9 +117,9 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
         (nid, row["kind"], row.get("attempts") or 0)
         for nid, row in zip(ids, rows, strict=True)
         if row.get("state", NState.PENDING.value) == NState.PENDING.value
-        and row["due_at"] <= now + DUE_SLACK
+        and row["due_at"] <= now + dispatch.DUE_SLACK
     ]
-    batches = batches_for(due)
+    batches = dispatch.batches_for(due)
     job_of = {nid: job_id for batch_ids, job_id in batches for nid in batch_ids}
     rows = [
         {
@@ -121,10 +132,11 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
         for nid, row in zip(ids, rows, strict=True)
     ]
     insert_many(db.session, Notification, rows)
-    db.session.info.setdefault(_BATCHES_KEY, []).extend(batches)
+    for batch in batches:
+        _after_commit("batch", batch)
     for nid in ids:
         if nid not in job_of:
-            _remember(nid)
+            _after_commit("owed", nid)
     return ids
 
 
@@ -144,9 +156,9 @@ def supersede_stale(application_id: int, *, newer_version: int, now: datetime | 
     ).all()
     # A send job that carried only a replaced row has nothing left to do: after the commit
     # it is taken off the queue, so workers do not spend a run finding nothing to claim.
-    idle = [r.job_id for r in replaced if r.job_id and r.job_id == job_id_for([r.id], r.attempts)]
-    if idle:
-        db.session.info.setdefault(_IDLE_JOBS_KEY, []).extend(idle)
+    for r in replaced:
+        if r.job_id and r.job_id == dispatch.job_id_for([r.id], r.attempts):
+            _after_commit("idle", r.job_id)
     return len(replaced)
 
 
@@ -228,45 +240,61 @@ def open_task(
     return task
 
 
-def commit() -> list[int]:
-    """Commit the unit of work, then hand what it owes to the queue; returns the ids of
-    every notification it owes.
-
-    If dispatching fails (Redis down), the rows stay pending (or queued without a job) and
-    the reconciler picks them up: the database, not the queue, is the record.
-    """
-    ids = list(db.session.info.pop(_OWED_KEY, []))
-    batches = list(db.session.info.pop(_BATCHES_KEY, []))
-    idle = list(db.session.info.pop(_IDLE_JOBS_KEY, []))
-    db.session.commit()
-    if idle:
-        drop_idle_jobs_safely(idle)
-    if ids or batches:
-        dispatch_safely(ids, batches)
-    return sorted(ids + [nid for batch_ids, _ in batches for nid in batch_ids])
-
-
 @contextlib.contextmanager
 def trial() -> Iterator[None]:
     """Changes made inside are always rolled back (a savepoint), and what they owed is
     forgotten with them, never dispatched: how previews run the real change."""
-    before = {key: list(db.session.info.get(key, [])) for key in (_OWED_KEY, _IDLE_JOBS_KEY)}
     savepoint = db.session.begin_nested()
     try:
         yield
     finally:
         savepoint.rollback()
-        for key, value in before.items():
-            db.session.info.pop(key, None)
-            if value:
-                db.session.info[key] = value
 
 
-def rollback() -> None:
-    for key in (_OWED_KEY, _BATCHES_KEY, _IDLE_JOBS_KEY):
-        db.session.info.pop(key, None)
-    db.session.rollback()
+# -- dispatch after commit: the session events -------------------------------------------------
 
 
-def _remember(notification_id: int) -> None:
-    db.session.info.setdefault(_OWED_KEY, []).append(notification_id)
+def _after_commit(what: str, value) -> None:
+    """Remember `value` for when the current transaction commits. Always called right after
+    a statement, so a transaction is in progress."""
+    session = db.session()
+    where = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((where, what, value))
+
+
+@sa.event.listens_for(db.session, "after_commit")
+def _dispatch_what_was_owed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: what it owed now waits for the outer commit
+    records = session.info.pop(_AFTER_COMMIT, None)
+    if not records:
+        return
+    idle = [value for _, what, value in records if what == "idle"]
+    if idle:
+        dispatch.drop_idle_jobs_safely(idle)
+    ids = [value for _, what, value in records if what == "owed"]
+    batches = [value for _, what, value in records if what == "batch"]
+    if ids or batches:
+        with Session(db.engine) as own:
+            dispatch.dispatch_safely(ids, batches, session=own)
+
+
+@sa.event.listens_for(db.session, "after_soft_rollback")
+def _forget_what_was_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    records = session.info.get(_AFTER_COMMIT)
+    if records:
+        records[:] = [r for r in records if not _inside(r[0], previous)]
+
+
+@sa.event.listens_for(db.session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed (and dispatched), rolled back or closed
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def _inside(where: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while where is not None:
+        if where is outer:
+            return True
+        where = where.parent
+    return False

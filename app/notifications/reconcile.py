@@ -205,7 +205,7 @@ def repair_invariant(now: datetime) -> int:
         if n is not None:
             repaired += 1
             log.error("invariant repaired: application %s owed %s", application.id, kind)
-    outbox.commit()
+    db.session.commit()
     return repaired
 
 

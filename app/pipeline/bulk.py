@@ -230,9 +230,9 @@ def apply(
                 raise PipelineError(f"{name}: {exc} Nothing was changed.") from None
             if n is not None and not application.candidate.email:
                 open_phone_task(n, application)
-        outbox.commit()
+        db.session.commit()
     except Exception:
-        outbox.rollback()
+        db.session.rollback()
         raise
     return [a.id for a in applications]
 
@@ -346,9 +346,9 @@ def undo_all(applications: list[Application], to_stage: Stage, *, actor: User) -
                 continue
             undone.append(application)
         _resolve_phone_tasks([a.id for a in undone], actor, now)
-        outbox.commit()
+        db.session.commit()
     except Exception:
-        outbox.rollback()
+        db.session.rollback()
         raise
     return skipped
 

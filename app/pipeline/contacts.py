@@ -71,7 +71,7 @@ def log_contact(
             .values(resolved_at=now, resolved_by_id=actor.id)
             .execution_options(synchronize_session=False)
         )
-    outbox.commit()
+    db.session.commit()
     return contact
 
 
@@ -86,4 +86,4 @@ def exempt(notification: Notification, *, actor: User, reason: str) -> None:
         == 0
     ):
         raise PipelineError("That message is no longer owed.")
-    outbox.commit()
+    db.session.commit()

@@ -59,5 +59,5 @@ def sweep_after_interviews(now: datetime | None = None, *, limit: int = 2000) ->
             },
         )
         owed += n is not None
-    outbox.commit()
+    db.session.commit()
     return owed

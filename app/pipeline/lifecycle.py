@@ -46,13 +46,13 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     }
     now = clock.now()
     if status == PositionStatus.ON_HOLD:
-        owed = _hold(position, actor, reason, now)
+        ids = _hold(position, actor, reason, now)
     elif status in allowed:
         if reason not in allowed[status]:
             raise PipelineError(
                 f"Choose why the position is {status}: " + ", ".join(allowed[status])
             )
-        owed = _close_all(position, actor, reason, now)
+        ids = _close_all(position, actor, reason, now)
     else:
         raise PipelineError("A position can be put on hold, cancelled or filled.")
     position.status = status.value
@@ -60,8 +60,8 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     position.status_changed_at = now
     if status != PositionStatus.ON_HOLD:
         position.closed_at = now
-    ids = outbox.commit()
-    return {"applications": owed, "notification_ids": ids}
+    db.session.commit()
+    return {"applications": len(ids), "notification_ids": sorted(ids)}  # one message each
 
 
 def _active_rows(position: Position):
@@ -84,7 +84,7 @@ def _active_rows(position: Position):
     ).all()
 
 
-def _close_all(position: Position, actor: User | None, reason: str, now: datetime) -> int:
+def _close_all(position: Position, actor: User | None, reason: str, now: datetime) -> list[int]:
     rows = _active_rows(position)
     kind = outcome_kind(Stage.POSITION_CLOSED, reason)
     app_ids = [r.id for r in rows]
@@ -102,17 +102,15 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
         reason=reason,
     )
     outbox.supersede_many(app_ids, now)
-    outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
-    return len(rows)
+    return outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
 
 
-def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> int:
+def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> list[int]:
     rows = _active_rows(position)
     app_ids = [r.id for r in rows]
     _next_version(app_ids, now)
     outbox.supersede_many(app_ids, now)
-    outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
-    return len(rows)
+    return outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
 
 
 def _next_version(app_ids: list[int], now: datetime, **values) -> None:
@@ -267,21 +265,22 @@ def reopen_position(position: Position, *, actor: User | None) -> dict:
         _next_version([r.id for r in rows], now)
         outbox.supersede_many([r.id for r in rows], now)
         owed = [r for r in rows if r.id in told]
-        outbox.owe_many(_owed_rows(owed, "position_reopened", None, now), now)
+        ids = outbox.owe_many(_owed_rows(owed, "position_reopened", None, now), now)
         status, affected = PositionStatus.OPEN, len(owed)
     else:
+        ids = []  # nobody is told anything: nothing of the close had reached them
         affected = _undo_close(position, actor, now)
         status = PositionStatus.ON_HOLD if _held_before_close(position) else PositionStatus.OPEN
     position.status = status.value
     position.status_reason = None
     position.status_changed_at = now
     position.closed_at = None
-    ids = outbox.commit()
+    db.session.commit()
     return {
         "from_hold": from_hold,
         "status": status.value,
         "applications": affected,
-        "notification_ids": ids,
+        "notification_ids": sorted(ids),
     }
 
 

@@ -125,5 +125,5 @@ def sweep_promised_dates(
             )
             owed += n is not None
         application.promised_response_at = new_date
-    outbox.commit()
+    db.session.commit()
     return owed

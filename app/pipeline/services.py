@@ -1,6 +1,7 @@
 """Pipeline changes. Each one writes the state change, its history and what the candidate is
-owed in ONE transaction (`outbox.commit()`), then dispatches. There is no other way to make
-a terminal change, so there is no terminal change without its message.
+owed in ONE transaction and commits it; the commit dispatches what it owed (outbox.py's
+session event). There is no other way to make a terminal change, so there is no terminal
+change without its message.
 
 This module holds a candidate's moves (add, move, withdraw, interview, undo) and is the one
 surface pages, jobs and the API call: the position lifecycle (`lifecycle.py`), contacts and
@@ -47,7 +48,7 @@ from app.pipeline.promised_dates import (
 
 def add_to_position(candidate: Candidate, position: Position, *, actor: User | None) -> Application:
     application = plan_add_to_position(candidate, position, actor=actor)
-    outbox.commit()
+    db.session.commit()
     return application
 
 
@@ -140,7 +141,7 @@ def move_stage(
 ) -> Notification | None:
     """Move to `to_stage`; terminal stages need a reason, which picks the message."""
     notification = plan_move(application, Stage(to_stage), actor, reason, note, clock.now())
-    outbox.commit()
+    db.session.commit()
     return notification
 
 
@@ -230,7 +231,7 @@ def record_interview(
         note=note,
         now=clock.now(),
     )
-    outbox.commit()
+    db.session.commit()
     return n
 
 
@@ -280,7 +281,7 @@ def plan_interview(
 def undo_last_change(application: Application, *, actor: User | None) -> None:
     """Take back a stage change whose message has not gone out yet (the undo window)."""
     plan_undo(application, actor=actor, now=clock.now())
-    outbox.commit()
+    db.session.commit()
 
 
 def plan_undo(application: Application, *, actor: User | None, now: datetime) -> None:

@@ -126,7 +126,7 @@ def erase_candidate(candidate: Candidate, *, actor: User | None = None) -> dict:
     links.revoke_links(candidate)
     candidate.anonymised_at = now
     _record(candidate, "erased", actor)
-    outbox.commit()
+    db.session.commit()
     return {"withdrawn": withdrawn, "settled": settled, "messages_kept_as_proof": len(ids)}
 
 

@@ -101,7 +101,7 @@ def request_update(candidate: Candidate, application_id: int) -> Task:
         due_at=due,
     )
     _record(candidate, "update_requested", application, now=now)
-    outbox.commit()
+    db.session.commit()
     return task
 
 
@@ -131,7 +131,7 @@ def answer_update_request(task: Task, *, actor: User, message: str) -> Notificat
             application, "update_reply", note=message, key_extra=f"answer{task.id}", now=now
         )
     task.resolved_at, task.resolved_by_id = now, actor.id
-    outbox.commit()
+    db.session.commit()
     return reply
 
 
@@ -158,7 +158,7 @@ def withdraw(candidate: Candidate, application_id: int) -> Notification | None:
     try:
         return pipeline.withdraw(application, actor=None)
     except pipeline.PipelineError as exc:
-        outbox.rollback()
+        db.session.rollback()
         raise StatusError(str(exc)) from None
 
 
@@ -196,7 +196,7 @@ def request_link(email: str) -> int:
         if n is not None:
             _record(candidate, "link_requested", now=now)
             owed += 1
-    outbox.commit()
+    db.session.commit()
     return owed
 
 
