@@ -165,8 +165,6 @@ def test_reconcile_leaves_healthy_rows_alone(db):
         "requeued": 0,
         "dispatched": 0,
         "escalated": 0,
-        "still_deciding": 0,
-        "after_interview": 0,
     }
     assert db.session.get(Application, a.id).stage == Stage.OFFER
 

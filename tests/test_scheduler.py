@@ -20,6 +20,15 @@ def test_the_reconciler_runs_in_the_scheduler_itself(app):
     assert {"dispatch-due", "reconcile"} <= inline
 
 
+def test_the_pipelines_sweeps_are_entries_of_their_own(app):
+    """The engine (app/notifications) never imports the pipeline: the sweeps that owe
+    messages because time passed are scheduled beside the reconciler, not inside it."""
+    entries = {p.name: p for p in SCHEDULE}
+    assert entries["promised-dates"].func == "app.pipeline.promised_dates:sweep_promised_dates"
+    assert entries["after-interview"].func == "app.pipeline.followups:sweep_after_interviews"
+    assert entries["promised-dates"].queue is None and entries["after-interview"].queue is None
+
+
 def test_queued_entries_are_enqueued_once_at_a_time(app):
     p = Periodic(
         "probe",

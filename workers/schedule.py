@@ -20,8 +20,20 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(
         "dispatch-due", "DISPATCH_INTERVAL_SECONDS", "app.notifications.reconcile:dispatch_due"
     ),
-    # Lost jobs, dead workers, the invariant, SLA escalation, missed promised dates.
+    # Lost jobs, dead workers, the invariant, SLA escalation.
     Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
+    # Messages owed because time passed (app/pipeline/): a promised decision date missed
+    # ("still deciding"), and the note a little after an interview. As often as the reconciler.
+    Periodic(
+        "promised-dates",
+        "RECONCILE_INTERVAL_SECONDS",
+        "app.pipeline.promised_dates:sweep_promised_dates",
+    ),
+    Periodic(
+        "after-interview",
+        "RECONCILE_INTERVAL_SECONDS",
+        "app.pipeline.followups:sweep_after_interviews",
+    ),
     # The managers' overdue report, its counts and today's point of its trend (app/reports).
     Periodic(
         "overdue-refresh",

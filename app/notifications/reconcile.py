@@ -50,8 +50,6 @@ def reconcile(now: datetime | None = None) -> dict:
         counts["requeued"] = requeue_vanished(now)
         counts["dispatched"] = dispatch_due(now)
         counts["escalated"] = escalate_overdue(now)
-        counts["still_deciding"] = _sweep_promises(now)
-        counts["after_interview"] = _sweep_interviews(now)
     except Exception as exc:
         db.session.rollback()
         run = db.session.get(ReconcilerRun, run.id)
@@ -243,18 +241,6 @@ def escalate_overdue(now: datetime) -> int:
         )
     db.session.commit()
     return len(rows)
-
-
-def _sweep_promises(now: datetime) -> int:
-    from app.pipeline.services import sweep_promised_dates
-
-    return sweep_promised_dates(now)
-
-
-def _sweep_interviews(now: datetime) -> int:
-    from app.pipeline.followups import sweep_after_interviews
-
-    return sweep_after_interviews(now)
 
 
 def acquire_lease(name: str, holder: str, ttl_seconds: float) -> bool:

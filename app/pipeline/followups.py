@@ -1,6 +1,7 @@
 """Messages owed because time passed, not because someone acted (beside
-services.sweep_promised_dates): after the interview, tell the candidate when the decision is
-due and that we will write by then either way."""
+promised_dates.sweep_promised_dates; both are entries of workers/schedule.py): after the
+interview, tell the candidate when the decision is due and that we will write by then
+either way."""
 
 from __future__ import annotations
 
