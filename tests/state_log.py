@@ -7,9 +7,9 @@ processes, so the record is kept by the database itself: a trigger on `notificat
 read and emptied, and a move the table does not allow fails that test (an error at teardown,
 naming the move). Rows a test inserts are not checked: tests arrange states by inserting them.
 
-A pytest plugin (listed in conftest.py's `pytest_plugins`), self-contained: its own engine on
-the test database, the trigger installed once and again whenever a test dropped it with the
-table (tests/test_migrations.py downgrades to an empty database).
+A pytest plugin (listed in conftest.py's `pytest_plugins`), self-contained: its own connection
+to the test database (one round trip per test), the trigger installed once and again whenever
+a test dropped it with the table (tests/test_migrations.py downgrades to an empty database).
 """
 
 from __future__ import annotations
@@ -49,28 +49,51 @@ _POSTGRESQL = (
 
 class StateLog:
     def __init__(self, url: str):
-        # NullPool: nothing held between tests (a test may restart PostgreSQL).
-        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-
-    def ensure_installed(self) -> None:
-        postgresql = self.engine.dialect.name == "postgresql"
-        exists = (
-            "SELECT 1 FROM pg_trigger WHERE tgname = :name"
-            if postgresql
-            else "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = :name"
+        # One connection kept for the session: checking a test costs one round trip.
+        self.engine = sa.create_engine(url, pool_size=1, max_overflow=0)
+        self.postgresql = self.engine.dialect.name == "postgresql"
+        self.installed = False
+        trigger = "SELECT 'trigger', '', '' FROM " + (
+            "pg_trigger WHERE tgname = :name"
+            if self.postgresql
+            else "sqlite_master WHERE type = 'trigger' AND name = :name"
         )
-        with self.engine.begin() as conn:
-            if conn.execute(sa.text(exists), {"name": TRIGGER}).first() is None:
-                for statement in _POSTGRESQL if postgresql else _SQLITE:
-                    conn.exec_driver_sql(statement)
+        self._read = sa.text(
+            f"SELECT 'move', old_state, new_state FROM {LOG_TABLE} UNION ALL {trigger}"
+        )
+
+    def install(self) -> None:
+        self._run(self._install)
+        self.installed = True
+
+    def _install(self, conn: sa.Connection) -> None:
+        for statement in _POSTGRESQL if self.postgresql else _SQLITE:
+            conn.exec_driver_sql(statement)
 
     def take(self) -> set[tuple[str, str]]:
-        """The moves recorded since the last call, forgotten as they are read."""
-        with self.engine.begin() as conn:
-            moves = set(conn.execute(sa.text(f"SELECT old_state, new_state FROM {LOG_TABLE}")))
+        """The moves recorded since the last call, forgotten as they are read. The trigger is
+        put back if a test dropped it with its table."""
+
+        def read(conn: sa.Connection) -> set[tuple[str, str]]:
+            rows = conn.execute(self._read, {"name": TRIGGER}).all()
+            moves = {(old, new) for what, old, new in rows if what == "move"}
             if moves:
                 conn.execute(sa.text(f"DELETE FROM {LOG_TABLE}"))
-        return {tuple(m) for m in moves}
+            if not any(what == "trigger" for what, _, _ in rows):
+                self._install(conn)
+            return moves
+
+        return self._run(read)
+
+    def _run(self, work):
+        try:
+            with self.engine.begin() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            with self.engine.begin() as conn:  # the server restarted since: a new connection
+                return work(conn)
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +116,8 @@ def _only_allowed_transitions(request):
         return
     request.getfixturevalue("_schema")
     log = request.getfixturevalue("_state_log")
-    log.ensure_installed()
+    if not log.installed:
+        log.install()
     yield
     illegal = sorted(log.take() - ALLOWED)
     if illegal:
