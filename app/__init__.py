@@ -29,19 +29,15 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _configure_secret_key(app: Flask) -> None:
-    # Without SECRET_KEY we keep a random one in the instance folder: sessions survive
-    # restarts on a laptop, and nothing secret ever lives in the repository.
-    if app.config.get("SECRET_KEY"):
-        return
-    path = os.path.join(app.instance_path, "secret_key")
-    if not os.path.exists(path):
-        import secrets
+    from app import config as config_module
+    from app.secret_key import resolve
 
-        with open(path, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        os.chmod(path, 0o600)
-    with open(path) as fh:
-        app.config["SECRET_KEY"] = fh.read().strip()
+    default_db = config_module.default_database_url(app.instance_path)
+    app.config["SECRET_KEY"] = resolve(
+        app.config.get("SECRET_KEY") or "",
+        instance_path=app.instance_path,
+        database_in_instance=app.config["SQLALCHEMY_DATABASE_URI"] == default_db,
+    )
 
 
 def register_extensions(app: Flask) -> None:

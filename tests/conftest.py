@@ -12,11 +12,14 @@ from app import create_app
 from app.extensions import db as _db
 from app.redis_conn import close_redis, start_embedded, stop_embedded
 
+# Strong enough for app.secret_key's check, like any real key; never used outside tests.
+TEST_SECRET_KEY = "test-key-Hq3vN8rT2xLw5ZpC9bYf4KdJ7sMa6Ge1"
+
 
 def _test_config(database_url: str, redis_url: str) -> dict:
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "WTF_CSRF_ENABLED": False,
