@@ -104,7 +104,9 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", True),
+        # Every captured email, status links included: off unless `make run` (workers/dev.py)
+        # turns it on, and then for admins only.
+        "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", False),
         # Managers' reports (app/reports): the overdue report's rules and the staff digest.
         "OVERDUE_SLA_BUSINESS_DAYS": _env_int("OVERDUE_SLA_BUSINESS_DAYS", 1),
         "SILENT_AFTER_BUSINESS_DAYS": _env_int("SILENT_AFTER_BUSINESS_DAYS", 7),
@@ -124,6 +126,8 @@ def load(instance_path: str) -> dict:
         "IMPORT_MAX_BYTES": _env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024),
         "IMPORT_MAX_ROWS": _env_int("IMPORT_MAX_ROWS", 5000),
         "IMPORT_INLINE_ROWS": _env_int("IMPORT_INLINE_ROWS", 200),
+        # Template editor previews per user per minute (the editor previews as you type).
+        "TEMPLATE_PREVIEWS_PER_MINUTE": _env_int("TEMPLATE_PREVIEWS_PER_MINUTE", 60),
         # Workers pick up an edited message template within this many seconds.
         "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
             os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")

@@ -114,12 +114,16 @@ def _truncate_all(app) -> None:
 
 
 @pytest.fixture
-def make_app(_schema, base_config):
-    """Build extra apps with config overrides; all share the test database and Redis."""
+def make_app(_schema, base_config, request):
+    """Build extra apps with config overrides; all share the test database and Redis.
+    A test marked `@pytest.mark.app_config(KEY=value)` gets those settings in every app it
+    makes (the `app` and `client` fixtures included)."""
     made = []
+    marker = request.node.get_closest_marker("app_config")
+    marked = dict(marker.kwargs) if marker else {}
 
     def _make(**overrides):
-        app = create_app({**base_config, **overrides})
+        app = create_app({**base_config, **marked, **overrides})
         made.append(app)
         return app
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from app import ratelimit
 from app.extensions import csrf
 from app.notifications import links
 from app.notifications.render import first_name, fmt_date
-from app.status import bp, ratelimit, services, views
+from app.status import bp, services, views
 from app.status.forms import LinkRequestForm, PreferencesForm, RequestUpdateForm, WithdrawForm
 
 
