@@ -121,8 +121,9 @@ def starting_draft(kind: str, client_id: int | None) -> tuple[ct.Draft, str]:
 
 
 def save(kind: str, client: Client | None, draft: ct.Draft, user: User) -> MessageTemplate:
-    """Validate (raises TemplateInvalid, nothing written) then create or replace."""
-    ct.validate(draft)
+    """Sanitise and validate (raises TemplateInvalid, nothing written), then create or
+    replace."""
+    draft = ct.prepare(draft)
     try:
         return _write(kind, client.id if client else None, draft, user)
     except sa.exc.IntegrityError:
@@ -166,7 +167,7 @@ def sample_values(client: Client | None) -> dict[str, str]:
 
 def preview(kind: str, draft: ct.Draft, client: Client | None) -> dict:
     """The whole email a sample candidate would get with this draft (raises TemplateInvalid)."""
-    ct.validate(draft)
+    draft = ct.prepare(draft)
     values = sample_values(client)
     parts = ct.render_draft(draft, values)
     envelope = _sample_envelope(kind, values)
