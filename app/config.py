@@ -94,6 +94,11 @@ def load(instance_path: str) -> dict:
         "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
         # "Email me a new link" requests per client address per 15 minutes.
         "LINK_REQUESTS_PER_IP": _env_int("LINK_REQUESTS_PER_IP", 5),
+        # Sign-in throttling (app/auth/throttle.py): failed attempts per account and per
+        # client address within the window; more are refused with 429 until it ends.
+        "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10),
+        "LOGIN_FAILURES_PER_ADDRESS": _env_int("LOGIN_FAILURES_PER_ADDRESS", 30),
+        "LOGIN_THROTTLE_WINDOW_SECONDS": _env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         # A session cookie replayed from another address or browser is thrown away.
