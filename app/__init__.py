@@ -55,15 +55,14 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+    # The session holds a versioned, dated token (app/auth/sessions.py), not the bare id.
+    login_manager.id_attribute = "session_token"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        from app.models import User
+    def load_user(value: str):
+        from app.auth import sessions
 
-        user = db.session.get(User, int(user_id))
-        # Flask-Login does not re-check is_active for a remembered session: a deactivated
-        # user is signed out on their next request.
-        return user if user is not None and user.active else None
+        return sessions.load(value)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -41,6 +41,13 @@ def _normalize_email(email: str) -> str:
         raise click.BadParameter(str(exc), param_hint="--email") from exc
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(
+            f"must be at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
+        )
+
+
 @users_cli.command("create")
 @click.option("--name", required=True, help="Full name shown to colleagues.")
 @click.option("--email", required=True, help="Sign-in address (case-insensitive, unique).")
@@ -60,10 +67,7 @@ def create_user(name: str, email: str, role: str, password: str) -> None:
     name = name.strip()
     if not name:
         raise click.BadParameter("must not be empty", param_hint="--name")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.BadParameter(
-            f"must be at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
-        )
+    _check_password(password)
     if _find_user(email) is not None:
         raise click.ClickException(f"A user with email {email} already exists.")
     user = User(name=name, email=email, role=role, active=True)
@@ -104,8 +108,29 @@ def deactivate_user(email: str) -> None:
         click.echo(f"{user.email} is already deactivated.")
         return
     user.active = False
+    user.end_sessions()
     db.session.commit()
-    click.echo(f"Deactivated {user.name} <{user.email}>.")
+    click.echo(f"Deactivated {user.name} <{user.email}>; their sessions have ended.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (twice) when not given; avoid passing it on a shared shell.",
+)
+def set_password(email: str, password: str) -> None:
+    """Give EMAIL a new password; every session signed in with the old one ends."""
+    user = _find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email.strip()}.")
+    _check_password(password)
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"New password set for {user.name} <{user.email}>; their sessions have ended.")
 
 
 @click.command("seed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -107,6 +108,9 @@ def load(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # A session ends this long after signing in, however active it has been.
+        "SESSION_MAX_AGE_HOURS": _env_int("SESSION_MAX_AGE_HOURS", 12),
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=_env_int("SESSION_MAX_AGE_HOURS", 12)),
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Every captured email, status links included: off unless `make run` (workers/dev.py)

@@ -92,6 +92,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        # Every session of this user ends, on every device, not only this browser's.
+        current_user.end_sessions()
+        db.session.commit()
         logout_user()
         flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
