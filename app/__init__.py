@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.audit.routes import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.bulk import bp as bulk_bp
     from app.candidates import bp as candidates_bp
@@ -87,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(audit_bp)
     # The recruiters' workspace.
     app.register_blueprint(positions_bp)
     app.register_blueprint(bulk_bp)

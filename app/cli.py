@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from app import audit
 from app.extensions import db
 from app.models import Role, User
 
@@ -28,6 +29,13 @@ def _find_user(email: str) -> User | None:
     return db.session.scalar(
         sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())
     )
+
+
+def _existing_user(email: str) -> User:
+    user = _find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email.strip()}.")
+    return user
 
 
 def _normalize_email(email: str) -> str:
@@ -74,6 +82,8 @@ def create_user(name: str, email: str, role: str, password: str) -> None:
     user.set_password(password)
     db.session.add(user)
     try:
+        db.session.flush()  # the id, for the audit entry
+        audit.record(None, "user.created", user, f"role: {role}")
         db.session.commit()
     except sa.exc.IntegrityError as exc:  # created by someone else in the meantime
         db.session.rollback()
@@ -101,14 +111,13 @@ def list_users() -> None:
 @click.argument("email")
 def deactivate_user(email: str) -> None:
     """Stop EMAIL from signing in; their history and assignments stay."""
-    user = _find_user(email)
-    if user is None:
-        raise click.ClickException(f"No user with email {email.strip()}.")
+    user = _existing_user(email)
     if not user.active:
         click.echo(f"{user.email} is already deactivated.")
         return
     user.active = False
     user.end_sessions()
+    audit.record(None, "user.deactivated", user)
     db.session.commit()
     click.echo(f"Deactivated {user.name} <{user.email}>; their sessions have ended.")
 
@@ -124,13 +133,42 @@ def deactivate_user(email: str) -> None:
 )
 def set_password(email: str, password: str) -> None:
     """Give EMAIL a new password; every session signed in with the old one ends."""
-    user = _find_user(email)
-    if user is None:
-        raise click.ClickException(f"No user with email {email.strip()}.")
+    user = _existing_user(email)
     _check_password(password)
     user.set_password(password)
+    audit.record(None, "user.password_set", user)
     db.session.commit()
     click.echo(f"New password set for {user.name} <{user.email}>; their sessions have ended.")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+def activate_user(email: str) -> None:
+    """Let a deactivated EMAIL sign in again."""
+    user = _existing_user(email)
+    if user.active:
+        click.echo(f"{user.email} is already active.")
+        return
+    user.active = True
+    audit.record(None, "user.activated", user)
+    db.session.commit()
+    click.echo(f"Reactivated {user.name} <{user.email}>.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def set_role(email: str, role: str) -> None:
+    """Give EMAIL another ROLE; their sessions end, so the new role applies at once."""
+    user = _existing_user(email)
+    if user.role == role:
+        click.echo(f"{user.email} is already {role}.")
+        return
+    before, user.role = user.role, role
+    user.end_sessions()
+    audit.record(None, "user.role_changed", user, f"{before} → {role}")
+    db.session.commit()
+    click.echo(f"{user.name} <{user.email}> is now {role}; their sessions have ended.")
 
 
 @click.command("seed")

@@ -99,7 +99,7 @@ def save(kind: str):
 @role_required(Role.MANAGER)
 def reset(kind: str):
     kind, client = _kind_or_404(kind), _client_arg()
-    if ResetForm().validate_on_submit() and svc.reset(kind, client):
+    if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user):
         fallback = "the agency's wording" if client and svc.find(kind, None) else "built-in"
         flash(f"“{svc.kind_label(kind)}” for {_where(client)} is back to {fallback}.", "success")
     return redirect(url_for(".edit", kind=kind, client=client.id if client else None))

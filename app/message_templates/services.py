@@ -9,7 +9,7 @@ import css_inline
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from app import clock
+from app import audit, clock
 from app.extensions import db
 from app.models import Client, MessageTemplate, User
 from app.notifications import custom_templates as ct
@@ -143,19 +143,26 @@ def _write(kind: str, client_id: int | None, draft: ct.Draft, user: User) -> Mes
     row.body_html = draft.body_html
     row.updated_by_id = user.id
     row.updated_at = clock.now()
+    audit.record(user, "template.saved", _audit_target(kind, client_id), f"subject: {row.subject}")
     db.session.commit()
     ct.invalidate()
     return row
 
 
-def reset(kind: str, client: Client | None) -> bool:
+def reset(kind: str, client: Client | None, user: User | None = None) -> bool:
     row = find(kind, client.id if client else None)
     if row is None:
         return False
+    audit.record(user, "template.reset", _audit_target(kind, row.client_id))
     db.session.delete(row)
     db.session.commit()
     ct.invalidate()
     return True
+
+
+def _audit_target(kind: str, client_id: int | None) -> str:
+    where = f"client {client_id}" if client_id is not None else "agency-wide"
+    return f"template {kind} ({where})"
 
 
 def sample_values(client: Client | None) -> dict[str, str]:
