@@ -29,19 +29,15 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _configure_secret_key(app: Flask) -> None:
-    # Without SECRET_KEY we keep a random one in the instance folder: sessions survive
-    # restarts on a laptop, and nothing secret ever lives in the repository.
-    if app.config.get("SECRET_KEY"):
-        return
-    path = os.path.join(app.instance_path, "secret_key")
-    if not os.path.exists(path):
-        import secrets
+    from app import config as config_module
+    from app.secret_key import resolve
 
-        with open(path, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        os.chmod(path, 0o600)
-    with open(path) as fh:
-        app.config["SECRET_KEY"] = fh.read().strip()
+    default_db = config_module.default_database_url(app.instance_path)
+    app.config["SECRET_KEY"] = resolve(
+        app.config.get("SECRET_KEY") or "",
+        instance_path=app.instance_path,
+        database_in_instance=app.config["SQLALCHEMY_DATABASE_URI"] == default_db,
+    )
 
 
 def register_extensions(app: Flask) -> None:
@@ -59,18 +55,18 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+    # The session holds a versioned, dated token (app/auth/sessions.py), not the bare id.
+    login_manager.id_attribute = "session_token"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        from app.models import User
+    def load_user(value: str):
+        from app.auth import sessions
 
-        user = db.session.get(User, int(user_id))
-        # Flask-Login does not re-check is_active for a remembered session: a deactivated
-        # user is signed out on their next request.
-        return user if user is not None and user.active else None
+        return sessions.load(value)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.audit.routes import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.bulk import bp as bulk_bp
     from app.candidates import bp as candidates_bp
@@ -92,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(audit_bp)
     # The recruiters' workspace.
     app.register_blueprint(positions_bp)
     app.register_blueprint(bulk_bp)

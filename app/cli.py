@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from app import audit
 from app.extensions import db
 from app.models import Role, User
 
@@ -30,6 +31,13 @@ def _find_user(email: str) -> User | None:
     )
 
 
+def _existing_user(email: str) -> User:
+    user = _find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email.strip()}.")
+    return user
+
+
 def _normalize_email(email: str) -> str:
     try:
         # Staff addresses are checked for syntax only (no DNS); test_environment lets the
@@ -39,6 +47,13 @@ def _normalize_email(email: str) -> str:
         ).normalized
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="--email") from exc
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(
+            f"must be at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
+        )
 
 
 @users_cli.command("create")
@@ -60,16 +75,15 @@ def create_user(name: str, email: str, role: str, password: str) -> None:
     name = name.strip()
     if not name:
         raise click.BadParameter("must not be empty", param_hint="--name")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.BadParameter(
-            f"must be at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
-        )
+    _check_password(password)
     if _find_user(email) is not None:
         raise click.ClickException(f"A user with email {email} already exists.")
     user = User(name=name, email=email, role=role, active=True)
     user.set_password(password)
     db.session.add(user)
     try:
+        db.session.flush()  # the id, for the audit entry
+        audit.record(None, "user.created", user, f"role: {role}")
         db.session.commit()
     except sa.exc.IntegrityError as exc:  # created by someone else in the meantime
         db.session.rollback()
@@ -97,15 +111,64 @@ def list_users() -> None:
 @click.argument("email")
 def deactivate_user(email: str) -> None:
     """Stop EMAIL from signing in; their history and assignments stay."""
-    user = _find_user(email)
-    if user is None:
-        raise click.ClickException(f"No user with email {email.strip()}.")
+    user = _existing_user(email)
     if not user.active:
         click.echo(f"{user.email} is already deactivated.")
         return
     user.active = False
+    user.end_sessions()
+    audit.record(None, "user.deactivated", user)
     db.session.commit()
-    click.echo(f"Deactivated {user.name} <{user.email}>.")
+    click.echo(f"Deactivated {user.name} <{user.email}>; their sessions have ended.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (twice) when not given; avoid passing it on a shared shell.",
+)
+def set_password(email: str, password: str) -> None:
+    """Give EMAIL a new password; every session signed in with the old one ends."""
+    user = _existing_user(email)
+    _check_password(password)
+    user.set_password(password)
+    audit.record(None, "user.password_set", user)
+    db.session.commit()
+    click.echo(f"New password set for {user.name} <{user.email}>; their sessions have ended.")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+def activate_user(email: str) -> None:
+    """Let a deactivated EMAIL sign in again."""
+    user = _existing_user(email)
+    if user.active:
+        click.echo(f"{user.email} is already active.")
+        return
+    user.active = True
+    audit.record(None, "user.activated", user)
+    db.session.commit()
+    click.echo(f"Reactivated {user.name} <{user.email}>.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def set_role(email: str, role: str) -> None:
+    """Give EMAIL another ROLE; their sessions end, so the new role applies at once."""
+    user = _existing_user(email)
+    if user.role == role:
+        click.echo(f"{user.email} is already {role}.")
+        return
+    before, user.role = user.role, role
+    user.end_sessions()
+    audit.record(None, "user.role_changed", user, f"{before} → {role}")
+    db.session.commit()
+    click.echo(f"{user.name} <{user.email}> is now {role}; their sessions have ended.")
 
 
 @click.command("seed")

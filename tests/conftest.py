@@ -15,11 +15,14 @@ from app.redis_conn import close_redis, start_embedded, stop_embedded
 # Checks every notification state change the code makes against the transition table.
 pytest_plugins = ["tests.state_log"]
 
+# Strong enough for app.secret_key's check, like any real key; never used outside tests.
+TEST_SECRET_KEY = "test-key-Hq3vN8rT2xLw5ZpC9bYf4KdJ7sMa6Ge1"
+
 
 def _test_config(database_url: str, redis_url: str) -> dict:
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "WTF_CSRF_ENABLED": False,
@@ -114,12 +117,16 @@ def _truncate_all(app) -> None:
 
 
 @pytest.fixture
-def make_app(_schema, base_config):
-    """Build extra apps with config overrides; all share the test database and Redis."""
+def make_app(_schema, base_config, request):
+    """Build extra apps with config overrides; all share the test database and Redis.
+    A test marked `@pytest.mark.app_config(KEY=value)` gets those settings in every app it
+    makes (the `app` and `client` fixtures included)."""
     made = []
+    marker = request.node.get_closest_marker("app_config")
+    marked = dict(marker.kwargs) if marker else {}
 
     def _make(**overrides):
-        app = create_app({**base_config, **overrides})
+        app = create_app({**base_config, **marked, **overrides})
         made.append(app)
         return app
 

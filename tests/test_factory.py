@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app import config
 from app.extensions import db
 
 
@@ -17,15 +18,19 @@ def test_test_config_is_honoured(app, base_config):
 
 
 def test_blueprints_registered(app):
-    assert {"auth", "main", "webhooks", "devmail", "bootstrap"} <= set(app.blueprints)
+    assert {"auth", "main", "webhooks", "bootstrap"} <= set(app.blueprints)
     rules = {r.rule for r in app.url_map.iter_rules()}
-    assert {"/login", "/logout", "/", "/healthz", "/dev/mailbox/"} <= rules
+    assert {"/login", "/logout", "/", "/healthz"} <= rules
 
 
-def test_devmail_absent_when_disabled(app, make_app):
-    quiet = make_app(DEV_MAILBOX_ENABLED=False)
-    assert "devmail" not in quiet.blueprints
-    assert quiet.test_client().get("/dev/mailbox/").status_code == 404
+def test_devmail_is_off_by_default(app, make_app, monkeypatch):
+    monkeypatch.delenv("DEV_MAILBOX_ENABLED", raising=False)
+    assert config.load(app.instance_path)["DEV_MAILBOX_ENABLED"] is False
+    assert "devmail" not in app.blueprints
+    assert app.test_client().get("/dev/mailbox/").status_code == 404
+    on = make_app(DEV_MAILBOX_ENABLED=True)
+    assert "devmail" in on.blueprints
+    assert "/dev/mailbox/" in {r.rule for r in on.url_map.iter_rules()}
 
 
 def test_sessions_use_strong_protection(app):

@@ -211,6 +211,10 @@ def test_make_run_starts_everything_and_ctrl_c_leaves_nothing(start):
     assert f"http://127.0.0.1:{sup.port}" in out
     for _, email, _ in DEMO_USERS:
         assert email in out
+    # make run turns the development mailbox on (it is off by default), behind a sign-in.
+    mailbox = f"http://127.0.0.1:{sup.port}/dev/mailbox/"
+    with urllib.request.urlopen(mailbox, timeout=5) as resp:
+        assert resp.url.startswith(f"http://127.0.0.1:{sup.port}/login?next="), resp.url
 
     sup.proc.send_signal(signal.SIGINT)
     assert sup.wait_exit() == 0, sup.output()[-3000:]

@@ -127,14 +127,22 @@ def test_dashboard_warns_everyone_when_sending_is_paused(web):
 
 def test_navbar(web, seeded):
     page = login(web, "manager@closeloop.test").get("/").get_data(as_text=True)
-    assert 'href="/dev/mailbox/"' in page
     assert "Marcus Bell" in page and "Manager" in page
     assert 'action="/logout"' in page and 'method="post"' in page
 
 
-def test_navbar_hides_mail_without_the_mailbox(app, make_app, seeded):
-    web = make_app(DEV_MAILBOX_ENABLED=False).test_client()
-    page = login(web, "manager@closeloop.test").get("/").get_data(as_text=True)
+@pytest.mark.app_config(DEV_MAILBOX_ENABLED=True)
+@pytest.mark.parametrize(
+    ("email", "shown"),
+    [("admin@closeloop.test", True), ("manager@closeloop.test", False)],
+)
+def test_navbar_shows_mail_to_admins_when_the_mailbox_is_on(web, seeded, email, shown):
+    page = login(web, email).get("/").get_data(as_text=True)
+    assert ('href="/dev/mailbox/"' in page) is shown
+
+
+def test_navbar_hides_mail_without_the_mailbox(web, seeded):
+    page = login(web, "admin@closeloop.test").get("/").get_data(as_text=True)
     assert "/dev/mailbox" not in page
     assert "Dashboard" in page
 
@@ -147,14 +155,28 @@ def test_friendly_404(web):
     assert "Closeloop" in page and "bootstrap.min.css" in page
 
 
+@pytest.mark.app_config(DEV_MAILBOX_ENABLED=True)
 class TestDevMailbox:
     HOSTILE = '<script>alert("x")</script>'
 
     @pytest.fixture
     def signed_in(self, web, app):
-        email = factories.user(password="correct horse").email
+        email = factories.user("admin", password="correct horse").email
         db.session.commit()
         return login(web, email, "correct horse")
+
+    @pytest.mark.parametrize("role", ["recruiter", "manager"])
+    def test_admins_only(self, web, app, role):
+        message = self._message(body_text="Your status page: http://127.0.0.1/status/secret")
+        email = factories.user(role, password="correct horse").email
+        db.session.commit()
+        message_id = message.id
+        db.session.commit()
+        login(web, email, "correct horse")
+        for path in ("/dev/mailbox/", f"/dev/mailbox/{message_id}"):
+            response = web.get(path)
+            assert response.status_code == 403, path
+            assert "/status/secret" not in response.get_data(as_text=True)
 
     def _message(self, n=0, **kwargs):
         values = {

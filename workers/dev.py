@@ -180,6 +180,16 @@ class Supervisor:
             self.say(f"database: {shown}")
         else:
             self.say(f"database: SQLite in {path} (DATABASE_URL unset)")
+        if env.get("DATABASE_URL") and not env.get("SECRET_KEY"):
+            # The app refuses to start on a shared database without SECRET_KEY; here every
+            # process is ours, so they all get the key kept in the instance folder.
+            from app.secret_key import instance_key
+
+            env["SECRET_KEY"] = instance_key(path)
+            self.say(f"secret key: the one kept in {path} (SECRET_KEY unset)")
+        # The development mailbox shows every captured email (admins only); `make run` is the
+        # one place it is on by default.
+        env.setdefault("DEV_MAILBOX_ENABLED", "1")
         if env.get("REDIS_URL"):
             self.say("redis: REDIS_URL from the environment")
         else:

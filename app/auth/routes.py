@@ -10,12 +10,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import bp
+from app.auth import bp, throttle
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
 
 GENERIC_LOGIN_ERROR = "Invalid email or password."
+# The same whichever limit was reached (the account's or the address's).
+THROTTLED_LOGIN_ERROR = "Too many sign-in attempts. Try again in {minutes} minute{s}."
 
 
 @functools.cache
@@ -69,8 +71,16 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        address = request.remote_addr or "?"
+        verdict = throttle.attempt(form.email.data, address)
+        if not verdict.allowed:
+            minutes = max(1, -(-verdict.retry_after // 60))
+            error = THROTTLED_LOGIN_ERROR.format(minutes=minutes, s="" if minutes == 1 else "s")
+            page = render_template("auth/login.html", form=form, error=error, next_url=next_url)
+            return page, 429, {"Retry-After": str(verdict.retry_after)}
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
+            throttle.succeeded(form.email.data, address)
             login_user(user)
             return redirect(next_url or home_url(current_user))
         error = GENERIC_LOGIN_ERROR
@@ -82,6 +92,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        # Every session of this user ends, on every device, not only this browser's.
+        current_user.end_sessions()
+        db.session.commit()
         logout_user()
         flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, request
-from flask_login import current_user
+from flask import abort, render_template, request
 
+from app.auth.decorators import role_required
 from app.devmail import bp
 from app.extensions import db
-from app.models import MailboxMessage
+from app.models import MailboxMessage, Role
 
 PER_PAGE = 25
 
 
 @bp.before_request
-def _require_login():
-    # Candidates' messages are in here: every page of the blueprint needs a signed-in user.
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+@role_required(Role.ADMIN)
+def _admins_only():
+    # Every candidate's emails are in here, with the links that open their status pages.
     return None
 
 

@@ -6,15 +6,21 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from app.notifications.custom_templates import PART_LABELS, PARTS, Draft
+from app.notifications.custom_templates import (
+    MAX_SOURCE_CHARS,
+    MAX_SUBJECT_CHARS,
+    PART_LABELS,
+    PARTS,
+    Draft,
+)
 
 # Emptiness and template errors are checked by custom_templates.validate, which knows the
 # parts' labels; the form only bounds sizes.
-_MAX = 5000
+_MAX = MAX_SOURCE_CHARS
 
 
 class TemplateForm(FlaskForm):
-    subject = StringField("Subject", validators=[Length(max=300)])
+    subject = StringField("Subject", validators=[Length(max=MAX_SUBJECT_CHARS)])
     text_happened = TextAreaField(PART_LABELS["happened"], validators=[Length(max=_MAX)])
     text_next = TextAreaField(PART_LABELS["next"], validators=[Length(max=_MAX)])
     text_when = TextAreaField(PART_LABELS["when"], validators=[Length(max=_MAX)])

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
+from app import ratelimit
 from app.access import client_or_404
 from app.auth.decorators import role_required
 from app.extensions import db
@@ -68,12 +78,18 @@ def save(kind: str):
         }
     else:
         try:
-            svc.save(kind, client, form.draft(), current_user)
+            row = svc.save(kind, client, form.draft(), current_user)
         except ct.TemplateInvalid as exc:
             db.session.rollback()
             errors = exc.errors
         else:
             flash(f"Saved the {_where(client)} wording for “{svc.kind_label(kind)}”.", "success")
+            if (row.body_html or None) != form.draft().body_html:
+                flash(
+                    "The HTML was tidied for email: anything unsafe (scripts, styles, event "
+                    "handlers, javascript: links) was removed. Check the preview.",
+                    "info",
+                )
             return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
     _, source = svc.starting_draft(kind, client.id if client else None)
     return _editor(kind, client, form, source, errors), 400
@@ -83,7 +99,7 @@ def save(kind: str):
 @role_required(Role.MANAGER)
 def reset(kind: str):
     kind, client = _kind_or_404(kind), _client_arg()
-    if ResetForm().validate_on_submit() and svc.reset(kind, client):
+    if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user):
         fallback = "the agency's wording" if client and svc.find(kind, None) else "built-in"
         flash(f"“{svc.kind_label(kind)}” for {_where(client)} is back to {fallback}.", "success")
     return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
@@ -94,6 +110,17 @@ def reset(kind: str):
 def preview(kind: str):
     """Render what the editor holds for a sample candidate (JSON in, JSON out; nothing saved)."""
     kind, client = _kind_or_404(kind), _client_arg()
+    # Rendering costs a little CPU: bounded per user, whoever holds the session.
+    verdict = ratelimit.hit(
+        "template-preview",
+        str(current_user.id),
+        current_app.config["TEMPLATE_PREVIEWS_PER_MINUTE"],
+        60,
+    )
+    if not verdict.allowed:
+        message = f"Too many previews in a minute; the preview resumes in {verdict.retry_after} s."
+        body = jsonify(ok=False, errors={}, message=message)
+        return body, 429, {"Retry-After": str(verdict.retry_after)}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return jsonify(ok=False, errors={"subject": ["Send the template as JSON."]}), 400

@@ -9,7 +9,7 @@ import css_inline
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from app import clock
+from app import audit, clock
 from app.extensions import db
 from app.models import Client, MessageTemplate, User
 from app.notifications import custom_templates as ct
@@ -121,8 +121,9 @@ def starting_draft(kind: str, client_id: int | None) -> tuple[ct.Draft, str]:
 
 
 def save(kind: str, client: Client | None, draft: ct.Draft, user: User) -> MessageTemplate:
-    """Validate (raises TemplateInvalid, nothing written) then create or replace."""
-    ct.validate(draft)
+    """Sanitise and validate (raises TemplateInvalid, nothing written), then create or
+    replace."""
+    draft = ct.prepare(draft)
     try:
         return _write(kind, client.id if client else None, draft, user)
     except sa.exc.IntegrityError:
@@ -142,19 +143,26 @@ def _write(kind: str, client_id: int | None, draft: ct.Draft, user: User) -> Mes
     row.body_html = draft.body_html
     row.updated_by_id = user.id
     row.updated_at = clock.now()
+    audit.record(user, "template.saved", _audit_target(kind, client_id), f"subject: {row.subject}")
     db.session.commit()
     ct.invalidate()
     return row
 
 
-def reset(kind: str, client: Client | None) -> bool:
+def reset(kind: str, client: Client | None, user: User | None = None) -> bool:
     row = find(kind, client.id if client else None)
     if row is None:
         return False
+    audit.record(user, "template.reset", _audit_target(kind, row.client_id))
     db.session.delete(row)
     db.session.commit()
     ct.invalidate()
     return True
+
+
+def _audit_target(kind: str, client_id: int | None) -> str:
+    where = f"client {client_id}" if client_id is not None else "agency-wide"
+    return f"template {kind} ({where})"
 
 
 def sample_values(client: Client | None) -> dict[str, str]:
@@ -166,7 +174,7 @@ def sample_values(client: Client | None) -> dict[str, str]:
 
 def preview(kind: str, draft: ct.Draft, client: Client | None) -> dict:
     """The whole email a sample candidate would get with this draft (raises TemplateInvalid)."""
-    ct.validate(draft)
+    draft = ct.prepare(draft)
     values = sample_values(client)
     parts = ct.render_draft(draft, values)
     envelope = _sample_envelope(kind, values)

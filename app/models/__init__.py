@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see every table."""
 
+from app.models.audit import AuditEntry
 from app.models.clients import Client, Position, PositionStatus
 from app.models.imports import CandidateImport, ImportStatus
 from app.models.notifications import (
@@ -42,6 +43,7 @@ __all__ = [
     "AGENCY_WIDE",
     "TERMINAL_STAGES",
     "Alert",
+    "AuditEntry",
     "Application",
     "Candidate",
     "CandidateAction",

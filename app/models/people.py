@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import clock
 from app.extensions import db
 from app.orm import TimestampMixin, enum_check, utcnow
 
@@ -50,9 +51,28 @@ class User(UserMixin, TimestampMixin, db.Model):
     role: Mapped[str] = mapped_column(sa.String(20), default=Role.RECRUITER.value)
     active: Mapped[bool] = mapped_column(default=True)
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    # Every session carries the version it was signed in under; bumping it ends them all.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     def set_password(self, password: str) -> None:
+        """A new password ends every session signed in with the old one."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Sign this user out everywhere, at each session's next request."""
+        self.session_version = (self.session_version or 0) + 1
+
+    def session_token(self) -> str:
+        """What the session holds (Flask-Login's id_attribute; read by app/auth/sessions.py):
+        who, under which session version, signed in when."""
+        return f"{self.id}:{self.session_version}:{int(clock.now().timestamp())}"
+
+    @staticmethod
+    def parse_session_token(value: str) -> tuple[int, int, int]:
+        """(user id, session version, signed-in epoch seconds); ValueError if malformed."""
+        user_id, version, signed_in_at = (int(part) for part in value.split(":"))
+        return user_id, version, signed_in_at
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

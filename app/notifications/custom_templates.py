@@ -16,14 +16,17 @@ Anything else (attribute access, calls, loops, includes, `self`) is refused at s
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
 
+import nh3
 import sqlalchemy as sa
 from flask import current_app
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -76,7 +79,9 @@ FIELD_NAMES = tuple(f.name for f in MERGE_FIELDS)
 SAMPLE_VALUES = {f.name: f.example for f in MERGE_FIELDS}
 ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "trim")
 
-# Only these node types may appear in an edited template; everything else is refused.
+# Only these node types may appear in an edited template; everything else is refused. None of
+# them can make a small template produce a large text or take long to render: no arithmetic,
+# repetition or concatenation, no item access, no calls, no loops.
 _ALLOWED_NODES = (
     nodes.Template,
     nodes.Output,
@@ -93,16 +98,39 @@ _ALLOWED_NODES = (
 )
 _BLOCK_TAG = re.compile(r"\{%-?\s*(end)?(block|raw)\b")
 _STORED_BLOCK = re.compile(r"\{% block (happened|next|when) %\}(.*?)\{% endblock %\}", re.S)
+# Longest part or subject accepted (the editor's fields are bounded the same way).
+MAX_SOURCE_CHARS = 5000
+MAX_SUBJECT_CHARS = 300
+# Deepest nesting of {% if %} blocks, brackets or operators; real wording needs two or three.
+MAX_NESTING = 12
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+class _MessageSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox staff wording renders in. Arithmetic is refused when the template runs,
+    and so also when Jinja's optimizer would fold constants at compile time (it skips
+    intercepted operators): `'z' * 200000000` can never be built, even from a row saved
+    before the checks below existed."""
+
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    intercepted_unops = frozenset({"+", "-"})
+
+    def call_binop(self, context, operator, left, right):
+        raise SecurityError(f"arithmetic ({operator}) is not allowed in message wording")
+
+    def call_unop(self, context, operator, arg):
+        raise SecurityError(f"arithmetic ({operator}) is not allowed in message wording")
 
 
 def _env(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined)
+    env = _MessageSandbox(autoescape=autoescape, undefined=StrictUndefined)
     env.globals.clear()  # no range, cycler, joiner, namespace, lipsum, dict
     env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
     env.tests = {}
     return env
 
 
+log = logging.getLogger(__name__)
 TEXT_ENV = _env(autoescape=False)
 HTML_ENV = _env(autoescape=True)
 
@@ -156,18 +184,17 @@ def split_blocks(body: str) -> dict[str, str]:
 # -- checking what staff wrote ------------------------------------------------------------
 
 
+def prepare(draft: Draft) -> Draft:
+    """The draft as it would be saved (HTML sanitised), or TemplateInvalid naming every
+    problem. Saving and previewing both go through here."""
+    draft = sanitize_draft(draft)
+    validate(draft)
+    return draft
+
+
 def validate(draft: Draft) -> None:
     """Raise TemplateInvalid naming every problem, or return when the draft is safe to save."""
-    errors: dict[str, list[str]] = {}
-    for name, (source, label, is_html) in draft.sources().items():
-        required = name == "subject" or name.startswith("text_")
-        if not source.strip():
-            if required:
-                errors.setdefault(name, []).append(f"{label}: this part cannot be empty.")
-            continue
-        problems = check_source(source, label, HTML_ENV if is_html else TEXT_ENV)
-        if problems:
-            errors[name] = problems
+    errors = problems(draft)
     if errors:
         raise TemplateInvalid(errors)
     try:
@@ -176,41 +203,133 @@ def validate(draft: Draft) -> None:
         raise TemplateInvalid({"subject": [f"The template cannot be rendered: {exc}"]}) from exc
 
 
-def check_source(source: str, label: str, env=TEXT_ENV) -> list[str]:
+def problems(draft: Draft) -> dict[str, list[str]]:
+    """form field -> what is wrong with it; nothing is compiled or rendered."""
+    errors: dict[str, list[str]] = {}
+    for name, (source, label, is_html) in draft.sources().items():
+        required = name == "subject" or name.startswith("text_")
+        if not source.strip():
+            if required:
+                errors.setdefault(name, []).append(f"{label}: this part cannot be empty.")
+            continue
+        limit = MAX_SUBJECT_CHARS if name == "subject" else MAX_SOURCE_CHARS
+        found = check_source(source, label, HTML_ENV if is_html else TEXT_ENV, limit)
+        if is_html and not found and _jinja_inside_a_tag(sanitize_html(source)):
+            found = [
+                f"{label}: merge fields and {{% if %}} go in the text, not inside an HTML tag "
+                'or attribute (like href="…").'
+            ]
+        if found:
+            errors[name] = found
+    return errors
+
+
+# -- HTML parts: sanitised on save and again when loaded -------------------------------------
+
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_MARK, _END = "\ue000", "\ue001"  # private-use characters: never in real wording
+_MARKED = re.compile(f"{_MARK}(\\d+){_END}")
+_MARK_IN_TAG = re.compile(f"<[^<>]*{_MARK}")
+
+
+def sanitize_html(source: str) -> str:
+    """The manager's HTML with everything unsafe for an email removed by nh3 (ammonia):
+    scripts, styles, event handlers, `javascript:` links, forms, frames. Merge fields and
+    {% if %} tags are set aside first, so the sanitiser sees them as text and leaves them
+    (and comparisons such as `a < b` inside them) exactly as written."""
+    tags: list[str] = []
+
+    def hide(match: re.Match) -> str:
+        tags.append(match.group(0))
+        return f"{_MARK}{len(tags) - 1}{_END}"
+
+    hidden = _JINJA_TAG.sub(hide, source.replace(_MARK, "").replace(_END, ""))
+    cleaned = nh3.clean(hidden)
+    return _MARKED.sub(lambda m: tags[int(m.group(1))], cleaned)
+
+
+def _jinja_inside_a_tag(source: str) -> bool:
+    """A merge field in an attribute could carry a `javascript:` link past the sanitiser."""
+    return bool(_MARK_IN_TAG.search(_JINJA_TAG.sub(_MARK, source)))
+
+
+def sanitize_draft(draft: Draft) -> Draft:
+    html = {p: sanitize_html(s) if s.strip() else s for p, s in draft.html.items()}
+    return Draft(draft.subject, dict(draft.text), html)
+
+
+def check_source(source: str, label: str, env=TEXT_ENV, limit: int = MAX_SOURCE_CHARS) -> list[str]:
+    """What is wrong with one part, from a fresh parse that nothing has compiled or
+    optimised yet; nothing is compiled or rendered here, so no input can make it slow."""
+    if len(source) > limit:
+        return [f"{label}: at most {limit:,} characters (this has {len(source):,})."]
     if _BLOCK_TAG.search(source):
         return [f"{label}: {{% block %}} and {{% raw %}} tags are not allowed."]
     try:
+        if _nesting(env, source) > MAX_NESTING:
+            return [_too_deep(label)]
         ast = env.parse(source)
-        undeclared = meta.find_undeclared_variables(ast)  # compiles: may raise too
     except TemplateSyntaxError as exc:
         return [f"{label}, line {exc.lineno}: {exc.message}"]
-    problems = [
-        f'{label}: unknown merge field "{name}". Valid fields are: {", ".join(FIELD_NAMES)}.'
-        for name in sorted(undeclared - set(FIELD_NAMES))
-    ]
-    for node in ast.find_all(nodes.Node):
-        problem = _refused(node, undeclared)
+    except RecursionError:
+        return [_too_deep(label)]
+    except ValueError as exc:  # e.g. a number literal too long to convert
+        return [f"{label}: cannot be read ({exc})."]
+    problems: list[str] = []
+    stack = [(ast, 0)]
+    while stack:  # iteratively: a deep tree must not overflow the checker either
+        node, depth = stack.pop()
+        if depth > 4 * MAX_NESTING:
+            return [_too_deep(label)]
+        problem = _refused(node)
         if problem and f"{label}: {problem}" not in problems:
             problems.append(f"{label}: {problem}")
-    return problems
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return sorted(problems, key=lambda p: "unknown merge field" not in p)
 
 
-def _refused(node: nodes.Node, undeclared: set[str]) -> str | None:
+def _too_deep(label: str) -> str:
+    return f"{label}: nested too deeply (at most {MAX_NESTING} levels of {{% if %}} or brackets)."
+
+
+def _nesting(env, source: str) -> int:
+    """Deepest nesting of {% if %} blocks and brackets, from the tokens alone: the parser
+    recurses once per level, so this is measured before it runs."""
+    depth = deepest = 0
+    after_block_begin = False
+    for _lineno, kind, value in env.lexer.tokeniter(source, None):
+        if kind == "operator" and value in _OPENERS:
+            depth += 1
+        elif kind == "operator" and value in _OPENERS.values():
+            depth -= 1
+        elif after_block_begin and kind == "name":
+            depth += {"if": 1, "endif": -1}.get(value, 0)
+        deepest = max(deepest, depth)
+        after_block_begin = kind == "block_begin"
+    return deepest
+
+
+def _refused(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Name):
-        # `self`, `cycler`, `loop` are not undeclared to Jinja, yet are not merge fields.
-        if node.name not in FIELD_NAMES and node.name not in undeclared:
-            return f'"{node.name}" is not a merge field.'
+        if node.name not in FIELD_NAMES:
+            return f'unknown merge field "{node.name}". Valid fields are: {", ".join(FIELD_NAMES)}.'
         return None
     if isinstance(node, nodes.Filter):
         if node.name not in ALLOWED_FILTERS or node.args or node.kwargs:
             return f'the filter "{node.name}" is not allowed (use {", ".join(ALLOWED_FILTERS)}).'
         return None
+    if isinstance(node, nodes.Const):
+        if node.value is not None and not isinstance(node.value, str | bool):
+            return "numbers are not allowed: merge fields are text; compare them with words."
+        return None
     if isinstance(node, _ALLOWED_NODES):
         return None
-    if isinstance(node, nodes.Getattr | nodes.Getitem):
+    if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Slice):
         return "attribute and item access (like .name or [0]) is not allowed; use merge fields."
     if isinstance(node, nodes.Call):
         return "calling functions is not allowed."
+    if isinstance(node, nodes.BinExpr | nodes.UnaryExpr | nodes.Concat):
+        return "arithmetic and joining (+, -, *, /, ~ …) are not allowed; write the words out."
     return (
         f"{type(node).__name__.lower()} is not allowed. Use merge fields like "
         "{{ first_name }}, {% if field %}…{% endif %} and simple filters."
@@ -301,13 +420,42 @@ def invalidate() -> None:
         _generation += 1
 
 
+class TemplateRefused(Exception):
+    """A saved override that fails today's checks (saved before they existed, or written to
+    the database by hand): never compiled, so it cannot run; its messages stay owed and the
+    render alert tells an admin to save it again."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    draft: Draft
+    problems: tuple[str, ...]
+
+
 def active(kind: str, client_id: int | None) -> Compiled | None:
     """The override that applies: client's, else the agency's, else None (built-in)."""
     overrides = _overrides()
-    return overrides.get((kind, client_id)) or overrides.get((kind, None))
+    found = overrides.get((kind, client_id)) or overrides.get((kind, None))
+    if isinstance(found, Refused):
+        where = "agency-wide" if (kind, client_id) not in overrides else "this client's"
+        raise TemplateRefused(
+            f"the {where} wording for this message fails the template checks "
+            f"({found.problems[0]}); open it under Templates and save it again"
+        )
+    return found
 
 
-def _overrides() -> dict[tuple[str, int | None], Compiled]:
+def _load(row: MessageTemplate) -> Compiled | Refused:
+    # Checked before anything is compiled: compiling is where Jinja folds constants.
+    draft = sanitize_draft(Draft.from_row(row))
+    found = [m for ms in problems(draft).values() for m in ms]
+    if found:
+        log.warning("message template %s refused: %s", row.id, "; ".join(found))
+        return Refused(draft, tuple(found))
+    return compile_draft(draft)
+
+
+def _overrides() -> dict[tuple[str, int | None], Compiled | Refused]:
     """All overrides (a few dozen rows at most) loaded in one query and kept for a short
     while: a 10,000-email fan-out costs one query, not one per email. Other processes
     (workers) pick up an edit within MESSAGE_TEMPLATE_CACHE_SECONDS."""
@@ -322,7 +470,7 @@ def _overrides() -> dict[tuple[str, int | None], Compiled]:
         return store["overrides"]
     generation = _generation
     rows = db.session.scalars(sa.select(MessageTemplate)).all()
-    overrides = {(r.kind, r.client_id): compile_draft(Draft.from_row(r)) for r in rows}
+    overrides = {(r.kind, r.client_id): _load(r) for r in rows}
     store.update(overrides=overrides, loaded=time.monotonic(), generation=generation)
     return overrides
 
@@ -333,5 +481,8 @@ def render_override(kind: str, client_id: int | None, ctx: dict) -> dict | None:
 
 
 def required_fields(kind: str, client_id: int | None) -> set[str]:
-    tpl = active(kind, client_id)
+    try:
+        tpl = active(kind, client_id)
+    except TemplateRefused:
+        return set()  # rendering says what is wrong
     return set(tpl.needed) if tpl else set()

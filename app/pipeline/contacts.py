@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import clock
+from app import audit, clock
 from app.extensions import db
 from app.models import (
     Application,
@@ -86,4 +86,5 @@ def exempt(notification: Notification, *, actor: User, reason: str) -> None:
         == 0
     ):
         raise PipelineError("That message is no longer owed.")
+    audit.record(actor, "message.exempted", notification, reason.strip())
     db.session.commit()

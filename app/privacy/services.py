@@ -16,7 +16,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import clock
+from app import audit, clock
 from app.extensions import db
 from app.models import (
     Application,
@@ -97,6 +97,7 @@ def export_candidate(candidate: Candidate, *, actor: User | None = None) -> dict
         ],
     }
     _record(candidate, "exported", actor)
+    audit.record(actor, "candidate.exported", candidate)
     db.session.commit()
     return data
 
@@ -126,6 +127,12 @@ def erase_candidate(candidate: Candidate, *, actor: User | None = None) -> dict:
     links.revoke_links(candidate)
     candidate.anonymised_at = now
     _record(candidate, "erased", actor)
+    audit.record(
+        actor,
+        "candidate.erased",
+        candidate,
+        f"{withdrawn} application(s) withdrawn, {settled} owed message(s) settled",
+    )
     db.session.commit()
     return {"withdrawn": withdrawn, "settled": settled, "messages_kept_as_proof": len(ids)}
 
@@ -134,6 +141,7 @@ def revoke(candidate: Candidate, *, actor: User | None = None) -> None:
     """Every status link issued so far stops working (a lost or forwarded email)."""
     links.revoke_links(candidate)
     _record(candidate, "links_revoked", actor)
+    audit.record(actor, "candidate.links_revoked", candidate)
     db.session.commit()
 
 

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from app import clock
+from app import audit, clock
 from app.auth.decorators import role_required
 from app.auth.routes import safe_next_url
 from app.extensions import db
@@ -124,6 +124,10 @@ def overdue_report():
 def overdue_csv():
     f = queries.Filters.from_args(request.args)
     name = f"closeloop-overdue-{clock.now():%Y%m%d-%H%M}.csv"
+    # Names and addresses of candidates leave the app: recorded before the stream starts.
+    filters = request.query_string.decode("utf-8", "replace")
+    audit.record(current_user, "report.exported", "overdue report (CSV)", filters or None)
+    db.session.commit()
     return Response(
         stream_with_context(stream_csv(f)),
         mimetype="text/csv",

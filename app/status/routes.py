@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from app import ratelimit
 from app.extensions import csrf
 from app.notifications import links
 from app.notifications.render import first_name, fmt_date
-from app.status import bp, ratelimit, services, views
+from app.status import bp, services, views
 from app.status.forms import LinkRequestForm, PreferencesForm, RequestUpdateForm, WithdrawForm
 
 
@@ -143,8 +144,10 @@ def request_link():
     form = LinkRequestForm()
     if form.validate_on_submit():
         limit = current_app.config["LINK_REQUESTS_PER_IP"]
-        if not ratelimit.allow("link", request.remote_addr or "?", limit, 15 * 60):
-            return render_template("status/link_request.html", form=form, limited=True), 429
+        verdict = ratelimit.hit("link", request.remote_addr or "?", limit, 15 * 60)
+        if not verdict.allowed:
+            page = render_template("status/link_request.html", form=form, limited=True)
+            return page, 429, {"Retry-After": str(verdict.retry_after)}
         services.request_link(form.email.data)
         # The same answer whether or not the address is on file.
         return render_template("status/link_sent.html")

@@ -1,4 +1,5 @@
-"""A real browser signs in as the demo manager, reads the dashboard and the dev mailbox.
+"""A real browser signs in as the demo admin, reads the dashboard and the dev mailbox (which
+`make run` turns on, and only admins may read).
 
 Screenshots land in test-artifacts/screenshots/ for a human to look at.
 """
@@ -34,7 +35,8 @@ def demo_data(app):
     db.session.commit()  # no transaction left open: on SQLite it would block the server
 
 
-def test_manager_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
+@pytest.mark.app_config(DEV_MAILBOX_ENABLED=True)
+def test_admin_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
     page = tab
     from playwright.sync_api import expect
 
@@ -43,7 +45,7 @@ def test_manager_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "login.png")
 
-    page.get_by_label("Email").fill("manager@closeloop.test")
+    page.get_by_label("Email").fill("admin@closeloop.test")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("login-error")).to_have_text("Invalid email or password.")
@@ -55,7 +57,7 @@ def test_manager_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
     positions = page.get_by_test_id("positions")
     expect(positions).to_contain_text("Senior Backend Engineer")
     expect(positions).to_contain_text("Registered Nurse (Night Shift)")
-    expect(page.locator(".navbar")).to_contain_text("Marcus Bell")
+    expect(page.locator(".navbar")).to_contain_text("Dana Whitfield")
     page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
 
     page.get_by_role("link", name="Mail").click()

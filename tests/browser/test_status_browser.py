@@ -199,6 +199,7 @@ def _digest(db, riley, sofia, brightwave, helix) -> int:
     )
 
 
+@pytest.mark.app_config(DEV_MAILBOX_ENABLED=True)
 def test_every_message_kind_in_the_dev_mailbox(app, live_server, browser):
     from playwright.sync_api import expect
 

@@ -68,6 +68,10 @@
   }
 
   function showResult(result) {
+    if (result.message) {  // too many previews: keep what is shown, say when it resumes
+      setState(result.message);
+      return;
+    }
     showErrors(result.ok ? {} : result.errors || {});
     if (!result.ok) {
       setState("Has errors");

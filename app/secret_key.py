@@ -1,0 +1,79 @@
+"""SECRET_KEY: required and strong, except on a laptop where one is kept in the instance folder.
+
+The key signs sessions, CSRF tokens and the candidates' status links, and every process (web,
+workers, scheduler) must hold the same one: a link a worker signs is checked by the web. So a
+key generated per instance folder is only safe where the instance folder is shared by every
+process: the development setup, whose database (SQLite) lives in that same folder. Anywhere
+else (DATABASE_URL set: several machines or containers may share the database), the key must
+come from the environment, and a weak one is refused at start rather than trusted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections import Counter
+
+MIN_LENGTH = 32
+MIN_BITS_PER_CHAR = 2.75  # random hex measures 2.9-4 per character, urlsafe base64 ~5
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class ConfigError(RuntimeError):
+    """The app must not start with this configuration; the message says what to change."""
+
+
+def weakness(key: str) -> str | None:
+    """Why `key` is too weak to sign anything, or None when it will do."""
+    if len(key) < MIN_LENGTH:
+        return f"it is {len(key)} characters long; it needs at least {MIN_LENGTH}"
+    if key != key.strip() or any(ch.isspace() for ch in key):
+        return "it contains spaces or line breaks (a quoting mistake?)"
+    grams = [key[i : i + 4] for i in range(len(key) - 3)]
+    if len(set(grams)) < 0.9 * len(grams):
+        return "it repeats itself"
+    counts = Counter(key)
+    bits = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if bits < MIN_BITS_PER_CHAR:
+        return "it is too predictable (too few different characters)"
+    return None
+
+
+def instance_key(instance_path: str) -> str:
+    """The key kept in `instance_path`/secret_key, created on first use (development only)."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        # Written whole, then linked into place: two processes starting together (make run)
+        # never read a half-written key, and the second one keeps the first one's.
+        tmp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.remove(tmp)
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def resolve(configured: str, *, instance_path: str, database_in_instance: bool) -> str:
+    """The key to use, or ConfigError naming SECRET_KEY and how to fix it."""
+    if configured:
+        problem = weakness(configured)
+        if problem:
+            raise ConfigError(
+                f"SECRET_KEY is too weak: {problem}. Set SECRET_KEY to a random value, "
+                f"e.g. the output of: {GENERATE_HINT}"
+            )
+        return configured
+    if not database_in_instance:
+        raise ConfigError(
+            "SECRET_KEY is not set. It is required whenever DATABASE_URL is set, so that every "
+            "web, worker and scheduler process signs and checks links with the same key. "
+            f"Set SECRET_KEY to a random value, e.g. the output of: {GENERATE_HINT}"
+        )
+    return instance_key(instance_path)

@@ -1,0 +1,89 @@
+"""SECRET_KEY: a weak or missing key stops the app at start, except on a laptop (SQLite in the
+instance folder), where every process shares the key kept next to the database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import default_database_url
+from app.extensions import db
+from app.secret_key import ConfigError, weakness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _build(monkeypatch, tmp_path, base_config, **overrides):
+    monkeypatch.setenv("CLOSELOOP_INSTANCE_PATH", str(tmp_path))
+    app = create_app({**base_config, **overrides})
+    with app.app_context():
+        db.engine.dispose()
+    return app
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        " ",
+        "   " * 20,
+        "short-key",
+        "x" * 64,
+        "changeme-changeme-changeme-changeme",
+        "passwordpasswordpasswordpassword1",
+        f" {secrets.token_urlsafe(32)}",  # a stray quote or space from a .env file
+    ],
+)
+def test_weak_keys_stop_the_app(monkeypatch, tmp_path, base_config, key):
+    with pytest.raises(ConfigError, match="SECRET_KEY is too weak"):
+        _build(monkeypatch, tmp_path, base_config, SECRET_KEY=key)
+
+
+def test_random_keys_are_accepted():
+    for make in (secrets.token_urlsafe, secrets.token_hex):
+        for _ in range(500):
+            key = make(32) if make is secrets.token_urlsafe else make(16)
+            assert weakness(key) is None, key
+
+
+def test_unset_key_with_a_shared_database_stops_the_app(monkeypatch, tmp_path, base_config):
+    # base_config points at the test database, as DATABASE_URL would in production.
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        _build(monkeypatch, tmp_path, base_config, SECRET_KEY="")
+    assert not (tmp_path / "secret_key").exists()  # nothing generated behind our back
+
+
+def test_laptop_setup_keeps_one_key_in_the_instance_folder(monkeypatch, tmp_path, base_config):
+    laptop = {"SECRET_KEY": "", "SQLALCHEMY_DATABASE_URI": default_database_url(str(tmp_path))}
+    first = _build(monkeypatch, tmp_path, base_config, **laptop)
+    second = _build(monkeypatch, tmp_path, base_config, **laptop)
+    assert weakness(first.config["SECRET_KEY"]) is None
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    mode = (tmp_path / "secret_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_flask_command_refuses_to_start_and_names_the_variable(tmp_path, base_config):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(
+        DATABASE_URL=base_config["SQLALCHEMY_DATABASE_URI"],
+        CLOSELOOP_INSTANCE_PATH=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "users", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr
