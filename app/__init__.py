@@ -20,7 +20,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.load(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    from app.redis_conn import require_redis_url
+
+    require_redis_url(app.config)  # production without Redis stops here, saying what to set
     _configure_secret_key(app)
+    register_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -42,6 +46,18 @@ def _configure_secret_key(app: Flask) -> None:
         os.chmod(path, 0o600)
     with open(path) as fh:
         app.config["SECRET_KEY"] = fh.read().strip()
+
+
+def register_observability(app: Flask) -> None:
+    """Logs (LOG_FORMAT), request ids, /metrics and, with SENTRY_DSN, Sentry."""
+    from app import logs, sentry, tracing
+    from app.metrics.exposition import register_view
+
+    # Tests keep pytest's own log capture; processes get one handler on the root logger.
+    logs.configure(None, app.config, handler=not app.testing)
+    tracing.init_app(app)
+    register_view(app)
+    sentry.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

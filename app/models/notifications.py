@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import tracing
 from app.extensions import db
 from app.orm import TimestampMixin, enum_check, utcnow
 
@@ -81,6 +82,11 @@ class Notification(db.Model):
     superseded_at: Mapped[datetime | None]
     discharged_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # The request (or job, or periodic run) that owed it: follows the message from the click
+    # through the logs to the provider's id. Filled from the context when the row is written.
+    request_id: Mapped[str | None] = mapped_column(
+        sa.String(tracing.MAX_LENGTH), default=tracing.current
+    )
 
     application = relationship("Application")
     candidate = relationship("Candidate")
@@ -187,6 +193,8 @@ class Alert(db.Model):
 
 class ReconcilerRun(db.Model):
     __tablename__ = "reconciler_runs"
+    # The engine page's latest runs and /metrics' last run and last hour.
+    __table_args__ = (sa.Index("ix_reconciler_runs_started_at", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(200))
