@@ -92,7 +92,7 @@ def _install_record_factory() -> None:
 
 class TextFormatter(logging.Formatter):
     def __init__(self, redact: Redactor | None = None):
-        super().__init__(TEXT_FORMAT)
+        super().__init__(TEXT_FORMAT, defaults={"component": "-", "request_id": "-"})
         self.redact = redact or Redactor()
 
     def format(self, record: logging.LogRecord) -> str:

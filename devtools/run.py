@@ -11,6 +11,7 @@ horse or the reloader's child, can be signalled at once.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -180,6 +181,12 @@ class Supervisor:
             self.say(f"database: {shown}")
         else:
             self.say(f"database: SQLite in {path} (DATABASE_URL unset)")
+        # One directory for every process's counters, so the web's /metrics (with METRICS_TOKEN
+        # set) adds up the worker's sends too; emptied at each start like gunicorn's.
+        metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(path, "metrics"))
+        os.makedirs(metrics_dir, exist_ok=True)
+        for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+            os.remove(stale)
         if env.get("REDIS_URL"):
             self.say("redis: REDIS_URL from the environment")
         else:
