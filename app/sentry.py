@@ -41,3 +41,12 @@ def init_app(app) -> bool:
         before_send=before_send,
     )
     return True
+
+
+def tag_request(request_id: str | None) -> None:
+    """Tag what Sentry reports from here on in this scope (a job's) with `request_id`."""
+    if request_id:
+        import sentry_sdk
+
+        if sentry_sdk.is_initialized():
+            sentry_sdk.set_tag("request_id", request_id)

@@ -33,13 +33,14 @@ def job_context():
     global _pid
     from rq import get_current_job
 
-    from app import tracing
+    from app import sentry, tracing
     from app.extensions import db
 
     app = get_app()
     job = get_current_job()
     request_id = tracing.from_job(job) if job is not None else None
-    with app.app_context(), tracing.bound(request_id or tracing.new_id("job-")):
+    with app.app_context(), tracing.bound(request_id or tracing.new_id("job-")) as bound:
+        sentry.tag_request(bound)  # RQ reports a failure after this context has closed
         if _pid != os.getpid():
             db.engine.dispose(close=False)
             app.extensions.pop("closeloop_redis", None)
