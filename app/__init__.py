@@ -65,6 +65,14 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import bootstrap, csrf, db, login_manager, migrate
     from app.orm import configure_sqlite
 
+    if not app.config["DATABASE_PREPARED_STATEMENTS"] and app.config[
+        "SQLALCHEMY_DATABASE_URI"
+    ].startswith("postgresql+psycopg"):
+        # psycopg prepares a statement on its 5th use; behind a pooler in transaction mode the
+        # next transaction may land on a server that never saw it.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)

@@ -105,6 +105,9 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # false: no server-side prepared statements (PgBouncer in transaction mode before
+        # 1.21, or without max_prepared_statements); see README "Scaling".
+        "DATABASE_PREPARED_STATEMENTS": _env_bool("DATABASE_PREPARED_STATEMENTS", True),
         "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", True),
         # Managers' reports (app/reports): the overdue report's rules and the staff digest.
         "OVERDUE_SLA_BUSINESS_DAYS": _env_int("OVERDUE_SLA_BUSINESS_DAYS", 1),
