@@ -159,8 +159,15 @@ def write(*, upgrade: bool = False) -> int:
 def audit() -> int:
     """Vulnerable pins fail (exit 1); pins that could not be checked fail too (exit 2: an
     audit that checked nothing must not look clean). Newer releases are only reported."""
-    status = _vulnerabilities()
-    _outdated()
+    try:
+        status = _vulnerabilities()
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        print(f"pip-audit could not run: {exc}")
+        status = 2
+    try:
+        _outdated()
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        print(f"could not list newer releases: {exc}")
     return status
 
 
