@@ -80,3 +80,32 @@ def test_a_failing_job_is_reported_with_its_request_id_and_no_address(
     raw = "".join(body for _, body in sentry_server.received)
     assert "nobody@example.com" not in raw and "n***@example.com" in raw
     assert event["extra"]["rq-job"]["args"] != ["app:nobody@example.com"]
+
+
+def test_without_a_dsn_a_job_never_loads_the_sdk(worker_env, tmp_path):
+    """Each job of the fork worker runs in a new work horse: importing the SDK there would
+    cost every job a few hundred milliseconds."""
+    import subprocess
+    import sys
+
+    from tests.processes import ROOT
+
+    script = (
+        "import sys\n"
+        "from workers.context import get_app, job_context\n"
+        "get_app()\n"
+        "with job_context():\n"
+        "    pass\n"
+        "print('sentry_sdk' in sys.modules)\n"
+    )
+    env = {k: v for k, v in worker_env.items() if k != "SENTRY_DSN"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
