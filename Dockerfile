@@ -11,17 +11,20 @@ RUN useradd --create-home --uid 10001 --user-group closeloop
 
 WORKDIR /srv/closeloop
 
-COPY pyproject.toml ./
+# Exactly the locked production set, every file checked against its hash (`make lock` writes
+# requirements.txt); nothing is resolved here, and no development tool is installed.
+COPY requirements.txt ./
+RUN pip install --require-hashes -r requirements.txt
+
+# Processes start in this directory, so they import the code from here (no install step) and
+# the app finds migrations/ beside it; gunicorn reads gunicorn.conf.py from here too.
 COPY app ./app
 COPY workers ./workers
-RUN pip install .
-
-# Processes start in this directory, so they import the package from here and the app finds
-# migrations/ next to it (create_app looks for it beside the package).
 COPY migrations ./migrations
+COPY gunicorn.conf.py ./
 RUN mkdir -p instance && chown closeloop:closeloop instance
 
 USER closeloop
 
 EXPOSE 8000
-CMD ["gunicorn", "--bind=0.0.0.0:8000", "app:create_app()"]
+CMD ["gunicorn", "app:create_app()"]

@@ -1,5 +1,7 @@
 # The README's commands. Everything runs from the project's own virtualenv (.venv), which is
-# created on first use and reinstalled only when pyproject.toml changes.
+# created on first use and installed from the lock file (requirements-dev.txt, pinned with
+# hashes); it is reinstalled only when pyproject.toml or the lock changes. If pyproject.toml's
+# dependencies changed without `make lock`, the install stops and says so.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,29 +11,51 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout bench-report bench-board bench-imports soak clean
+LOCK := requirements-dev.txt
+
+.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
 	@echo "make test          run the test suite (PYTEST_ARGS='-k outbox' to narrow it)"
 	@echo "make lint          ruff check and ruff format --check"
 	@echo "make format        sort imports and format with ruff"
+	@echo "make lock          resolve pyproject.toml's ranges again into uv.lock and requirements*.txt"
+	@echo "make lock-upgrade  the same, moving every pin to the newest release in range"
+	@echo "make audit         report vulnerable pins (pip-audit) and newer releases"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
+	@echo "make bench-metrics run bench/metrics.py (a /metrics scrape at 1M notifications, PostgreSQL)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[dev]'
+# Exactly the locked set (hashes checked), then this project itself without its
+# dependencies: nothing is resolved at install time.
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
+	@$(PY) devtools/lock.py check
+	$(PY) -m pip install --require-hashes -r $(LOCK)
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Resolve again after changing pyproject.toml (pins that still fit are kept) ...
+lock: | $(PY)
+	$(PY) devtools/lock.py write
+
+# ... or move every pin to the newest release its range allows.
+lock-upgrade: | $(PY)
+	$(PY) devtools/lock.py upgrade
+
+# Exit 1: a pin has a known vulnerability; 2: the vulnerability service could not be asked.
+audit: $(STAMP)
+	$(PY) devtools/lock.py audit
+
 run: $(STAMP)
-	$(PY) -m workers.dev
+	$(PY) -m devtools.run
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -58,6 +82,9 @@ bench-board: $(STAMP)
 
 bench-imports: $(STAMP)
 	$(PY) bench/imports.py
+
+bench-metrics: $(STAMP)
+	$(PY) bench/metrics.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

@@ -20,7 +20,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.load(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    from app.redis_conn import require_redis_url
+
+    require_redis_url(app.config)  # production without Redis stops here, saying what to set
     _configure_secret_key(app)
+    register_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -40,11 +44,31 @@ def _configure_secret_key(app: Flask) -> None:
     )
 
 
+def register_observability(app: Flask) -> None:
+    """Logs (LOG_FORMAT), request ids, /metrics and, with SENTRY_DSN, Sentry."""
+    from app import logs, sentry, tracing
+    from app.metrics.exposition import register_view
+
+    # Tests keep pytest's own log capture; processes get one handler on the root logger.
+    logs.configure(None, app.config, handler=not app.testing)
+    tracing.init_app(app)
+    register_view(app)
+    sentry.init_app(app)
+
+
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
     from app.extensions import bootstrap, csrf, db, login_manager, migrate
     from app.orm import configure_sqlite
 
+    if not app.config["DATABASE_PREPARED_STATEMENTS"] and app.config[
+        "SQLALCHEMY_DATABASE_URI"
+    ].startswith("postgresql+psycopg"):
+        # psycopg prepares a statement on its 5th use; behind a pooler in transaction mode the
+        # next transaction may land on a server that never saw it.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)

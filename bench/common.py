@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from app.devtools import processes
+from devtools import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
@@ -166,7 +166,7 @@ class Processes:
 def start_stub(procs: Processes, env: dict, *extra: str, name: str = "stub") -> str:
     """Run the stub as its own process; returns its URL once it answers."""
     port = free_port()
-    args = ["-m", "app.devtools.sendgrid_stub", "--port", str(port), "--api-key", API_KEY]
+    args = ["-m", "devtools.sendgrid_stub", "--port", str(port), "--api-key", API_KEY]
     proc = procs.start(name, [*args, *extra], env)
     url = f"http://{HOST}:{port}"
     if not wait_until(lambda: _answers(url) or not proc.alive(), timeout=20):

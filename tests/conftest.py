@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db as _db
-from app.redis_conn import close_redis, start_embedded, stop_embedded
+from app.redis_conn import close_redis
+from devtools.embedded_redis import start_embedded, stop_embedded
 
 # Checks every notification state change the code makes against the transition table.
 pytest_plugins = ["tests.state_log"]

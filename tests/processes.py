@@ -1,11 +1,11 @@
-"""Real worker / scheduler processes for tests (see app/devtools/processes.py)."""
+"""Real worker / scheduler processes for tests (see devtools/processes.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from app.devtools.processes import ROOT, Proc
+from devtools.processes import ROOT, Proc
 
 __all__ = ["ROOT", "Proc", "wait_until"]
 

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
-from app.devtools.sendgrid_stub import SendGridStub
 from app.models import Application, MailboxMessage, Notification, NState, Stage, Task
 from app.notifications import links, outbox
 from app.pipeline import services
 from app.status import services as status_services
+from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
 from tests.processes import Proc, wait_until
 from tests.web import Web

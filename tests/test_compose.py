@@ -23,6 +23,9 @@ SHARED_SETTINGS = (
     "SENDGRID_API_KEY",
     "SENDGRID_API_HOST",
     "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 
@@ -113,10 +116,33 @@ def test_postgres_is_persistent_and_health_checked(compose):
 
 def test_workers_can_be_scaled(compose):
     worker = compose["services"]["worker"]
-    # Either would make `docker compose up --scale worker=3` fail on a name or port clash.
+    # Either would make `docker compose up --scale worker=5` fail on a name or port clash.
     assert "container_name" not in worker
     assert "ports" not in worker
     assert command(worker) == ["python", "-m", "workers", "worker"]
+    assert worker["deploy"]["replicas"] == 3
+
+
+def test_metrics_are_served_and_scraped(compose):
+    services = compose["services"]
+    # The web serves /metrics on its port; each worker its own counters, unpublished.
+    assert environment(services["web"])["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+    worker = services["worker"]
+    assert environment(worker)["METRICS_PORT"] == "9100" and worker["expose"] == ["9100"]
+    # Multiprocess mode wants a directory per container, empty at start: a tmpfs.
+    directory = environment(services["web"])["PROMETHEUS_MULTIPROC_DIR"]
+    for name in APP_SERVICES:
+        assert directory in services[name]["tmpfs"], name
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    scraped = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: (job["dns_sd_configs"][0]["names"], job["dns_sd_configs"][0]["port"])
+        for job in scraped["scrape_configs"]
+    }
+    assert targets == {"closeloop-web": (["web"], 8000), "closeloop-worker": (["worker"], 9100)}
 
 
 def test_exactly_one_scheduler(compose):
@@ -162,6 +188,8 @@ def test_image_runs_as_an_unprivileged_user():
     lines = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     instructions = [words for words in lines if words and not words[0].startswith("#")]
     assert instructions[0] == ["FROM", "python:3.11-slim"]
-    assert ["RUN", "pip", "install", "."] in instructions
+    # The production lock, hash-checked; never the dev one, never a resolution.
+    assert ["RUN", "pip", "install", "--require-hashes", "-r", "requirements.txt"] in instructions
+    assert not any(w[0] == "RUN" and "pip" in w and "-r" not in w for w in instructions)
     users = [words[1] for words in instructions if words[0] == "USER"]
     assert users and users[-1] not in ("root", "0")

@@ -12,7 +12,6 @@ from rq.job import Job, JobStatus
 
 from app import clock
 from app.bulk_sql import id_filters, ids_in, insert_many, update_many
-from app.devtools.sendgrid_stub import SendGridStub
 from app.models import Notification, NState, Stage, StageEvent
 from app.notifications import dispatch, links
 from app.notifications.backends import OutgoingEmail, SharedBody
@@ -20,6 +19,7 @@ from app.notifications.dispatch import queue
 from app.notifications.reconcile import reconcile
 from app.notifications.sendgrid_backend import SendGridBackend
 from app.pipeline import services
+from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
 from tests.outage import redis_down
 

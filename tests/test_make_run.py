@@ -82,7 +82,7 @@ class Supervisor:
         )
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "workers.dev"],
+                [sys.executable, "-m", "devtools.run"],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
-from app.devtools.sendgrid_stub import SendGridStub
 from app.models import Notification, NState, Stage, Task
 from app.notifications.send import MAX_FAILED_REQUESTS, deliver
 from app.pipeline import services
+from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
 
 MOVES = [

@@ -11,7 +11,6 @@ from collections import Counter
 
 import pytest
 
-from app.devtools.sendgrid_stub import SendGridStub
 from app.notifications.backends import OutgoingEmail
 from app.notifications.errors import (
     AmbiguousSendError,
@@ -20,6 +19,7 @@ from app.notifications.errors import (
     TransientSendError,
 )
 from app.notifications.sendgrid_backend import SendGridBackend
+from devtools.sendgrid_stub import SendGridStub
 
 API_KEY = "SG.test-key"
 
@@ -330,9 +330,9 @@ def test_stub_stops_cleanly_while_holding_an_answer():
 
 
 def test_staff_mail_carries_its_own_reference_not_a_notification_id(app):
-    from app.devtools.sendgrid_stub import SendGridStub
     from app.notifications.backends import OutgoingEmail
     from app.notifications.sendgrid_backend import SendGridBackend
+    from devtools.sendgrid_stub import SendGridStub
 
     with SendGridStub(api_key="k") as stub:
         backend = SendGridBackend(

@@ -13,11 +13,11 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app.devtools.sendgrid_stub import SendGridStub
 from app.models import Alert, Notification, NState, Stage, Task
 from app.notifications.dispatch import enqueue_send, queue
 from app.pipeline import services
 from app.redis_conn import get_redis
+from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
 from tests.processes import ROOT, Proc, wait_until
 

@@ -23,10 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--ticks", type=int, default=None, help="stop after N ticks (tests)")
     s.add_argument("--tick-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from app import logs
+
+    logs.configure(args.command)  # the app adds its secrets to the redaction when it is built
     if args.command == "worker":
         return run_worker(burst=args.burst, simple=args.simple, name=args.name)
     from workers.scheduler import run
@@ -38,14 +37,25 @@ def main(argv: list[str] | None = None) -> int:
 def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
     from rq import SimpleWorker, Worker
 
+    from app import metrics
+    from app.metrics.exposition import serve_worker_metrics
     from app.notifications.dispatch import MAINTENANCE_QUEUE, NOTIFICATIONS_QUEUE
     from app.redis_conn import get_redis
     from workers.context import get_app
 
+    metrics.mark_rq_worker()  # before the first fork: work horses count in one shared file
     app = get_app()  # built before forking, so each job's child inherits it
     with app.app_context():
         conn = get_redis()
         warm_up(app)
+    if app.config["METRICS_PORT"] and app.config["METRICS_TOKEN"]:
+        serve_worker_metrics(
+            app.config["METRICS_PORT"],
+            app.config["METRICS_TOKEN"],
+            app.config["PROMETHEUS_MULTIPROC_DIR"] or None,
+        )
+    elif app.config["METRICS_PORT"]:
+        logging.getLogger(__name__).warning("METRICS_PORT is set without METRICS_TOKEN: not served")
     # Everything loaded so far (app, models, templates) lives as long as the worker: keep it
     # out of the collector's scans, which otherwise walk it again during every big batch
     # (and, for the fork worker, would touch every page its children share).

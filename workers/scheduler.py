@@ -11,7 +11,7 @@ import logging
 import signal
 import time
 
-from app import clock
+from app import clock, tracing
 from workers.context import get_app
 from workers.schedule import SCHEDULE, Periodic
 
@@ -78,6 +78,7 @@ def _enqueue(p: Periodic) -> str | None:
             result_ttl=0,
             failure_ttl=600,  # a failed run must not block the next one for long
             job_timeout=3600,
+            meta=tracing.job_meta(),
         )
     except DuplicateJobError:
         return None  # the previous run is still queued or running
@@ -95,12 +96,14 @@ def _run_due(next_run: dict[str, float]) -> None:
             continue
         next_run[p.name] = now + float(current_app.config[p.every])
         started = clock.now()
-        try:
-            result = _enqueue(p) if p.queue else _resolve(p)()
-        except Exception:
-            # Keep the loop alive: the next tick retries, and the run row records the error.
-            db.session.rollback()
-            log.exception("periodic %s failed", p.name)
-            continue
-        if result and (not isinstance(result, dict) or any(result.values())):
-            log.info("%s at %s: %s", p.name, started.isoformat(), result)
+        # One id per run: its log lines, the rows it writes and the jobs it enqueues share it.
+        with tracing.bound(tracing.new_id(f"{p.name}-")):
+            try:
+                result = _enqueue(p) if p.queue else _resolve(p)()
+            except Exception:
+                # Keep the loop alive: the next tick retries, and the run row records the error.
+                db.session.rollback()
+                log.exception("periodic %s failed", p.name)
+                continue
+            if result and (not isinstance(result, dict) or any(result.values())):
+                log.info("%s at %s: %s", p.name, started.isoformat(), result)

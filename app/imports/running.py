@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from app import clock
+from app import clock, tracing
 from app.bulk_sql import insert_many
 from app.extensions import db
 from app.imports.services import (
@@ -123,6 +123,7 @@ def _enqueue(candidate_import: CandidateImport) -> None:
             job_timeout=JOB_TIMEOUT_SECONDS,
             result_ttl=PROGRESS_TTL_SECONDS,
             failure_ttl=7 * 24 * 3600,
+            meta=tracing.job_meta(),
         )
     except redis.RedisError:
         log.exception("could not enqueue import %s", candidate_import.id)

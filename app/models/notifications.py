@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import tracing
 from app.extensions import db
 from app.orm import TimestampMixin, enum_check, utcnow
 
@@ -147,6 +148,11 @@ class Notification(db.Model):
     superseded_at: Mapped[datetime | None]
     discharged_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    # The request (or job, or periodic run) that owed it: follows the message from the click
+    # through the logs to the provider's id. Filled from the context when the row is written.
+    request_id: Mapped[str | None] = mapped_column(
+        sa.String(tracing.MAX_LENGTH), default=tracing.current
+    )
 
     application = relationship("Application")
     candidate = relationship("Candidate")
@@ -253,6 +259,8 @@ class Alert(db.Model):
 
 class ReconcilerRun(db.Model):
     __tablename__ = "reconciler_runs"
+    # The engine page's latest runs and /metrics' last run and last hour.
+    __table_args__ = (sa.Index("ix_reconciler_runs_started_at", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(200))
@@ -264,3 +272,18 @@ class ReconcilerRun(db.Model):
     escalated: Mapped[int] = mapped_column(default=0)
     repaired: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# What /metrics reads of the outbox: the rows still owed or failed (UNSENT), by state and
+# kind, never its history. A partial index covering exactly those columns answers it from the
+# index alone (kilobytes, whatever the history holds).
+_OPEN = sa.text("state IN (" + ", ".join(f"'{s}'" for s in UNSENT) + ")")
+sa.Index(
+    "ix_notifications_open",
+    Notification.state,
+    Notification.kind,
+    Notification.created_at,
+    Notification.due_at,
+    postgresql_where=_OPEN,
+    sqlite_where=_OPEN,
+)

@@ -15,7 +15,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, tracing
 from app.bulk_sql import id_filters
 from app.extensions import db
 from app.models import Notification, NState
@@ -126,6 +126,7 @@ def _job_options(ids: list[int]) -> dict:
         result_ttl=300,
         failure_ttl=7 * 24 * 3600,
         description=f"send {len(ids)} notification(s) from #{ids[0]}",
+        meta=tracing.job_meta(),  # the request id, for the job's log lines
     )
 
 

@@ -18,7 +18,7 @@ from app.bulk_sql import id_filters, ids_in, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
 from app.models.notifications import CLAIMABLE, OWED
-from app.notifications import dispatch, pacing
+from app.notifications import dispatch, pacing, telemetry
 from app.notifications.backends import get_backend
 from app.notifications.errors import (
     AmbiguousSendError,
@@ -125,6 +125,7 @@ def _send(ready: list[Prepared], counts: dict, failures: int = 0) -> None:
     try:
         provider_ids = get_backend().send_batch([p.message for p in ready])
     except SendError as exc:
+        telemetry.send_result(ready, None, exc)
         # A batch split into several requests can fail part-way: what was accepted is sent.
         accepted = getattr(exc, "accepted", None) or {}
         done = [p for p in ready if p.id in accepted]
@@ -144,6 +145,7 @@ def _send(ready: list[Prepared], counts: dict, failures: int = 0) -> None:
                 _hold_back(exc, untried, counts)
         return
     _mark_sent(ready, provider_ids)
+    telemetry.send_result(ready, provider_ids)
     counts["sent"] += sum(len(p.ids) for p in ready)
 
 

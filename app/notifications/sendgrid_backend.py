@@ -25,6 +25,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from app import clock
+from app.notifications import telemetry
 from app.notifications.backends import OutgoingEmail
 from app.notifications.errors import (
     AmbiguousSendError,
@@ -121,7 +122,8 @@ class SendGridBackend:
 
     def _post(self, payload: dict) -> str:
         try:
-            response = self._sg.send(payload)
+            with telemetry.provider_request():
+                response = self._sg.send(payload)
         except HTTPError as exc:
             raise classify_http_error(exc.status_code, exc.body, exc.headers) from None
         except URLError as exc:

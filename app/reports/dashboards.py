@@ -337,14 +337,13 @@ def engine_health(now: datetime | None = None) -> EngineHealth:
                 }
             )
         for w in Worker.all(connection=conn):
-            beat = w.last_heartbeat
             workers.append(
                 {
                     "name": w.name,
                     "state": str(w.get_state()),
                     "queues": ", ".join(w.queue_names()),
-                    "last_heartbeat": beat,
-                    "alive": beat is not None and (now - _aware(beat)).total_seconds() < 120,
+                    "last_heartbeat": w.last_heartbeat,
+                    "alive": worker_alive(w.last_heartbeat, now),
                 }
             )
     except (RedisError, OSError) as exc:
@@ -364,6 +363,11 @@ def engine_health(now: datetime | None = None) -> EngineHealth:
         overdue_refreshed_at=refreshed_at,
         overdue_stats=stats,
     )
+
+
+def worker_alive(last_heartbeat: datetime | None, now: datetime) -> bool:
+    """An RQ worker counts as alive while its heartbeat is this fresh."""
+    return last_heartbeat is not None and (now - _aware(last_heartbeat)).total_seconds() < 120
 
 
 def _aware(moment: datetime) -> datetime:

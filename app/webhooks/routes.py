@@ -16,7 +16,7 @@ from flask import current_app, jsonify, request
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 
-from app import clock
+from app import clock, metrics
 from app.extensions import csrf
 from app.notifications.events import apply_events
 from app.webhooks import bp
@@ -30,7 +30,8 @@ def _verifier(public_key: str) -> EventWebhook:
     return verifier
 
 
-def _refuse(status: int, message: str):
+def _refuse(status: int, message: str, reason: str):
+    metrics.WEBHOOK_REFUSED.labels(reason).inc()
     return jsonify(error=message), status
 
 
@@ -40,34 +41,42 @@ def sendgrid_events():
     public_key = (current_app.config.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or "").strip()
     if not public_key:
         return _refuse(
-            503, "Event webhook verification key is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY"
+            503,
+            "Event webhook verification key is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY",
+            "not_configured",
         )
     try:
         verifier = _verifier(public_key)
     except (ValueError, UnsupportedAlgorithm):
-        return _refuse(503, "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid ECDSA public key")
+        return _refuse(
+            503, "SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid ECDSA public key", "invalid_key"
+        )
 
     signature = request.headers.get(EventWebhookHeader.SIGNATURE, "")
     timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP, "")
     if not signature or not timestamp:
-        return _refuse(403, "missing signature headers")
+        return _refuse(403, "missing signature headers", "unsigned")
     if not _fresh(timestamp):
-        return _refuse(403, "timestamp is missing, stale or in the future")
+        return _refuse(403, "timestamp is missing, stale or in the future", "stale_timestamp")
     raw = request.get_data(cache=False)
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _refuse(400, "body is not UTF-8")
+        return _refuse(400, "body is not UTF-8", "invalid_body")
     if not _verified(verifier, body, signature, timestamp):
-        return _refuse(403, "invalid signature")
+        return _refuse(403, "invalid signature", "invalid_signature")
 
     try:
         events = json.loads(body)
     except ValueError:
-        return _refuse(400, "body is not valid JSON")
+        return _refuse(400, "body is not valid JSON", "invalid_body")
     if not isinstance(events, list):
-        return _refuse(400, "body must be a JSON array of events")
-    return jsonify(apply_events(events)), 200
+        return _refuse(400, "body must be a JSON array of events", "invalid_body")
+    counts = apply_events(events)
+    for event in events:
+        kind = event.get("event") if isinstance(event, dict) else None
+        metrics.WEBHOOK_EVENTS_RECEIVED.labels(metrics.webhook_event_label(kind)).inc()
+    return jsonify(counts), 200
 
 
 def _fresh(timestamp: str) -> bool:

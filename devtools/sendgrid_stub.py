@@ -14,7 +14,7 @@ SendGrid uses), retried until answered 2xx.
         ...  # point SENDGRID_API_HOST at stub.url
         stub.stats()["duplicates"]
 
-    python -m app.devtools.sendgrid_stub --port 8025 --api-key k --fail-500 0.1 \
+    python -m devtools.sendgrid_stub --port 8025 --api-key k --fail-500 0.1 \
         --webhook-url http://127.0.0.1:5000/webhooks/sendgrid --webhook-private-key-file key.pem
 """
 

