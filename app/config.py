@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Werkzeug's scrypt at its own default cost (n=2**15, r=8, p=1), spelled out so that a Werkzeug
+# upgrade cannot change it silently. Only the tests configure a cheaper method.
+DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a method name, not a secret
+
 
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -94,6 +98,9 @@ def load(instance_path: str) -> dict:
         "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
         # "Email me a new link" requests per client address per 15 minutes.
         "LINK_REQUESTS_PER_IP": _env_int("LINK_REQUESTS_PER_IP", 5),
+        # New password hashes (app/models/people.py). Deliberately not read from the
+        # environment: production keeps Werkzeug's scrypt; only the tests set a cheap one.
+        "PASSWORD_HASH_METHOD": DEFAULT_PASSWORD_HASH_METHOD,
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         # A session cookie replayed from another address or browser is thrown away.

@@ -14,15 +14,16 @@ from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
+from app.models.people import password_hash_method
 
 GENERIC_LOGIN_ERROR = "Invalid email or password."
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     # Checked when no user matches, so an unknown email costs as much time as a wrong
     # password. Built on first use: hashing is deliberately slow, imports should not be.
-    return generate_password_hash("closeloop-no-such-user")
+    return generate_password_hash("closeloop-no-such-user", method=method)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -34,7 +35,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None without saying why."""
     user = find_user_by_email(email)
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(password_hash_method()), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None
