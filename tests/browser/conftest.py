@@ -53,8 +53,9 @@ def live_server(app):
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="session")
+def _chromium():
+    """One Chromium per session (per xdist worker): starting it costs seconds."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -65,6 +66,15 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The session's Chromium; whatever context (cookies, tabs) a test opens in it is closed
+    after the test, so the next one starts clean."""
+    yield _chromium
+    for context in list(_chromium.contexts):
+        context.close()
 
 
 def new_tab(browser, viewport: dict):
