@@ -15,6 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app.devtools.sendgrid_stub import SendGridStub
+from app.extensions import db as _db
 from app.models import Alert, Notification, NState, Stage, Task
 from app.notifications import outbox
 from app.notifications.dispatch import enqueue_send, queue
@@ -64,6 +65,9 @@ def procs(tmp_path, env):
         return p
 
     yield start
+    # End the test's own transaction first: on SQLite it holds the write lock, and a process
+    # waiting for that lock notices SIGTERM only when its busy timeout (30 s) runs out.
+    _db.session.rollback()
     for p in started:
         p.stop()
         lines = "\n".join(line[:400] for line in p.output().splitlines()[-80:])
