@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes run side by side by pytest-xdist (each with its own database and Redis
+# database, see tests/conftest.py); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
 
@@ -17,7 +20,8 @@ LOCK := requirements-dev.txt
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
-	@echo "make test          run the test suite (PYTEST_ARGS='-k outbox' to narrow it)"
+	@echo "make test          run the test suite in $(TEST_WORKERS) processes (PYTEST_ARGS='-k outbox' to"
+	@echo "                   narrow it, TEST_WORKERS=0 for one process)"
 	@echo "make lint          ruff check and ruff format --check"
 	@echo "make format        sort imports and format with ruff"
 	@echo "make lock          resolve pyproject.toml's ranges again into uv.lock and requirements*.txt"
@@ -58,7 +62,7 @@ run: $(STAMP)
 	$(PY) -m devtools.run
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS)) $(PYTEST_ARGS)
 
 # Both checks always run, so one pass reports every problem.
 lint: $(STAMP)

@@ -6,6 +6,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+# Werkzeug's scrypt at its own default cost (n=2**15, r=8, p=1), spelled out so that a Werkzeug
+# upgrade cannot change it silently. Only the tests configure a cheaper method.
+DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a method name, not a secret
+
 
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -101,6 +105,9 @@ def load(instance_path: str) -> dict:
         "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10),
         "LOGIN_FAILURES_PER_ADDRESS": _env_int("LOGIN_FAILURES_PER_ADDRESS", 30),
         "LOGIN_THROTTLE_WINDOW_SECONDS": _env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60),
+        # New password hashes (app/models/people.py). Deliberately not read from the
+        # environment: production keeps Werkzeug's scrypt; only the tests set a cheap one.
+        "PASSWORD_HASH_METHOD": DEFAULT_PASSWORD_HASH_METHOD,
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         # A session cookie replayed from another address or browser is thrown away.

@@ -104,17 +104,17 @@ def _state_log(database_url):
 
 
 @pytest.fixture
-def state_log(request, _schema, _state_log) -> StateLog:
+def state_log(request, _apps, _state_log) -> StateLog:
     """The log itself, for a test of the recording."""
     return _state_log
 
 
 @pytest.fixture(autouse=True)
 def _only_allowed_transitions(request):
-    if "_schema" not in request.fixturenames:
+    if "_apps" not in request.fixturenames:
         yield  # no database in this test
         return
-    request.getfixturevalue("_schema")
+    request.getfixturevalue("_apps")
     log = request.getfixturevalue("_state_log")
     if not log.installed:
         log.install()

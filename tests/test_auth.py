@@ -10,6 +10,7 @@ from flask_login import login_required
 
 from app.auth.decorators import role_required
 from app.auth.routes import GENERIC_LOGIN_ERROR, safe_next_url
+from app.config import load as load_config
 from app.extensions import db
 from app.models import User
 from tests import factories
@@ -86,6 +87,25 @@ def test_wrong_password_and_unknown_email_look_identical(web):
     assert a == b
     assert GENERIC_LOGIN_ERROR in a
     assert web.get("/").status_code == 302
+
+
+def test_production_hashes_passwords_with_scrypt(app, make_app):
+    """The suite hashes with a cheap method (tests/conftest.py); what runs in production
+    keeps Werkzeug's scrypt at its full cost, and signing in works against it."""
+    production_method = load_config(app.instance_path)["PASSWORD_HASH_METHOD"]
+    assert production_method == "scrypt:32768:8:1"
+    assert app.config["PASSWORD_HASH_METHOD"] != production_method  # the cheap one
+    production = make_app(PASSWORD_HASH_METHOD=production_method)
+    with production.app_context():
+        email = committed_user()
+        stored = db.session.scalar(sa.select(User.password_hash).where(User.email == email))
+    assert stored.startswith("scrypt:32768:8:1$")
+    web = production.test_client()
+    assert GENERIC_LOGIN_ERROR in login(web, email, "not the password").get_data(as_text=True)
+    assert GENERIC_LOGIN_ERROR in login(web, "nobody@agency.test").get_data(as_text=True)
+    assert login(web, email).status_code == 302
+    # A hash made under another setting still verifies: the method is stored with it.
+    assert login(make_app().test_client(), email).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -234,7 +254,7 @@ class TestCsrf:
 class TestRoleRequired:
     @pytest.fixture
     def role_app(self, app, make_app):
-        role_app = make_app()
+        role_app = make_app(fresh=True)  # routes of its own: not an app other tests share
 
         @role_app.route("/_test/managers-only")
         @role_required("manager")

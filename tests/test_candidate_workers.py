@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
+from app.extensions import db as _db
 from app.models import Application, MailboxMessage, Notification, NState, Stage, Task
 from app.notifications import links, outbox
 from app.pipeline import services
@@ -41,6 +42,9 @@ def procs(tmp_path, worker_env):
         return p
 
     yield start
+    # End the test's own transaction first: on SQLite it holds the write lock, and a process
+    # waiting for that lock notices SIGTERM only when its busy timeout (30 s) runs out.
+    _db.session.rollback()
     for p in started:
         p.stop()
         print(f"--- {p.log_path.name} ---\n{p.output()[-4000:]}")

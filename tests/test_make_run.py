@@ -27,8 +27,8 @@ from app.seed import DEMO_USERS
 pytestmark = pytest.mark.workers
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_SECONDS = 60
-STOP_SECONDS = 15
+STARTUP_SECONDS = 120  # a bound for a hung start, not a wait: generous for a busy machine
+STOP_SECONDS = 30  # a bound for a hung stop (the supervisor kills at 10 s), not a wait
 # Variables that would point the supervisor at shared services instead of its own defaults.
 UNSET = ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "SENDGRID_API_KEY", "FLASK_DEBUG")
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import sqlalchemy as sa
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
+from app.extensions import db as _db
 from app.models import Alert, Notification, NState, Stage, Task
 from app.notifications.dispatch import enqueue_send, queue
 from app.pipeline import services
@@ -62,6 +64,9 @@ def procs(tmp_path, env):
         return p
 
     yield start
+    # End the test's own transaction first: on SQLite it holds the write lock, and a process
+    # waiting for that lock notices SIGTERM only when its busy timeout (30 s) runs out.
+    _db.session.rollback()
     for p in started:
         p.stop()
         lines = "\n".join(line[:400] for line in p.output().splitlines()[-80:])
@@ -154,7 +159,7 @@ def test_sigkill_while_sending_is_recovered_and_counted(db, stub, procs):
 def test_flushall_with_queued_notifications_loses_nothing(db, stub, procs):
     ids = _owe(db, 25)
     assert queue().count >= 1
-    get_redis().flushall()
+    get_redis().flushdb()  # all the app has in Redis (flushall would reach other xdist workers)
     assert queue().count == 0
     procs("scheduler")
     procs("worker")
@@ -210,6 +215,18 @@ def test_processed_event_settles_an_ambiguous_send_without_a_duplicate(db, stub,
         return result
 
     wait_until(ambiguous, message="the timeout recorded as ambiguous")
+    retry_id = db.session.get(Notification, ids[0]).job_id
+    db.session.commit()
+
+    def scheduled() -> bool:  # the retry after the settle window (enqueued after the commit)
+        try:
+            job = Job.fetch(retry_id, connection=get_redis())
+        except NoSuchJobError:
+            return False
+        return job.get_status() == JobStatus.SCHEDULED
+
+    wait_until(scheduled, message="the retry to be scheduled")
+    retry = Job.fetch(retry_id, connection=get_redis())
     # SendGrid's "processed" event for it arrives through the webhook before the retry.
     event = {
         "event": "processed",
@@ -220,7 +237,12 @@ def test_processed_event_settles_an_ambiguous_send_without_a_duplicate(db, stub,
     }
     apply_events([event])
     wait_until(lambda: _all_sent(db, ids), message="settled as sent")
-    time.sleep(7)  # past the settle window: the scheduled retry runs and finds nothing owed
+    # Past the settle window the scheduled retry runs and finds nothing owed.
+    wait_until(
+        lambda: retry.get_status(refresh=True) == JobStatus.FINISHED,
+        message="the scheduled retry to run",
+    )
+    assert retry.return_value() == {"claimed": 0}
     assert stub.stats()["per_notification"] == {str(ids[0]): 1}
     n = db.session.get(Notification, ids[0])
     assert n.state == NState.SENT and n.body_text  # the audit trail kept what was sent
@@ -268,7 +290,7 @@ def test_bad_api_key_pauses_sending_and_keeps_everything_owed(db, stub, procs):
 
 def test_two_reconcilers_and_two_workers_never_double_send(db, stub, procs, env):
     ids = _owe(db, 40)
-    get_redis().flushall()
+    get_redis().flushdb()  # all the app has in Redis (flushall would reach other xdist workers)
     # Make every row look long lost, then run two reconcilers at the same moment.
     db.session.execute(sa.update(Notification).values(queued_at=None))
     db.session.commit()

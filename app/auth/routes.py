@@ -14,6 +14,7 @@ from app.auth import bp, throttle
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
+from app.models.people import password_hash_method
 
 GENERIC_LOGIN_ERROR = "Invalid email or password."
 # The same whichever limit was reached (the account's or the address's).
@@ -21,10 +22,10 @@ THROTTLED_LOGIN_ERROR = "Too many sign-in attempts. Try again in {minutes} minut
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     # Checked when no user matches, so an unknown email costs as much time as a wrong
     # password. Built on first use: hashing is deliberately slow, imports should not be.
-    return generate_password_hash("closeloop-no-such-user")
+    return generate_password_hash("closeloop-no-such-user", method=method)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -36,7 +37,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None without saying why."""
     user = find_user_by_email(email)
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(password_hash_method()), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None

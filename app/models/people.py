@@ -7,11 +7,13 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import clock
+from app.config import DEFAULT_PASSWORD_HASH_METHOD
 from app.extensions import db
 from app.orm import TimestampMixin, enum_check, utcnow
 
@@ -23,6 +25,15 @@ class Role(StrEnum):
 
 
 ROLE_RANK = {Role.RECRUITER: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+def password_hash_method() -> str:
+    """The method new password hashes use (PASSWORD_HASH_METHOD); checking a password reads
+    the method from the stored hash, so hashes made under another setting keep working."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD") or DEFAULT_PASSWORD_HASH_METHOD
+    return DEFAULT_PASSWORD_HASH_METHOD
+
 
 CANDIDATE_ACTIONS = (
     "update_requested",
@@ -56,7 +67,7 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """A new password ends every session signed in with the old one."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         self.end_sessions()
 
     def end_sessions(self) -> None:

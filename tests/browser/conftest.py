@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from app.extensions import db
 
@@ -37,10 +38,46 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+class _Requests:
+    """WSGI middleware that knows which requests are still being answered, so the server
+    can be stopped only once they are done: a request a page sent just before its test
+    ended (a card moved, a button pressed) must not write into the next test's data."""
+
+    def __init__(self, app):
+        self.app = app
+        self.active = 0
+        self.closed = False
+        self.done = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.done:
+            if self.closed:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"the test is over"]
+            self.active += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), self._finished)
+        except BaseException:
+            self._finished()
+            raise
+
+    def _finished(self) -> None:
+        with self.done:
+            self.active -= 1
+            self.done.notify_all()
+
+    def close(self, timeout: float = 30) -> None:
+        with self.done:
+            self.closed = True
+            if not self.done.wait_for(lambda: self.active == 0, timeout=timeout):
+                raise AssertionError(f"{self.active} request(s) still running {timeout}s on")
+
+
 @pytest.fixture
 def live_server(app):
     db.session.commit()  # on SQLite an open transaction would block the server's writes
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    requests = _Requests(app)
+    server = make_server("127.0.0.1", 0, requests, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     # Links in the emails the tests open point at this server.
@@ -49,12 +86,14 @@ def live_server(app):
         yield app.config["PUBLIC_BASE_URL"]
     finally:
         server.shutdown()
+        requests.close()
         server.server_close()
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="session")
+def _chromium():
+    """One Chromium per session (per xdist worker): starting it costs seconds."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -65,6 +104,15 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The session's Chromium; whatever context (cookies, tabs) a test opens in it is closed
+    after the test, so the next one starts clean."""
+    yield _chromium
+    for context in list(_chromium.contexts):
+        context.close()
 
 
 def new_tab(browser, viewport: dict):
