@@ -62,6 +62,23 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+def bounded_text(max_length: int, **kwargs):
+    """A Text column whose values people type: the database holds any length, the app
+    takes at most `max_length` characters (see `max_length`)."""
+    return mapped_column(sa.Text, info={"max_length": max_length}, **kwargs)
+
+
+def max_length(attribute) -> int:
+    """The most characters a model attribute holds: a String column's length, or a
+    `bounded_text` column's bound. Forms, the CSV import and services read it here, so what
+    they accept is what PostgreSQL stores."""
+    column = attribute.property.columns[0]
+    length = getattr(column.type, "length", None) or column.info.get("max_length")
+    if not length:
+        raise ValueError(f"{column} has no length bound: make it String(n) or bounded_text(n)")
+    return length
+
+
 def enum_check(column: str, values) -> sa.CheckConstraint:
     """A CHECK constraint listing the allowed values of a text column (portable enum)."""
     allowed = ", ".join(f"'{v}'" for v in values)
