@@ -21,6 +21,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _configure_secret_key(app)
+    from app import input_guard
+
+    input_guard.register(app)  # before any route: every <int:...> is bounded
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

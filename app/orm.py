@@ -9,6 +9,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from app import clock
 
+# The largest value an integer column (and so any id) holds on PostgreSQL.
+MAX_INT = 2**31 - 1
+
+
+def parse_id(raw, top: int = MAX_INT) -> int | None:
+    """A whole number from 1 to `top` (ASCII digits, or an int), else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(top)):
+            return None
+        raw = int(raw)
+    if isinstance(raw, int) and 1 <= raw <= top:
+        return raw
+    return None
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -20,6 +20,7 @@ from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
 from app.candidates.queue_routes import keep_filter, render_queue, user_zone
 from app.candidates.timeline import ACTION_LABELS, timeline
+from app.input_guard import search_term
 from app.models import Application
 from app.pipeline.services import PipelineError, add_to_position
 
@@ -27,7 +28,7 @@ from app.pipeline.services import PipelineError, add_to_position
 @bp.get("/candidates")
 @login_required
 def list_candidates():
-    q = request.args.get("q", "")[:200]
+    q = search_term()
     page = request.args.get("page", 1, type=int)
     pagination = queries.page_of_candidates(current_user, q, max(page, 1))
     ids = [c.id for c in pagination.items]
