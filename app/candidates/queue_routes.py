@@ -125,6 +125,9 @@ def retry(task_id: int):
         return render_queue((f"retry-{task.id}", form), 400)
     try:
         sent = services.fix_email_and_retry(task, actor=current_user, email=form.email.data)
+    except services.DuplicateEmail as exc:
+        form.email.errors.append(services.duplicate_message(current_user, exc.existing))
+        return render_queue((f"retry-{task.id}", form), 400)
     except PipelineError as exc:
         form.email.errors.append(str(exc))
         return render_queue((f"retry-{task.id}", form), 400)

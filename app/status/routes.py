@@ -145,7 +145,7 @@ def request_link():
         limit = current_app.config["LINK_REQUESTS_PER_IP"]
         if not ratelimit.allow("link", request.remote_addr or "?", limit, 15 * 60):
             return render_template("status/link_request.html", form=form, limited=True), 429
-        services.request_link(form.email.data)
+        services.request_link_later(form.email.data)
         # The same answer whether or not the address is on file.
         return render_template("status/link_sent.html")
     return render_template("status/link_request.html", form=form, limited=False)
