@@ -21,9 +21,10 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _configure_secret_key(app)
-    from app import input_guard
+    from app import edge, input_guard
 
     input_guard.register(app)  # before any route: every <int:...> is bounded
+    edge.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -19,8 +19,8 @@ except ImportError:  # pragma: no cover - older wtforms
 
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-# An interview recorded up to a year late, or planned up to two years ahead.
-INTERVIEW_DATES = DateWithin(past_days=366, future_days=2 * 366)
+# An interview recorded up to a year late, or planned up to five years ahead.
+INTERVIEW_DATES = DateWithin(past_days=366, future_days=5 * 366)
 
 # What a recruiter picks when an application ends; each one has its own message.
 REASON_LABELS = {
