@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from app import edge
 from tests import world
 from tests.web import Web
@@ -14,31 +12,21 @@ from tests.web import Web
 TEMPLATES = Path(__file__).resolve().parents[1] / "app" / "templates"
 
 
-@pytest.fixture
-def team(db):
-    return world.staff()
-
-
-@pytest.fixture
-def clients(make_app, team):
-    return world.clients(make_app, team, **world.ALL_ROUTES)
-
-
 def _policy(response) -> dict[str, str]:
     header = response.headers.get("Content-Security-Policy", "")
     return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
 
 
-def test_every_kind_of_response_carries_the_headers(team, clients):
-    rec = world.records(team.owner)
+def test_every_kind_of_response_carries_the_headers(staff, role_clients):
+    rec = world.records(staff.owner)
     responses = {
-        "staff page": clients["owner"].get("/queue"),
-        "sign-in page": clients["anon"].get("/login"),
-        "status page": clients["link"].get(f"/status/{rec.token}"),
-        "JSON": clients["anon"].get("/healthz"),
-        "static file": clients["anon"].get("/static/closeloop.css"),
-        "error page": clients["owner"].get("/candidates/999999"),
-        "CSV export": clients["manager"].get("/reports/overdue.csv"),
+        "staff page": role_clients["owner"].get("/queue"),
+        "sign-in page": role_clients["anon"].get("/login"),
+        "status page": role_clients["link"].get(f"/status/{rec.token}"),
+        "JSON": role_clients["anon"].get("/healthz"),
+        "static file": role_clients["anon"].get("/static/closeloop.css"),
+        "error page": role_clients["owner"].get("/candidates/999999"),
+        "CSV export": role_clients["manager"].get("/reports/overdue.csv"),
     }
     for what, response in responses.items():
         response.close()
@@ -54,11 +42,11 @@ def test_every_kind_of_response_carries_the_headers(team, clients):
     assert responses["status page"].headers["Cache-Control"] == "no-store"
 
 
-def test_rq_dashboard_alone_may_run_its_inline_script(clients):
-    page = clients["admin"].get("/admin/rq/")
+def test_rq_dashboard_alone_may_run_its_inline_script(role_clients):
+    page = role_clients["admin"].get("/admin/rq/")
     assert page.status_code == 200
     assert "'unsafe-inline'" in _policy(page)["script-src"]
-    assert "'unsafe-inline'" not in _policy(clients["admin"].get("/"))["script-src"]
+    assert "'unsafe-inline'" not in _policy(role_clients["admin"].get("/"))["script-src"]
 
 
 def test_no_template_needs_more_than_the_policy_allows():
@@ -85,15 +73,20 @@ def _through_proxy(make_app, proxies: int, **config):
     return Web(app.test_client())
 
 
+def _link_request(client, address: str) -> int:
+    """Ask for a fresh status link as a client at `address` (per the forwarded header)."""
+    return client.post(
+        "/status/link",
+        data={"email": "someone@example.com"},
+        headers={"X-Forwarded-For": address},
+    ).status_code
+
+
 def test_behind_a_trusted_proxy_each_client_has_its_own_rate_limit(db, make_app):
     client = _through_proxy(make_app, 1, LINK_REQUESTS_PER_IP=1)
 
     def ask(address: str) -> int:
-        return client.post(
-            "/status/link",
-            data={"email": "someone@example.com"},
-            headers={"X-Forwarded-For": address},
-        ).status_code
+        return _link_request(client, address)
 
     assert ask("203.0.113.7") == 200
     assert ask("203.0.113.7") == 429
@@ -102,22 +95,18 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_rate_limit(db, make_app)
 
 def test_without_a_trusted_proxy_forwarded_headers_are_ignored(db, make_app):
     client = _through_proxy(make_app, 0, LINK_REQUESTS_PER_IP=1)
-
-    def ask(address: str) -> int:
-        return client.post(
-            "/status/link",
-            data={"email": "someone@example.com"},
-            headers={"X-Forwarded-For": address},
-        ).status_code
-
-    assert ask("203.0.113.7") == 200
-    assert ask("198.51.100.23") == 429  # a made-up address does not buy a fresh bucket
+    assert _link_request(client, "203.0.113.7") == 200
+    assert (
+        _link_request(client, "198.51.100.23") == 429
+    )  # a made-up address does not buy a fresh bucket
 
 
-def test_https_through_the_proxy_gets_hsts_and_the_status_forms_still_pass_csrf(db, make_app, team):
+def test_https_through_the_proxy_gets_hsts_and_the_status_forms_still_pass_csrf(
+    db, make_app, staff
+):
     """Over HTTPS Flask-WTF requires a same-site Referer on every form post: the referrer
     policy must keep sending it to our own pages (the status pages used `no-referrer`)."""
-    rec = world.records(team.owner)
+    rec = world.records(staff.owner)
     client = _through_proxy(make_app, 1, WTF_CSRF_ENABLED=True)
     https = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     url = f"/status/{rec.token}"

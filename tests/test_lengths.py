@@ -219,15 +219,11 @@ def _count() -> int:
     )
 
 
-@pytest.fixture
-def setting(make_app, db):
-    team = world.staff()
-    return team, world.clients(make_app, team)
-
-
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_field_takes_what_its_column_holds_and_refuses_one_character_more(setting, name):
-    team, clients = setting
+def test_a_field_takes_what_its_column_holds_and_refuses_one_character_more(
+    staff, role_clients, name
+):
+    team, clients = staff, role_clients
     case = CASES[name]
     limit = max_length(case.column)
     web = clients[case.role]
@@ -257,10 +253,10 @@ def test_a_field_takes_what_its_column_holds_and_refuses_one_character_more(sett
     assert (_count(), case.stored(rec)) == before
 
 
-def test_a_hold_reason_longer_than_a_message_reason_is_reviewed_and_held(setting):
+def test_a_hold_reason_longer_than_a_message_reason_is_reviewed_and_held(staff, role_clients):
     """The probe's case: 41 to 200 characters were a 500 on the review page on PostgreSQL
     (the reason was copied into each candidate's message, whose reason holds 40)."""
-    team, clients = setting
+    team, clients = staff, role_clients
     rec = world.records(team.owner)
     reason = "The client is reviewing its budget for the whole engineering team this quarter"
     url = f"/positions/{rec.position_id}/lifecycle/hold"
@@ -284,8 +280,8 @@ def test_a_hold_reason_longer_than_a_message_reason_is_reviewed_and_held(setting
 
 
 @pytest.mark.parametrize("field,column", [("name", Candidate.name), ("phone", Candidate.phone)])
-def test_an_imported_row_takes_what_the_candidates_table_holds(setting, field, column):
-    team, clients = setting
+def test_an_imported_row_takes_what_the_candidates_table_holds(role_clients, field, column):
+    clients = role_clients
     limit = max_length(column)
     row = {"name": "Ivy", "email": "", "phone": "", "timezone": ""}
 

@@ -10,14 +10,17 @@ its records (a POST) cannot change what the next request finds.
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app import clock
 from app.extensions import db
+from app.imports.services import create_preview
 from app.models import (
     Application,
     Candidate,
@@ -27,7 +30,6 @@ from app.models import (
     Stage,
     User,
 )
-from app.imports.services import create_preview
 from app.notifications import links, outbox
 from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
 from app.status import services as status_services
@@ -196,3 +198,92 @@ def clients(make_app, team: Staff, **config) -> dict:
             sign_in(client, team.user(role))
         out[role] = client
     return out
+
+
+# -- addressing every route ----------------------------------------------------------------
+
+# What each kind of URL variable is filled with (see path_values).
+STATIC_FILES = {
+    "static": "closeloop.css",
+    "bootstrap.static": "css/bootstrap.min.css",
+    "rq_dashboard.static": "js/jquery-3.5.1.min.js",
+}
+# What some rows send (a function of the records), so that the owner's answer is the page
+# itself rather than a redirect or 404 for a missing parameter.
+EXTRA = {
+    "GET /applications/<int:application_id>/move": lambda r: {"query": {"to": "client_review"}},
+    "POST /applications/<int:application_id>/move": lambda r: {"query": {"to": "client_review"}},
+    "GET /positions/<int:position_id>/lifecycle/<action>": lambda r: {
+        "query": {"hold_reason": "budget"}
+    },
+    "GET /positions/<int:position_id>/bulk": lambda r: {"query": _bulk(r)},
+    "POST /positions/<int:position_id>/bulk": lambda r: {"data": _bulk(r)},
+    "GET /positions/<int:position_id>/bulk/result": lambda r: {"query": _bulk(r)},
+    "POST /positions/<int:position_id>/bulk/undo": lambda r: {"data": _bulk(r)},
+    "POST /templates/<kind>/preview": lambda r: {
+        "json": {"subject": "Hello", "text_happened": "It happened.", "html_happened": "<p>It</p>"}
+    },
+}
+
+
+def _bulk(rec: Records) -> dict:
+    return {"action": "move", "stage": "client_review", "application_ids": rec.application_id}
+
+
+FORGED_TOKEN = "forged.token.value"
+VARIABLE = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
+
+
+def rows(app) -> dict[str, object]:
+    """Every (method, rule) of the app, keyed like MATRIX."""
+    out = {}
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out[f"{method} {rule.rule}"] = rule
+    return out
+
+
+def path_values(rule, rec: Records, role: str) -> dict[str, object]:
+    values = {}
+    for name in rule.arguments:
+        if name == "token":
+            if role != "link":
+                values[name] = FORGED_TOKEN
+            elif "unsubscribe" in rule.rule:
+                values[name] = rec.unsubscribe_token
+            else:
+                values[name] = rec.token
+        elif name == "task_id":
+            retry = rule.endpoint.endswith(".retry")
+            values[name] = rec.undeliverable_task_id if retry else rec.update_task_id
+        elif name == "filename":
+            values[name] = STATIC_FILES[rule.endpoint]
+        else:
+            values[name] = {
+                "candidate_id": rec.candidate_id,
+                "application_id": rec.application_id,
+                "position_id": rec.position_id,
+                "client_id": rec.client_id,
+                "import_id": rec.import_id,
+                "message_id": rec.mailbox_id,
+                "kind": "submitted",
+                "action": "hold",
+                "instance_number": 0,
+                "job_id": rec.job_id,
+                "queue_name": "maintenance",
+                "registry_name": "queued",
+                "per_page": 10,
+                "order": "asc",
+                "page": 1,
+            }[name]
+    return values
+
+
+def url_for_rule(rule, values: dict) -> str:
+    """The rule's path with `values` filled in (escaped, so any text can be sent)."""
+
+    def fill(m) -> str:
+        safe = "/" if m.group("converter") == "path" else ""
+        return quote(str(values[m.group("name")]), safe=safe)
+
+    return VARIABLE.sub(fill, rule.rule)

@@ -75,7 +75,8 @@ def _known_parts():
     """Refuse URL parts the package does not check and would fail on: a job id RQ cannot
     hold (it raises), a queue that does not exist (compacting it is a Redis error), an
     unknown registry (an unbound variable), a page size of 0 or "x" (division, int())."""
-    args = request.view_args or {}
+    # Parts left out of the URL take the package's defaults (the jobs page: no queue yet).
+    args = {k: v for k, v in (request.view_args or {}).items() if v is not None}
     if "job_id" in args and not JOB_ID.fullmatch(args["job_id"]):
         abort(404)
     if "queue_name" in args and args["queue_name"] not in _queue_names():
