@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format bench-fanout bench-report bench-board bench-imports soak clean
+.PHONY: help run test lint format bench-fanout bench-report bench-board bench-imports bench-links soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
+	@echo "make bench-links   run bench/link_requests.py (\"email me a new link\": known vs unknown)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
@@ -58,6 +59,9 @@ bench-board: $(STAMP)
 
 bench-imports: $(STAMP)
 	$(PY) bench/imports.py
+
+bench-links: $(STAMP)
+	$(PY) bench/link_requests.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py
