@@ -5,7 +5,7 @@ never reach a view, a query or the database.
   id of 2**31 or more is a 404 like any other missing record (not a database error).
 - `request.args.get(name, type=int)` (and `request.form`) returns the default for a number
   outside that range, as it already does for "abc" (`BoundedArgs`).
-- `refuse_nul` answers 400 to a request with a NUL byte anywhere in its path, query string,
+- `refuse_bad_input` answers 400 to a request with a NUL byte anywhere in its path, query string,
   form (names, values, upload file names) or JSON body, and to a JSON body PostgreSQL could
   not store (lone surrogates) or too deeply nested to read. A view that verifies a raw body
   itself (the signed SendGrid webhook) is marked `@raw_body` and handles its own.
@@ -13,7 +13,6 @@ never reach a view, a query or the database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from flask import Flask, Request, current_app, request
@@ -75,10 +74,10 @@ def register(app: Flask) -> None:
     """Before any route is added: the converter has to be in place when rules are built."""
     app.url_map.converters["int"] = IdConverter
     app.request_class = BoundedRequest
-    app.before_request(refuse_nul)
+    app.before_request(refuse_bad_input)
 
 
-def refuse_nul():
+def refuse_bad_input():
     if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
         raise RefusedInput("The address contains a NUL character.")
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
@@ -105,11 +104,11 @@ def _check_json() -> None:
     if b"\x00" in body:
         raise RefusedInput("The body contains a NUL byte.")
     try:
-        data = json.loads(body) if body.strip() else None
+        # Parsed once: the view's get_json() gets this result (None if it is not JSON,
+        # which the view answers in its own words).
+        data = request.get_json(silent=True)
     except RecursionError:
         raise RefusedInput("The JSON body is nested too deeply.") from None
-    except ValueError:
-        return None  # not JSON at all: the view says so in its own words
     problem = json_problem(data)
     if problem:
         raise RefusedInput(problem)
