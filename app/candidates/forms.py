@@ -112,8 +112,9 @@ class ContactForm(FlaskForm):
     occurred_at = DateTimeLocalField(
         "When",
         format="%Y-%m-%dT%H:%M",
-        # A contact is in the past; the service refuses one in the future to the minute.
-        validators=[Optional(), DateWithin(past_days=5 * 366, future_days=1)],
+        # Only a range dates can be computed with: the service refuses a contact in the
+        # future, to the minute, in words of its own.
+        validators=[Optional(), DateWithin(past_days=5 * 366, future_days=366)],
         render_kw={"step": 60},
     )
 
