@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics soak clean
+.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
 	@echo "make bench-metrics run bench/metrics.py (a /metrics scrape at 1M notifications, PostgreSQL)"
+	@echo "make bench-links   run bench/link_requests.py (\"email me a new link\": known vs unknown)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
@@ -89,6 +90,8 @@ bench-imports: $(STAMP)
 
 bench-metrics: $(STAMP)
 	$(PY) bench/metrics.py
+bench-links: $(STAMP)
+	$(PY) bench/link_requests.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

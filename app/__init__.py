@@ -25,6 +25,10 @@ def create_app(config: dict | None = None) -> Flask:
     require_redis_url(app.config)  # production without Redis stops here, saying what to set
     _configure_secret_key(app)
     register_observability(app)
+    from app import edge, input_guard
+
+    input_guard.register(app)  # before any route: every <int:...> is bounded
+    edge.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -44,6 +44,14 @@ def can_see_position(user: User, position: Position) -> bool:
     return sees_everything(user) or position.owner_id == user.id
 
 
+def visible_position_ids(user: User, position_ids) -> set[int]:
+    """Which of these positions `user` may open."""
+    ids = sorted(set(position_ids))
+    if not ids:
+        return set()
+    return set(db.session.scalars(visible_positions(user).where(Position.id.in_(ids))))
+
+
 def can_see_candidate(user: User, candidate: Candidate) -> bool:
     if sees_everything(user) or candidate.owner_id == user.id:
         return True

@@ -98,6 +98,9 @@ def load(instance_path: str) -> dict:
         "UPDATE_REQUEST_COOLDOWN_HOURS": _env_int("UPDATE_REQUEST_COOLDOWN_HOURS", 72),
         # The after-interview message goes this long after the interview started.
         "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
+        # Proxies in front of the app whose X-Forwarded-For / -Proto are trusted (ProxyFix);
+        # 0: none, the client address is the connection's own.
+        "TRUSTED_PROXY_COUNT": _env_int("TRUSTED_PROXY_COUNT", 0),
         # "Email me a new link" requests per client address per 15 minutes.
         "LINK_REQUESTS_PER_IP": _env_int("LINK_REQUESTS_PER_IP", 5),
         # Sign-in throttling (app/auth/throttle.py): failed attempts per account and per

@@ -9,6 +9,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from app import clock
 
+# The largest value an integer column (and so any id) holds on PostgreSQL.
+MAX_INT = 2**31 - 1
+
+
+def parse_id(raw, top: int = MAX_INT) -> int | None:
+    """A whole number from 1 to `top` (ASCII digits, or an int), else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(top)):
+            return None
+        raw = int(raw)
+    if isinstance(raw, int) and 1 <= raw <= top:
+        return raw
+    return None
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -60,6 +78,23 @@ def utcnow() -> datetime:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def bounded_text(max_length: int, **kwargs):
+    """A Text column whose values people type: the database holds any length, the app
+    takes at most `max_length` characters (see `max_length`)."""
+    return mapped_column(sa.Text, info={"max_length": max_length}, **kwargs)
+
+
+def max_length(attribute) -> int:
+    """The most characters a model attribute holds: a String column's length, or a
+    `bounded_text` column's bound. Forms, the CSV import and services read it here, so what
+    they accept is what PostgreSQL stores."""
+    column = attribute.property.columns[0]
+    length = getattr(column.type, "length", None) or column.info.get("max_length")
+    if not length:
+        raise ValueError(f"{column} has no length bound: make it String(n) or bounded_text(n)")
+    return length
 
 
 def enum_check(column: str, values) -> sa.CheckConstraint:

@@ -410,3 +410,21 @@ def worker_env(app) -> dict:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def staff(db):
+    """A recruiter who owns the records, another recruiter, a manager and an admin
+    (tests/world.py makes the records: world.records(staff.owner))."""
+    from tests import world
+
+    return world.staff()
+
+
+@pytest.fixture
+def role_clients(make_app, staff):
+    """One client per requester of tests/world.py (anonymous, link holder, the four members
+    of staff, signed in), on an app where every route is mounted."""
+    from tests import world
+
+    return world.clients(make_app, staff, **world.ALL_ROUTES)

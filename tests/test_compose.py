@@ -166,6 +166,8 @@ def test_every_app_process_reads_the_same_settings(compose):
     assert first["REDIS_URL"].startswith("redis://redis:6379")
     assert first["SECRET_KEY"].startswith("${SECRET_KEY:?")  # required, no default
     assert first["DEV_MAILBOX_ENABLED"] == "false"
+    # TLS is terminated by one proxy in front of web: its forwarded headers are trusted.
+    assert first["TRUSTED_PROXY_COUNT"] == "${TRUSTED_PROXY_COUNT:-1}"
 
 
 def test_web_serves_with_gunicorn_after_migrations(compose):

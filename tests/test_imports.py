@@ -139,7 +139,7 @@ MIXED = (
 
 def test_preview_lists_each_row_error_and_writes_nothing(web, db):
     sign_in(web)
-    f.candidate(name="Old Friend", email="Old@Example.com")
+    f.candidate(name="Olga On-File", email="Old@Example.com")  # the file says "Old Friend"
     response = upload(web, MIXED)
     assert response.status_code == 302
     imp = latest_import(db)
@@ -160,8 +160,10 @@ def test_preview_lists_each_row_error_and_writes_nothing(web, db):
     assert "2 rows ready, 6 with errors" in page
     assert "import the 2 valid rows" in page
     assert "Same email as row 5" in page and "Mars/Olympus" in page
-    # Another recruiter's candidate is named, not linked (the link would only answer 404).
-    assert "Old Friend" in page and 'href="/candidates/' not in page
+    # Another recruiter's candidate is neither named nor linked (issue 12: the preview was
+    # a way to look up who has an address).
+    assert "Olga On-File" not in page and 'href="/candidates/' not in page
+    assert "a candidate you cannot see" in page
 
 
 def test_existing_candidate_is_attached_to_the_position_unless_already_in_it(web, db):

@@ -461,12 +461,13 @@ def test_recruiters_see_only_their_applications(agency, web):
     built, _ = agency
     _sign_in(web, built.riley)
     assert web.get(f"/reports/applications/{built.apps['outcome_unsent']}").status_code == 200
-    assert web.get(f"/reports/applications/{built.apps['silent']}").status_code == 403
+    # Someone else's application answers as a missing one does (issue 12: was 403).
+    assert web.get(f"/reports/applications/{built.apps['silent']}").status_code == 404
     refused = web.post(
         f"/reports/applications/{built.apps['silent']}/contact",
         data={"channel": "phone", "summary": "x"},
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 404
     for path in ("/reports/overdue", "/reports/overdue.csv", "/reports/sla", "/reports/engine"):
         assert web.get(path).status_code == 403
     assert web.get("/reports/applications/999999").status_code == 404

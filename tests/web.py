@@ -20,6 +20,10 @@ class Web:
         db.session.commit()
         return self.client.post(*args, **kwargs)
 
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return self.client.open(*args, **kwargs)
+
 
 def sign_in(web, user, password: str = "correct horse"):
     """Sign `user` in through the login form (the factories' default password)."""

@@ -30,6 +30,14 @@ def run_periodic(func: str) -> object:
         return getattr(importlib.import_module(module), name)()
 
 
+def send_status_link(email: str) -> int:
+    """A candidate's "email me a new link" from the status pages (notifications queue)."""
+    from app.status.services import request_link
+
+    with job_context():
+        return request_link(email)
+
+
 def run_import(import_id: int) -> str:
     """A confirmed CSV import of candidates, written in one transaction (maintenance queue)."""
     from app.imports.running import execute

@@ -36,7 +36,11 @@ def index():
         query = query.where(AuditEntry.action == action)
     else:
         action = ""
-    page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    # Our own bounded parse: Flask-SQLAlchemy's int() of `page` takes any size of number.
+    number = max(1, request.args.get("page", 1, type=int))
+    page = db.paginate(
+        query, page=number, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
+    )
     staff = db.session.scalars(sa.select(User).order_by(User.name)).all()
     return render_template(
         "audit/index.html",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
-from app.models import OutcomeReason, Stage
+from app.models import Notification, OutcomeReason, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
+from app.validators import fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -44,7 +45,7 @@ class BulkForm(FlaskForm):
     )
     note = TextAreaField(
         "Personal note (added to every email)",
-        validators=[Optional(), Length(max=1000)],
+        validators=[Optional(), fits(Notification.personal_note)],
         render_kw={"rows": 3, "placeholder": "Optional: e.g. thank you for your time."},
     )
     # What the emails on screen were rendered with: a confirm with other values only
@@ -61,7 +62,7 @@ class LifecycleForm(FlaskForm):
     reason = SelectField("Why?", validators=[Optional()], validate_choice=False)
     hold_reason = TextAreaField(
         "Why is it on hold? (for the record: candidates hear only that it is paused)",
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), fits(Position.status_reason)],
         render_kw={"rows": 2, "placeholder": "e.g. the client is reviewing its budget"},
     )
     shown_reason = HiddenField()

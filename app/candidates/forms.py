@@ -15,9 +15,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
-from app.models import ContactChannel
+from app.models import Candidate, Contact, ContactChannel, Notification
+from app.validators import DateWithin, fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -40,9 +41,15 @@ CHANNEL_LABELS = {
 
 
 @cache
+def known_zones() -> frozenset[str]:
+    # Read once: available_timezones() walks the tz database on disk at every call.
+    return frozenset(available_timezones())
+
+
+@cache
 def timezone_choices() -> list[str]:
     # Legacy aliases ("US/Eastern", "Etc/GMT+5") clutter the list without adding a place.
-    zones = available_timezones()
+    zones = known_zones()
     return sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/"))) + ["UTC"]
 
 
@@ -63,12 +70,12 @@ def _strip(value):
 
 class CandidateForm(FlaskForm):
     name = StringField(
-        "Name", filters=[_strip], validators=[DataRequired("Enter the name."), Length(max=200)]
+        "Name", filters=[_strip], validators=[DataRequired("Enter the name."), fits(Candidate.name)]
     )
     email = StringField(
-        "Email", filters=[_strip], validators=[Optional(), Length(max=320), valid_email]
+        "Email", filters=[_strip], validators=[Optional(), fits(Candidate.email), valid_email]
     )
-    phone = StringField("Phone", filters=[_strip], validators=[Optional(), Length(max=50)])
+    phone = StringField("Phone", filters=[_strip], validators=[Optional(), fits(Candidate.phone)])
     timezone = SelectField(
         "Time zone", validate_choice=False, validators=[DataRequired("Choose a time zone.")]
     )
@@ -77,12 +84,12 @@ class CandidateForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         zones = timezone_choices()
-        if self.timezone.data in available_timezones() and self.timezone.data not in zones:
+        if self.timezone.data in known_zones() and self.timezone.data not in zones:
             zones = [self.timezone.data, *zones]  # an imported legacy alias stays selectable
         self.timezone.choices = as_choices((z, z.replace("_", " ")) for z in zones)
 
     def validate_timezone(self, field) -> None:
-        if field.data not in available_timezones():
+        if field.data not in known_zones():
             raise ValidationError("Choose a time zone from the list (e.g. Europe/London).")
 
 
@@ -99,11 +106,16 @@ class ContactForm(FlaskForm):
     summary = TextAreaField(
         "What was discussed",
         filters=[_strip],
-        validators=[DataRequired("Say briefly what was discussed."), Length(max=5000)],
+        validators=[DataRequired("Say briefly what was discussed."), fits(Contact.summary)],
     )
     application_id = SelectField("About", coerce=int, default=0)
     occurred_at = DateTimeLocalField(
-        "When", format="%Y-%m-%dT%H:%M", validators=[Optional()], render_kw={"step": 60}
+        "When",
+        format="%Y-%m-%dT%H:%M",
+        # Only a range dates can be computed with: the service refuses a contact in the
+        # future, to the minute, in words of its own.
+        validators=[Optional(), DateWithin(past_days=5 * 366, future_days=366)],
+        render_kw={"step": 60},
     )
 
 
@@ -111,7 +123,10 @@ class ReplyForm(FlaskForm):
     message = TextAreaField(
         "Your answer",
         filters=[_strip],
-        validators=[DataRequired("Write a short answer for the candidate."), Length(max=5000)],
+        validators=[
+            DataRequired("Write a short answer for the candidate."),
+            fits(Notification.personal_note),
+        ],
     )
 
 
@@ -119,5 +134,9 @@ class FixEmailForm(FlaskForm):
     email = StringField(
         "Correct email",
         filters=[_strip],
-        validators=[DataRequired("Enter the corrected address."), Length(max=320), valid_email],
+        validators=[
+            DataRequired("Enter the corrected address."),
+            fits(Candidate.email),
+            valid_email,
+        ],
     )

@@ -9,12 +9,18 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required
 
 from app import clock
-from app.access import can_see_candidate, candidate_or_404, position_or_404
+from app.access import (
+    application_or_404,
+    can_see_candidate,
+    candidate_or_404,
+    position_or_404,
+    visible_position_ids,
+)
 from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
 from app.candidates.timeline import ACTION_LABELS, timeline
 from app.candidates.worklist_routes import keep_filter, render_queue, user_zone
-from app.extensions import db
+from app.input_guard import search_term
 from app.models import Application
 from app.pipeline.services import PipelineError, add_to_position
 
@@ -22,7 +28,7 @@ from app.pipeline.services import PipelineError, add_to_position
 @bp.get("/candidates")
 @login_required
 def list_candidates():
-    q = request.args.get("q", "")[:200]
+    q = search_term()
     page = request.args.get("page", 1, type=int)
     pagination = queries.page_of_candidates(current_user, q, max(page, 1))
     ids = [c.id for c in pagination.items]
@@ -91,7 +97,8 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
     applications = queries.applications_of(candidate)
     if contact_form is None:
         # About the latest application by default: that is the contact that settles its debts.
-        latest = applications[0].id if applications else 0
+        choices = _open_to_user(applications)
+        latest = choices[0].id if choices else 0
         chosen = request.args.get("application_id", latest, type=int)
         contact_form = ContactForm(application_id=chosen)
     _contact_choices(contact_form, applications)
@@ -114,8 +121,15 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
 def _contact_choices(form: ContactForm, applications) -> None:
     form.application_id.choices = as_choices(
         [(0, "The candidate in general")]
-        + [(a.id, f"{a.position_title} at {a.client_name}") for a in applications]
+        + [(a.id, f"{a.position_title} at {a.client_name}") for a in _open_to_user(applications)]
     )
+
+
+def _open_to_user(applications) -> list:
+    """The applications whose position the signed-in user may open: a contact about one
+    settles what it owes, so it is theirs to log only there."""
+    mine = visible_position_ids(current_user, [a.position_id for a in applications])
+    return [a for a in applications if a.position_id in mine]
 
 
 @bp.post("/candidates/<int:candidate_id>/applications")
@@ -171,9 +185,10 @@ def log_contact(candidate_id: int):
 def _application(candidate, application_id: int) -> Application | None:
     if not application_id:
         return None
-    # Any of this candidate's applications (the profile shows them all); another's: 404.
-    application = db.session.get(Application, application_id)
-    if application is None or application.candidate_id != candidate.id:
+    # One of this candidate's applications, in a position the user may open: the contact
+    # discharges what it owes. Anything else answers as if it did not exist.
+    application = application_or_404(current_user, application_id)
+    if application.candidate_id != candidate.id:
         abort(404)
     return application
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import clock
+from app.access import can_see_candidate
 from app.extensions import db
 from app.models import (
     Application,
@@ -50,9 +51,24 @@ _FUTURE_SLACK = timedelta(minutes=5)
 
 
 class DuplicateEmail(PipelineError):
+    """The address is another candidate's. The message does not name them: whether the
+    user may know who it is depends on who asks (see `duplicate_message`)."""
+
     def __init__(self, existing: Candidate):
-        super().__init__(f"{existing.name} already has this email address.")
+        super().__init__("Another candidate already has this email address.")
         self.existing = existing
+
+
+def duplicate_message(user: User, existing: Candidate) -> str:
+    """What `user` is told about the candidate who already has an address: their name if
+    `user` may open their record; otherwise only that it is someone they cannot see, and
+    whom to ask (a manager sees everyone)."""
+    if can_see_candidate(user, existing):
+        return f"{existing.name} already has this email address."
+    return (
+        "This email address belongs to a candidate you cannot see (another recruiter's). "
+        "Check the address with the candidate, or ask a manager."
+    )
 
 
 def kind_label(kind: str) -> str:

@@ -45,7 +45,8 @@ def queue_count() -> int:
     """Open items in the signed-in user's queue, for the navigation badge.
 
     Counting runs the overdue rules live, so the figure is kept in the session for
-    BADGE_SECONDS; anything the user posts (an action that may resolve an item) drops it."""
+    BADGE_SECONDS; anything the user posts that is not refused (an action that may resolve
+    an item) drops it."""
     if not has_request_context() or not current_user.is_authenticated:
         return 0
     if "queue_count" not in g:
@@ -66,10 +67,13 @@ def queue_count() -> int:
     return g.queue_count
 
 
-@bp.before_app_request
-def _forget_badge_after_a_change():
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+@bp.after_app_request
+def _forget_badge_after_a_change(response):
+    # A refused post (a form with errors, a missing record) changed nothing: the count
+    # stands, and re-showing the form does not run the overdue rules again.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
         session.pop(_BADGE_KEY, None)
+    return response
 
 
 @bp.get("/queue", endpoint="queue")
@@ -121,6 +125,9 @@ def retry(task_id: int):
         return render_queue((f"retry-{task.id}", form), 400)
     try:
         sent = services.fix_email_and_retry(task, actor=current_user, email=form.email.data)
+    except services.DuplicateEmail as exc:
+        form.email.errors.append(services.duplicate_message(current_user, exc.existing))
+        return render_queue((f"retry-{task.id}", form), 400)
     except PipelineError as exc:
         form.email.errors.append(str(exc))
         return render_queue((f"retry-{task.id}", form), 400)

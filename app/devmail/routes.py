@@ -30,7 +30,8 @@ def index():
         query = query.where(
             sa.func.lower(MailboxMessage.to_email).contains(q.lower(), autoescape=True)
         )
-    page = db.paginate(query, per_page=PER_PAGE, max_per_page=100, error_out=False)
+    number = max(1, request.args.get("page", 1, type=int))  # bounded: see app.input_guard
+    page = db.paginate(query, page=number, per_page=PER_PAGE, max_per_page=100, error_out=False)
     return render_template("devmail/index.html", page=page, q=q)
 
 

@@ -14,8 +14,12 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from app.models import Candidate
+from app.orm import max_length
+
 FIELDS = ("name", "email", "phone", "timezone")
-MAX_LENGTH = {"name": 200, "email": 320, "phone": 50, "timezone": 64}
+# What the candidates table holds, so a row that would not fit is an error in the preview.
+MAX_LENGTH = {f: max_length(getattr(Candidate, f)) for f in FIELDS}
 
 # Header names after normalising (lower case, letters and digits only).
 ALIASES = {
@@ -107,7 +111,8 @@ def _cell(values: list[str], columns: dict[str, int], key: str) -> str:
     index = columns.get(key)
     if index is None or index >= len(values):
         return ""
-    return " ".join(values[index].split())  # trims and folds stray newlines and tabs
+    # Trims and folds stray newlines and tabs; a NUL is dropped (the row says it had one).
+    return " ".join(values[index].replace("\x00", "").split())
 
 
 def _row(line: int, values: list[str], columns: dict[str, int], width: int) -> dict:
@@ -119,6 +124,11 @@ def _row(line: int, values: list[str], columns: dict[str, int], width: int) -> d
         row["errors"].append(
             f"Has {len(values)} values but the header has {width} columns "
             "(a comma or semicolon inside a value that is not in quotes?)."
+        )
+    if any("\x00" in v for v in values):
+        row["errors"].append(
+            "Contains a NUL character, which no spreadsheet writes: the file may be damaged. "
+            "Save it again as \u201cCSV UTF-8\u201d."
         )
     if any(REPLACEMENT in v for v in values):
         row["errors"].append(

@@ -28,7 +28,7 @@ from app.models import (
     PositionStatus,
     User,
 )
-from app.orm import chunks
+from app.orm import chunks, max_length
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_ROWS = 5000
@@ -101,8 +101,7 @@ def create_preview(
     rows = validate(parsed.rows, position)
     candidate_import = CandidateImport(
         user_id=user.id,
-        # Some browsers send the whole path; only the name means anything to the user.
-        filename=filename.replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload.csv",
+        filename=_display_name(filename),
         position_id=position.id if position else None,
         status=ImportStatus.PREVIEWED.value,
         rows=rows,
@@ -112,6 +111,14 @@ def create_preview(
     db.session.add(candidate_import)
     db.session.commit()
     return candidate_import
+
+
+def _display_name(filename: str) -> str:
+    # Some browsers send the whole path; only the name means anything to the user. Control
+    # characters (a NUL cannot be stored) are dropped, and the name is cut to fit.
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[: max_length(CandidateImport.filename)] or "upload.csv"
 
 
 def recount(candidate_import: CandidateImport) -> None:

@@ -25,6 +25,7 @@ from app.message_templates.forms import ResetForm, TemplateForm, draft_from
 from app.models import Client, Role
 from app.notifications import custom_templates as ct
 from app.notifications.kinds import KINDS
+from app.orm import parse_id
 
 
 def _kind_or_404(kind: str) -> str:
@@ -37,9 +38,10 @@ def _client_arg() -> Client | None:
     raw = request.args.get("client", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    client_id = parse_id(raw)
+    if client_id is None:
         abort(404)
-    return client_or_404(int(raw))
+    return client_or_404(client_id)
 
 
 @bp.route("/templates")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.orm import TimestampMixin, enum_check, utcnow
+from app.orm import TimestampMixin, bounded_text, enum_check, utcnow
 
 
 class PositionStatus(StrEnum):
@@ -27,7 +27,7 @@ class Client(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     contact_name: Mapped[str | None] = mapped_column(sa.String(200))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    notes: Mapped[str | None] = bounded_text(5000)
 
     positions: Mapped[list[Position]] = relationship(back_populates="client")
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import tracing
 from app.extensions import db
-from app.orm import TimestampMixin, enum_check, utcnow
+from app.orm import TimestampMixin, bounded_text, enum_check, utcnow
 
 
 class NState(StrEnum):
@@ -116,7 +116,8 @@ class Notification(db.Model):
     idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
     app_version: Mapped[int]
     reason: Mapped[str | None] = mapped_column(sa.String(40))
-    personal_note: Mapped[str | None] = mapped_column(sa.Text)
+    # Typed by a recruiter (a note on a stage change, an answer to an update request).
+    personal_note: Mapped[str | None] = bounded_text(5000)
     context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -133,7 +134,7 @@ class Notification(db.Model):
     body_html: Mapped[str | None] = mapped_column(sa.Text)
     lease_expires_at: Mapped[datetime | None]
     superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id"))
-    discharge_reason: Mapped[str | None] = mapped_column(sa.Text)
+    discharge_reason: Mapped[str | None] = bounded_text(1000)
     discharged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

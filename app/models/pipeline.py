@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.orm import TimestampMixin, enum_check, utcnow
+from app.orm import TimestampMixin, bounded_text, enum_check, utcnow
 
 
 class Stage(StrEnum):
@@ -67,7 +67,7 @@ class Application(TimestampMixin, db.Model):
     interviewers: Mapped[str | None] = mapped_column(sa.String(300))
     promised_response_at: Mapped[datetime | None]
     client_contact: Mapped[str | None] = mapped_column(sa.String(300))
-    next_step: Mapped[str | None] = mapped_column(sa.Text)
+    next_step: Mapped[str | None] = bounded_text(2000)
     last_candidate_contact_at: Mapped[datetime | None]
 
     candidate = relationship("Candidate")
@@ -112,7 +112,7 @@ class Contact(db.Model):
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     channel: Mapped[str] = mapped_column(sa.String(20))
-    summary: Mapped[str] = mapped_column(sa.Text)
+    summary: Mapped[str] = bounded_text(5000)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

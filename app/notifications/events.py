@@ -18,14 +18,105 @@ from app import clock
 from app.extensions import db
 from app.models import DeliveryEvent, Notification, NState, Task
 from app.models.notifications import OWED
+from app.orm import MAX_INT
 
 # "delivered" may arrive before the worker recorded the provider's acceptance.
 DELIVERABLE_FROM = (*OWED, NState.SENT.value)
 # A bounce can follow "delivered" (the receiving server accepted, then bounced). Superseded
 # and discharged rows are settled another way; failed ones already have a task.
 UNDELIVERABLE_FROM = (*DELIVERABLE_FROM, NState.DELIVERED.value)
-_MAX_ID = 2**31 - 1  # notifications.id is a 32-bit integer on PostgreSQL
+_MAX_ID = MAX_INT  # notifications.id is a 32-bit integer on PostgreSQL
 _CHUNK = 500
+
+
+def read_batch(body: str) -> tuple[list, int]:
+    """The events of a webhook body (a JSON array), and how many elements could not be read.
+
+    One element nested too deeply for Python's JSON reader must not cost the others: the
+    array is then read element by element. ValueError: the body is not a JSON array."""
+    try:
+        batch = json.loads(body)
+    except RecursionError:
+        return _read_one_by_one(body)
+    if not isinstance(batch, list):
+        raise ValueError("not a JSON array")
+    return batch, 0
+
+
+def _read_one_by_one(body: str) -> tuple[list, int]:
+    events, unreadable = [], 0
+    for part in _array_elements(body):
+        try:
+            events.append(json.loads(part))
+        except (RecursionError, ValueError):
+            unreadable += 1
+    return events, unreadable
+
+
+def _array_elements(body: str):
+    """The raw text of each element of a JSON array, split where nesting comes back to the
+    array's own level (commas inside strings skipped); ValueError if it is not an array."""
+    text = body.strip()
+    if not (text.startswith("[") and text.endswith("]")):
+        raise ValueError("not a JSON array")
+    depth, start, in_string, escaped = 0, 1, False, False
+    for i in range(1, len(text) - 1):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            yield text[start:i]
+            start = i + 1
+    if text[start:-1].strip():
+        yield text[start:-1]
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+_MAX_DEPTH = 32  # SendGrid's events are two levels deep
+
+
+def storable(event: dict) -> dict | None:
+    """The event as the database can hold it, or None when it is nested deeper than any
+    event SendGrid sends. Text PostgreSQL cannot store (NUL, half a surrogate pair) becomes
+    U+FFFD, so the event is kept and still moves its notification."""
+    try:
+        return _clean(event, 0)
+    except _TooDeep:
+        return None
+
+
+def _clean(value, depth: int):
+    if depth > _MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_text(str(k)): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
+def _clean_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text.replace("\x00", "\ufffd")
 
 
 def apply_events(events: list) -> dict:
@@ -64,7 +155,8 @@ def apply_events(events: list) -> dict:
 def _unique_events(events: list, counts: dict) -> list[tuple[str, dict]]:
     seen: dict[str, dict] = {}
     for event in events:
-        if not isinstance(event, dict):
+        event = storable(event) if isinstance(event, dict) else None
+        if event is None:
             counts["ignored"] += 1
             continue
         eid = event_id(event)

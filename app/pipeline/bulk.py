@@ -28,6 +28,7 @@ from app.models import (
 )
 from app.models.notifications import WAITING
 from app.notifications import outbox
+from app.orm import parse_id
 from app.pipeline import preview
 from app.pipeline.services import PipelineError, plan_move, plan_undo
 
@@ -73,10 +74,11 @@ def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
     ids: list[int] = []
     refused: list[str] = []
     for value in values:
-        if not value.strip().isdigit():
+        application_id = parse_id(value)
+        if application_id is None:
             refused.append(f"“{value[:40]}” is not an application id.")
-        elif int(value) not in ids:
-            ids.append(int(value))
+        elif application_id not in ids:
+            ids.append(application_id)
     if len(ids) > MAX_SELECTION:
         refused.append(f"Select at most {MAX_SELECTION} candidates at a time.")
         ids = ids[:MAX_SELECTION]

@@ -134,9 +134,9 @@ def _sample(application: Application, action: Action, reason: str, actor: User):
     if action.status == PositionStatus.ON_HOLD:
 
         def change(now):
-            # As lifecycle._hold: same application, next version, the reason as given.
+            # As lifecycle._hold: same application, next version, no reason in the message.
             application.version += 1
-            return outbox.owe(application, "position_on_hold", reason=reason, now=now)
+            return outbox.owe(application, "position_on_hold", now=now)
 
     else:
 

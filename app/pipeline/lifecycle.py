@@ -46,7 +46,7 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     }
     now = clock.now()
     if status == PositionStatus.ON_HOLD:
-        ids = _hold(position, actor, reason, now)
+        ids = _hold(position, now)
     elif status in allowed:
         if reason not in allowed[status]:
             raise PipelineError(
@@ -105,12 +105,15 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
     return outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
 
 
-def _hold(position: Position, actor: User | None, reason: str, now: datetime) -> list[int]:
+def _hold(position: Position, now: datetime) -> list[int]:
     rows = _active_rows(position)
     app_ids = [r.id for r in rows]
     _next_version(app_ids, now)
     outbox.supersede_many(app_ids, now)
-    return outbox.owe_many(_owed_rows(rows, "position_on_hold", reason, now), now)
+    # The reason is for the record (the position keeps it): candidates hear only that the
+    # role is paused, so it is not part of their message (and could not be: a message's
+    # reason is an outcome code of at most 40 characters).
+    return outbox.owe_many(_owed_rows(rows, "position_on_hold", None, now), now)
 
 
 def _next_version(app_ids: list[int], now: datetime, **values) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Optional, Regexp
 
-from app.models import OutcomeReason, Stage
+from app.models import Application, Client, Notification, OutcomeReason, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
+from app.validators import DateWithin, fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -18,6 +19,8 @@ except ImportError:  # pragma: no cover - older wtforms
 
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# An interview recorded up to a year late, or planned up to five years ahead.
+INTERVIEW_DATES = DateWithin(past_days=366, future_days=5 * 366)
 
 # What a recruiter picks when an application ends; each one has its own message.
 REASON_LABELS = {
@@ -42,26 +45,26 @@ def reason_choices(stage: str) -> list:
 
 
 class ClientForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    contact_name = StringField("Contact name", validators=[Optional(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), fits(Client.name)])
+    contact_name = StringField("Contact name", validators=[Optional(), fits(Client.contact_name)])
     contact_email = StringField(
         "Contact email",
         # A plain shape check: email_validator refuses reserved domains such as .test.
         validators=[
             Optional(),
             Regexp(EMAIL_SHAPE, message="Invalid email address."),
-            Length(max=320),
+            fits(Client.contact_email),
         ],
     )
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    notes = TextAreaField("Notes", validators=[Optional(), fits(Client.notes)])
 
 
 class PositionForm(FlaskForm):
     client_id = SelectField(
         "Client", coerce=int, validators=[DataRequired(message="Choose a client.")]
     )
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    location = StringField("Location", validators=[Optional(), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired(), fits(Position.title)])
+    location = StringField("Location", validators=[Optional(), fits(Position.location)])
     owner_id = SelectField("Owner", coerce=int, validators=[DataRequired()])
 
 
@@ -69,7 +72,7 @@ class MoveForm(FlaskForm):
     reason = SelectField("Why does it end?", validators=[Optional()], validate_choice=False)
     note = TextAreaField(
         "Personal note (added to the email)",
-        validators=[Optional(), Length(max=2000)],
+        validators=[Optional(), fits(Notification.personal_note)],
         render_kw={"rows": 3},
     )
 
@@ -79,19 +82,31 @@ class UndoForm(FlaskForm):
 
 
 class InterviewForm(FlaskForm):
-    date = DateField("Date", validators=[DataRequired(message="Give the interview date.")])
+    date = DateField(
+        "Date",
+        validators=[DataRequired(message="Give the interview date."), INTERVIEW_DATES],
+    )
     time = TimeField("Time", validators=[DataRequired(message="Give the interview time.")])
-    interviewers = StringField("Who they meet", validators=[Optional(), Length(max=300)])
+    interviewers = StringField(
+        "Who they meet", validators=[Optional(), fits(Application.interviewers)]
+    )
     promised_date = DateField(
         "Client decides by",
-        validators=[DataRequired(message="Give the date by which the client will decide.")],
+        validators=[
+            DataRequired(message="Give the date by which the client will decide."),
+            INTERVIEW_DATES,
+        ],
     )
-    client_contact = StringField("Client contact", validators=[Optional(), Length(max=300)])
+    client_contact = StringField(
+        "Client contact", validators=[Optional(), fits(Application.client_contact)]
+    )
     next_step = TextAreaField(
-        "Next steps", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2}
+        "Next steps",
+        validators=[Optional(), fits(Application.next_step)],
+        render_kw={"rows": 2},
     )
     note = TextAreaField(
         "Personal note (added to the email)",
-        validators=[Optional(), Length(max=2000)],
+        validators=[Optional(), fits(Notification.personal_note)],
         render_kw={"rows": 2},
     )

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from app import access, clock
 from app.auth.decorators import role_required
 from app.extensions import db
+from app.input_guard import search_term
 from app.models import Client, Position, PositionStatus
 from app.positions import bp, queries
 from app.positions.forms import ClientForm, PositionForm, choices
@@ -19,7 +20,7 @@ from app.positions.forms import ClientForm, PositionForm, choices
 @bp.route("/clients")
 @login_required
 def list_clients():
-    q = (request.args.get("q") or "").strip()
+    q = search_term()
     return render_template("positions/clients.html", rows=queries.clients(q), q=q)
 
 
@@ -80,7 +81,7 @@ def _fill_client(client: Client, form: ClientForm) -> None:
 @bp.route("/positions")
 @login_required
 def list_positions():
-    q = (request.args.get("q") or "").strip()
+    q = search_term()
     status = request.args.get("status") or ""
     if status not in {s.value for s in PositionStatus}:
         status = ""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.auth.decorators import role_required
 from app.extensions import db
+from app.input_guard import search_term
 from app.models import Application, Candidate, CandidateAction, Notification
+from app.orm import max_length, parse_id
 from app.privacy import bp, services
 from app.privacy.forms import ConfirmForm, EraseForm
 
@@ -23,12 +25,12 @@ def _admins_only():
 
 @bp.get("/")
 def index():
-    q = request.args.get("q", "").strip()[:320]
+    q = search_term(limit=max_length(Candidate.email))
     results = []
     if q:
         query = sa.select(Candidate).order_by(Candidate.id).limit(50)
         if q.isdigit():
-            query = query.where(Candidate.id == int(q))
+            query = query.where(Candidate.id == (parse_id(q) or 0))
         else:
             like = sa.func.lower(Candidate.email).contains(q.lower(), autoescape=True)
             name = sa.func.lower(Candidate.name).contains(q.lower(), autoescape=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from app.models import ContactChannel
+from app.models import Contact, ContactChannel, Notification
+from app.validators import fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -31,16 +32,21 @@ class LogContactForm(FlaskForm):
         default="phone",
     )
     summary = TextAreaField(
-        "What was said", validators=[DataRequired(), Length(max=2000)], render_kw={"rows": 3}
+        "What was said",
+        validators=[DataRequired(), fits(Contact.summary)],
+        render_kw={"rows": 3},
     )
     next = HiddenField()
 
 
 class ExemptForm(FlaskForm):
-    notification_id = HiddenField(validators=[DataRequired()])
+    notification_id = HiddenField(validators=[DataRequired("Choose the message to exempt.")])
     reason = TextAreaField(
         "Why this message must not be sent",
-        validators=[DataRequired(), Length(max=1000)],
+        validators=[
+            DataRequired("The exemption needs a reason."),
+            fits(Notification.discharge_reason),
+        ],
         render_kw={"rows": 2},
     )
     next = HiddenField()

@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user
 
 from app import audit, clock
+from app.access import application_or_404
 from app.auth.decorators import role_required
 from app.auth.routes import safe_next_url
 from app.extensions import db
@@ -31,6 +32,7 @@ from app.models import (
     Task,
 )
 from app.models.notifications import DISCHARGEABLE
+from app.orm import parse_id
 from app.pipeline import services
 from app.reports import bp, charts, dashboards, digest, overdue, queries
 from app.reports.export import counts_csv, stream_csv
@@ -165,19 +167,18 @@ def refresh_report():
     if form.validate_on_submit():
         result = overdue.refresh()
         flash(f"Report refreshed: {result['items']} overdue items.", "success")
-    return redirect(url_for("reports.overdue_report", **request.args))
+    # Back to the same filters: only the report's own arguments are carried over (anything
+    # else in the query string, such as `endpoint` or `_external`, is url_for's own).
+    f = queries.Filters.from_args(request.args)
+    return redirect(url_for("reports.overdue_report", **f.as_args()))
 
 
 # -- one application: where every overdue row is resolved ---------------------------------
 
 
 def _application_for_user(application_id: int) -> Application:
-    application = db.session.get(Application, application_id)
-    if application is None:
-        abort(404)
-    if not current_user.has_role(Role.MANAGER) and application.position.owner_id != current_user.id:
-        abort(403)
-    return application
+    # Someone else's application answers as a missing one does: ids cannot be probed.
+    return application_or_404(current_user, application_id)
 
 
 @bp.route("/applications/<int:application_id>")
@@ -284,10 +285,10 @@ def exempt(application_id: int):
 
 
 def _notification_of(application: Application, raw) -> Notification:
-    try:
-        notification = db.session.get(Notification, int(raw))
-    except (TypeError, ValueError):
+    notification_id = parse_id(raw)
+    if notification_id is None:
         abort(400)
+    notification = db.session.get(Notification, notification_id)
     if notification is None or notification.application_id != application.id:
         abort(404)
     return notification

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email
+
+from app.models import Candidate
+from app.validators import fits
 
 
 class RequestUpdateForm(FlaskForm):
@@ -25,6 +28,6 @@ class PreferencesForm(FlaskForm):
 class LinkRequestForm(FlaskForm):
     email = EmailField(
         "Your email address",
-        validators=[DataRequired("Enter your email address."), Length(max=320), Email()],
+        validators=[DataRequired("Enter your email address."), fits(Candidate.email), Email()],
     )
     submit = SubmitField("Email me a new link")

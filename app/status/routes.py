@@ -15,11 +15,11 @@ from app.status.forms import LinkRequestForm, PreferencesForm, RequestUpdateForm
 
 @bp.after_request
 def _private(response):
-    # The URL carries the candidate's token: never cached, indexed, framed or leaked.
+    # The URL carries the candidate's token: never cached or indexed. (Framing, sniffing
+    # and the referrer are ruled for every page, app/edge.py: the token never leaves the
+    # site, and our own forms still get the Referer their CSRF check needs over HTTPS.)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
@@ -148,7 +148,7 @@ def request_link():
         if not verdict.allowed:
             page = render_template("status/link_request.html", form=form, limited=True)
             return page, 429, {"Retry-After": str(verdict.retry_after)}
-        services.request_link(form.email.data)
+        services.request_link_later(form.email.data)
         # The same answer whether or not the address is on file.
         return render_template("status/link_sent.html")
     return render_template("status/link_request.html", form=form, limited=False)

@@ -4,8 +4,10 @@ will a future API; every change is written with what it owes in one transaction.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 
@@ -14,10 +16,12 @@ from app.extensions import db
 from app.models import Application, Candidate, CandidateAction, Notification, Task, User
 from app.models.notifications import WAITING
 from app.notifications import outbox
+from app.notifications.dispatch import NOTIFICATIONS_QUEUE, queue
 from app.notifications.timing import next_business_moment
 from app.pipeline import services as pipeline
 
 LINK_BUCKET_SECONDS = 15 * 60
+log = logging.getLogger(__name__)
 
 
 class StatusError(ValueError):
@@ -172,6 +176,24 @@ def set_optional_updates(candidate: Candidate, enabled: bool, *, via: str = "pag
     _record(candidate, action, detail=f"optional updates {'on' if enabled else 'off'}")
     db.session.commit()
     return True
+
+
+LINK_JOB = "workers.jobs.send_status_link"
+
+
+def request_link_later(email: str) -> None:
+    """Hand "email me a new link" to a worker (`request_link` in a job). Looking the address
+    up and owing the email take time only when it is on file: done in the request, the
+    answer came twice as slowly for known addresses. Every request now does the same
+    thing, whatever the address. If Redis cannot take the job, the work is done here rather
+    than lost (while Redis is down, the per-address rate limit is off as well)."""
+    try:
+        queue(NOTIFICATIONS_QUEUE).enqueue(
+            LINK_JOB, email, job_timeout=60, result_ttl=0, failure_ttl=24 * 3600
+        )
+    except (redis.exceptions.RedisError, OSError):
+        log.warning("link request not queued (Redis unavailable): handled in the request")
+        request_link(email)
 
 
 def request_link(email: str) -> int:

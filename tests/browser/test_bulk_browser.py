@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Application, Notification, Stage
@@ -133,10 +134,8 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, tab, pos
     worker.start()
     try:
         assert half_done.wait(timeout=30)
-        page.wait_for_function(
-            "document.querySelector('[data-testid=fanout-bar]').getAttribute('aria-valuenow')"
-            " === '50'"
-        )
+        # Locators, not wait_for_function strings: the app's CSP forbids eval.
+        expect(page.get_by_test_id("fanout-bar")).to_have_attribute("aria-valuenow", "50")
         summary = page.get_by_test_id("fanout-summary").inner_text()
         assert summary.startswith(("2 of 6 handed", "3 of 6 handed"))
         page.wait_for_timeout(800)  # Bootstrap animates the bar's width
@@ -144,9 +143,7 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, tab, pos
     finally:
         go.set()
         worker.join(timeout=30)
-    page.wait_for_function(
-        "document.querySelector('[data-testid=fanout-bar]').getAttribute('aria-valuenow') === '100'"
-    )
+    expect(page.get_by_test_id("fanout-bar")).to_have_attribute("aria-valuenow", "100")
     summary = page.get_by_test_id("fanout-summary").inner_text()
     assert "5 of 6 handed to the mail provider" in summary
     assert "1 need a phone call" in summary

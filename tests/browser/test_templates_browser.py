@@ -3,8 +3,11 @@ as they type, then saving. Screenshots: the list, the editor with its preview, t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import MessageTemplate
@@ -45,10 +48,8 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     expected = "Thank you for your time with {{ client_name }}, {{ first_name }}."
     assert happened.input_value() == expected
     preview_text = tab.get_by_test_id("preview-text")
-    tab.wait_for_function(
-        "document.getElementById('preview-text').textContent"
-        ".includes('Thank you for your time with Northwind Logistics, Priya.')"
-    )
+    # Locators, not wait_for_function strings: the app's CSP forbids eval.
+    expect(preview_text).to_contain_text("Thank you for your time with Northwind Logistics, Priya.")
     frame = tab.frame_locator("#preview-frame")
     assert "Thank you for your time with Northwind Logistics" in frame.locator("body").inner_text()
     assert tab.get_by_test_id("preview-state").inner_text() == "Up to date"
@@ -65,7 +66,7 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     assert "Priya" in preview_text.text_content()  # the last good preview stays
 
     next_part.fill("We will keep you in mind for other roles, {{ first_name | title }}.")
-    tab.wait_for_function("document.getElementById('tpl-errors').classList.contains('d-none')")
+    expect(tab.locator("#tpl-errors")).to_have_class(re.compile(r"\bd-none\b"))
     tab.get_by_test_id("save").click()
     tab.wait_for_load_state()
     assert "Saved the agency-wide wording" in tab.content()

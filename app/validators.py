@@ -1,0 +1,41 @@
+"""Form validators every area shares: lengths come from the model columns (one source for
+the form, the CSV import and the database), and dates stay within a range a person means.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from wtforms.validators import Length, ValidationError
+
+from app import clock
+from app.orm import max_length
+
+
+def fits(attribute, message: str | None = None) -> Length:
+    """At most as many characters as the model attribute's column holds."""
+    limit = max_length(attribute)
+    return Length(max=limit, message=message or f"Keep it to {limit:,} characters or fewer.")
+
+
+class DateWithin:
+    """A date (or date and time) no more than `past_days` before and `future_days` after
+    today: anything further out is a typo (9999-12-31), and dates near the ends of the
+    calendar cannot be computed with (time zones, reminders the day before)."""
+
+    def __init__(self, past_days: int, future_days: int, message: str | None = None):
+        self.past = timedelta(days=past_days)
+        self.future = timedelta(days=future_days)
+        self.message = message
+
+    def __call__(self, form, field) -> None:
+        value = field.data
+        if value is None:
+            return
+        day = value.date() if isinstance(value, datetime) else value
+        today = clock.now().date()
+        if not isinstance(day, date) or not today - self.past <= day <= today + self.future:
+            first, last = today - self.past, today + self.future
+            raise ValidationError(
+                self.message or f"Give a date between {first:%d %b %Y} and {last:%d %b %Y}."
+            )

@@ -1,0 +1,250 @@
+"""The authorization matrix: every URL rule of the app, for each of its methods, asked by
+six kinds of requester, against the one table of expected answers below.
+
+The requesters: `anon` (nobody signed in, and where the URL takes a status-link token, a
+forged one), `link` (holds the candidate's own status link, not signed in), `owner` (the
+recruiter who owns the records the URL points at), `other` (another recruiter), `manager`
+and `admin`. Staff hold no status link: on the status pages they send a forged token too.
+
+Each answer is a status code, or `login` for a redirect to the sign-in page. Every POST is
+sent with an empty form against records made for that request alone, so what one request
+changes (an erasure, a revoked link) cannot change another's answer.
+
+A rule with no row, or a row for a rule that no longer exists, fails the suite: add the row
+(the failure message prints the answers the app gives now, in the table's own format).
+"""
+
+from __future__ import annotations
+
+from tests import world
+from tests.world import EXTRA, path_values, rows, url_for_rule
+
+# fmt: off
+MATRIX = {
+    # "METHOD rule":                                         "anon  link  owner other mngr  admin"
+    # -- Sign in, dashboard, health
+    "GET /":                                                 "login login 200   200   200   200",
+    "GET /healthz":                                          "200   200   200   200   200   200",
+    "GET /login":                                            "200   200   302   302   302   302",
+    "POST /login":                                           "200   200   302   302   302   302",
+    "POST /logout":                                          "login login login login login login",
+    # -- Candidates (recruiters see their own and those in their positions)
+    "GET /candidates":                                       "login login 200   200   200   200",
+    "GET /candidates/<int:candidate_id>":                    "login login 200   404   200   200",
+    "POST /candidates/<int:candidate_id>/applications":      "login login 400   404   400   400",
+    "POST /candidates/<int:candidate_id>/contacts":          "login login 400   404   400   400",
+    "GET /candidates/<int:candidate_id>/edit":               "login login 200   404   200   200",
+    "POST /candidates/<int:candidate_id>/edit":              "login login 302   404   302   302",
+    "GET /candidates/new":                                   "login login 200   200   200   200",
+    "POST /candidates/new":                                  "login login 400   400   400   400",
+    # -- My queue
+    "GET /queue":                                            "login login 200   200   200   200",
+    "POST /queue/tasks/<int:task_id>/reply":                 "login login 400   404   400   400",
+    "POST /queue/tasks/<int:task_id>/retry":                 "login login 400   404   400   400",
+    # -- Clients (shared by all staff)
+    "GET /clients":                                          "login login 200   200   200   200",
+    "GET /clients/<int:client_id>":                          "login login 200   200   200   200",
+    "GET /clients/<int:client_id>/edit":                     "login login 200   200   200   200",
+    "POST /clients/<int:client_id>/edit":                    "login login 302   302   302   302",
+    "GET /clients/new":                                      "login login 200   200   200   200",
+    "POST /clients/new":                                     "login login 200   200   200   200",
+    # -- Positions, bulk actions, lifecycle
+    "GET /positions":                                        "login login 200   200   200   200",
+    "GET /positions/<int:position_id>":                      "login login 200   404   200   200",
+    "GET /positions/<int:position_id>/bulk":                 "login login 200   404   200   200",
+    "POST /positions/<int:position_id>/bulk":                "login login 200   404   200   200",
+    "GET /positions/<int:position_id>/bulk/result":          "login login 200   404   200   200",
+    "POST /positions/<int:position_id>/bulk/undo":           "login login 302   404   302   302",
+    "GET /positions/<int:position_id>/edit":                 "login login 200   404   200   200",
+    "POST /positions/<int:position_id>/edit":                "login login 302   404   302   302",
+    "GET /positions/<int:position_id>/fanout.json":          "login login 200   404   200   200",
+    "GET /positions/<int:position_id>/lifecycle/<action>":   "login login 200   404   200   200",
+    "POST /positions/<int:position_id>/lifecycle/<action>":
+        "login login 200   404   200   200",
+    "GET /positions/<int:position_id>/progress":             "login login 302   404   302   302",
+    "GET /positions/<int:position_id>/reopen":               "login login 302   404   302   302",
+    "POST /positions/<int:position_id>/reopen":              "login login 302   404   302   302",
+    "GET /positions/new":                                    "login login 200   200   200   200",
+    "POST /positions/new":                                   "login login 200   200   200   200",
+    # -- Stage moves, undo and interviews (the position's owner, managers)
+    "GET /applications/<int:application_id>/interview":      "login login 200   404   200   200",
+    "POST /applications/<int:application_id>/interview":     "login login 200   404   200   200",
+    "GET /applications/<int:application_id>/move":           "login login 200   404   200   200",
+    "POST /applications/<int:application_id>/move":          "login login 200   404   200   200",
+    "POST /applications/<int:application_id>/undo":          "login login 302   404   302   302",
+    # -- CSV import (the uploader and managers)
+    "GET /imports/<int:import_id>":                          "login login 200   404   200   200",
+    "POST /imports/<int:import_id>/confirm":                 "login login 302   404   302   302",
+    "GET /imports/<int:import_id>/progress.json":            "login login 200   404   200   200",
+    "GET /imports/new":                                      "login login 200   200   200   200",
+    "POST /imports/new":                                     "login login 400   400   400   400",
+    "GET /imports/sample.csv":                               "login login 200   200   200   200",
+    # -- Message templates (all staff read and preview, managers edit)
+    "GET /templates":                                        "login login 200   200   200   200",
+    "GET /templates/<kind>":                                 "login login 200   200   200   200",
+    "POST /templates/<kind>":                                "login login 403   403   400   400",
+    "POST /templates/<kind>/preview":                        "login login 200   200   200   200",
+    "POST /templates/<kind>/reset":                          "login login 403   403   302   302",
+    # -- Reports (managers; an application page also for its position's owner; digest: all staff)
+    "GET /reports/":                                         "login login 403   403   302   302",
+    "GET /reports/applications/<int:application_id>":        "login login 200   404   200   200",
+    "POST /reports/applications/<int:application_id>/contact":
+        "login login 400   404   400   400",
+    "POST /reports/applications/<int:application_id>/exempt":
+        "login login 403   403   400   400",
+    "GET /reports/delivery":                                 "login login 403   403   200   200",
+    "GET /reports/digest":                                   "login login 200   200   200   200",
+    "POST /reports/digest":                                  "login login 400   400   400   400",
+    "GET /reports/engine":                                   "login login 403   403   200   200",
+    "GET /reports/overdue":                                  "login login 403   403   200   200",
+    "GET /reports/overdue.csv":                              "login login 403   403   200   200",
+    "GET /reports/overdue/counts.csv":                       "login login 403   403   200   200",
+    "POST /reports/overdue/refresh":                         "login login 403   403   302   302",
+    "GET /reports/sla":                                      "login login 403   403   200   200",
+    # -- Data protection (admins)
+    "GET /admin/privacy/":                                   "login login 403   403   403   200",
+    "GET /admin/privacy/candidates/<int:candidate_id>":      "login login 403   403   403   200",
+    "POST /admin/privacy/candidates/<int:candidate_id>/erase":
+        "login login 403   403   403   302",
+    "POST /admin/privacy/candidates/<int:candidate_id>/export":
+        "login login 403   403   403   200",
+    "POST /admin/privacy/candidates/<int:candidate_id>/revoke":
+        "login login 403   403   403   302",
+    # -- rq-dashboard (admins; URLs equal to its defaults redirect to the shorter one)
+    "GET /admin/rq/":                                        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/":                  "308   308   308   308   308   308",
+    "GET /admin/rq/<int:instance_number>/data/job/<job_id>.json":
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/data/jobs/<queue_name>/<registry_name>/<per_page>/<order>/<page>.json":  # noqa: E501
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/data/queues.json":
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/data/workers.json":
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/view":              "308   308   308   308   308   308",
+    "GET /admin/rq/<int:instance_number>/view/job/<job_id>":
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/view/jobs":         "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/view/jobs/<queue_name>/<registry_name>/<int:per_page>/<order>/<int:page>":  # noqa: E501
+        "login login 403   403   403   200",
+    "GET /admin/rq/<int:instance_number>/view/queues":       "308   308   308   308   308   308",
+    "GET /admin/rq/<int:instance_number>/view/workers":      "login login 403   403   403   200",
+    "GET /admin/rq/favicon.ico":                             "login login 403   403   403   200",
+    "POST /admin/rq/job/<job_id>/delete":                    "login login 403   403   403   200",
+    "POST /admin/rq/job/<job_id>/requeue":                   "login login 403   403   403   409",
+    "POST /admin/rq/queue/<queue_name>/<registry_name>/empty":
+        "login login 403   403   403   200",
+    "POST /admin/rq/queue/<queue_name>/compact":             "login login 403   403   403   200",
+    "GET /admin/rq/requeue/<queue_name>":                    "login login 403   403   403   405",
+    "POST /admin/rq/requeue/<queue_name>":                   "login login 403   403   403   200",
+    "GET /admin/rq/static/<path:filename>":                  "login login 403   403   403   200",
+    # -- Dev mailbox (mounted only when DEV_MAILBOX_ENABLED; admins only)
+    "GET /dev/mailbox/":                                     "login login 403   403   403   200",
+    "GET /dev/mailbox/<int:message_id>":                     "login login 403   403   403   200",
+    # -- Audit log (admins)
+    "GET /admin/audit/":                                     "login login 403   403   403   200",
+    # -- Metrics: a bearer token (METRICS_TOKEN), not a role, opens it; without one
+    # configured it does not exist (tests/test_metrics.py covers the token)
+    "GET /metrics":                                          "404   404   404   404   404   404",
+    # -- Status pages (the link is the credential; staff hold none)
+    "GET /status/<token>":                                   "403   200   403   403   403   403",
+    "POST /status/<token>/applications/<int:application_id>/update":
+        "403   302   403   403   403   403",
+    "GET /status/<token>/applications/<int:application_id>/withdraw":
+        "403   200   403   403   403   403",
+    "POST /status/<token>/applications/<int:application_id>/withdraw":
+        "403   200   403   403   403   403",
+    "POST /status/<token>/preferences":                      "403   302   403   403   403   403",
+    "GET /status/link":                                      "200   200   200   200   200   200",
+    "POST /status/link":                                     "200   200   200   200   200   200",
+    "GET /status/unsubscribe/<token>":                       "403   200   403   403   403   403",
+    "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
+    # -- SendGrid webhook (a signature is the credential)
+    "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
+    # -- Assets
+    "GET /static/<path:filename>":                           "200   200   200   200   200   200",
+    "GET /bootstrap/static/<path:filename>":                 "200   200   200   200   200   200",
+}
+# fmt: on
+
+
+def answer(response) -> str:
+    if response.status_code == 302 and "/login" in response.headers.get("Location", ""):
+        return "login"
+    return str(response.status_code)
+
+
+def ask(clients, key: str, rule, rec: world.Records, role: str) -> str:
+    method = key.split(" ", 1)[0]
+    extra = EXTRA[key](rec) if key in EXTRA else {}
+    url = url_for_rule(rule, path_values(rule, rec, role))
+    response = clients[role].open(
+        url,
+        method=method,
+        query_string=extra.get("query"),
+        data=extra.get("data"),
+        json=extra.get("json"),
+    )
+    response.close()
+    return answer(response)
+
+
+def test_every_rule_has_exactly_one_row(make_app):
+    app = make_app(**world.ALL_ROUTES)
+    found = rows(app)
+    missing = sorted(set(found) - set(MATRIX))
+    stale = sorted(set(MATRIX) - set(found))
+    assert not missing, (
+        "These rules have no row in MATRIX (tests/test_access_matrix.py): "
+        + "; ".join(f"{key} (endpoint {found[key].endpoint})" for key in missing)
+        + ". Add one row each: who may do what."
+    )
+    assert not stale, "MATRIX has rows for rules that no longer exist: " + "; ".join(stale)
+
+
+def test_matrix(make_app, db):
+    team = world.staff()
+    clients = world.clients(make_app, team, **world.ALL_ROUTES)
+    shared = world.records(team.owner)
+    got: dict[str, str] = {}
+    for key, rule in sorted(rows(clients["anon"].client.application).items(), key=_logout_last):
+        answers = []
+        expected = dict(zip(world.ROLES, MATRIX.get(key, "").split(), strict=False))
+        for role in world.ROLES:
+            # A POST that may act gets records of its own: what it changes stays with it.
+            refused = expected.get(role) in ("login", "403", "404", "405")
+            fresh = key.startswith("POST") and not refused
+            rec = world.records(team.owner) if fresh else shared
+            answers.append(ask(clients, key, rule, rec, role))
+        got[key] = " ".join(answers)
+    wrong = {k: v for k, v in got.items() if MATRIX.get(k, "").split() != v.split()}
+    size = len(got) * len(world.ROLES)
+    print(f"authorization matrix: {len(got)} method-rules x {len(world.ROLES)} roles = {size}")
+    assert not wrong, "Answers that differ from MATRIX (expected | got), as rows:\n" + "\n".join(
+        f'    "{k}": "{v}",  # expected {MATRIX.get(k, "(no row)")}' for k, v in wrong.items()
+    )
+
+
+def _logout_last(item) -> tuple[bool, str]:
+    # Signing out ends the session the other rows use.
+    return (item[1].endpoint == "auth.logout", item[0])
+
+
+def test_another_recruiters_record_answers_like_a_missing_one(make_app, db):
+    """For every rule with a record id in its path, a record the recruiter may not see and
+    one that does not exist get the same answer: ids cannot be probed."""
+    team = world.staff()
+    clients = world.clients(make_app, team, **world.ALL_ROUTES)
+    for key, rule in sorted(rows(clients["other"].client.application).items()):
+        ids = [a for a in rule.arguments if a.endswith("_id") and a != "job_id"]
+        expected = MATRIX.get(key, "").split()
+        if not ids or "<token>" in rule.rule or len(expected) != len(world.ROLES):
+            continue
+        if expected[2] == expected[3]:
+            continue  # shared with every recruiter (clients), or theirs to nobody
+        method = key.split(" ", 1)[0]
+        values = path_values(rule, world.records(team.owner), "other")
+        missing = {**values, **{a: 2_000_000_000 for a in ids}}
+        seen = clients["other"].open(url_for_rule(rule, values), method=method)
+        absent = clients["other"].open(url_for_rule(rule, missing), method=method)
+        assert (key, answer(seen)) == (key, answer(absent))

@@ -1,0 +1,366 @@
+"""Bad input, sent everywhere the app takes input: every URL variable of every rule, and
+every query parameter, form field and upload each route reads. Nothing may answer 5xx, and
+nothing may be written when the input was refused.
+
+Where the input is found: each route is first asked once the ordinary way (as the first of
+anonymous, status-link holder and admin the authorization matrix lets in), with a request
+class that records every query, form and file key the route looks up (Flask-WTF forms look
+up each of their fields). Every key found is then sent each payload below in turn, the
+others keeping ordinary values. Every field of every WTForms form class must have been
+found this way, so a new form (or field) is covered as soon as its route exists.
+
+The records the requests point at are the longest the columns allow (names of 200
+characters, right-to-left text and emoji), so every page and email is built from the
+longest values there are; each route gets a fresh set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pkgutil
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms.fields.core import UnboundField
+
+import app as app_package
+from app import clock
+from app.extensions import db
+from app.input_guard import BoundedArgs
+from tests import world
+from tests.test_access_matrix import MATRIX
+from tests.web import Web
+
+# Sent to every key of a route at once: invalid for every field, so one request per value
+# exercises every field's checks (WTForms validates all of them).
+TOGETHER = {
+    "NUL": ["a\x00b"],
+    "100k characters": ["x" * 100_000],
+    "huge id": ["9" * 30],
+    "wrong type": ["-1", "", ["a", "b"]],
+    "impossible date": ["2023-02-30"],
+}
+# Sent to one key at a time, the others ordinary: values a field may accept, which must then
+# be handled all the way down (stored, rendered, computed with).
+ONE_BY_ONE = {
+    "huge id": ["2147483648"],
+    "RTL and emoji": ["\u202eשלום 👩🏽\u200d💻 مرحبا\u202c"],
+    "wrong type": ["abc"],
+}
+# ... and to date fields, the last day there is (by the field's type).
+LAST_DAY = {"DateField": "9999-12-31", "DateTimeLocalField": "9999-12-31T23:59"}
+PATH_INT = ["2147483648", "9" * 30]
+PATH_TEXT = {
+    "NUL": ["a\x00b"],
+    "100k characters": ["x" * 100_000],
+    "RTL and emoji": ONE_BY_ONE["RTL and emoji"],
+    "wrong type": ["abc", "-1", "..%2f..%2fetc"],
+}
+JSON_BODIES = {
+    "NUL": '{"subject": "a\\u0000b"}',
+    "lone surrogate": '{"subject": "\\ud800"}',
+    "5,000-deep nesting": '{"subject": ' + "[" * 5000 + "]" * 5000 + "}",
+}
+# Ordinary values for the keys a route reads, so that one bad value at a time gets past the
+# others to the code behind them.
+ORDINARY = {
+    "email": "someone@example.test",
+    "password": "not the password",
+    "name": "Ada Lovelace",
+    "phone": "+44 113 496 0000",
+    "timezone": "Europe/London",
+    "title": "Engineer",
+    "summary": "Called them",
+    "message": "Thank you for asking",
+    "channel": "phone",
+    "date": (clock.now().date() + timedelta(days=30)).isoformat(),
+    "time": "10:00",
+    "promised_date": (clock.now().date() + timedelta(days=37)).isoformat(),
+    "occurred_at": "2026-01-05T10:00",
+    "hour": "7",
+    "stage": "client_review",
+    "to": "client_review",
+    "action": "move",
+    "confirm": "1",
+    "optional_updates": "y",
+    "enabled": "y",
+    "subject": "Hello {{ first_name }}",
+    "hold_reason": "Budget review",
+    "q": "cara",
+    "page": "1",
+}
+CSV = "name,email,phone,timezone\n{name},{email},+44 113 496 0000,Europe/London\n"
+
+
+class RecordingArgs(BoundedArgs):
+    """Query, form and file values that remember which keys were looked up."""
+
+    seen: list = []
+
+    def _saw(self, key):
+        RecordingArgs.seen.append((self, key))
+
+    def __contains__(self, key):
+        self._saw(key)
+        return super().__contains__(key)
+
+    def __getitem__(self, key):
+        self._saw(key)
+        return super().__getitem__(key)
+
+    def getlist(self, key, type=None):  # noqa: A002 - werkzeug's signature
+        self._saw(key)
+        return super().getlist(key, type)
+
+
+def _recording_app(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False, LINK_REQUESTS_PER_IP=10_000, **world.ALL_ROUTES)
+
+    class RecordingRequest(app.request_class):
+        parameter_storage_class = RecordingArgs
+
+    app.request_class = RecordingRequest
+    found: dict[str, set] = {}
+
+    @app.after_request
+    def _classify(response):
+        where = {id(request.args): "query", id(request.form): "form", id(request.files): "file"}
+        for holder, key in RecordingArgs.seen:
+            if id(holder) in where and key != "csrf_token":
+                found.setdefault(where[id(holder)], set()).add(key)
+        RecordingArgs.seen.clear()
+        return response
+
+    return app, found
+
+
+_FINGERPRINT_SQL: dict[str, sa.TextClause] = {}
+
+
+def _fingerprint() -> list:
+    """Rows per table, and the latest change of each table that records one."""
+    dialect = db.engine.dialect.name
+    if dialect not in _FINGERPRINT_SQL:
+        parts = [
+            f"SELECT '{t.name}', count(*), "
+            + ("max(updated_at)" if "updated_at" in t.c else "NULL")
+            + f' FROM "{t.name}"'
+            for t in db.metadata.sorted_tables
+        ]
+        _FINGERPRINT_SQL[dialect] = sa.text(" UNION ALL ".join(parts))
+    rows = db.session.execute(_FINGERPRINT_SQL[dialect]).all()
+    db.session.commit()
+    return sorted(tuple(map(str, r)) for r in rows)
+
+
+def _overlong() -> list[str]:
+    """Stored values longer than their column's bound (SQLite stores them; PostgreSQL
+    refuses them with an error page): what the forms and the import let through."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        for column in table.c:
+            limit = getattr(column.type, "length", None) or column.info.get("max_length")
+            if not limit or not isinstance(column.type, sa.String):
+                continue
+            longest = db.session.scalar(sa.select(sa.func.max(sa.func.length(column))))
+            if longest and longest > limit:
+                found.append(f"{table.name}.{column.name}: {longest} > {limit}")
+    db.session.commit()
+    return found
+
+
+def _role(key: str) -> str:
+    """Who asks: the first of anonymous, link holder, admin that the matrix lets in."""
+    answers = dict(zip(world.ROLES, MATRIX[key].split(), strict=True))
+    for role in ("anon", "link", "admin"):
+        if answers[role] not in ("login", "403", "404", "405"):
+            return role
+    return "anon"
+
+
+def _form_fields() -> dict[str, dict[str, str]]:
+    """Every WTForms form class of the app: its fields' names and types."""
+    for module in pkgutil.walk_packages(app_package.__path__, "app."):
+        if module.name.endswith(".forms"):
+            importlib.import_module(module.name)
+    out = {}
+    stack = list(FlaskForm.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        out[f"{cls.__module__}.{cls.__name__}"] = {
+            name: field.field_class.__name__
+            for name in dir(cls)
+            if isinstance(field := getattr(cls, name, None), UnboundField)
+        }
+    return out
+
+
+class Sweep:
+    """Sends the payloads to one route after another and collects what went wrong."""
+
+    def __init__(self, clients, owner):
+        self.clients, self.owner = clients, owner
+        self.sent = 0
+        self.failures: list[str] = []
+        self.keys_seen: set[str] = set()
+
+    def route(self, key, rule, found, field_types) -> None:
+        self.key, self.rule, self.role = key, rule, _role(key)
+        self.rec = world.records(self.owner, long=True)
+        extra = world.EXTRA[key](self.rec) if key in world.EXTRA else {}
+        found.clear()
+        # A form is only read when something was posted: post one key nobody reads.
+        probe = {"probe": "1"} if key.startswith("POST") else {}
+        self.send(query=extra.get("query"), data={**probe, **extra.get("data", {})} or None)
+        query_keys = set(found.get("query", ())) | set(extra.get("query", {}))
+        form_keys = set(found.get("form", ())) | set(found.get("file", ()))
+        form_keys |= set(extra.get("data", {}))
+        self.keys_seen |= query_keys | form_keys
+        self.query = {**_ordinary(query_keys, self.rec), **extra.get("query", {})}
+        self.form = {**_ordinary(form_keys, self.rec), **extra.get("data", {})}
+        self.upload = self.form.pop("file", None) is not None
+        self.json = extra.get("json")
+        self._path()
+        for family, values in TOGETHER.items():
+            for value in values:
+                # Plus a key nobody reads: every request carries the value somewhere.
+                self.attempt(
+                    "every key",
+                    family,
+                    query={k: value for k in [*self.query, "probe"]},
+                    data={k: value for k in [*self.form, "probe"]},
+                )
+        for where, keys in (("query", self.query), ("form", self.form)):
+            for name in sorted(keys):
+                values = dict(ONE_BY_ONE)
+                if field_types.get(name) in LAST_DAY:
+                    values["impossible date"] = [LAST_DAY[field_types[name]]]
+                for family, listed in values.items():
+                    for value in listed:
+                        query, data = dict(self.query), dict(self.form)
+                        (query if where == "query" else data)[name] = value
+                        self.attempt(f"{where} {name}", family, query=query, data=data)
+        if self.upload:
+            self._uploads()
+        if self.json is not None:
+            self._json()
+
+    def _path(self) -> None:
+        for m in world.VARIABLE.finditer(self.rule.rule):
+            name = m.group("name")
+            families = {"huge id": PATH_INT} if m.group("converter") == "int" else PATH_TEXT
+            for family, values in families.items():
+                for value in values:
+                    self.attempt(f"path {name}", family, path={name: value})
+
+    def _uploads(self) -> None:
+        for family, values in {**TOGETHER, **ONE_BY_ONE}.items():
+            for value in values:
+                if isinstance(value, list):
+                    continue
+                good = "ivy@example.test"
+                for content, filename in (
+                    (CSV.format(name=value, email=good), "candidates.csv"),
+                    (CSV.format(name="Ivy", email=value), "candidates.csv"),
+                    (CSV.format(name="Ivy", email=good), value or "x.csv"),
+                ):
+                    self.attempt("upload", family, upload=_upload(content, filename))
+        # A NUL past the part of the file checked for binary content: the row is named.
+        late = CSV.format(name="Ivy", email="ivy@example.test") + "x" * 4200 + ",a\x00b\n"
+        self.attempt("upload", "NUL after byte 4096", upload=_upload(late))
+
+    def _json(self) -> None:
+        for family, values in TOGETHER.items():
+            for value in values:
+                self.attempt("json", family, json={k: value for k in self.json})
+        for family, body in JSON_BODIES.items():
+            self.attempt("json body", family, raw_json=body)
+
+    def send(self, *, path=None, query=None, data=None, upload=None, json=None, raw_json=None):
+        method = self.key.split(" ", 1)[0]
+        values = world.path_values(self.rule, self.rec, self.role)
+        values.update(path or {})
+        if self.key.startswith("POST") and (data is not None or self.upload):
+            data = dict(data or {})
+            if self.upload or upload:
+                data["file"] = upload or _upload(CSV.format(name="Ivy", email="ivy@example.test"))
+        kwargs = {"data": data, "json": json}
+        if raw_json is not None:
+            kwargs = {"data": raw_json.encode(), "content_type": "application/json"}
+        response = self.clients[self.role].open(
+            world.url_for_rule(self.rule, values),
+            method=method,
+            query_string=query,
+            **kwargs,
+        )
+        response.close()
+        self.sent += 1
+        return response
+
+    def attempt(self, what: str, family: str, **kwargs) -> None:
+        kwargs.setdefault("query", self.query)
+        kwargs.setdefault("data", self.form if self.key.startswith("POST") else None)
+        if self.json is not None:
+            kwargs.setdefault("json", None if "raw_json" in kwargs else self.json)
+            kwargs["data"] = None
+        before = _fingerprint()
+        response = self.send(**kwargs)
+        self.check(f"{self.key} [{what}] as {self.role}", family, response, before)
+
+    def check(self, what: str, family: str, response, before) -> None:
+        status = response.status_code
+        if status >= 500:
+            self.failures.append(f"{what}: {family} -> {status}")
+        elif family in ("NUL", "lone surrogate", "5,000-deep nesting") and status != 400:
+            self.failures.append(f"{what}: {family} -> {status}, not 400")
+        elif status >= 400 and before != (after := _fingerprint()):
+            changed = sorted(set(after) - set(before))
+            self.failures.append(f"{what}: {family} -> {status} but wrote {changed}")
+
+
+def _ordinary(keys: set[str], rec: world.Records) -> dict:
+    ids = {
+        "application_id": rec.application_id,
+        "application_ids": rec.application_id,
+        "client_id": rec.client_id,
+        "position_id": rec.position_id,
+        "notification_id": rec.notification_id,
+    }
+    return {k: str(ids.get(k, ORDINARY.get(k, "ok"))) for k in keys}
+
+
+def _upload(content: str, filename: str = "candidates.csv"):
+    return (io.BytesIO(content.encode("utf-8", "surrogatepass")), filename)
+
+
+def _clients(app, team):
+    clients = {role: Web(app.test_client()) for role in world.ROLES}
+    for role in world.STAFF_ROLES:
+        world.sign_in(clients[role], team.user(role))
+    return clients
+
+
+def test_bad_input_everywhere(make_app, db):
+    app, found = _recording_app(make_app)
+    team = world.staff()
+    sweep = Sweep(_clients(app, team), team.owner)
+    fields = _form_fields()
+    field_types = {n: t for names in fields.values() for n, t in names.items()}
+    for key, rule in sorted(world.rows(app).items()):
+        if rule.endpoint == "auth.logout":
+            continue  # signing out ends the session the others use; it reads no input
+        sweep.route(key, rule, found, field_types)
+    unreached = sorted(
+        f"{form}.{name}"
+        for form, names in fields.items()
+        for name in names
+        if name not in sweep.keys_seen and name != "submit"
+    )
+    print(f"bad input: {sweep.sent} requests to {len(world.rows(app))} method-rules")
+    assert not unreached, "Form fields no route was found to read: " + ", ".join(unreached)
+    assert not sweep.failures, f"{len(sweep.failures)} bad answers:\n" + "\n".join(sweep.failures)
+    assert not _overlong(), "Values longer than their column were stored"

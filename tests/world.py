@@ -1,0 +1,289 @@
+"""A small world for the route-wide tests (the authorization matrix and the bad-input
+sweep): four members of staff, and sets of records owned by one of them, each with every
+kind of row a URL can point at (client, position, candidate, application, tasks, import,
+message, mailbox copy, RQ job, status and unsubscribe links).
+
+`records()` makes a fresh set each time it is called, so a request that changes or erases
+its records (a POST) cannot change what the next request finds.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from app import clock
+from app.extensions import db
+from app.imports.services import create_preview
+from app.models import (
+    Application,
+    Candidate,
+    Client,
+    MailboxMessage,
+    Position,
+    Stage,
+    User,
+)
+from app.notifications import links, outbox
+from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
+from app.status import services as status_services
+from tests.web import Web
+
+PASSWORD = "correct horse"
+# Config under which every route exists and answers for real: the dev mailbox mounted, and
+# the SendGrid webhook holding a public key (so it checks signatures instead of answering
+# "not configured").
+ALL_ROUTES = {
+    "DEV_MAILBOX_ENABLED": True,
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    ).decode(),
+}
+STAFF_ROLES = ("owner", "other", "manager", "admin")
+ROLES = ("anon", "link", *STAFF_ROLES)
+
+
+@dataclass(frozen=True)
+class Staff:
+    owner: User
+    other: User
+    manager: User
+    admin: User
+
+    def user(self, role: str) -> User:
+        return getattr(self, role)
+
+
+@dataclass(frozen=True)
+class Records:
+    client_id: int
+    position_id: int
+    candidate_id: int
+    application_id: int
+    update_task_id: int  # the candidate asked for an update
+    undeliverable_task_id: int  # a message bounced
+    notification_id: int  # a message still owed (may be exempted)
+    import_id: int
+    mailbox_id: int
+    job_id: str
+    token: str  # the candidate's status link
+    unsubscribe_token: str
+
+
+def _name(base: str, size: int | None) -> str:
+    """`base`, or a name of exactly `size` characters that mixes right-to-left text and
+    emoji (lengths are characters on PostgreSQL, so this fills the column exactly)."""
+    if size is None:
+        return base
+    filler = "שלום 👩🏽‍💻 مرحبا "
+    return (base + " " + filler * size)[:size]
+
+
+def _user(role: str, name: str) -> User:
+    u = User(
+        name=name,
+        email=f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@agency.test",
+        role=role,
+        active=True,
+        timezone="Europe/London",
+    )
+    u.set_password(PASSWORD)
+    db.session.add(u)
+    return u
+
+
+def staff() -> Staff:
+    team = Staff(
+        owner=_user("recruiter", "Owen Owner"),
+        other=_user("recruiter", "Olive Other"),
+        manager=_user("manager", "Mona Manager"),
+        admin=_user("admin", "Adam Admin"),
+    )
+    db.session.commit()
+    return team
+
+
+def records(owner: User, *, long: bool = False) -> Records:
+    """A fresh set of records owned by `owner` (committed); `long`: every name as long as its column
+    allows, so pages, emails and task titles are built from the longest values there are."""
+    size = (lambda n: n) if long else (lambda n: None)  # noqa: E731
+    now = clock.now()
+    tag = uuid.uuid4().hex[:8]
+    client = Client(name=_name(f"Client {tag}", size(200)), contact_name=_name("Cleo", size(200)))
+    position = Position(
+        client=client,
+        title=_name("Backend Engineer", size(200)),
+        location=_name("Leeds", size(200)),
+        owner_id=owner.id,
+    )
+    candidate = Candidate(
+        name=_name(f"Cara {tag}", size(200)),
+        email=f"cara-{tag}@example.test",
+        phone="+44 113 496 0000",
+        timezone="Europe/London",
+        owner_id=owner.id,
+    )
+    application = Application(position=position, candidate=candidate, stage=Stage.SUBMITTED.value)
+    db.session.add_all([client, position, candidate, application])
+    db.session.flush()
+    owed = outbox.owe(application, "submitted", now=now)
+    bounced = outbox.owe(application, "submitted", key_extra="bounced", now=now)
+    bounced.state = "bounced"
+    undeliverable = outbox.open_task(
+        kind="undeliverable",
+        title=f"Email to {candidate.name} bounced",
+        dedupe_key=outbox.undeliverable_task_key(bounced.id),
+        candidate_id=candidate.id,
+        application_id=application.id,
+        notification_id=bounced.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
+    upload = create_preview(
+        owner,
+        filename=f"candidates-{tag}.csv",
+        data=f"name,email\nIvy Import,ivy-{tag}@example.test\n".encode(),
+        position=None,
+    )
+    mail = MailboxMessage(
+        message_id=f"<{tag}@closeloop.test>",
+        to_email=candidate.email,
+        from_email="updates@closeloop.example",
+        subject="Your application",
+        body_text="Hello",
+    )
+    db.session.add_all([upload, mail])
+    db.session.commit()
+    update_task = status_services.request_update(candidate, application.id)
+    job = queue(MAINTENANCE_QUEUE).enqueue("workers.jobs.reconcile", job_id=f"matrix-{tag}")
+    return Records(
+        client_id=client.id,
+        position_id=position.id,
+        candidate_id=candidate.id,
+        application_id=application.id,
+        update_task_id=update_task.id,
+        undeliverable_task_id=undeliverable.id,
+        notification_id=owed.id,
+        import_id=upload.id,
+        mailbox_id=mail.id,
+        job_id=job.id,
+        token=links.status_token(candidate),
+        unsubscribe_token=links.unsubscribe_token(candidate),
+    )
+
+
+def sign_in(client, user: User):
+    """Sign in through the login form, as a person would."""
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return client
+
+
+def clients(make_app, team: Staff, **config) -> dict:
+    """One test client per role, staff signed in (anonymous and link holders are not).
+    Errors are answered as a user would see them (500), not raised into the test."""
+    app = make_app(PROPAGATE_EXCEPTIONS=False, **config)
+    out = {}
+    for role in ROLES:
+        client = Web(app.test_client())
+        if role in STAFF_ROLES:
+            sign_in(client, team.user(role))
+        out[role] = client
+    return out
+
+
+# -- addressing every route ----------------------------------------------------------------
+
+# What each kind of URL variable is filled with (see path_values).
+STATIC_FILES = {
+    "static": "closeloop.css",
+    "bootstrap.static": "css/bootstrap.min.css",
+    "rq_dashboard.static": "js/jquery-3.5.1.min.js",
+}
+# What some rows send (a function of the records), so that the owner's answer is the page
+# itself rather than a redirect or 404 for a missing parameter.
+EXTRA = {
+    "GET /applications/<int:application_id>/move": lambda r: {"query": {"to": "client_review"}},
+    "POST /applications/<int:application_id>/move": lambda r: {"query": {"to": "client_review"}},
+    "GET /positions/<int:position_id>/lifecycle/<action>": lambda r: {
+        "query": {"hold_reason": "budget"}
+    },
+    "GET /positions/<int:position_id>/bulk": lambda r: {"query": _bulk(r)},
+    "POST /positions/<int:position_id>/bulk": lambda r: {"data": _bulk(r)},
+    "GET /positions/<int:position_id>/bulk/result": lambda r: {"query": _bulk(r)},
+    "POST /positions/<int:position_id>/bulk/undo": lambda r: {"data": _bulk(r)},
+    "POST /templates/<kind>/preview": lambda r: {
+        "json": {"subject": "Hello", "text_happened": "It happened.", "html_happened": "<p>It</p>"}
+    },
+}
+
+
+def _bulk(rec: Records) -> dict:
+    return {"action": "move", "stage": "client_review", "application_ids": rec.application_id}
+
+
+FORGED_TOKEN = "forged.token.value"
+VARIABLE = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
+
+
+def rows(app) -> dict[str, object]:
+    """Every (method, rule) of the app, keyed like MATRIX."""
+    out = {}
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out[f"{method} {rule.rule}"] = rule
+    return out
+
+
+def path_values(rule, rec: Records, role: str) -> dict[str, object]:
+    values = {}
+    for name in rule.arguments:
+        if name == "token":
+            if role != "link":
+                values[name] = FORGED_TOKEN
+            elif "unsubscribe" in rule.rule:
+                values[name] = rec.unsubscribe_token
+            else:
+                values[name] = rec.token
+        elif name == "task_id":
+            retry = rule.endpoint.endswith(".retry")
+            values[name] = rec.undeliverable_task_id if retry else rec.update_task_id
+        elif name == "filename":
+            values[name] = STATIC_FILES[rule.endpoint]
+        else:
+            values[name] = {
+                "candidate_id": rec.candidate_id,
+                "application_id": rec.application_id,
+                "position_id": rec.position_id,
+                "client_id": rec.client_id,
+                "import_id": rec.import_id,
+                "message_id": rec.mailbox_id,
+                "kind": "submitted",
+                "action": "hold",
+                "instance_number": 0,
+                "job_id": rec.job_id,
+                "queue_name": "maintenance",
+                "registry_name": "queued",
+                "per_page": 10,
+                "order": "asc",
+                "page": 1,
+            }[name]
+    return values
+
+
+def url_for_rule(rule, values: dict) -> str:
+    """The rule's path with `values` filled in (escaped, so any text can be sent)."""
+
+    def fill(m) -> str:
+        safe = "/" if m.group("converter") == "path" else ""
+        return quote(str(values[m.group("name")]), safe=safe)
+
+    return VARIABLE.sub(fill, rule.rule)
