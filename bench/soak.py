@@ -475,7 +475,7 @@ class World:
             return False
         services.log_contact(
             application.candidate,
-            actor=self.actor(),
+            actor=application.position.owner,  # a contact settles only what its author opens
             channel="phone",
             summary="Called to talk through where things stand.",
             application=application,

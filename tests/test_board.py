@@ -74,7 +74,7 @@ def test_board_cards_show_contact_promise_and_latest_message(web, me):
     assert 'class="cl-overdue"' in late_card and ">overdue</span>" in late_card
     assert "overdue" not in card_html(page, "Cat Ahead")
     dan = card_html(page, "Dan Bounced")
-    assert "cl-msg-bounced" in dan and "Latest email (Client review): </span>bounced" in dan
+    assert "cl-msg-bounced" in dan and "Latest email (client review update): </span>bounced" in dan
     assert "Last contact 06 May" in dan  # the last message that left counts as contact
     assert "Dan Bounced" in column_html(page, "client_review")
 

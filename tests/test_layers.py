@@ -1,5 +1,7 @@
 """Lower layers never import upward: the engine (app/notifications) is called by the
-pipeline, the pages and the jobs, and knows none of them; the models know only the ORM."""
+pipeline, the pages and the jobs, and knows none of them; the models know only the ORM.
+Leaf modules that import nothing from the app (configuration defaults, request ids, log
+and metric helpers) are allowed everywhere."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
-# What each lower layer may import from the app, besides itself.
+# Leaves: each imports nothing from the app but other leaves (checked below).
+LEAVES = {"config", "tracing", "logs", "metrics"}
+# What each lower layer may import from the app, besides itself and the leaves.
 BELOW = {
     "notifications": {
         "models",
@@ -19,6 +23,7 @@ BELOW = {
         "bulk_sql",
         "redis_conn",
         "business_days",
+        "labels",  # the words for codes; it knows only the models (checked below)
     },
     "models": {"extensions", "orm", "clock"},
 }
@@ -42,9 +47,21 @@ def _app_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("layer", sorted(BELOW))
 def test_a_lower_layer_imports_nothing_above_it(layer):
-    allowed = BELOW[layer] | {layer}
+    allowed = BELOW[layer] | {layer} | LEAVES
     upward = {
         str(path.relative_to(APP.parent)): sorted(_app_imports(path) - allowed)
         for path in sorted((APP / layer).glob("*.py"))
     }
     assert {path: names for path, names in upward.items() if names} == {}
+
+
+# Single modules the lower layers use, and what each may import besides the leaves.
+MODULES = {leaf: set() for leaf in LEAVES} | {"labels": {"models"}}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_a_module_the_layers_use_imports_only_below_itself(module):
+    path = APP / f"{module}.py"
+    if not path.exists():
+        path = APP / module / "__init__.py"
+    assert _app_imports(path) - LEAVES - MODULES[module] == set()

@@ -74,7 +74,7 @@ def test_confirmation_counts_groups_and_shows_a_rendered_sample(web, position):
 def test_each_reason_shows_its_own_message(web, position):
     cancelled = text(web.get(f"/positions/{position.id}/lifecycle/cancel?reason=client_withdrew"))
     filled = text(web.get(f"/positions/{position.id}/lifecycle/fill?reason=filled_by_other"))
-    assert "(position cancelled)" in cancelled and "(position filled)" in filled
+    assert "(role cancelled email)" in cancelled and "(role filled email)" in filled
     # A reason that does not belong to the action counts as none.
     wrong = text(web.get(f"/positions/{position.id}/lifecycle/cancel?reason=filled_by_other"))
     assert 'data-testid="needs-reason"' in wrong
@@ -121,7 +121,7 @@ def test_cancel_owes_one_message_per_active_candidate_and_one_phone_task(web, po
 
 def test_hold_tells_active_candidates_and_keeps_their_stages(web, position):
     page = text(web.get(f"/positions/{position.id}/lifecycle/hold?hold_reason=Budget+review"))
-    assert "(position on hold)" in page and 'data-testid="sample"' in page
+    assert "(role on hold notice)" in page and 'data-testid="sample"' in page
     web.post(
         f"/positions/{position.id}/lifecycle/hold",
         data={"hold_reason": "Budget review", "shown_reason": "Budget review", "confirm": "1"},

@@ -96,7 +96,7 @@ def test_an_insane_request_id_is_replaced(client, sent):
 
 
 def test_records_made_during_a_request_carry_its_id(app, make_app, caplog):
-    web = make_app()
+    web = make_app(fresh=True)  # this test adds a route
 
     @web.get("/__log_probe")
     def probe():

@@ -223,3 +223,71 @@ def test_forms_need_a_csrf_token(make_app, app):
     web.post("/login", data={"email": me.email, "password": PASSWORD, "csrf_token": token})
     response = web.post("/clients/new", data={"name": "NoToken"})
     assert response.status_code == 400
+
+
+# -- the services the pages call (and an API will) -----------------------------------------
+
+
+def test_client_service_saves_and_refuses_with_the_field_at_fault(db):
+    from app.positions import services
+
+    acme = services.save_client(None, name="  Acme  ", contact_email="ops@acme.example")
+    db.session.expire_all()
+    assert db.session.get(Client, acme.id).name == "Acme"  # committed, trimmed
+    for kwargs, field in (
+        ({"name": "ACME"}, "name"),  # taken, whatever the case
+        ({"name": " "}, "name"),
+        ({"name": "x" * 201}, "name"),  # longer than the column, on any database
+        ({"name": "Globex", "contact_email": "a@" + "b" * 320}, "contact_email"),
+    ):
+        with pytest.raises(services.Refused) as refused:
+            services.save_client(None, **kwargs)
+        assert refused.value.field == field, kwargs
+        db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Client)) == 1
+    # Renaming to its own name in another case is not a clash with itself.
+    services.save_client(acme, name="ACME", notes="Key account")
+    db.session.expire_all()
+    assert (db.session.get(Client, acme.id).name, acme.notes) == ("ACME", "Key account")
+
+
+def test_position_service_enforces_who_may_own_a_position(db):
+    from app.positions import services
+
+    rita, sofia, manager = f.user(name="Rita"), f.user(name="Sofia"), f.user("manager")
+    gone = f.user(name="Gone", active=False)
+    acme = f.client("Acme")
+    db.session.commit()
+    mine = services.save_position(None, actor=rita, client_id=acme.id, title=" Data Engineer ")
+    db.session.expire_all()
+    mine = db.session.get(Position, mine.id)
+    assert (mine.title, mine.owner_id, mine.status, mine.location) == (
+        "Data Engineer",
+        rita.id,
+        "open",
+        None,
+    )
+    refusals = (
+        (rita, {"owner_id": sofia.id}, "owner_id"),  # a recruiter's positions are their own
+        (manager, {"owner_id": gone.id}, "owner_id"),  # nobody inactive
+        (manager, {"client_id": 987654}, "client_id"),
+        (manager, {"client_id": None}, "client_id"),
+        (manager, {"title": ""}, "title"),
+        (manager, {"location": "L" * 201}, "location"),
+    )
+    for actor, change, field in refusals:
+        data = {"client_id": acme.id, "title": "QA", "owner_id": sofia.id} | change
+        with pytest.raises(services.Refused) as refused:
+            services.save_position(None, actor=actor, **data)
+        assert refused.value.field == field, change
+        db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Position)) == 1
+    handed = services.save_position(
+        mine, actor=manager, client_id=acme.id, title="Data Engineer", owner_id=sofia.id
+    )
+    assert db.session.get(Position, handed.id).owner_id == sofia.id
+    # An owner who has left stays a valid choice for the positions still theirs.
+    rita.active = False
+    kept = f.position(owner=rita)
+    assert rita.id in services.owner_choices(manager, kept)
+    assert rita.id not in services.owner_choices(manager)

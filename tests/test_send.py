@@ -119,7 +119,7 @@ def test_a_message_that_cannot_be_rendered_stays_owed_and_alerts_an_admin(db):
     db.session.refresh(n)
     # Owed still, tried again later; no recruiter is asked to reach the candidate for our bug.
     assert n.state == NState.QUEUED and n.error_kind == "render" and n.due_at > clock.now()
-    assert "could not render the offer message" in n.last_error
+    assert "could not render the offer update" in n.last_error
     assert db.session.scalar(sa.select(Task)) is None
     alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == "render:offer"))
     assert alert.resolved_at is None and "still owed" in alert.message

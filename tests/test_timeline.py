@@ -89,7 +89,7 @@ def test_timeline_merges_everything_newest_first(db, web, story):
     assert all(p >= 0 for p in positions), dict(zip(markers, positions, strict=True))
     assert positions == sorted(positions)
     # The message: kind, state badge, subject, and what was sent, in a sandboxed frame.
-    assert "Submitted update" in page
+    assert "Submission update" in page
     assert 'data-testid="state-badge">Bounced<' in page
     sent = story["n"]
     db.session.refresh(sent)
@@ -108,7 +108,7 @@ def test_the_contact_flash_says_what_it_settled(db, web, story):
     )
     page = web.get(response.headers["Location"]).get_data(as_text=True)
     assert "Contact with Amelia Hart logged." in page
-    assert "This also settles the bounced submitted update and 1 open task." in page
+    assert "This also settles the bounced submission update and 1 open task." in page
     task = db.session.scalar(sa.select(Task).where(Task.kind == "undeliverable"))
     db.session.refresh(task)
     assert task.resolved_by_id == riley.id
@@ -122,7 +122,7 @@ def test_owed_messages_not_yet_rendered_show_what_and_when(db, web, story):
     db.session.commit()
     sign_in(web, riley)
     page = web.get(f"/candidates/{story['candidate'].id}").get_data(as_text=True)
-    assert 'data-testid="owed"' in page and "Owed: the rejection email, due" in page
+    assert 'data-testid="owed"' in page and "Owed: the rejection email (our decision), due" in page
     assert owed.body_text is None
 
 
@@ -142,7 +142,7 @@ def test_logging_a_contact_discharges_the_owed_rejection_and_says_so(db, web, st
     )
     db.session.refresh(rejected)
     assert rejected.state == NState.DISCHARGED
-    assert "Settled without email: phone: Told her by phone" in page
+    assert "Settled without email: Phone call: Told her by phone" in page
 
 
 def test_contact_validation_keeps_what_was_typed(db, web, story):

@@ -4,6 +4,6 @@ Importing this package loads only the service (models and the session); the admi
 its blueprint live in app/audit/routes.py, registered by the app factory.
 """
 
-from app.audit.services import ACTIONS, AuditLogReadOnly, record
+from app.audit.services import ACTIONS, AuditLogReadOnly, record, record_alone
 
-__all__ = ["ACTIONS", "AuditLogReadOnly", "record"]
+__all__ = ["ACTIONS", "AuditLogReadOnly", "record", "record_alone"]

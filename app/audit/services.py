@@ -58,6 +58,13 @@ def record(actor: User | None, action: str, target, detail: str | None = None) -
     return entry
 
 
+def record_alone(actor: User | None, action: str, target, detail: str | None = None) -> None:
+    """Record an action whose only write is its entry (an export streamed after this), and
+    commit it before the action starts."""
+    record(actor, action, target, detail)
+    db.session.commit()
+
+
 def describe(target) -> str:
     if isinstance(target, str):
         return target

@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import bp, throttle
+from app.auth import bp, sessions, throttle
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
@@ -93,9 +93,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
-        # Every session of this user ends, on every device, not only this browser's.
-        current_user.end_sessions()
-        db.session.commit()
+        sessions.sign_out_everywhere(current_user)
         logout_user()
         flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -32,3 +32,9 @@ def load(value: str) -> User | None:
     if user is None or not user.active or user.session_version != version:
         return None
     return user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Every session of `user` ends, on every device, not only this browser's."""
+    user.end_sessions()
+    db.session.commit()

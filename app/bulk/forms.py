@@ -7,7 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Optional
 
-from app.models import Notification, OutcomeReason, Position, Stage
+from app import labels
+from app.models import Notification, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
 from app.validators import fits
 
@@ -19,19 +20,8 @@ except ImportError:  # pragma: no cover - older wtforms
         return (value, label)
 
 
-# Each reason picks its own email, so the labels say what the candidate will hear about.
-REASON_LABELS = {
-    OutcomeReason.AGENCY_DECISION: "We decided not to put them forward",
-    OutcomeReason.CLIENT_DECLINED: "The client declined them",
-    OutcomeReason.BUDGET_CUT: "Budget cut",
-    OutcomeReason.CLIENT_WITHDREW: "The client withdrew the position",
-    OutcomeReason.FILLED_INTERNALLY: "Filled internally by the client",
-    OutcomeReason.FILLED_BY_OTHER: "Filled by someone else",
-}
-
-
 def reason_choices(reasons) -> list:
-    pairs = [("", "Choose a reason…")] + [(r, REASON_LABELS.get(r, r)) for r in reasons]
+    pairs = [("", "Choose a reason…")] + [(r, labels.reason(r)) for r in reasons]
     return [_Choice(value, label) for value, label in pairs]
 
 

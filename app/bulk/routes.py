@@ -12,6 +12,7 @@ from app.bulk.forms import BulkForm, LifecycleForm, ReopenForm, UndoAllForm, rea
 from app.models import PositionStatus, Stage
 from app.notifications.kinds import TERMINAL_REASONS
 from app.pipeline import bulk, fanout
+from app.pipeline.base import status_words
 from app.pipeline.services import PipelineError, reopen_position
 
 
@@ -162,7 +163,7 @@ def lifecycle(position_id: int, action: str):
     if status not in (PositionStatus.OPEN, PositionStatus.ON_HOLD) or (
         act.status == PositionStatus.ON_HOLD and status == PositionStatus.ON_HOLD
     ):
-        flash(f"{position.title} is already {status.value.replace('_', ' ')}.", "info")
+        flash(f"{position.title} is already {status_words(position)}.", "info")
         return _board(position.id)
     posted = request.method == "POST"
     form = LifecycleForm() if posted else LifecycleForm(formdata=request.args)

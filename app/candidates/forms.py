@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional, ValidationError
 
+from app import labels
 from app.models import Candidate, Contact, ContactChannel, Notification
 from app.validators import DateWithin, fits
 
@@ -30,14 +31,6 @@ except ImportError:  # pragma: no cover - older wtforms
 
 def as_choices(pairs) -> list:
     return [_Choice(value, label) for value, label in pairs]
-
-
-CHANNEL_LABELS = {
-    ContactChannel.PHONE: "Phone call",
-    ContactChannel.IN_PERSON: "In person",
-    ContactChannel.VIDEO: "Video call",
-    ContactChannel.OTHER: "Other",
-}
 
 
 @cache
@@ -100,7 +93,7 @@ class AddToPositionForm(FlaskForm):
 class ContactForm(FlaskForm):
     channel = SelectField(
         "Channel",
-        choices=as_choices((c.value, label) for c, label in CHANNEL_LABELS.items()),
+        choices=as_choices(labels.CHANNELS.items()),
         default=ContactChannel.PHONE.value,
     )
     summary = TextAreaField(

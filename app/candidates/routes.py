@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import clock
-from app.access import (
-    application_or_404,
-    can_see_candidate,
-    candidate_or_404,
-    position_or_404,
-    visible_position_ids,
-)
+from app import access, clock
+from app.access import can_see_candidate, candidate_or_404, position_or_404
 from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
-from app.candidates.timeline import ACTION_LABELS, timeline
+from app.candidates.timeline import timeline
 from app.candidates.worklist_routes import keep_filter, render_queue, user_zone
 from app.input_guard import search_term
 from app.models import Application
@@ -97,8 +91,8 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
     applications = queries.applications_of(candidate)
     if contact_form is None:
         # About the latest application by default: that is the contact that settles its debts.
-        choices = _open_to_user(applications)
-        latest = choices[0].id if choices else 0
+        openable = _openable(applications)
+        latest = next((a.id for a in applications if a.id in openable), 0)
         chosen = request.args.get("application_id", latest, type=int)
         contact_form = ContactForm(application_id=chosen)
     _contact_choices(contact_form, applications)
@@ -110,26 +104,28 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
         candidate=candidate,
         applications=applications,
         entries=timeline(candidate),
+        openable=_openable(applications),
         contact_form=contact_form,
         add_form=add_form,
-        action_labels=ACTION_LABELS,
-        kind_label=services.kind_label,
         user_zone=user_zone(),
     ), status
 
 
+def _openable(applications) -> set[int]:
+    """The profile shows every application; these are the ones you may open (and settle)."""
+    return {a.id for a in applications if access.opens_positions_of(current_user, a.owner_id)}
+
+
 def _contact_choices(form: ContactForm, applications) -> None:
+    openable = _openable(applications)
     form.application_id.choices = as_choices(
         [(0, "The candidate in general")]
-        + [(a.id, f"{a.position_title} at {a.client_name}") for a in _open_to_user(applications)]
+        + [
+            (a.id, f"{a.position_title} at {a.client_name}")
+            for a in applications
+            if a.id in openable
+        ]
     )
-
-
-def _open_to_user(applications) -> list:
-    """The applications whose position the signed-in user may open: a contact about one
-    settles what it owes, so it is theirs to log only there."""
-    mine = visible_position_ids(current_user, [a.position_id for a in applications])
-    return [a for a in applications if a.position_id in mine]
 
 
 @bp.post("/candidates/<int:candidate_id>/applications")
@@ -185,12 +181,8 @@ def log_contact(candidate_id: int):
 def _application(candidate, application_id: int) -> Application | None:
     if not application_id:
         return None
-    # One of this candidate's applications, in a position the user may open: the contact
-    # discharges what it owes. Anything else answers as if it did not exist.
-    application = application_or_404(current_user, application_id)
-    if application.candidate_id != candidate.id:
-        abort(404)
-    return application
+    # One of this candidate's applications that you may open; any other: 404.
+    return access.application_or_404(current_user, application_id, candidate=candidate)
 
 
 def _as_utc(local: datetime | None) -> datetime | None:

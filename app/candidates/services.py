@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, labels
 from app.access import can_see_candidate
 from app.extensions import db
 from app.models import (
@@ -26,25 +26,6 @@ from app.notifications.invariant import undelivered_without_contact
 from app.pipeline import services as pipeline
 from app.pipeline.services import PipelineError
 
-# How the flash message and the timeline name a message kind.
-KIND_LABELS = {
-    "submitted": "submitted update",
-    "client_review": "client review update",
-    "interview_scheduled": "interview details",
-    "after_interview": "after-interview update",
-    "offer": "offer update",
-    "position_on_hold": "on-hold notice",
-    "position_reopened": "role reopened notice",
-    "still_deciding": "still-deciding reminder",
-    "update_reply": "reply to their update request",
-    "status_link": "status link",
-    "hired": "hired confirmation",
-    "withdrawal_ack": "withdrawal acknowledgement",
-    "not_selected_agency": "rejection email",
-    "not_selected_client": "rejection email",
-    "position_cancelled": "position cancelled email",
-    "position_filled": "position filled email",
-}
 UNDELIVERABLE_TASKS = ("undeliverable", "send_failed")
 # A contact "in the future" is a typo in the date, not a plan.
 _FUTURE_SLACK = timedelta(minutes=5)
@@ -69,10 +50,6 @@ def duplicate_message(user: User, existing: Candidate) -> str:
         "This email address belongs to a candidate you cannot see (another recruiter's). "
         "Check the address with the candidate, or ask a manager."
     )
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " "))
 
 
 def find_by_email(email: str | None, *, exclude_id: int | None = None) -> Candidate | None:
@@ -171,7 +148,7 @@ def log_contact(
     tasks = 0
     if application is not None:
         undelivered = {
-            n.id: f"the {n.state} {kind_label(n.kind)}"
+            n.id: f"the {labels.phrase(labels.state(n.state))} {labels.kind_phrase(n.kind)}"
             for n in _undelivered_before(application, when)
         }
         tasks = db.session.scalar(
@@ -191,7 +168,7 @@ def log_contact(
         sa.select(Notification.id, Notification.kind).where(Notification.contact_id == contact.id)
     ).all()
     settled = list(undelivered.values()) + [
-        f"the owed {kind_label(kind)}" for nid, kind in discharged if nid not in undelivered
+        f"the owed {labels.kind_phrase(kind)}" for nid, kind in discharged if nid not in undelivered
     ]
     return ContactOutcome(contact, settled, tasks or 0)
 

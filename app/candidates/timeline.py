@@ -28,16 +28,6 @@ from app.models import (
 
 # Same instant: the cause sorts after (below) its effects in a newest-first list.
 _ORDER = {"stage": 0, "action": 1, "task_opened": 2, "message": 3, "contact": 4, "task_resolved": 5}
-ACTION_LABELS = {
-    "update_requested": "Asked for an update",
-    "withdrew": "Withdrew their application",
-    "preferences_changed": "Changed their email preferences",
-    "unsubscribed": "Unsubscribed from optional updates",
-    "link_requested": "Asked for a fresh status link",
-    "links_revoked": "Status links revoked",
-    "exported": "Personal data exported",
-    "erased": "Personal data erased",
-}
 
 
 @dataclass

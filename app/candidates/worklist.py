@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import abort
 from sqlalchemy import orm
 
 from app import clock
@@ -278,13 +277,3 @@ def _task_rows(query: sa.Select) -> list[Row]:
         )
         for t, c, pid, title, client, n in db.session.execute(query.limit(SECTION_LIMIT))
     ]
-
-
-def task_or_404(user: User, task_id: int, kinds: tuple[str, ...]) -> Task:
-    """An open task of these kinds that `user` may act on (assigned to them, or a manager)."""
-    task = db.session.get(Task, task_id)
-    if task is None or task.kind not in kinds:
-        abort(404)
-    if not sees_everything(user) and task.assignee_id != user.id:
-        abort(404)
-    return task

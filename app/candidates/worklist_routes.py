@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import clock
+from app import access, clock, labels
 from app.access import sees_everything
 from app.candidates import bp, services, worklist
 from app.candidates.forms import FixEmailForm, ReplyForm
@@ -97,7 +97,6 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         recruiters=worklist.recruiters() if sees_everything(current_user) else [],
         failed_key=failed[0] if failed else None,
         failed_form=failed[1] if failed else None,
-        kind_label=services.kind_label,
         user_zone=user_zone(),
     ), status
 
@@ -105,7 +104,7 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
 @bp.post("/queue/tasks/<int:task_id>/reply")
 @login_required
 def reply(task_id: int):
-    task = worklist.task_or_404(current_user, task_id, ("update_request",))
+    task = access.task_or_404(current_user, task_id, ("update_request",))
     form = ReplyForm()
     if not form.validate_on_submit():
         return render_queue((f"reply-{task.id}", form), 400)
@@ -119,7 +118,7 @@ def reply(task_id: int):
 @bp.post("/queue/tasks/<int:task_id>/retry")
 @login_required
 def retry(task_id: int):
-    task = worklist.task_or_404(current_user, task_id, services.UNDELIVERABLE_TASKS)
+    task = access.task_or_404(current_user, task_id, services.UNDELIVERABLE_TASKS)
     form = FixEmailForm()
     if not form.validate_on_submit():
         return render_queue((f"retry-{task.id}", form), 400)
@@ -134,7 +133,7 @@ def retry(task_id: int):
     if sent is None:
         message = "Address corrected. Newer news has replaced that message, so nothing is resent."
     else:
-        message = f"Address corrected; the {services.kind_label(sent.kind)} is being sent again."
+        message = f"Address corrected; the {labels.kind_phrase(sent.kind)} is being sent again."
     return _back(message, "success")
 
 

@@ -7,18 +7,12 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app import access
 from app.extensions import db
 from app.imports import bp, running, services
 from app.imports.forms import POOL, ConfirmForm, UploadForm
 from app.imports.parsing import ALIASES, FileProblem, sample_csv
 from app.models import Candidate, CandidateImport, ImportStatus, Position
-
-
-def _import_or_404(import_id: int) -> CandidateImport:
-    candidate_import = db.session.get(CandidateImport, import_id)
-    if candidate_import is None or not services.may_handle(current_user, candidate_import):
-        abort(404)
-    return candidate_import
 
 
 def _read_upload(storage) -> bytes:
@@ -77,7 +71,7 @@ def sample():
 @bp.route("/imports/<int:import_id>")
 @login_required
 def show_import(import_id: int):
-    candidate_import = _import_or_404(import_id)
+    candidate_import = access.import_or_404(current_user, import_id)
     if candidate_import.status == ImportStatus.IMPORTING.value:
         info = running.progress(candidate_import)  # may find the job lost and fail it
         if candidate_import.status == ImportStatus.IMPORTING.value:
@@ -124,7 +118,7 @@ def _done(candidate_import: CandidateImport):
 @bp.route("/imports/<int:import_id>/confirm", methods=["POST"])
 @login_required
 def confirm_import(import_id: int):
-    candidate_import = _import_or_404(import_id)
+    candidate_import = access.import_or_404(current_user, import_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -147,7 +141,7 @@ def confirm_import(import_id: int):
 @bp.route("/imports/<int:import_id>/progress.json")
 @login_required
 def import_progress(import_id: int):
-    candidate_import = _import_or_404(import_id)
+    candidate_import = access.import_or_404(current_user, import_id)
     return {
         **running.progress(candidate_import),
         "url": url_for("imports.show_import", import_id=import_id),

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from app.access import can_see_position, candidate_filter, sees_everything, visible_positions
+from app import labels
+from app.access import can_see_position, candidate_filter, visible_positions
 from app.extensions import db
 from app.imports.parsing import FileProblem, parse
 from app.models import (
@@ -80,7 +81,7 @@ def check_target(user: User, position: Position | None) -> None:
         raise ImportRefused("Choose one of your open positions, or the candidate pool.")
     if position.status != PositionStatus.OPEN.value:
         raise ImportRefused(
-            f"{position.title} is {position.status.replace('_', ' ')}: "
+            f"{position.title} is {labels.phrase(labels.position_status(position.status))}: "
             "candidates can only be added to open positions."
         )
 
@@ -225,11 +226,6 @@ def _already_in(position: Position | None, candidate_ids: list[int]) -> set[int]
 
 
 # -- who may see an import ---------------------------------------------------------------
-
-
-def may_handle(user: User, candidate_import: CandidateImport) -> bool:
-    """The person who uploaded it, or a manager (who sees everything anyway)."""
-    return candidate_import.user_id == user.id or sees_everything(user)
 
 
 def visible_candidate_ids(user: User, ids: list[int]) -> set[int]:

@@ -7,44 +7,24 @@ from flask import current_app, render_template
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from app.access import sees_everything
+from app import access, labels
 from app.extensions import db
 from app.main import bp, queries
 from app.models import TERMINAL_STAGES, NState, Stage
-
-STAGE_LABELS = {
-    Stage.SOURCED: "Sourced",
-    Stage.SUBMITTED: "Submitted",
-    Stage.CLIENT_REVIEW: "Client review",
-    Stage.INTERVIEW: "Interview",
-    Stage.OFFER: "Offer",
-    Stage.HIRED: "Hired",
-    Stage.REJECTED: "Rejected",
-    Stage.WITHDRAWN: "Withdrawn",
-    Stage.POSITION_CLOSED: "Position closed",
-}
-
-STATE_LABELS = {
-    NState.PENDING: "Pending",
-    NState.QUEUED: "Queued",
-    NState.SENDING: "Sending",
-    NState.SENT: "Sent",
-    NState.DELIVERED: "Delivered",
-    NState.BOUNCED: "Bounced",
-    NState.DROPPED: "Dropped",
-    NState.FAILED: "Failed",
-    NState.SUPERSEDED: "Superseded",
-    NState.DISCHARGED: "Discharged",
-}
 
 
 @bp.app_context_processor
 def _layout_context() -> dict:
     return {
         "mailbox_enabled": "devmail" in current_app.blueprints,
-        "stage_labels": STAGE_LABELS,
         "terminal_stages": TERMINAL_STAGES,
     }
+
+
+@bp.app_template_global("sees_everything")
+def _sees_everything() -> bool:
+    """The access rule, for pages whose words depend on it ("Every position in the agency")."""
+    return current_user.is_authenticated and access.sees_everything(current_user)
 
 
 @bp.app_template_test("csrf_error")
@@ -52,9 +32,10 @@ def _is_csrf_error(error) -> bool:
     return isinstance(error, CSRFError)
 
 
-@bp.app_template_filter("label")
-def _label(value: str) -> str:
-    return STAGE_LABELS.get(value) or STATE_LABELS.get(value) or value.replace("_", " ").title()
+# Words, not codes: every label table as a filter (`{{ n.kind | kind_label }}`).
+for _name, _words in labels.FILTERS.items():
+    bp.add_app_template_filter(_words, _name)
+bp.add_app_template_global(labels, "labels")  # the tables themselves, e.g. for choices
 
 
 @bp.route("/")
@@ -66,7 +47,6 @@ def dashboard():
         candidates=queries.recent_candidates(current_user),
         outbox=queries.outbox_summary(current_user),
         alerts=queries.open_alerts(),
-        sees_everything=sees_everything(current_user),
         stages=list(Stage),
         states=list(NState),
     )

@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app import ratelimit
+from app import labels, ratelimit
 from app.access import client_or_404
 from app.auth.decorators import role_required
 from app.extensions import db
@@ -85,7 +85,7 @@ def save(kind: str):
             db.session.rollback()
             errors = exc.errors
         else:
-            flash(f"Saved the {_where(client)} wording for “{svc.kind_label(kind)}”.", "success")
+            flash(f"Saved the {_where(client)} wording for “{labels.kind(kind)}”.", "success")
             if (row.body_html or None) != form.draft().body_html:
                 flash(
                     "The HTML was tidied for email: anything unsafe (scripts, styles, event "
@@ -103,7 +103,7 @@ def reset(kind: str):
     kind, client = _kind_or_404(kind), _client_arg()
     if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user):
         fallback = "the agency's wording" if client and svc.find(kind, None) else "built-in"
-        flash(f"“{svc.kind_label(kind)}” for {_where(client)} is back to {fallback}.", "success")
+        flash(f"“{labels.kind(kind)}” for {_where(client)} is back to {fallback}.", "success")
     return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
 
 
@@ -147,7 +147,7 @@ def _editor(kind, client, form, source, errors=None):
     return render_template(
         "message_templates/edit.html",
         kind=kind,
-        label=svc.kind_label(kind),
+        label=labels.kind(kind),
         purpose=svc.PURPOSES.get(kind, ""),
         client=client,
         clients=clients,

@@ -9,7 +9,7 @@ import css_inline
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from app import audit, clock
+from app import audit, clock, labels
 from app.extensions import db
 from app.models import Client, MessageTemplate, User
 from app.notifications import custom_templates as ct
@@ -51,25 +51,6 @@ class KindRow:
     client_overrides: list[MessageTemplate]
 
 
-LABELS = {
-    "client_review": "Client review",
-    "interview_scheduled": "Interview scheduled",
-    "position_on_hold": "Role on hold",
-    "position_reopened": "Role open again",
-    "update_reply": "Reply to an update request",
-    "status_link": "Status link",
-    "withdrawal_ack": "Withdrawal confirmed",
-    "not_selected_agency": "Not selected (our decision)",
-    "not_selected_client": "Not selected (client's decision)",
-    "position_cancelled": "Role cancelled",
-    "position_filled": "Role filled",
-}
-
-
-def kind_label(kind: str) -> str:
-    return LABELS.get(kind) or kind.replace("_", " ").capitalize()
-
-
 def overview() -> list[KindRow]:
     rows = db.session.scalars(sa.select(MessageTemplate).order_by(MessageTemplate.id)).all()
     out = []
@@ -78,7 +59,7 @@ def overview() -> list[KindRow]:
         out.append(
             KindRow(
                 kind=kind,
-                label=kind_label(kind),
+                label=labels.kind(kind),
                 purpose=PURPOSES.get(kind, ""),
                 category=KINDS[kind].category,
                 agency_override=next((r for r in mine if r.client_id is None), None),

@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import nh3
@@ -30,6 +31,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
+from app import labels
 from app.extensions import db
 from app.models import MessageTemplate
 
@@ -46,6 +48,9 @@ class MergeField:
     name: str
     description: str
     example: str
+    # A field holding a code, for conditions only ({% if reason == "budget_cut" %}): the
+    # codes it can hold and their words, shown to whoever writes the condition.
+    codes: Mapping[str, str] | None = None
 
 
 MERGE_FIELDS: tuple[MergeField, ...] = (
@@ -70,8 +75,8 @@ MERGE_FIELDS: tuple[MergeField, ...] = (
     MergeField("expected_date", "When we expect the next news", "Friday 4 December 2026"),
     MergeField("expected_what", "What we expect then: interview, decision or update",
                "decision"),
-    MergeField("reason", "Why it ended, as a code (budget_cut, filled_internally, …)",
-               "budget_cut"),
+    MergeField("reason", "Why it ended, to test in a condition", "budget_cut",
+               codes=labels.REASONS),
     MergeField("link_expires", "The date their status link stops working",
                "Friday 25 December 2026"),
 )  # fmt: skip

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, labels
 from app.extensions import db
 from app.models import DeliveryEvent, Notification, NState, Task
 from app.models.notifications import OWED
@@ -344,7 +344,9 @@ def _ensure_task(n: Notification, what: str, reason: str, now: datetime) -> None
     task = Task(
         kind="undeliverable",
         title=f"Email to {name[:200]} {what} — reach them another way",
-        detail=f"Our {n.kind} message to {n.to_email or 'their address'} {what}: {reason}",
+        detail=(
+            f"Our {labels.kind_phrase(n.kind)} to {n.to_email or 'their address'} {what}: {reason}"
+        ),
         candidate_id=n.candidate_id,
         application_id=n.application_id,
         notification_id=n.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app import labels
 from app.models import OutcomeReason, Stage
 
 
@@ -79,7 +80,7 @@ def outcome_kind(stage: str, reason: str | None) -> str:
     try:
         return OUTCOME_KIND[(stage, reason)]
     except KeyError:
-        allowed = ", ".join(TERMINAL_REASONS.get(stage, ())) or "none"
+        allowed = "; ".join(labels.reason(r) for r in TERMINAL_REASONS.get(stage, ())) or "none"
         raise ValueError(
-            f"moving to {stage} needs one of these reasons: {allowed} (got {reason!r})"
+            f"Moving to {labels.phrase(labels.stage(stage))} needs one of these reasons: {allowed}."
         ) from None

@@ -18,7 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import selectinload
 
-from app import clock
+from app import clock, labels
 from app.extensions import db
 from app.models import Application, Lease, Notification, NState, ReconcilerRun
 from app.models.notifications import UNSENT
@@ -230,7 +230,7 @@ def escalate_overdue(now: datetime) -> int:
         position = n.application.position
         outbox.open_task(
             kind="overdue_message",
-            title=f"{n.candidate.name} is still owed a message ({n.kind.replace('_', ' ')})",
+            title=f"{n.candidate.name} is still owed a message ({labels.kind_phrase(n.kind)})",
             detail=n.last_error,
             dedupe_key=f"overdue:{n.id}",
             candidate_id=n.candidate_id,

@@ -14,7 +14,7 @@ from datetime import datetime
 import css_inline
 from flask import current_app, render_template
 
-from app import clock
+from app import clock, labels
 from app.models import Notification
 from app.notifications import custom_templates, links
 from app.notifications.backends import SharedBody
@@ -39,18 +39,6 @@ SUBJECTS = {
     "not_selected_client": "{position} at {client}: the client's decision",
     "position_cancelled": "{position} at {client}: the role has been cancelled",
     "position_filled": "{position} at {client}: the role has been filled",
-}
-
-STAGE_LABELS = {
-    "sourced": "being prepared by us",
-    "submitted": "sent to the client",
-    "client_review": "being reviewed by the client",
-    "interview": "at interview stage",
-    "offer": "at offer stage",
-    "hired": "hired",
-    "rejected": "closed",
-    "withdrawn": "withdrawn",
-    "position_closed": "closed because the role closed",
 }
 
 _INLINER = css_inline.CSSInliner(
@@ -115,7 +103,7 @@ def build_context(n: Notification) -> dict:
         "expected_date": fmt_date(expected.at, tz) if expected else None,
         "expected_what": expected.what if expected else None,
         "application_id": n.application_id,
-        "stage_label": STAGE_LABELS.get(application.stage, application.stage),
+        "stage_label": labels.stage_for_candidates(application.stage),
         "personal_note": n.personal_note,
         "reason": n.reason,
     }
@@ -145,8 +133,8 @@ def render_email(rows: list[Notification], stencils=None) -> Rendered:
         else:
             subject, text, html, shared, fills = stencils.compose(rows, envelope, contexts)
     except Exception as exc:  # noqa: BLE001 - any failure here is reported on the row
-        kinds = ", ".join(n.kind for n in rows)
-        raise RenderError(f"could not render the {kinds} message: {exc}") from exc
+        kinds = ", ".join(labels.kind_phrase(n.kind) for n in rows)
+        raise RenderError(f"could not render the {kinds}: {exc}") from exc
     headers = {}
     if envelope["unsubscribe_url"]:
         # RFC 8058 one-click: the mail client POSTs "List-Unsubscribe=One-Click" to the URL.

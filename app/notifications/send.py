@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock
+from app import clock, labels
 from app.bulk_sql import id_filters, ids_in, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
@@ -77,9 +77,9 @@ def _keep_unrendered(unrendered: dict[str, tuple[list[int], int, str]]) -> int:
         raise_alert(
             "render",
             _render_alert_key(kind),
-            f"'{kind}' messages cannot be rendered, so they are held (still owed) and tried "
-            f"again: {error}. Fix the template (Templates) or the code; they go out on their "
-            "own once they render.",
+            f"{labels.kind(kind)} messages cannot be rendered, so they are held (still owed) "
+            f"and tried again: {error}. Fix the template (Templates) or the code; they go out "
+            "on their own once they render.",
         )
         _release(ids, _backoff_after(attempts), error, "render")
     return sum(len(ids) for ids, _, _ in unrendered.values())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.models import User
+from app import labels
+from app.models import Position, User
 
 
 class PipelineError(ValueError):
@@ -11,3 +12,8 @@ class PipelineError(ValueError):
 
 def actor_id(user: User | None) -> int | None:
     return user.id if user is not None else None
+
+
+def status_words(position: Position) -> str:
+    """ "on hold", "cancelled": a position's status for the middle of a message."""
+    return labels.phrase(labels.position_status(position.status))

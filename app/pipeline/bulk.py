@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, labels
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -101,7 +101,7 @@ def select(position: Position, ids: list[int]) -> tuple[list[Application], list[
         if application is None or application.position_id != position.id:
             refused.append(f"Application #{app_id} is not on the board of {position.title}.")
         elif application.is_terminal:
-            label = application.stage.replace("_", " ")
+            label = labels.phrase(labels.stage(application.stage))
             refused.append(f"{application.candidate.name} has already ended ({label}).")
         else:
             chosen.append(application)

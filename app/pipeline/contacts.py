@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import audit, clock
+from app import access, audit, clock, labels
 from app.extensions import db
 from app.models import (
     Application,
@@ -34,6 +34,8 @@ def log_contact(
     discharge: bool = True,
 ) -> Contact:
     """A call or meeting; it settles what the application owed and closes its tasks."""
+    if not access.can_log_contact(actor, candidate, application):
+        raise PermissionError("That application is not one you can open.")
     now = clock.now()
     if not summary or not summary.strip():
         raise PipelineError("Say briefly what was discussed.")
@@ -61,7 +63,7 @@ def log_contact(
             )
             outbox.discharge(
                 owed,
-                reason=f"{channel}: {contact.summary}"[:2000],
+                reason=f"{labels.channel(channel)}: {contact.summary}"[:2000],
                 user_id=actor.id,
                 contact_id=contact.id,
             )
@@ -77,7 +79,7 @@ def log_contact(
 
 def exempt(notification: Notification, *, actor: User, reason: str) -> None:
     """A manager's recorded decision that this message must not be sent."""
-    if not actor.has_role("manager"):
+    if not access.can_exempt(actor):
         raise PermissionError("Only a manager can exempt a message.")
     if not reason or not reason.strip():
         raise PipelineError("An exemption needs a reason.")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, labels
 from app.bulk_sql import id_filters, insert_many
 from app.extensions import db
 from app.models import (
@@ -28,14 +28,14 @@ from app.models.notifications import TOLD, UNDOABLE
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import due_time
-from app.pipeline.base import PipelineError, actor_id
+from app.pipeline.base import PipelineError, actor_id, status_words
 
 
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
     """Cancel, fill or hold a position; every active candidate is told, in one transaction."""
     status = PositionStatus(status)
     if position.status not in (PositionStatus.OPEN, PositionStatus.ON_HOLD):
-        raise PipelineError(f"{position.title} is already {position.status}.")
+        raise PipelineError(f"{position.title} is already {status_words(position)}.")
     allowed = {
         PositionStatus.CANCELLED: (
             OutcomeReason.BUDGET_CUT,
@@ -50,7 +50,8 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     elif status in allowed:
         if reason not in allowed[status]:
             raise PipelineError(
-                f"Choose why the position is {status}: " + ", ".join(allowed[status])
+                f"Choose why the position is {labels.phrase(labels.position_status(status))}: "
+                + "; ".join(labels.reason(r) for r in allowed[status])
             )
         ids = _close_all(position, actor, reason, now)
     else:

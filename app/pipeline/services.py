@@ -13,7 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, labels
 from app.bulk_sql import insert_many
 from app.extensions import db
 from app.models import (
@@ -32,7 +32,7 @@ from app.models import (
 from app.models.notifications import UNDOABLE
 from app.notifications import outbox
 from app.notifications.kinds import STAGE_KIND, outcome_kind
-from app.pipeline.base import PipelineError, actor_id
+from app.pipeline.base import PipelineError, actor_id, status_words
 
 # The rest of the pipeline's surface, so callers need one import (`services.close_position`).
 from app.pipeline.contacts import exempt, log_contact
@@ -57,7 +57,7 @@ def plan_add_to_position(
 ) -> Application:
     """add_to_position without the commit (imports add many in one transaction)."""
     if position.status != PositionStatus.OPEN:
-        raise PipelineError(f"{position.title} is {position.status.replace('_', ' ')}.")
+        raise PipelineError(f"{position.title} is {status_words(position)}.")
     exists = db.session.scalar(
         sa.select(Application.id).where(
             Application.candidate_id == candidate.id, Application.position_id == position.id
@@ -95,7 +95,7 @@ def plan_add_many(candidate_ids: list[int], position: Position, *, actor: User |
     applications and one for their history. The caller has checked that none is in the
     position yet; the unique (candidate, position) constraint stands behind that check."""
     if position.status != PositionStatus.OPEN:
-        raise PipelineError(f"{position.title} is {position.status.replace('_', ' ')}.")
+        raise PipelineError(f"{position.title} is {status_words(position)}.")
     now = clock.now()
     application_ids = insert_many(
         db.session,
@@ -167,7 +167,7 @@ def plan_move(
 ) -> Notification | None:
     """move_stage without the commit (previews and bulk work run it, then decide)."""
     if application.stage == to_stage:
-        raise PipelineError(f"Already at {to_stage.value.replace('_', ' ')}.")
+        raise PipelineError(f"Already at {labels.phrase(labels.stage(to_stage))}.")
     kind = None
     if to_stage in TERMINAL_STAGES:
         try:

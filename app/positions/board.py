@@ -8,14 +8,14 @@ from datetime import UTC, datetime, time, timedelta
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import access
+from app import access, labels
 from app.models import ACTIVE_STAGES, TERMINAL_STAGES, PositionStatus, Stage
 from app.notifications.timing import candidate_zone
 from app.pipeline import preview, services
 from app.pipeline.lifecycle import reopen_blocker
 from app.pipeline.services import PipelineError
 from app.positions import bp, queries
-from app.positions.forms import REASON_LABELS, InterviewForm, MoveForm, UndoForm, reason_choices
+from app.positions.forms import InterviewForm, MoveForm, UndoForm, reason_choices
 
 ID_SLOT = 987654321  # stands in for an id in URL patterns built once per page
 
@@ -32,7 +32,6 @@ def board(position_id: int):
         stage_order=list(columns),
         active_stages=ACTIVE_STAGES,
         terminal=TERMINAL_STAGES,
-        reason_labels=REASON_LABELS,
         profile_pattern=url_for("candidates.profile", candidate_id=ID_SLOT),
         move_pattern=url_for("positions.move", application_id=ID_SLOT),
         interview_pattern=url_for("positions.interview", application_id=ID_SLOT),
@@ -97,8 +96,7 @@ def _confirm_move(application, to_stage: Stage, reason: str | None, note: str | 
     except PipelineError as exc:  # raced with another change since the preview
         flash(str(exc), "danger")
         return redirect(url_for("positions.board", position_id=application.position_id))
-    label = to_stage.value.replace("_", " ")
-    flash(f"{name} moved to {label}.", f"undo:{application.id}")
+    flash(f"{name} moved to {labels.phrase(labels.stage(to_stage))}.", f"undo:{application.id}")
     return redirect(url_for("positions.board", position_id=application.position_id))
 
 

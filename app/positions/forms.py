@@ -6,7 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Optional, Regexp
 
-from app.models import Application, Client, Notification, OutcomeReason, Position, Stage
+from app import labels
+from app.models import Application, Client, Notification, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
 from app.validators import DateWithin, fits
 
@@ -22,18 +23,6 @@ EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # An interview recorded up to a year late, or planned up to five years ahead.
 INTERVIEW_DATES = DateWithin(past_days=366, future_days=5 * 366)
 
-# What a recruiter picks when an application ends; each one has its own message.
-REASON_LABELS = {
-    OutcomeReason.AGENCY_DECISION: "We decided not to put them forward",
-    OutcomeReason.CLIENT_DECLINED: "The client declined",
-    OutcomeReason.CANDIDATE_WITHDREW: "The candidate withdrew",
-    OutcomeReason.BUDGET_CUT: "Position cancelled: budget cut",
-    OutcomeReason.CLIENT_WITHDREW: "Position cancelled: the client withdrew it",
-    OutcomeReason.FILLED_INTERNALLY: "Filled internally by the client",
-    OutcomeReason.FILLED_BY_OTHER: "Filled by someone else",
-    OutcomeReason.HIRED: "Hired: offer accepted",
-}
-
 
 def choices(pairs) -> list:
     return [_Choice(value, label) for value, label in pairs]
@@ -41,7 +30,7 @@ def choices(pairs) -> list:
 
 def reason_choices(stage: str) -> list:
     reasons = TERMINAL_REASONS.get(Stage(stage), ())
-    return choices([("", "Choose a reason…")] + [(r, REASON_LABELS.get(r, r)) for r in reasons])
+    return choices([("", "Choose a reason…")] + [(r, labels.reason(r)) for r in reasons])
 
 
 class ClientForm(FlaskForm):

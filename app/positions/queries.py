@@ -49,6 +49,11 @@ def clients(q: str | None) -> list:
     return db.session.execute(query.limit(SEARCH_LIMIT)).all()
 
 
+def client_choices() -> list[tuple[int, str]]:
+    """Every client as (id, name), for a position's client field."""
+    return list(db.session.execute(sa.select(Client.id, Client.name).order_by(Client.name)).all())
+
+
 def client_name_taken(name: str, *, except_id: int | None = None) -> bool:
     query = sa.select(Client.id).where(sa.func.lower(Client.name) == name.strip().lower())
     if except_id is not None:

@@ -3,15 +3,14 @@ live in board.py."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import access, clock
+from app import access
 from app.auth.decorators import role_required
-from app.extensions import db
 from app.input_guard import search_term
 from app.models import Client, Position, PositionStatus
-from app.positions import bp, queries
+from app.positions import bp, queries, services
 from app.positions.forms import ClientForm, PositionForm, choices
 
 # -- clients ----------------------------------------------------------------------------------
@@ -28,11 +27,7 @@ def list_clients():
 @role_required("recruiter")
 def new_client():
     form = ClientForm()
-    if form.validate_on_submit() and _client_name_free(form):
-        client = Client(created_at=clock.now(), updated_at=clock.now())
-        _fill_client(client, form)
-        db.session.add(client)
-        db.session.commit()
+    if form.validate_on_submit() and (client := _save_client(form, None)):
         flash(f"Client {client.name} added.", "success")
         return redirect(url_for("positions.show_client", client_id=client.id))
     return render_template("positions/client_form.html", form=form, client=None)
@@ -51,28 +46,27 @@ def show_client(client_id: int):
 def edit_client(client_id: int):
     client = access.client_or_404(client_id)
     form = ClientForm(obj=client)
-    if form.validate_on_submit() and _client_name_free(form, except_id=client.id):
-        _fill_client(client, form)
-        client.updated_at = clock.now()
-        db.session.commit()
+    if form.validate_on_submit() and _save_client(form, client):
         flash(f"Client {client.name} saved.", "success")
         return redirect(url_for("positions.show_client", client_id=client.id))
     return render_template("positions/client_form.html", form=form, client=client)
 
 
-def _client_name_free(form: ClientForm, except_id: int | None = None) -> bool:
-    # Checked before writing so the user gets a message, not an IntegrityError page.
-    if queries.client_name_taken(form.name.data, except_id=except_id):
-        form.name.errors.append("A client with this name already exists.")
-        return False
-    return True
+def _save_client(form: ClientForm, client: Client | None) -> Client | None:
+    """The saved client, or None with the service's message on the form."""
+    try:
+        return services.save_client(client, **_data(form, CLIENT_FIELDS))
+    except services.Refused as exc:
+        form[exc.field].errors.append(str(exc))
+        return None
 
 
-def _fill_client(client: Client, form: ClientForm) -> None:
-    client.name = form.name.data.strip()
-    client.contact_name = (form.contact_name.data or "").strip() or None
-    client.contact_email = (form.contact_email.data or "").strip() or None
-    client.notes = (form.notes.data or "").strip() or None
+def _data(form, names: tuple[str, ...]) -> dict:
+    return {name: form[name].data for name in names}
+
+
+CLIENT_FIELDS = ("name", "contact_name", "contact_email", "notes")
+POSITION_FIELDS = ("client_id", "title", "location", "owner_id")
 
 
 # -- positions --------------------------------------------------------------------------------
@@ -99,18 +93,7 @@ def new_position():
     if request.method == "GET":
         form.owner_id.data = current_user.id
         form.client_id.data = request.args.get("client_id", type=int)
-    if form.validate_on_submit():
-        now = clock.now()
-        position = Position(
-            status=PositionStatus.OPEN.value,
-            opened_at=now,
-            status_changed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        _fill_position(position, form)
-        db.session.add(position)
-        db.session.commit()
+    if form.validate_on_submit() and (position := _save_position(form, None)):
         flash(f"Position {position.title} opened.", "success")
         return redirect(url_for("positions.board", position_id=position.id))
     return render_template("positions/position_form.html", form=form, position=None)
@@ -122,36 +105,25 @@ def edit_position(position_id: int):
     position = access.position_or_404(current_user, position_id)
     form = PositionForm(obj=position)
     _position_choices(form, position)
-    if form.validate_on_submit():
-        _fill_position(position, form)
-        position.updated_at = clock.now()
-        db.session.commit()
+    if form.validate_on_submit() and _save_position(form, position):
         flash(f"Position {position.title} saved.", "success")
         return redirect(url_for("positions.board", position_id=position.id))
     return render_template("positions/position_form.html", form=form, position=position)
 
 
+def _save_position(form: PositionForm, position: Position | None) -> Position | None:
+    try:
+        return services.save_position(position, actor=current_user, **_data(form, POSITION_FIELDS))
+    except services.Refused as exc:
+        form[exc.field].errors.append(str(exc))
+        return None
+
+
 def _position_choices(form: PositionForm, position: Position | None = None) -> None:
-    clients = db.session.scalars(db.select(Client).order_by(Client.name)).all()
-    form.client_id.choices = choices([(0, "Choose a client…")] + [(c.id, c.name) for c in clients])
-    if access.sees_everything(current_user):
-        owners = {u.id: u.name for u in queries.assignable_owners()}
-        owners.setdefault(current_user.id, current_user.name)
-        if position is not None and position.owner is not None:
-            owners.setdefault(position.owner_id, position.owner.name)
-    else:
-        # A recruiter's positions are their own: they cannot hand one to someone else.
-        owners = {current_user.id: current_user.name}
+    clients = queries.client_choices()
+    form.client_id.choices = choices([(0, "Choose a client…")] + clients)
+    owners = services.owner_choices(current_user, position)
     form.owner_id.choices = choices(sorted(owners.items(), key=lambda item: item[1]))
-
-
-def _fill_position(position: Position, form: PositionForm) -> None:
-    if db.session.get(Client, form.client_id.data) is None:
-        abort(400)
-    position.client_id = form.client_id.data
-    position.title = form.title.data.strip()
-    position.location = (form.location.data or "").strip() or None
-    position.owner_id = form.owner_id.data
 
 
 from app.positions import board  # noqa: E402,F401  (registers the board routes)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import audit, clock
+from app import audit, clock, labels
 from app.extensions import db
 from app.models import (
     Application,
@@ -179,7 +179,7 @@ def _scrub_history(candidate: Candidate) -> None:
     for contact in _rows(Contact, Contact.candidate_id == candidate.id):
         contact.summary = "[erased on request]"
     for task in _rows(Task, Task.candidate_id == candidate.id):
-        task.title = f"{task.kind.replace('_', ' ')} (candidate erased)"
+        task.title = f"{labels.task_kind(task.kind)} (candidate erased)"
         task.detail = None
     for action in _rows(CandidateAction, CandidateAction.candidate_id == candidate.id):
         action.detail = None

@@ -27,11 +27,11 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
 from app import clock
+from app.access import sees_everything
 from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     DigestSetting,
-    Role,
     StaffMessage,
     StaffMessageState,
     User,
@@ -83,7 +83,8 @@ def save_settings(user: User, *, enabled: bool, hour: int) -> None:
 
 
 def is_manager(user: User) -> bool:
-    return user.has_role(Role.MANAGER)
+    # A manager's digest covers what they see: the whole agency.
+    return sees_everything(user)
 
 
 def build_digest(user: User, now: datetime | None = None) -> Digest | None:
@@ -102,7 +103,6 @@ def build_digest(user: User, now: datetime | None = None) -> Digest | None:
         "counts": counts,
         "rows": rows,
         "more": max(0, counts.total - len(rows)),
-        "labels": queries.REASON_LABELS,
         "base_url": base,
         "report_url": f"{base}/reports/overdue",
         "settings_url": f"{base}/reports/digest",

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, labels
 from app.business_days import get_calendar
 from app.extensions import db
 from app.models import SEVERITY, OverdueItem
@@ -67,7 +67,7 @@ def _stream_python(f: Filters) -> Iterator[str]:
         writer.writerow(
             (
                 row.application_id,
-                row.reason,
+                labels.overdue_reason(row.reason),
                 row.severity,
                 row.since.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 f"{row.age.total_seconds() / 3600:.1f}",
@@ -79,8 +79,8 @@ def _stream_python(f: Filters) -> Iterator[str]:
                 safe_cell(row.client),
                 row.owner_id,
                 safe_cell(row.owner),
-                row.message_kind or "",
-                row.message_state or "",
+                labels.kind(row.message_kind),
+                labels.state(row.message_state),
                 safe_cell(row.note),
             )
         )
@@ -95,7 +95,9 @@ def counts_csv(rows: list, heading: str) -> Iterator[str]:
     """Per-recruiter or per-client counts: (id, name, {reason: n}, total) rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow((f"{heading}_id", heading, *(r.value for r in REASONS), "total"))
+    writer.writerow(
+        (f"{heading}_id", heading, *(labels.overdue_reason(r) for r in REASONS), "total")
+    )
     for key, name, per, total in rows:
         writer.writerow((key, safe_cell(name), *(per.get(r.value, 0) for r in REASONS), total))
     yield buffer.getvalue()
@@ -110,21 +112,30 @@ def _safe_sql(expr: str) -> str:
     return f"CASE WHEN left({expr}, 1) IN ({_FORMULA_SQL}) THEN chr(39) || {expr} ELSE {expr} END"
 
 
+# Codes become words in the query itself: each label table travels as two arrays.
+_LABELLED = {"reason": labels.OVERDUE_REASONS, "kind": labels.KINDS, "state": labels.STATES}
+
 _COPY_SQL = """
 COPY (
-  WITH bd(day, ord) AS (SELECT * FROM unnest(%(days)s::date[], %(ords)s::int[]))
-  SELECT i.application_id, i.reason, i.severity,
+  WITH bd(day, ord) AS (SELECT * FROM unnest(%(days)s::date[], %(ords)s::int[])),
+  rl(code, words) AS (SELECT * FROM unnest(%(reason_codes)s::text[], %(reason_words)s::text[])),
+  kl(code, words) AS (SELECT * FROM unnest(%(kind_codes)s::text[], %(kind_words)s::text[])),
+  sl(code, words) AS (SELECT * FROM unnest(%(state_codes)s::text[], %(state_words)s::text[]))
+  SELECT i.application_id, coalesce(rl.words, i.reason), i.severity,
     to_char(i.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
     to_char(extract(epoch FROM (%(now)s::timestamptz - i.since)) / 3600.0, 'FM9999999990.0'),
     %(today_ord)s - coalesce(bd.ord, %(today_ord)s),
     {candidate}, i.position_id, {position}, i.client_id, {client}, i.owner_id, {owner},
-    coalesce(i.message_kind, ''), coalesce(i.message_state, ''), {note}
+    coalesce(kl.words, i.message_kind, ''), coalesce(sl.words, i.message_state, ''), {note}
   FROM overdue_items i
   LEFT JOIN candidates c ON c.id = i.candidate_id
   LEFT JOIN positions p ON p.id = i.position_id
   LEFT JOIN clients cl ON cl.id = i.client_id
   LEFT JOIN users u ON u.id = i.owner_id
   LEFT JOIN bd ON bd.day = (i.since AT TIME ZONE %(tz)s)::date
+  LEFT JOIN rl ON rl.code = i.reason
+  LEFT JOIN kl ON kl.code = i.message_kind
+  LEFT JOIN sl ON sl.code = i.message_state
   WHERE {where}
   ORDER BY i.severity, i.since, i.application_id
 ) TO STDOUT WITH (FORMAT csv)
@@ -164,6 +175,9 @@ def _copy_statement(f: Filters) -> tuple[str, dict]:
     if f.min_age_days is not None:
         where.append("i.since <= %(cutoff)s")
         params["cutoff"] = now - timedelta(days=f.min_age_days)
+    for name, table in _LABELLED.items():
+        params[f"{name}_codes"] = [str(code) for code in table]
+        params[f"{name}_words"] = list(table.values())
     params.update(
         days=days,
         ords=ords,

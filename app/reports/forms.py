@@ -6,7 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from app.models import Contact, ContactChannel, Notification
+from app import labels
+from app.models import Contact, Notification
 from app.validators import fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
@@ -17,18 +18,10 @@ except ImportError:  # pragma: no cover - older wtforms
         return (value, label)
 
 
-CHANNEL_LABELS = {
-    ContactChannel.PHONE: "Phone call",
-    ContactChannel.VIDEO: "Video call",
-    ContactChannel.IN_PERSON: "In person",
-    ContactChannel.OTHER: "Other",
-}
-
-
 class LogContactForm(FlaskForm):
     channel = SelectField(
         "How",
-        choices=[_Choice(c.value, label) for c, label in CHANNEL_LABELS.items()],
+        choices=[_Choice(c, label) for c, label in labels.CHANNELS.items()],
         default="phone",
     )
     summary = TextAreaField(

@@ -28,12 +28,6 @@ from app.models import (
     User,
 )
 
-REASON_LABELS = {
-    OverdueReason.OWED_UNSENT: "Owed, unsent",
-    OverdueReason.UNDELIVERABLE: "Undeliverable",
-    OverdueReason.PROMISE_MISSED: "Promised date missed",
-    OverdueReason.SILENT: "Silent",
-}
 REASONS = list(OverdueReason)
 
 
@@ -99,10 +93,6 @@ class Row:
     message_kind: str | None
     message_state: str | None
     note: str | None
-
-    @property
-    def reason_label(self) -> str:
-        return REASON_LABELS.get(self.reason, self.reason)
 
 
 @dataclass

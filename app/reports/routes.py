@@ -18,8 +18,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from app import audit, clock
-from app.access import application_or_404
+from app import access, audit, clock, labels
 from app.auth.decorators import role_required
 from app.auth.routes import safe_next_url
 from app.extensions import db
@@ -92,7 +91,7 @@ def overdue_report():
     trend_chart = charts.line_chart(
         "Overdue items per day",
         charts.day_labels([day for day, _ in trend]),
-        [(queries.REASON_LABELS[r], [per[r.value] for _, per in trend]) for r in queries.REASONS],
+        [(labels.overdue_reason(r), [per[r.value] for _, per in trend]) for r in queries.REASONS],
         y_title="items",
     )
     refreshed_at, stats = overdue.last_refresh()
@@ -115,7 +114,6 @@ def overdue_report():
         refreshed_at=refreshed_at,
         refresh_stats=stats,
         refresh_form=RefreshForm(),
-        labels=queries.REASON_LABELS,
         reasons=queries.REASONS,
         now=clock.now(),
     )
@@ -128,8 +126,7 @@ def overdue_csv():
     name = f"closeloop-overdue-{clock.now():%Y%m%d-%H%M}.csv"
     # Names and addresses of candidates leave the app: recorded before the stream starts.
     filters = request.query_string.decode("utf-8", "replace")
-    audit.record(current_user, "report.exported", "overdue report (CSV)", filters or None)
-    db.session.commit()
+    audit.record_alone(current_user, "report.exported", "overdue report (CSV)", filters or None)
     return Response(
         stream_with_context(stream_csv(f)),
         mimetype="text/csv",
@@ -176,15 +173,10 @@ def refresh_report():
 # -- one application: where every overdue row is resolved ---------------------------------
 
 
-def _application_for_user(application_id: int) -> Application:
-    # Someone else's application answers as a missing one does: ids cannot be probed.
-    return application_or_404(current_user, application_id)
-
-
 @bp.route("/applications/<int:application_id>")
 @role_required(Role.RECRUITER)
 def application_detail(application_id: int):
-    application = _application_for_user(application_id)
+    application = access.application_or_404(current_user, application_id)
     back = safe_next_url(request.args.get("next"))
     return _render_application(application, back, LogContactForm(next=back), None)
 
@@ -232,9 +224,8 @@ def _render_application(application, back, contact_form, exempt_error):
         exempt_form=ExemptForm(next=back),
         exempt_error=exempt_error,
         exemptable=DISCHARGEABLE,  # what a manager may still exempt
-        can_exempt=current_user.has_role(Role.MANAGER),
+        can_exempt=access.can_exempt(current_user),
         back=back,
-        labels=queries.REASON_LABELS,
         now=clock.now(),
     )
 
@@ -242,7 +233,7 @@ def _render_application(application, back, contact_form, exempt_error):
 @bp.route("/applications/<int:application_id>/contact", methods=["POST"])
 @role_required(Role.RECRUITER)
 def log_contact(application_id: int):
-    application = _application_for_user(application_id)
+    application = access.application_or_404(current_user, application_id)
     form = LogContactForm()
     back = safe_next_url(form.next.data)
     if not form.validate_on_submit():
@@ -267,7 +258,7 @@ def log_contact(application_id: int):
 @bp.route("/applications/<int:application_id>/exempt", methods=["POST"])
 @role_required(Role.MANAGER)
 def exempt(application_id: int):
-    application = _application_for_user(application_id)
+    application = access.application_or_404(current_user, application_id)
     form = ExemptForm()
     back = safe_next_url(form.next.data)
     if not form.validate_on_submit():
@@ -304,10 +295,10 @@ def sla():
     f = queries.Filters.from_args(request.args)
     report = dashboards.sla_report(weeks, owner_id=f.owner_id, client_id=f.client_id)
     promises = dashboards.promises_kept(weeks)
-    labels = [w.strftime("%d %b") for w, _ in report.weeks]
+    week_labels = [w.strftime("%d %b") for w, _ in report.weeks]
     latency_chart = charts.line_chart(
         "Decision → notification time per week (hours)",
-        labels,
+        week_labels,
         [
             ("Median", [stats.median for _, stats in report.weeks]),
             ("95th percentile", [stats.p95 for _, stats in report.weeks]),
@@ -317,7 +308,7 @@ def sla():
     )
     share_chart = charts.line_chart(
         "Share told within the SLA, and promises kept, per week (%)",
-        labels,
+        week_labels,
         [
             ("Told within SLA", [_pct(s.share_in_sla) for _, s in report.weeks]),
             (
@@ -352,7 +343,7 @@ def delivery():
         "Candidate messages per day (UTC)",
         charts.day_labels([d for d, _ in table]),
         [
-            (name.capitalize(), [per[name] for _, per in table])
+            (labels.state(name), [per[name] for _, per in table])
             for name, _ in dashboards.DELIVERY_SERIES
         ],
         y_title="messages",

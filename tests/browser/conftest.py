@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,15 @@ def require_chromium() -> None:
 class _Requests:
     """WSGI middleware that knows which requests are still being answered, so the server
     can be stopped only once they are done: a request a page sent just before its test
-    ended (a card moved, a button pressed) must not write into the next test's data."""
+    ended (a card moved, a button pressed) must not write into the next test's data.
+
+    A request counts until its response is closed or its thread ends: werkzeug skips
+    closing the response when the client went away first (reading what is left of the
+    request raises), so the thread's end is what tells the request is over then."""
 
     def __init__(self, app):
         self.app = app
-        self.active = 0
+        self.active: dict[int, threading.Thread] = {}
         self.closed = False
         self.done = threading.Condition()
 
@@ -54,7 +59,7 @@ class _Requests:
             if self.closed:
                 start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
                 return [b"the test is over"]
-            self.active += 1
+            self.active[threading.get_ident()] = threading.current_thread()
         try:
             return ClosingIterator(self.app(environ, start_response), self._finished)
         except BaseException:
@@ -63,14 +68,41 @@ class _Requests:
 
     def _finished(self) -> None:
         with self.done:
-            self.active -= 1
+            self.active.pop(threading.get_ident(), None)
             self.done.notify_all()
 
+    def _running(self) -> int:
+        for ident, thread in list(self.active.items()):
+            if not thread.is_alive():
+                del self.active[ident]
+        return len(self.active)
+
     def close(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
         with self.done:
             self.closed = True
-            if not self.done.wait_for(lambda: self.active == 0, timeout=timeout):
-                raise AssertionError(f"{self.active} request(s) still running {timeout}s on")
+            while self._running():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{len(self.active)} request(s) still running {timeout}s on:\n"
+                        + _server_stacks()
+                    )
+                self.done.wait(min(left, 0.05))
+
+
+def _server_stacks() -> str:
+    """Where the live server's request threads are, for a request that does not finish."""
+    import sys
+    import traceback
+
+    frames = sys._current_frames()
+    stacks = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident)
+        if frame is not None and thread is not threading.current_thread():
+            stacks.append(f"--- {thread.name}\n" + "".join(traceback.format_stack(frame)))
+    return "\n".join(stacks)
 
 
 @pytest.fixture
@@ -85,6 +117,8 @@ def live_server(app):
     try:
         yield app.config["PUBLIC_BASE_URL"]
     finally:
+        # The test's own open transaction must not hold up a request still being answered.
+        db.session.rollback()
         server.shutdown()
         requests.close()
         server.server_close()

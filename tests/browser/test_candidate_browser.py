@@ -135,7 +135,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     )
     form.get_by_role("button", name="Log contact").click()
     expect(tab.locator(".alert-success")).to_contain_text(
-        "This also settles the bounced submitted update"
+        "This also settles the bounced submission update"
     )
     first = tab.get_by_test_id("entry").first
     expect(tab.get_by_test_id("timeline")).to_contain_text("email address had a typo")

@@ -34,7 +34,7 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     assert rows.count() == len(KINDS)  # one row per message kind
     tab.screenshot(path=str(SCREENSHOTS / "templates-list.png"), full_page=True)
 
-    tab.get_by_role("link", name="Not selected (client's decision)").first.click()
+    tab.get_by_role("link", name="Rejection email (client's decision)").first.click()
     tab.wait_for_load_state()
     subject = tab.get_by_test_id("preview-subject")
     assert "the client's decision" in subject.inner_text()  # the built-in wording
