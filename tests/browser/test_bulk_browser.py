@@ -52,6 +52,7 @@ def test_bulk_reject_three_from_the_board(live_server, tab, position):
     page.wait_for_url(re.compile(rf"/positions/{position.id}/bulk\?"))
     assert page.get_by_test_id("recipient").count() == 3
     assert page.get_by_role("button", name="Confirm rejecting 3").is_disabled()
+    page.wait_for_load_state("load")  # bulk.js listens for the choice once it has run
 
     page.get_by_label("Why do these applications end?").select_option("client_declined")
     page.get_by_test_id("subject").first.wait_for()  # the JS re-rendered with the reason
@@ -115,6 +116,8 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, tab, pos
     sign_in(page, live_server, EMAIL, PASSWORD)
     page.goto(f"{live_server}/positions/{position.id}")
     page.get_by_role("link", name="Cancel position").click()
+    page.wait_for_url(re.compile(r"/lifecycle/cancel$"))
+    page.wait_for_load_state("load")  # bulk.js listens for the choice once it has run
     page.get_by_label("Why is it cancelled?").select_option("budget_cut")
     page.get_by_test_id("sample").wait_for()
     assert page.get_by_test_id("active-count").inner_text() == "6"
