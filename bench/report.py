@@ -38,7 +38,8 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-report)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_report_bench"
+# Overridable (BENCH_REPORT_DB_NAME) so several people on one machine each seed their own.
+DB_NAME = os.environ.get("BENCH_REPORT_DB_NAME", "closeloop_report_bench")
 DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
 PG_DSN = f"host=127.0.0.1 port=5432 user=root dbname={DB_NAME}"
 MANAGER_EMAIL = "manager@bench.test"
