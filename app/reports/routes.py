@@ -3,6 +3,7 @@ renders; the rules live in overdue.py, queries.py, dashboards.py and digest.py."
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 
 from app import access, audit, clock, labels
 from app.auth.decorators import role_required
@@ -305,7 +307,7 @@ def sla():
     saved_promises = snapshots.promises_kept(weeks, now)
     promises = saved_promises.value if saved_promises else dashboards.promises_kept(weeks, now)
     week_labels = [w.strftime("%d %b") for w, _ in report.weeks]
-    latency_chart = charts.line_chart(
+    latency_chart = _line_chart(
         "Decision → notification time per week (hours)",
         week_labels,
         [
@@ -315,7 +317,7 @@ def sla():
         y_title="hours",
         value_format="{:.1f}",
     )
-    share_chart = charts.line_chart(
+    share_chart = _line_chart(
         "Share told within the SLA, and promises kept, per week (%)",
         week_labels,
         [
@@ -340,6 +342,21 @@ def sla():
     )
 
 
+def _line_chart(title: str, labels: list, series: list, **options) -> Markup:
+    """`charts.line_chart`, drawn once for the same figures: a dashboard served from its
+    snapshot shows the same numbers until the next refresh, and drawing the SVG cost more
+    than the rest of the page (bench/report.py)."""
+    frozen = tuple((name, tuple(values)) for name, values in series)
+    return _drawn(title, tuple(labels), frozen, tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=32)
+def _drawn(title: str, labels: tuple, series: tuple, options: tuple) -> Markup:
+    return charts.line_chart(
+        title, list(labels), [(n, list(v)) for n, v in series], **dict(options)
+    )
+
+
 def _as_of(*saved) -> datetime | None:
     """When the oldest figures on the page were computed, if any came from a snapshot."""
     times = [s.computed_at for s in saved if s is not None]
@@ -357,7 +374,7 @@ def delivery():
     now = clock.now()
     saved = snapshots.delivery_per_day(days, now)
     table = saved.value if saved else dashboards.delivery_per_day(days, now)
-    chart = charts.line_chart(
+    chart = _line_chart(
         "Candidate messages per day (UTC)",
         charts.day_labels([d for d, _ in table]),
         [
