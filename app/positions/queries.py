@@ -158,18 +158,28 @@ def board(position: Position, shown: dict[str, int] | None = None) -> dict[str, 
     its first cards (BOARD_FIRST, or as many as `shown` asks for) and its true total."""
     shown = shown or {}
     stages = [s.value for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)]
+    limits = {s: min(BOARD_MAX, max(BOARD_FIRST, shown.get(s, BOARD_FIRST))) for s in stages}
+    order = (Application.stage_entered_at.desc(), Application.id)
+    ranked = (
+        _card_rows(position.id)
+        .add_columns(
+            sa.func.row_number().over(partition_by=Application.stage, order_by=order).label("rank"),
+            sa.func.count().over(partition_by=Application.stage).label("total"),
+        )
+        .order_by(None)
+        .subquery()
+    )
+    limit = sa.case(limits, value=ranked.c.stage, else_=BOARD_FIRST)
+    rows = db.session.execute(
+        sa.select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.stage, ranked.c.rank)
+    ).all()
+    cards = _cards(position.id, rows)
     per_stage: dict[str, list] = {s: [] for s in stages}
-    for r in db.session.execute(_card_rows(position.id)):
-        per_stage.setdefault(r.stage, []).append(r)
-    picked = {
-        stage: rows[: min(BOARD_MAX, max(BOARD_FIRST, shown.get(stage, BOARD_FIRST)))]
-        for stage, rows in per_stage.items()
-    }
-    cards = _cards(position.id, [r for rows in picked.values() for r in rows])
-    return {
-        stage: Column(stage, [cards[r.id] for r in rows], len(per_stage[stage]))
-        for stage, rows in picked.items()
-    }
+    totals: dict[str, int] = dict.fromkeys(stages, 0)
+    for r in rows:
+        per_stage.setdefault(r.stage, []).append(cards[r.id])
+        totals[r.stage] = r.total
+    return {stage: Column(stage, per_stage[stage], totals[stage]) for stage in per_stage}
 
 
 def column(position: Position, stage: str, offset: int, limit: int = BOARD_MORE) -> Column:
