@@ -23,7 +23,8 @@ The database is BENCH_REPORT_DB_NAME (default `closeloop_report_bench`); `--skip
 it as it is (migrated to the head first). The last line is `report: applications=<n>
 p50_ms=<x> csv_seconds=<s> csv_peak_mb=<m> sla_ms=<p50> delivery_ms=<p50>
 sla_live_ms=<p50> delivery_live_ms=<p50>` (the `_live_` ones: the same pages computed at
-every view, as before the snapshots).
+every view, as before the snapshots). `--dashboards-only` stops after step 4 and prints
+`report: applications=<n> sla_ms=... delivery_ms=... sla_live_ms=... delivery_live_ms=...`.
 """
 
 from __future__ import annotations
