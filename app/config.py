@@ -139,6 +139,9 @@ def load(instance_path: str) -> dict:
         "HOLIDAY_SUBDIVISION": os.environ.get("HOLIDAY_SUBDIVISION", "ENG"),
         "EXTRA_HOLIDAYS": os.environ.get("EXTRA_HOLIDAYS", ""),
         "OVERDUE_REFRESH_SECONDS": float(os.environ.get("OVERDUE_REFRESH_SECONDS", "300")),
+        # The SLA and delivery dashboards' figures are precomputed this often
+        # (app/reports/snapshots.py); a snapshot older than three intervals is not used.
+        "DASHBOARD_REFRESH_SECONDS": float(os.environ.get("DASHBOARD_REFRESH_SECONDS", "300")),
         "DIGEST_INTERVAL_SECONDS": float(os.environ.get("DIGEST_INTERVAL_SECONDS", "300")),
         "DIGEST_HOUR": _env_int("DIGEST_HOUR", 7),
         # Links in staff emails point here.

@@ -1,19 +1,24 @@
 """Pipeline-board benchmark: one position with 2,000 applications, in PostgreSQL.
 
-Seeds the database `closeloop_board_bench` (dropped, created and migrated here): one
+Seeds the database BENCH_BOARD_DB_NAME (default `closeloop_board_bench`; dropped, created and
+migrated here): one
 recruiter, two positions (2,000 and 20 applications), each application with two messages
 (an older superseded one and a live one in a mix of states), some promised dates and some
 logged contacts. Then, signed in through Flask's test client (query, template and all):
 
-1. `GET /positions/<big>` ~20 times: p50/p95 and the number of SQL statements per request;
+1. `GET /positions/<big>` ~20 times: p50/p95, the number of SQL statements per request and
+   the size of the HTML (each column paints its first cards; "Show N more" loads the rest);
 2. the same page for the 20-application position: the baseline;
-3. for comparison, the naive way of finding each card's latest message (one query per card),
+3. the big board with every card drawn (`?show_<stage>=N` for every column, what the page
+   sent before it painted columns in parts), and one "Show N more" fetch
+   (`/positions/<big>/cards`);
+4. for comparison, the naive way of finding each card's latest message (one query per card),
    timed once over the 2,000 applications.
 
     make bench-board      # or: .venv/bin/python bench/board.py [--applications N] [--runs N]
 
-The last line is
-`board: applications=<n> p50_ms=<x> p95_ms=<y> queries=<q> baseline_p50_ms=<z>`.
+The last line is `board: applications=<n> p50_ms=<x> p95_ms=<y> queries=<q>
+baseline_p50_ms=<z> html_kb=<k> full_html_kb=<k> full_p50_ms=<x> more_p50_ms=<x>`.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-board)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_board_bench"
+DB_NAME = os.environ.get("BENCH_BOARD_DB_NAME", "closeloop_board_bench")
 DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
 EMAIL = "recruiter@bench.test"
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway local database
@@ -196,12 +201,24 @@ def main(argv=None) -> int:
 
     app = create_app({"WTF_CSRF_ENABLED": False})
     big, small = seed(app, (args.applications, args.baseline))
+    from app.models import ACTIVE_STAGES, TERMINAL_STAGES
+
     board = measure(app, f"/positions/{big}", args.runs)
     baseline = measure(app, f"/positions/{small}", args.runs)
+    every = "&".join(
+        f"show_{s.value}={args.applications}" for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)
+    )
+    full = measure(app, f"/positions/{big}?{every}", max(3, args.runs // 4))
+    more = measure(app, f"/positions/{big}/cards?stage={STAGES[0]}&offset=20", args.runs)
     naive = naive_latest_ms(app, big)
     print(
         f"board x{args.applications}: p50 {board['p50']:.1f} ms, p95 {board['p95']:.1f} ms, "
         f"{board['queries']} SQL statements, {board['bytes'] / 1024:.0f} KiB of HTML"
+    )
+    print(
+        f"board x{args.applications}, every card drawn: p50 {full['p50']:.1f} ms, "
+        f'{full["bytes"] / 1024:.0f} KiB of HTML; "Show N more" fetch: p50 {more["p50"]:.1f} ms, '
+        f"{more['bytes'] / 1024:.0f} KiB"
     )
     print(
         f"board x{args.baseline}: p50 {baseline['p50']:.1f} ms, p95 {baseline['p95']:.1f} ms, "
@@ -211,7 +228,9 @@ def main(argv=None) -> int:
     print(
         f"board: applications={args.applications} p50_ms={board['p50']:.1f} "
         f"p95_ms={board['p95']:.1f} queries={board['queries']} "
-        f"baseline_p50_ms={baseline['p50']:.1f}"
+        f"baseline_p50_ms={baseline['p50']:.1f} html_kb={board['bytes'] / 1024:.0f} "
+        f"full_html_kb={full['bytes'] / 1024:.0f} full_p50_ms={full['p50']:.1f} "
+        f"more_p50_ms={more['p50']:.1f}"
     )
     return 0
 

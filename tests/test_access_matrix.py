@@ -52,6 +52,7 @@ MATRIX = {
     "GET /positions":                                        "login login 200   200   200   200",
     "GET /positions/<int:position_id>":                      "login login 200   404   200   200",
     "GET /positions/<int:position_id>/bulk":                 "login login 200   404   200   200",
+    "GET /positions/<int:position_id>/cards":                "login login 200   404   200   200",
     "POST /positions/<int:position_id>/bulk":                "login login 200   404   200   200",
     "GET /positions/<int:position_id>/bulk/result":          "login login 200   404   200   200",
     "POST /positions/<int:position_id>/bulk/undo":           "login login 302   404   302   302",

@@ -217,6 +217,7 @@ EXTRA = {
         "query": {"hold_reason": "budget"}
     },
     "GET /positions/<int:position_id>/bulk": lambda r: {"query": _bulk(r)},
+    "GET /positions/<int:position_id>/cards": lambda r: {"query": {"stage": "submitted"}},
     "POST /positions/<int:position_id>/bulk": lambda r: {"data": _bulk(r)},
     "GET /positions/<int:position_id>/bulk/result": lambda r: {"query": _bulk(r)},
     "POST /positions/<int:position_id>/bulk/undo": lambda r: {"data": _bulk(r)},

@@ -41,6 +41,13 @@ SCHEDULE: tuple[Periodic, ...] = (
         "app.reports.overdue:refresh",
         queue="maintenance",
     ),
+    # The SLA and delivery dashboards' figures (app/reports/snapshots.py).
+    Periodic(
+        "dashboard-refresh",
+        "DASHBOARD_REFRESH_SECONDS",
+        "app.reports.snapshots:refresh",
+        queue="maintenance",
+    ),
     # Morning digests for staff: built when each user's hour comes, then sent like the rest.
     Periodic("digests", "DIGEST_INTERVAL_SECONDS", "app.reports.digest:tick"),
 )

@@ -29,6 +29,7 @@ from app.models.pipeline import (
 from app.models.reports import (
     AGENCY_WIDE,
     SEVERITY,
+    DashboardSnapshot,
     DigestSetting,
     OverdueCount,
     OverdueDaily,
@@ -43,6 +44,7 @@ __all__ = [
     "AGENCY_WIDE",
     "TERMINAL_STAGES",
     "Alert",
+    "DashboardSnapshot",
     "AuditEntry",
     "Application",
     "Candidate",

@@ -170,3 +170,15 @@ sa.Index(
     postgresql_where=sa.text("category = 'outcome'"),
     sqlite_where=sa.text("category = 'outcome'"),
 )
+
+
+class DashboardSnapshot(db.Model):
+    """A dashboard's figures as computed by the last refresh (`app.reports.snapshots`): the
+    SLA page's default view, promises kept and delivery per day. Derived data like the
+    overdue tables, replaced whole by every refresh."""
+
+    __tablename__ = "dashboard_snapshots"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    computed_at: Mapped[datetime]
+    data: Mapped[dict] = mapped_column(sa.JSON)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import access, labels
@@ -24,23 +24,70 @@ ID_SLOT = 987654321  # stands in for an id in URL patterns built once per page
 @login_required
 def board(position_id: int):
     position = access.position_or_404(current_user, position_id)
-    columns = queries.board(position)
+    shown = _shown()
+    columns = queries.board(position, shown)
     return render_template(
         "positions/board.html",
         position=position,
         columns=columns,
+        shown=shown,
         stage_order=list(columns),
         active_stages=ACTIVE_STAGES,
         terminal=TERMINAL_STAGES,
-        profile_pattern=url_for("candidates.profile", candidate_id=ID_SLOT),
-        move_pattern=url_for("positions.move", application_id=ID_SLOT),
-        interview_pattern=url_for("positions.interview", application_id=ID_SLOT),
-        id_slot=str(ID_SLOT),
+        **_patterns(),
         undo_form=UndoForm(),
         # A cancel or fill can be undone while none of its emails has left.
         close_undoable=position.status in (PositionStatus.CANCELLED, PositionStatus.FILLED)
         and reopen_blocker(position) is None,
     )
+
+
+@bp.route("/positions/<int:position_id>/cards")
+@login_required
+def board_cards(position_id: int):
+    """The next cards of one column, as HTML for the board's "Show N more" to insert."""
+    position = access.position_or_404(current_user, position_id)
+    stage = request.args.get("stage", "")
+    if stage not in {s.value for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)}:
+        abort(400, description="Choose a column of the board.")
+    offset = _bounded_int(request.args.get("offset"), 0, queries.BOARD_MAX)
+    col = queries.column(position, stage, offset)
+    return render_template(
+        "positions/_column_cards.html",
+        position=position,
+        col=col,
+        shown={},
+        terminal=TERMINAL_STAGES,
+        **_patterns(),
+    )
+
+
+def _patterns() -> dict:
+    return {
+        "profile_pattern": url_for("candidates.profile", candidate_id=ID_SLOT),
+        "move_pattern": url_for("positions.move", application_id=ID_SLOT),
+        "interview_pattern": url_for("positions.interview", application_id=ID_SLOT),
+        "id_slot": str(ID_SLOT),
+    }
+
+
+def _shown() -> dict[str, int]:
+    """?show_<stage>=N: how many cards a column shows (the "Show N more" links without
+    JavaScript). Anything else is ignored."""
+    shown = {}
+    for stage in (*ACTIVE_STAGES, *TERMINAL_STAGES):
+        raw = request.args.get(f"show_{stage.value}")
+        if raw is not None:
+            shown[stage.value] = _bounded_int(raw, queries.BOARD_FIRST, queries.BOARD_MAX)
+    return shown
+
+
+def _bounded_int(raw, default: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return min(high, max(0, value))
 
 
 @bp.route("/applications/<int:application_id>/move", methods=["GET", "POST"])

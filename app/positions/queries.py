@@ -127,9 +127,77 @@ class Card:
         return self.stage in TERMINAL_STAGES
 
 
-def board(position: Position) -> dict[str, list[Card]]:
-    """Cards per stage, in pipeline order (every stage present, possibly empty)."""
+# A big board paints each column's first cards; "Show N more" loads the next ones.
+BOARD_FIRST = 20
+BOARD_MORE = 50
+BOARD_MAX = 10_000  # the most one column shows through ?show_<stage>=N (no JavaScript)
+
+
+@dataclass(frozen=True)
+class Column:
+    stage: str
+    cards: list[Card]
+    total: int  # every card in this stage, shown or not
+    offset: int = 0  # the position of cards[0] in the whole column
+
+    @property
+    def shown_to(self) -> int:
+        return self.offset + len(self.cards)
+
+    @property
+    def left(self) -> int:
+        return max(0, self.total - self.shown_to)
+
+    @property
+    def next_batch(self) -> int:
+        return min(BOARD_MORE, self.left)
+
+
+def board(position: Position, shown: dict[str, int] | None = None) -> dict[str, Column]:
+    """Columns per stage, in pipeline order (every stage present, possibly empty): each holds
+    its first cards (BOARD_FIRST, or as many as `shown` asks for) and its true total."""
+    shown = shown or {}
+    stages = [s.value for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)]
+    limits = {s: min(BOARD_MAX, max(BOARD_FIRST, shown.get(s, BOARD_FIRST))) for s in stages}
+    order = (Application.stage_entered_at.desc(), Application.id)
+    ranked = (
+        _card_rows(position.id)
+        .add_columns(
+            sa.func.row_number().over(partition_by=Application.stage, order_by=order).label("rank"),
+            sa.func.count().over(partition_by=Application.stage).label("total"),
+        )
+        .order_by(None)
+        .subquery()
+    )
+    limit = sa.case(limits, value=ranked.c.stage, else_=BOARD_FIRST)
     rows = db.session.execute(
+        sa.select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.stage, ranked.c.rank)
+    ).all()
+    cards = _cards(position.id, rows)
+    per_stage: dict[str, list] = {s: [] for s in stages}
+    totals: dict[str, int] = dict.fromkeys(stages, 0)
+    for r in rows:
+        per_stage.setdefault(r.stage, []).append(cards[r.id])
+        totals[r.stage] = r.total
+    return {stage: Column(stage, per_stage[stage], totals[stage]) for stage in per_stage}
+
+
+def column(position: Position, stage: str, offset: int, limit: int = BOARD_MORE) -> Column:
+    """One column's cards from `offset` on: what "Show N more" fetches."""
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Application)
+        .where(Application.position_id == position.id, Application.stage == stage)
+    )
+    rows = db.session.execute(
+        _card_rows(position.id).where(Application.stage == stage).offset(offset).limit(limit)
+    ).all()
+    cards = _cards(position.id, rows)
+    return Column(stage, [cards[r.id] for r in rows], total or 0, offset)
+
+
+def _card_rows(position_id: int) -> sa.Select:
+    return (
         sa.select(
             Application.id,
             Application.candidate_id,
@@ -142,41 +210,45 @@ def board(position: Position) -> dict[str, list[Card]]:
             Candidate.email,
         )
         .join(Candidate, Candidate.id == Application.candidate_id)
-        .where(Application.position_id == position.id)
+        .where(Application.position_id == position_id)
         .order_by(Application.stage_entered_at.desc(), Application.id)
-    ).all()
-    latest = latest_messages(position.id)
+    )
+
+
+def _cards(position_id: int, rows) -> dict[int, Card]:
+    """Cards for these rows, with their latest message found in one query."""
+    latest = latest_messages(position_id, [r.id for r in rows]) if rows else {}
     now = clock.now()
-    columns: dict[str, list[Card]] = {s.value: [] for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)}
+    cards = {}
     for r in rows:
         state, kind, last_sent = latest.get(r.id, (None, None, None))
         contacts = [t for t in (r.last_candidate_contact_at, last_sent) if t is not None]
         promised = r.promised_response_at
         overdue = bool(promised and promised < now and r.stage not in TERMINAL_STAGES)
-        columns.setdefault(r.stage, []).append(
-            Card(
-                id=r.id,
-                candidate_id=r.candidate_id,
-                name=r.name,
-                has_email=bool(r.email),
-                stage=r.stage,
-                outcome_reason=r.outcome_reason,
-                stage_entered_at=r.stage_entered_at,
-                last_contact_at=max(contacts) if contacts else None,
-                promised_at=promised,
-                promise_overdue=overdue,
-                message_state=state,
-                message_kind=kind,
-            )
+        cards[r.id] = Card(
+            id=r.id,
+            candidate_id=r.candidate_id,
+            name=r.name,
+            has_email=bool(r.email),
+            stage=r.stage,
+            outcome_reason=r.outcome_reason,
+            stage_entered_at=r.stage_entered_at,
+            last_contact_at=max(contacts) if contacts else None,
+            promised_at=promised,
+            promise_overdue=overdue,
+            message_state=state,
+            message_kind=kind,
         )
-    return columns
+    return cards
 
 
-def latest_messages(position_id: int) -> dict[int, tuple]:
-    """application id -> (state, kind, last sent_at) of its latest live message, in ONE query.
+def latest_messages(position_id: int, application_ids: list[int] | None = None) -> dict:
+    """application id -> (state, kind, last sent_at) of its latest live message, in ONE query
+    (for the whole position, or only these of its applications).
 
     Superseded rows are history nobody will receive, so the badge skips them."""
     n = Notification
+    only = () if application_ids is None else (n.application_id.in_(application_ids),)
     ranked = (
         sa.select(
             n.application_id,
@@ -188,7 +260,7 @@ def latest_messages(position_id: int) -> dict[int, tuple]:
             .label("rank"),
         )
         .join(Application, Application.id == n.application_id)
-        .where(Application.position_id == position_id, n.state != NState.SUPERSEDED.value)
+        .where(Application.position_id == position_id, n.state != NState.SUPERSEDED.value, *only)
         .subquery()
     )
     rows = db.session.execute(

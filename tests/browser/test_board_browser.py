@@ -173,3 +173,90 @@ def test_reopening_a_held_position_from_its_board(live_server, tab, board):
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     assert "is open again" in page.locator(".alert-success").inner_text()
     assert page.get_by_role("link", name="Put on hold").is_visible()
+
+
+@pytest.fixture
+def big_board(app):
+    """A position whose Submitted column holds more cards than the board paints at first."""
+    from app.positions.queries import BOARD_FIRST
+
+    rita = f.user(email=EMAIL, password=PASSWORD, name="Rita Recruiter")
+    position = f.position(owner=rita, title="Warehouse Lead")
+    now = clock.now()
+    count = BOARD_FIRST + 5
+    for i in range(count):
+        a = f.application(
+            position_=position, candidate_=f.candidate(name=f"Sub {i:03d}"), stage=Stage.SUBMITTED
+        )
+        a.stage_entered_at = now - timedelta(minutes=i)  # Sub 000 first, Sub 024 last
+    f.application(position_=position, candidate_=f.candidate(name="Off 000"), stage=Stage.OFFER)
+    position_id = position.id
+    db.session.commit()
+    return position_id, count
+
+
+def test_show_more_loads_cards_that_then_move_by_menu_and_by_drag(live_server, tab, big_board):
+    position_id, count = big_board
+    page = tab
+    sign_in(page, live_server, EMAIL, PASSWORD)
+    page.goto(f"{live_server}/positions/{position_id}")
+    submitted = column(page, "submitted")
+    cards = submitted.locator("article.cl-card")
+    assert cards.count() == count - 5
+    assert submitted.get_by_test_id("count-submitted").inner_text() == str(count)
+    more = submitted.get_by_role("link", name=re.compile(r"Show 5 more in Submitted"))
+    assert "(5 not shown)" in more.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "positions-board-first-cards.png"), full_page=True)
+
+    # With the keyboard: focus the control, press Enter; the cards arrive in place (no
+    # reload) and focus moves to the first of them.
+    more.focus()
+    page.keyboard.press("Enter")
+    cards.nth(count - 1).wait_for()
+    assert cards.count() == count
+    assert page.url.endswith(f"/positions/{position_id}")  # fetched, not navigated
+    assert submitted.locator(".cl-more").count() == 0
+    assert page.evaluate("document.activeElement.textContent") == "Sub 020"
+    assert submitted.get_by_test_id("count-submitted").inner_text() == str(count)
+    page.screenshot(path=str(SCREENSHOTS / "positions-board-show-more.png"), full_page=True)
+
+    # A card loaded later moves through its "Move to…" menu…
+    page.get_by_role("button", name="Move Sub 023 to…").click()
+    page.get_by_role("link", name="Client review").locator("visible=true").click()
+    page.wait_for_url(re.compile(r"/move\?to=client_review"))
+    page.get_by_test_id("email-preview").get_by_text("Hello Sub,").wait_for(state="attached")
+    page.get_by_role("button", name="Confirm move").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    assert column(page, "client_review").get_by_text("Sub 023").is_visible()
+    assert column(page, "submitted").get_by_test_id("count-submitted").inner_text() == str(
+        count - 1
+    )
+
+    # …and by drag and drop, after loading the rest again.
+    column(page, "submitted").get_by_role("link", name=re.compile(r"Show 4 more")).click()
+    late = page.locator('article[aria-label="Sub 024"]')
+    late.wait_for()
+    late.drag_to(column(page, "rejected").locator(".cl-drop"))
+    page.wait_for_url(re.compile(r"/move\?to=rejected"))
+    page.get_by_label("Why does it end?").select_option("client_declined")
+    page.get_by_test_id("email-preview").get_by_text("undo window").wait_for()
+    page.get_by_role("button", name="Confirm move").click()
+    page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
+    assert column(page, "rejected").get_by_text("Sub 024").is_visible()
+
+
+def test_show_more_works_without_javascript(live_server, browser, big_board):
+    position_id, count = big_board
+    context = browser.new_context(java_script_enabled=False)
+    plain = context.new_page()
+    plain.set_default_timeout(15_000)
+    try:
+        sign_in(plain, live_server, EMAIL, PASSWORD)
+        plain.goto(f"{live_server}/positions/{position_id}")
+        submitted = column(plain, "submitted")
+        assert submitted.locator("article.cl-card").count() == count - 5
+        submitted.get_by_role("link", name=re.compile(r"Show 5 more")).click()
+        plain.wait_for_url(re.compile(rf"/positions/{position_id}\?show_submitted={count}"))
+        assert column(plain, "submitted").locator("article.cl-card").count() == count
+    finally:
+        context.close()

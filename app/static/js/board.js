@@ -66,6 +66,44 @@
     });
   }
 
+  // "Show N more": fetch the column's next cards and put them in place (the link itself
+  // reloads the board with ?show_<stage>=N when JavaScript is off or the fetch fails).
+  function loadMore(board, link) {
+    if (link.getAttribute("aria-busy") === "true") return;
+    var section = link.closest(".cl-col");
+    var zone = section && section.querySelector(".cl-drop");
+    if (!zone) return;
+    link.setAttribute("aria-busy", "true");
+    fetch(link.dataset.moreUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var first = null;
+        doc.querySelectorAll(".cl-more-batch > .cl-card").forEach(function (card) {
+          // A card moved into this column since the page was drawn may already be here.
+          if (zone.querySelector('.cl-card[data-app-id="' + card.dataset.appId + '"]')) return;
+          var copy = document.importNode(card, true);
+          zone.appendChild(copy);
+          if (!first) first = copy;
+        });
+        var next = doc.querySelector(".cl-more");
+        if (next) {
+          link.replaceWith(document.importNode(next, true));
+        } else {
+          link.remove();
+        }
+        // Keyboard users carry on from the first card that just appeared.
+        var focusable = first && first.querySelector(".cl-card-name");
+        if (focusable) focusable.focus();
+      })
+      .catch(function () {
+        window.location.assign(link.href);
+      });
+  }
+
   function initAutoPreview(select) {
     // Each reason has its own email: show the one just picked.
     select.addEventListener("change", function () {
@@ -80,6 +118,12 @@
       initBoard(board);
       board.addEventListener("show.bs.dropdown", function (event) {
         fillMenu(board, event.target);
+      });
+      board.addEventListener("click", function (event) {
+        var link = event.target.closest && event.target.closest("a.cl-more[data-more-url]");
+        if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+        event.preventDefault();
+        loadMore(board, link);
       });
     }
     document.querySelectorAll("select[data-autopreview]").forEach(initAutoPreview);
