@@ -145,8 +145,8 @@ class Agency:
         per_position = self.size.candidates * 1.1 / self.size.positions
         next_candidate = 0
         for p in range(self.size.positions):
-            # Positions open over the first 60% of the quarter (8 of 13 weeks).
-            opens = self.working(self.start, days=self.rng.uniform(0, 0.6 * self.days))
+            # Positions open over the first 70% of the quarter (9 of 13 weeks).
+            opens = self.working(self.start, days=self.rng.uniform(0, 0.7 * self.days))
             self.at(opens, "open_position", p)
             for _ in range(max(1, round(self.rng.gauss(per_position, per_position / 4)))):
                 if next_candidate < self.size.candidates and self.rng.random() > 0.09:

@@ -93,6 +93,11 @@ def measure(records: list[dict], promises, bounce_domain: str, end: datetime) ->
                 per_app[n.application_id].append((n.sent_at, n.kind, r.message_id, live))
     for items in per_app.values():
         items.sort()
+    owed_by_app: dict[int, set[int]] = defaultdict(set)  # received notification ids
+    for r in got:
+        for nid in r.notification_ids:
+            if nid in rows:
+                owed_by_app[rows[nid].application_id].add(nid)
 
     # owed / told
     contacts: dict[int, list[datetime]] = defaultdict(list)
@@ -139,7 +144,9 @@ def measure(records: list[dict], promises, bounce_domain: str, end: datetime) ->
         zone = ZoneInfo(zones.get(lead.candidate_id) or "Europe/London")
         per_day[(r.email, lead.sent_at.astimezone(zone).date())] += 1
 
-    # contradictions
+    # contradictions: two outcomes; an update sent after an outcome, or owed after the
+    # decision that ended the application (it would arrive before the outcome, or after it)
+    ended_at = {app_id: entered for app_id, _, _, entered in ended}
     contradictions = []
     for app_id, items in per_app.items():
         told = {k for _, k, _, _ in items if k in outcomes}
@@ -148,6 +155,14 @@ def measure(records: list[dict], promises, bounce_domain: str, end: datetime) ->
             k
             for at, k, _, _ in items
             if first_outcome is not None and at > first_outcome and k not in outcomes
+        ]
+        decided = ended_at.get(app_id)
+        after += [
+            rows[nid].kind
+            for nid in owed_by_app.get(app_id, ())
+            if decided is not None
+            and rows[nid].kind not in outcomes
+            and rows[nid].created_at > decided
         ]
         if len(told) > 1 or after:
             contradictions.append((app_id, [(at.isoformat(), k) for at, k, _, _ in items]))

@@ -60,9 +60,9 @@ START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 # moment they are due (see next_moment), so only the safety net and the staff reports go
 # less often than in production.
 SCHEDULER_INTERVALS = {
-    "RECONCILE_INTERVAL_SECONDS": 300,
+    "RECONCILE_INTERVAL_SECONDS": 1800,
     "OVERDUE_REFRESH_SECONDS": 3600,
-    "DIGEST_INTERVAL_SECONDS": 900,
+    "DIGEST_INTERVAL_SECONDS": 3600,
 }
 
 
@@ -299,6 +299,9 @@ def run(system: System, args) -> dict:
                 now = moment
                 agency.run(action)
                 week.actions += 1
+                # What the action sent at once (a withdrawal's acknowledgement, a reply)
+                # goes before the clock moves on to the next action.
+                week.settle += settle(now)
             now = until
             system.set_time(now)
             scheduler.tick(now, sweep=sweep)
