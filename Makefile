@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak clean
+.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak simulate clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-metrics run bench/metrics.py (a /metrics scrape at 1M notifications, PostgreSQL)"
 	@echo "make bench-links   run bench/link_requests.py (\"email me a new link\": known vs unknown)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
+	@echo "make simulate      run bench/simulate.py (a seeded agency quarter; SIM_ARGS='--scale 0.05')"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
 
 $(PY):
@@ -95,6 +96,10 @@ bench-links: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) bench/soak.py
+
+SIM_ARGS ?=
+simulate: $(STAMP)
+	$(PY) bench/simulate.py $(SIM_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info test-artifacts bench/out

@@ -23,6 +23,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.redis_conn import require_redis_url
 
     require_redis_url(app.config)  # production without Redis stops here, saying what to set
+    if app.config["CLOCK_FILE"]:
+        from app import clock
+
+        clock.set_source(clock.FileClock(app.config["CLOCK_FILE"]))
     _configure_secret_key(app)
     register_observability(app)
     from app import edge, input_guard

@@ -49,6 +49,9 @@ def load(instance_path: str) -> dict:
         "AGENCY_NAME": os.environ.get("AGENCY_NAME", "Closeloop Staffing"),
         "AGENCY_TIMEZONE": os.environ.get("AGENCY_TIMEZONE", "Europe/London"),
         # Outcome messages wait this long so a misclick can be undone.
+        # A file holding the current time (app/clock.py FileClock): `make simulate` moves
+        # the clock of every process it starts. Empty (the default): the system clock.
+        "CLOCK_FILE": os.environ.get("CLOCK_FILE", ""),
         "UNDO_WINDOW_SECONDS": _env_int("UNDO_WINDOW_SECONDS", 30 * 60),
         "BUSINESS_HOURS_START": _env_int("BUSINESS_HOURS_START", 9),
         "BUSINESS_HOURS_END": _env_int("BUSINESS_HOURS_END", 18),

@@ -211,12 +211,19 @@ class EventPoster:
         batch_size: int = 500,
         linger: float = 0.1,
         timeout: float = 10.0,
+        clock=time.time,
+        bounce_domains: tuple[str, ...] = (),
     ):
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"webhook URL must be http(s): {url!r}")
         self.url, self._key = url, private_key
         self.delays = {"processed": processed_delay, "delivered": delivered_delay}
         self.batch_size, self.linger, self.timeout = batch_size, linger, timeout
+        # Epoch seconds written into events and the signed timestamp (a simulation's clock);
+        # when events fall due is always real time.
+        self.clock = clock
+        # Recipients at these domains get "bounce" instead of "delivered" (mailbox unknown).
+        self.bounce_domains = tuple(d.lower() for d in bounce_domains)
         self._heap: list = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -254,10 +261,15 @@ class EventPoster:
             for index, row in enumerate(rows):
                 for email in row["to"]:
                     for name, delay in self.delays.items():
+                        if name == "delivered" and self._bounces(email):
+                            name = "bounce"
                         entry = (now + delay, next(self._seq), name, email, index, row)
                         heapq.heappush(self._heap, entry)
             self._counts["scheduled"] += len(rows) * len(self.delays)
             self._cond.notify()
+
+    def _bounces(self, email: str) -> bool:
+        return email.rpartition("@")[2].lower() in self.bounce_domains
 
     def stats(self) -> dict:
         with self._cond:
@@ -289,19 +301,21 @@ class EventPoster:
             for _ in due:
                 heapq.heappop(self._heap)
             self._in_flight = len(due)
-        return [self._event(*entry) for entry in due]
+        return [self._event(*entry, at=self.clock()) for entry in due]
 
     def _due(self) -> list[tuple]:
         now = time.time()
         return [e for e in heapq.nsmallest(self.batch_size, self._heap) if e[0] <= now]
 
     @staticmethod
-    def _event(due: float, _seq, name: str, email: str, index: int, row: dict) -> dict:
+    def _event(
+        due: float, _seq, name: str, email: str, index: int, row: dict, *, at: float
+    ) -> dict:
         message_id = row["message_id"]
         event = {str(k): v for k, v in row["custom_args"].items()}  # flattened, as SendGrid does
         event.update(
             email=email,
-            timestamp=int(due),
+            timestamp=int(at),
             event=name,
             sg_event_id=secrets.token_urlsafe(16),
             sg_message_id=f"{message_id}.filterdrecv-stub-{index}.0",
@@ -310,6 +324,8 @@ class EventPoster:
         event["smtp-id"] = f"<{message_id}@stub.sendgrid.test>"
         if name == "delivered":
             event["response"] = "250 2.0.0 OK"
+        elif name == "bounce":
+            event.update(type="bounce", status="5.1.1", reason="550 5.1.1 mailbox unknown")
         return event
 
     def _deliver(self, events: list[dict]) -> None:
@@ -329,7 +345,7 @@ class EventPoster:
 
     def _post(self, body: str) -> int:
         """POST one signed batch; the HTTP status, or 0 if no answer came."""
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self.clock()))
         request = urllib.request.Request(  # noqa: S310 - http(s) only, checked in __init__
             self.url,
             data=body.encode("utf-8"),
@@ -750,6 +766,16 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("--webhook-processed-delay", type=float, default=0.3)
     hook.add_argument("--webhook-delivered-delay", type=float, default=2.0)
     hook.add_argument("--webhook-batch-size", type=int, default=500)
+    hook.add_argument(
+        "--bounce-domain",
+        action="append",
+        default=[],
+        help="recipients at this domain bounce instead of being delivered (repeatable)",
+    )
+    hook.add_argument(
+        "--clock-file",
+        help="read event timestamps from this file (ISO time, app/clock.py FileClock)",
+    )
     return parser
 
 
@@ -764,7 +790,20 @@ def _events(args: argparse.Namespace) -> EventPoster | None:
         processed_delay=args.webhook_processed_delay,
         delivered_delay=args.webhook_delivered_delay,
         batch_size=args.webhook_batch_size,
+        bounce_domains=tuple(args.bounce_domain),
+        clock=_file_clock(args.clock_file) if args.clock_file else time.time,
     )
+
+
+def _file_clock(path: str):
+    """Epoch seconds from the file a simulation writes (the format of app/clock.py)."""
+    from datetime import datetime
+
+    def now() -> float:
+        with open(path) as fh:
+            return datetime.fromisoformat(fh.read().strip()).timestamp()
+
+    return now
 
 
 def main(argv: list[str] | None = None) -> None:

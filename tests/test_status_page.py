@@ -187,6 +187,25 @@ def test_the_recruiters_answer_goes_at_once_with_their_note(db):
     assert db.session.get(Task, task.id).resolved_by_id == owner.id
 
 
+def test_an_answer_after_the_application_ended_is_not_sent(db):
+    """Found by `make simulate`: a recruiter answering an update request after the position
+    was filled sent "your application is closed, the client is still reviewing" at once,
+    ahead of the outcome's undo window. The outcome is the answer; the task closes."""
+    c, interview, _ = _candidate_with_apps(db)
+    task = status_services.request_update(c, interview.id)
+    owner = interview.position.owner
+    services.move_stage(interview, Stage.REJECTED, actor=owner, reason="client_declined")
+    owed = {n.id for n in db.session.scalars(sa.select(Notification))}
+    with pytest.raises(status_services.StatusError, match="told its outcome"):
+        status_services.answer_update_request(task, actor=owner, message="Still reviewing.")
+    assert {n.id for n in db.session.scalars(sa.select(Notification))} == owed
+    assert db.session.get(Task, task.id).resolved_by_id == owner.id
+    outcome = db.session.scalar(
+        sa.select(Notification).where(Notification.kind == "not_selected_client")
+    )
+    assert outcome.state == "pending"  # still inside its undo window, still owed
+
+
 def test_update_requests_are_rate_limited_and_scoped(db, web):
     c, interview, _ = _candidate_with_apps(db)
     other, theirs, _ = _candidate_with_apps(db, name="Bob Other")

@@ -124,13 +124,22 @@ def answer_update_request(task: Task, *, actor: User, message: str) -> Notificat
     if not message:
         raise StatusError("Write a short answer for the candidate.")
     now = clock.now()
+    application = db.session.get(Application, task.application_id)
+    if application.is_terminal:
+        # The outcome answers the request. A reply now would go before the outcome's undo
+        # window is over, and tell someone whose application ended that it is under way.
+        task.resolved_at, task.resolved_by_id = now, actor.id
+        db.session.commit()
+        raise StatusError(
+            "This application has ended: the candidate is told its outcome, which answers "
+            "their request, so no separate reply was sent."
+        )
     owed = db.session.get(Notification, task.notification_id) if task.notification_id else None
     if owed is not None and owed.state in WAITING:
         owed.personal_note = message
         outbox.expedite(owed, now)
         reply = owed
     else:  # already answered automatically, or overtaken by a change: answer again
-        application = db.session.get(Application, task.application_id)
         reply = outbox.owe(
             application, "update_reply", note=message, key_extra=f"answer{task.id}", now=now
         )

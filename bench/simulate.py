@@ -1,0 +1,431 @@
+"""A seeded agency quarter: what do candidates actually live through over 13 weeks?
+
+    make simulate                      # full size: 500 positions, 60 clients, 20,000 candidates
+    .venv/bin/python bench/simulate.py --scale 0.05    # the CI size
+
+The real system runs on 127.0.0.1: PostgreSQL (a database of its own), Redis, RQ workers
+(`python -m workers worker --simple`: SimpleWorker, the production option that runs jobs in
+the worker process; `--fork` for the forking worker), the web app under gunicorn (so the
+signed Event Webhook is live) and the SendGrid stand-in (devtools/sendgrid_stub.py), which
+records what each address received, posts "processed" and "delivered" back (or "bounce" for
+the 3% of addresses made dead), signed as SendGrid signs.
+
+Time: every process reads the clock from one file (CLOCK_FILE, app/clock.py FileClock); this
+process moves it. Between moments the simulation runs the agency's actions through the same
+services the pages call (bench/sim_agency.py), then the scheduler's periodic work
+(workers/schedule.py: dispatch, the reconciler, promised dates, after-interview notes,
+reports) as the scheduler process would at that moment, then waits, in real time and with
+the clock held, until the workers have sent everything due. The next moment is the earliest
+of: the next action (actions within --window seconds are taken together), the next owed
+message's due time, the next promised date, the next after-interview note, and --max-gap.
+So a message due at 09:00 is dispatched at 09:00 sharp: what p95_seconds measures is the
+engine's own delay, in simulated seconds, not the stepping.
+
+The agency (bench/sim_agency.py) and the measures (bench/sim_measure.py) are documented
+there. Per-week figures are printed as the quarter goes; the last line is
+
+  simulate: owed=<n> told=<n> untold=<n> p95_seconds=<x> promises_kept_pct=<x> \
+            max_per_day=<n> contradictions=<n>      (one line; broken here to fit)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script (make simulate)
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench import common, sim_measure  # noqa: E402
+from bench.sim_agency import BOUNCE_DOMAIN, Agency, Size  # noqa: E402
+
+# Monday 5 January 2026: the quarter crosses Easter (Good Friday and Easter Monday are
+# holidays in England), and British and American clocks change in March.
+START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+
+
+# The engine runs with production defaults (undo window, business hours, digest window, quiet
+# hours, daily cap). Only the scheduler's intervals are longer, in simulated time: every
+# step runs the dispatcher, and the promised-date and after-interview sweeps run at the
+# moment they are due (see next_moment), so only the safety net and the staff reports go
+# less often than in production.
+SCHEDULER_INTERVALS = {
+    "RECONCILE_INTERVAL_SECONDS": 1800,
+    "OVERDUE_REFRESH_SECONDS": 3600,
+    "DIGEST_INTERVAL_SECONDS": 3600,
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 20,000 candidates")
+    parser.add_argument("--seed", type=int, default=20260105)
+    parser.add_argument("--weeks", type=int, default=13)
+    parser.add_argument("--drain-days", type=float, default=7, help="quiet days after the quarter")
+    parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
+    parser.add_argument("--fork", action="store_true", help="forking workers, not SimpleWorker")
+    # Shorter than the digest window, so no message owed inside a step falls due inside it.
+    parser.add_argument("--window", type=float, default=290, help="seconds of actions per step")
+    parser.add_argument("--max-gap", type=float, default=6 * 3600, help="longest step, seconds")
+    parser.add_argument("--db-name", default=os.environ.get("SIM_DB_NAME", "closeloop_sim"))
+    parser.add_argument("--redis-url", default=os.environ.get("SIM_REDIS_URL", common.REDIS_URL))
+    parser.add_argument("--quiet", action="store_true", help="no per-week lines")
+    return parser.parse_args(argv)
+
+
+# -- the system ---------------------------------------------------------------------------
+
+
+class System:
+    """The processes, the clock file and this process's own app."""
+
+    def __init__(self, procs: common.Processes, args):
+        self.procs, self.args = procs, args
+        common.OUT.mkdir(parents=True, exist_ok=True)
+        self.clock_file = common.OUT / f"sim-clock-{os.getpid()}.txt"
+        from app import clock
+
+        clock.write_file(self.clock_file, START)
+        self.env = common.base_env(
+            DATABASE_URL=f"postgresql+psycopg://root@127.0.0.1:5432/{args.db_name}",
+            REDIS_URL=args.redis_url,
+            CLOCK_FILE=self.clock_file,
+            LOG_LEVEL="WARNING",
+            **SCHEDULER_INTERVALS,
+        )
+        common.reset_database(self.env, args.db_name)
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
+
+    def start(self) -> None:
+        from bench import soak
+
+        key_path, public_key = soak.webhook_keys()
+        self.env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key
+        web = self._start_web()
+        self.stub_url = common.start_stub(
+            self.procs,
+            self.env,
+            "--no-bodies",
+            "--webhook-url",
+            f"{web}/webhooks/sendgrid",
+            "--webhook-private-key-file",
+            str(key_path),
+            "--webhook-delivered-delay",
+            "0.5",
+            "--bounce-domain",
+            BOUNCE_DOMAIN,
+            "--clock-file",
+            str(self.clock_file),
+            name="sim-stub",
+        )
+        self.env["SENDGRID_API_HOST"] = self.stub_url
+        for i in range(self.args.workers):
+            common.start_worker(self.procs, self.env, f"sim-w{i}", simple=not self.args.fork)
+        self.app = common.make_app(self.env)
+
+    def _start_web(self) -> str:
+        port = common.free_port()
+        args = ["-m", "gunicorn", "--bind", f"{common.HOST}:{port}", "--workers", "1"]
+        proc = self.procs.start("sim-web", [*args, "app:create_app()"], self.env)
+        url = f"http://{common.HOST}:{port}"
+        up = common.wait_until(lambda: common.http_ok(f"{url}/healthz") or not proc.alive(), 90)
+        if not up or not proc.alive():
+            raise RuntimeError(f"the web app did not start; see {proc.log_path}")
+        return url
+
+    def set_time(self, moment: datetime) -> None:
+        from app import clock
+
+        clock.write_file(self.clock_file, moment)
+
+    def close(self) -> None:
+        self.clock_file.unlink(missing_ok=True)
+
+
+# -- stepping through time ------------------------------------------------------------------
+
+
+class Scheduler:
+    """workers/schedule.py's entries at their intervals, in simulated time."""
+
+    def __init__(self, app):
+        from workers.schedule import SCHEDULE
+
+        self.app, self.schedule = app, SCHEDULE
+        self.next_run: dict[str, datetime] = {}
+        self.failures = 0
+        self.seconds: dict[str, float] = {p.name: 0.0 for p in self.schedule}
+        self.log = logging.getLogger("simulate")
+
+    def tick(self, now: datetime, *, sweep: bool = False) -> None:
+        from app.extensions import db
+        from workers import scheduler
+
+        for p in self.schedule:
+            swept = sweep and p.name in ("promised-dates", "after-interview")
+            if self.next_run.get(p.name, now) > now and not swept:
+                continue
+            self.next_run[p.name] = now + timedelta(seconds=float(self.app.config[p.every]))
+            began = time.perf_counter()
+            try:
+                scheduler._enqueue(p) if p.queue else scheduler._resolve(p)()
+            except Exception:
+                db.session.rollback()
+                self.failures += 1
+                self.log.exception("periodic %s failed", p.name)
+            finally:
+                db.session.remove()
+                self.seconds[p.name] += time.perf_counter() - began
+
+
+def next_moment(now: datetime, agency: Agency, args, app) -> tuple[datetime, bool]:
+    """The next moment to stop at, and whether it is a time-triggered sweep's (a promised
+    date passing, an interview's follow-up falling due), which then runs at once."""
+    from app.extensions import db
+    from app.models import Application, Notification
+    from app.models.notifications import WAITING
+
+    after = timedelta(hours=app.config["AFTER_INTERVIEW_DELAY_HOURS"])
+    interviewing = Application.stage == "interview"
+    due, promised, interview = db.session.execute(
+        sa.select(
+            sa.select(sa.func.min(Notification.due_at))
+            .where(
+                Notification.state.in_(WAITING),
+                Notification.due_at > now,
+            )
+            .scalar_subquery(),
+            sa.select(sa.func.min(Application.promised_response_at))
+            .where(interviewing, Application.promised_response_at > now)
+            .scalar_subquery(),
+            sa.select(sa.func.min(Application.interview_at))
+            .where(interviewing, Application.interview_at > now - after)
+            .scalar_subquery(),
+        )
+    ).one()
+    db.session.remove()
+    moments = [(now + timedelta(seconds=args.max_gap), False)]
+    if agency.next_time() is not None:
+        moments.append((agency.next_time() + timedelta(seconds=args.window), False))
+    if due is not None:
+        moments.append((due, False))
+    if promised is not None:
+        moments.append((promised + timedelta(seconds=1), True))
+    if interview is not None:
+        moments.append((interview + after + timedelta(seconds=1), True))
+    moment, sweep = min(moments)
+    return max(now + timedelta(seconds=1), moment), sweep
+
+
+def settle(now: datetime, timeout: float = 300) -> float:
+    """Wait (real time, clock held) until nothing due at `now` is waiting or being sent."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    from app.extensions import db
+    from app.models import Notification
+    from app.models.notifications import WAITING, NState
+    from app.notifications.dispatch import NOTIFICATIONS_QUEUE
+    from app.notifications.reconcile import dispatch_due
+    from app.redis_conn import get_redis
+
+    conn = get_redis()
+    # The candidates' queue only: the maintenance queue's report refresh may run on.
+    queues = [Queue(NOTIFICATIONS_QUEUE, connection=conn)]
+    started = time.monotonic()
+    rounds = 0
+    while True:
+        busy = sum(q.count + StartedJobRegistry(queue=q).count for q in queues)
+        if not busy:
+            busy = db.session.scalar(
+                sa.select(sa.func.count()).where(
+                    sa.or_(
+                        Notification.state == NState.SENDING.value,
+                        # as the dispatcher sees it (reconcile.dispatch_due)
+                        sa.and_(Notification.state.in_(WAITING), Notification.due_at <= now),
+                    )
+                )
+            )
+            db.session.remove()
+        if not busy:
+            return time.monotonic() - started
+        waited = time.monotonic() - started
+        if waited > timeout:
+            logging.getLogger("simulate").warning("still busy after %.0f s at %s", waited, now)
+            return waited
+        rounds += 1
+        if rounds % 50 == 0:  # something due and not dispatched: as the scheduler would
+            dispatch_due(now)
+            db.session.remove()
+        time.sleep(0.02)
+
+
+class Week:
+    def __init__(self, index: int):
+        self.index, self.wall, self.steps, self.settle = index, time.monotonic(), 0, 0.0
+        self.actions = 0
+
+
+def run(system: System, args) -> dict:
+    from app.extensions import db
+
+    end = START + timedelta(weeks=args.weeks)
+    finish = end + timedelta(days=args.drain_days)
+    app = system.app
+    with app.app_context():
+        agency = Agency(args.seed, Size.at(args.scale), START, end)
+        agency.seed()
+        scheduler = Scheduler(app)
+        now, week = START, Week(0)
+        settle_times: list[float] = []
+        while now < finish:
+            until, sweep = next_moment(now, agency, args, app)
+            until = min(until, finish)
+            while (action := agency.pop_due(until)) is not None:
+                moment = max(now, action.at)
+                system.set_time(moment)
+                now = moment
+                agency.run(action)
+                week.actions += 1
+                # What the action sent at once (a withdrawal's acknowledgement, a reply)
+                # goes before the clock moves on to the next action.
+                week.settle += settle(now)
+            now = until
+            system.set_time(now)
+            scheduler.tick(now, sweep=sweep)
+            waited = settle(now)
+            settle_times.append(waited)
+            week.steps += 1
+            week.settle += waited
+            if now >= START + timedelta(weeks=week.index + 1):
+                report_week(week, agency, args)
+                week = Week(week.index + 1)
+        report_week(week, agency, args)
+        # After the quarter: the provider's last events, the recruiters' last calls.
+        common.wait_until(lambda: _stub_pending(system.stub_url) == 0, timeout=120)
+        agency.do_handle_bounces()
+        db.session.remove()
+        settle(now)
+        records = _stub_records(system.stub_url)
+        result = sim_measure.measure(records, agency.promises, BOUNCE_DOMAIN, finish)
+        result["weeks"] = sim_measure.week_figures(START, args.weeks + 1)
+        result["agency"] = agency
+        result["settle_p95"] = sim_measure.percentile(settle_times, 95)
+        result["steps"] = len(settle_times)
+        result["periodic_failures"] = scheduler.failures
+        result["periodic_seconds"] = scheduler.seconds
+        db.session.remove()
+    return result
+
+
+def report_week(week: Week, agency: Agency, args) -> None:
+    if args.quiet:
+        return
+    from app.extensions import db
+    from app.models import Notification
+
+    lo = START + timedelta(weeks=week.index)
+    hi = lo + timedelta(weeks=1)
+    owed, sent, bounced = db.session.execute(
+        sa.select(
+            sa.func.count().filter(Notification.created_at >= lo, Notification.created_at < hi),
+            sa.func.count().filter(Notification.sent_at >= lo, Notification.sent_at < hi),
+            sa.func.count().filter(Notification.bounced_at >= lo, Notification.bounced_at < hi),
+        )
+    ).one()
+    db.session.remove()
+    print(
+        f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
+        f"sent={sent} bounced={bounced} steps={week.steps} "
+        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f}",
+        flush=True,
+    )
+
+
+def _stub_pending(url: str) -> int:
+    return common.stub_stats(url).get("webhook", {}).get("pending", 0)
+
+
+def _stub_records(url: str) -> list[dict]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/_stub/messages", timeout=120) as resp:  # noqa: S310
+        return json.loads(resp.read())["messages"]
+
+
+def print_result(result: dict, seconds: float, args) -> None:
+    agency = result["agency"]
+    print(f"machine: {common.machine()}")
+    print(
+        f"size: {Size.at(args.scale)}; workers: {args.workers} "
+        f"({'fork' if args.fork else 'SimpleWorker'}); seed {args.seed}"
+    )
+    print(f"actions done: {dict(sorted(agency.done.items()))}")
+    print(f"actions skipped: {dict(sorted(agency.skipped.items()))}")
+    for line in agency.errors:
+        print(f"  {line}")
+    print(
+        f"steps: {result['steps']}; settle p95 {result['settle_p95']:.2f} s real; "
+        f"periodic failures: {result['periodic_failures']}; wall {seconds:.1f} s"
+    )
+    spent = ", ".join(f"{k} {v:.1f} s" for k, v in result["periodic_seconds"].items())
+    print(f"periodic work in this process (real time): {spent}")
+    print(
+        f"emails handed over: {result['sent']}; wait p50 {result['p50_seconds']:.0f} s; "
+        f"emails per candidate-day: {result['per_day_histogram']}; "
+        f"promises counted: {result['promises']}"
+    )
+    for i, w in enumerate(result["weeks"], 1):
+        print(
+            f"  week {i:2d}: owed={w['owed']} sent={w['sent']} bounced={w['bounced']} "
+            f"p95_seconds={w['p95_seconds']:.0f}"
+        )
+    for label, items in (
+        ("untold", result["untold"]),
+        ("contradiction", result["contradictions"]),
+        ("broken promise", result["broken_promises"]),
+    ):
+        for item in items[:5]:
+            print(f"  {label}: {item}")
+    print(
+        f"simulate: owed={result['owed']} told={result['told']} untold={len(result['untold'])} "
+        f"p95_seconds={result['p95_seconds']:.0f} "
+        f"promises_kept_pct={result['promises_kept_pct']:.1f} "
+        f"max_per_day={result['max_per_day']} contradictions={len(result['contradictions'])}",
+        flush=True,
+    )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # A TERM (a CI timeout, kill) stops the processes this run started, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.basicConfig(level=logging.WARNING)
+    random.seed(args.seed)  # anything drawing from the module generator in this process
+    started = time.monotonic()
+    with common.Processes() as procs:
+        system = System(procs, args)
+        try:
+            system.start()
+            result = run(system, args)
+        finally:
+            system.close()
+    print_result(result, time.monotonic() - started, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
