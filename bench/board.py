@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-board)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_board_bench"
-DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
+DB_NAME = common.database_name("_board")  # BENCH_DATABASE_URL's name + "_board"
+DATABASE_URL = common.database_url("_board")
 EMAIL = "recruiter@bench.test"
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway local database
 STAGES = ("sourced", "submitted", "client_review", "interview", "offer", "rejected")

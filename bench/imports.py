@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-imports)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_import_bench"
+DB_NAME = common.database_name("_import")  # BENCH_DATABASE_URL's name + "_import"
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney")
 
 
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args(argv)
     env = common.base_env(
-        DATABASE_URL=f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}",
+        DATABASE_URL=common.database_url("_import"),
         IMPORT_MAX_ROWS=max(args.rows, 5000),
         IMPORT_INLINE_ROWS=0,
     )

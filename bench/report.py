@@ -38,9 +38,9 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-report)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_report_bench"
-DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
-PG_DSN = f"host=127.0.0.1 port=5432 user=root dbname={DB_NAME}"
+DB_NAME = common.database_name("_report")  # BENCH_DATABASE_URL's name + "_report"
+DATABASE_URL = common.database_url("_report")
+PG_DSN = common.pg_dsn(DB_NAME)
 MANAGER_EMAIL = "manager@bench.test"
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway local database
 RECRUITERS, CLIENTS, POSITIONS = 200, 1_000, 20_000
