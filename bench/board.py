@@ -1,9 +1,10 @@
 """Pipeline-board benchmark: one position with 2,000 applications, in PostgreSQL.
 
-Seeds the database `closeloop_board_bench` (dropped, created and migrated here): one
-recruiter, two positions (2,000 and 20 applications), each application with two messages
-(an older superseded one and a live one in a mix of states), some promised dates and some
-logged contacts. Then, signed in through Flask's test client (query, template and all):
+Seeds its own database (`closeloop_bench_board`: see bench/common.py; dropped, created and
+migrated here): one recruiter, two positions (2,000 and 20 applications), each application with
+two messages (an older superseded one and a live one in a mix of states), some promised dates
+and some logged contacts. Then, signed in through Flask's test client (query, template and
+all):
 
 1. `GET /positions/<big>` ~20 times: p50/p95 and the number of SQL statements per request;
 2. the same page for the 20-application position: the baseline;

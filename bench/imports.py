@@ -1,13 +1,13 @@
 """CSV import benchmark: 5,000 new candidates imported into a position, in PostgreSQL.
 
-Seeds the database `closeloop_import_bench` (dropped, created and migrated here) with a
-recruiter and an open position, uploads a generated CSV (name, email, phone, time zone) through
-`app.imports.services.create_preview`, confirms it (`app.imports.running.confirm`, which
-queues it), then times the import as the maintenance job runs it
-(`app.imports.running.execute`: re-validation, then candidates, applications and their stage
-history in one transaction). In the same run, the baseline: the same rows written with three
-plain multi-row INSERTs (candidates, applications, stage events), the floor any import path
-has to pay.
+Seeds its own database (`closeloop_bench_import`: see bench/common.py; dropped, created and
+migrated here) with a recruiter and an open position, uploads a generated CSV (name, email,
+phone, time zone) through `app.imports.services.create_preview`, confirms it
+(`app.imports.running.confirm`, which queues it), then times the import as the maintenance job
+runs it (`app.imports.running.execute`: re-validation, then candidates, applications and their
+stage history in one transaction). In the same run, the baseline: the same rows written with
+three plain multi-row INSERTs (candidates, applications, stage events), the floor any import
+path has to pay.
 
     make bench-imports     # or: .venv/bin/python bench/imports.py --rows 5000
 

@@ -1,10 +1,10 @@
 """Overdue-report benchmark: 1,000,000 applications and 3,000,000 notifications in PostgreSQL.
 
-Seeds the database `closeloop_report_bench` (dropped and created here, then migrated) with
-COPY through psycopg: 200 recruiters, 1,000 clients, 20,000 positions, 800,000 candidates,
-the applications, three notifications each, contacts, promise tasks and bounce events. The
-agency is deliberately unhealthy (most applications are overdue for at least one reason) so
-that the full CSV export is about a million rows. Then:
+Seeds its own database (`closeloop_bench_report`: see bench/common.py; dropped and created
+here, then migrated) with COPY through psycopg: 200 recruiters, 1,000 clients, 20,000
+positions, 800,000 candidates, the applications, three notifications each, contacts, promise
+tasks and bounce events. The agency is deliberately unhealthy (most applications are overdue
+for at least one reason) so that the full CSV export is about a million rows. Then:
 
 1. the report is computed once (`app.reports.overdue.refresh`, the scheduler's job), timed;
 2. in a fresh process, the report page (`GET /reports/overdue` through Flask's test client,

@@ -3,7 +3,8 @@
 Benchmarks are not tests, so nothing else runs them, and one that no longer runs goes
 unnoticed until somebody needs its figures. This runs each one below (seconds each), reads
 the last line it printed and checks it: the expected prefix (`fanout:`), then `key=value`
-pairs with every expected key present and a number. Any failure is printed loudly with the
+pairs with every expected key present and a number (and a few that must be exact, such as
+the soak's `lost=0`). Any failure is printed loudly with the
 end of that benchmark's output (the whole of it is in bench/out/smoke-<name>.log) and the
 exit status is 1. The figures of a tiny run mean nothing; only that the benchmark works.
 
@@ -38,6 +39,8 @@ class Benchmark:
     prefix: str  # the last line starts with "<prefix>: "
     keys: tuple[str, ...]  # key=value pairs the last line must carry, each a number
     timeout: float = 240
+    # Values that must be exactly these, whatever the size (a lost message is a failure).
+    expect: tuple[tuple[str, str], ...] = ()
 
 
 # The one table of benchmarks: add yours here.
@@ -84,6 +87,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "soak",
         ("owed", "sent", "discharged", "lost", "duplicates", "seconds"),
         timeout=300,
+        expect=(("lost", "0"),),
     ),
 )
 
@@ -104,6 +108,9 @@ def check_line(bench: Benchmark, line: str) -> tuple[dict[str, str], list[str]]:
             float(pairs[key])
         except ValueError:
             problems.append(f"{key}={pairs[key]!r} is not a number")
+    for key, value in bench.expect:
+        if key in pairs and pairs[key] != value:
+            problems.append(f"{key}={pairs[key]}, expected {key}={value}")
     return pairs, problems
 
 
