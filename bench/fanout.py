@@ -301,13 +301,15 @@ FLOOR_COLUMNS = (
 def run_floor(app, url: str, ids: list[int], args) -> dict:
     """The least the same work can cost on this machine, measured in the same run: the same N
     notification rows (copies of the engine's, owed a year from now so nothing sends them)
-    written with one plain INSERT in one transaction, then the same N emails, rendered
+    written with one plain INSERT in one transaction (`INSERT ... SELECT FROM unnest(...)`,
+    the single statement the engine's own bulk writes use), then the same N emails, rendered
     beforehand exactly as a send job renders them (stencils included), sent as N/1,000
     requests of 1,000 personalizations to the same stub, on as many threads as the engine
     had workers. No claiming, no state changes, no job queue: what is left is the database
     write and the provider's requests."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from app.bulk_sql import insert_many
     from app.extensions import db
     from app.models import Notification
     from app.notifications import prepare
@@ -344,7 +346,7 @@ def run_floor(app, url: str, ids: list[int], args) -> dict:
     base = accepted(url)
     with ThreadPoolExecutor(max_workers=args.workers) as pool, app.app_context():
         t0 = time.perf_counter()
-        db.session.execute(sa.insert(Notification), rows)
+        insert_many(db.session, Notification, rows)  # one statement (PostgreSQL: from arrays)
         db.session.commit()
         inserted = time.perf_counter()
         requests = sum(pool.map(send, chunks))
