@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak simulate clean
+.PHONY: help run test lint format lock lock-upgrade audit bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak simulate clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -27,7 +27,9 @@ help:
 	@echo "make lock          resolve pyproject.toml's ranges again into uv.lock and requirements*.txt"
 	@echo "make lock-upgrade  the same, moving every pin to the newest release in range"
 	@echo "make audit         report vulnerable pins (pip-audit) and newer releases"
-	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark)"
+	@echo "make bench-smoke   every benchmark and the soak at a tiny size: each still runs and prints"
+	@echo "                   its last line (bench/smoke.py; CI runs it)"
+	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark, against its physical limit)"
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
@@ -76,6 +78,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff check --select I --fix .
 	$(PY) -m ruff format .
+
+bench-smoke: $(STAMP)
+	$(PY) bench/smoke.py
 
 bench-fanout: $(STAMP)
 	$(PY) bench/fanout.py

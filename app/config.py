@@ -11,9 +11,21 @@ from pathlib import Path
 DEFAULT_PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a method name, not a secret
 
 
+# Set but empty (`X=`, or a compose file's `${X:-}`) means the default, for every kind.
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else float(default)
+
+
+def _env_floats(name: str, default: str) -> list[float]:
+    """Comma-separated numbers; unset or empty: `default`'s."""
+    raw = os.environ.get(name) or default
+    return [float(x) for x in raw.split(",")]
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -41,7 +53,7 @@ def load(instance_path: str) -> dict:
         or ("sendgrid" if sendgrid_key else "mailbox"),
         "SENDGRID_API_KEY": sendgrid_key,
         "SENDGRID_API_HOST": os.environ.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
-        "SENDGRID_TIMEOUT_SECONDS": float(os.environ.get("SENDGRID_TIMEOUT_SECONDS", "10")),
+        "SENDGRID_TIMEOUT_SECONDS": _env_float("SENDGRID_TIMEOUT_SECONDS", 10),
         "SENDGRID_SANDBOX_MODE": _env_bool("SENDGRID_SANDBOX_MODE", False),
         "SENDGRID_WEBHOOK_PUBLIC_KEY": os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY", ""),
         "SENDGRID_WEBHOOK_MAX_AGE_SECONDS": _env_int("SENDGRID_WEBHOOK_MAX_AGE_SECONDS", 600),
@@ -65,16 +77,13 @@ def load(instance_path: str) -> dict:
         # One job, one SendGrid request (at most 1,000 personalizations each).
         "SEND_BATCH_SIZE": _env_int("SEND_BATCH_SIZE", 1000),
         # Waits between attempts after a transient provider error (the last one repeats).
-        "SEND_BACKOFF_SECONDS": [
-            float(x)
-            for x in os.environ.get("SEND_BACKOFF_SECONDS", "10,30,60,120,300,600,1800,3600").split(
-                ","
-            )
-        ],
-        "DISPATCH_INTERVAL_SECONDS": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "10")),
-        "RECONCILE_INTERVAL_SECONDS": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
+        "SEND_BACKOFF_SECONDS": _env_floats(
+            "SEND_BACKOFF_SECONDS", "10,30,60,120,300,600,1800,3600"
+        ),
+        "DISPATCH_INTERVAL_SECONDS": _env_float("DISPATCH_INTERVAL_SECONDS", 10),
+        "RECONCILE_INTERVAL_SECONDS": _env_float("RECONCILE_INTERVAL_SECONDS", 30),
         # A standby scheduler takes over this long after the active one stops renewing.
-        "SCHEDULER_LEASE_SECONDS": float(os.environ.get("SCHEDULER_LEASE_SECONDS", "45")),
+        "SCHEDULER_LEASE_SECONDS": _env_float("SCHEDULER_LEASE_SECONDS", 45),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),
         "QUEUED_GRACE_SECONDS": _env_int("QUEUED_GRACE_SECONDS", 60),
         # -- what the candidate sees (app/notifications/render.py, app/status/) --
@@ -141,11 +150,11 @@ def load(instance_path: str) -> dict:
         "HOLIDAY_COUNTRY": os.environ.get("HOLIDAY_COUNTRY", "GB"),
         "HOLIDAY_SUBDIVISION": os.environ.get("HOLIDAY_SUBDIVISION", "ENG"),
         "EXTRA_HOLIDAYS": os.environ.get("EXTRA_HOLIDAYS", ""),
-        "OVERDUE_REFRESH_SECONDS": float(os.environ.get("OVERDUE_REFRESH_SECONDS", "300")),
+        "OVERDUE_REFRESH_SECONDS": _env_float("OVERDUE_REFRESH_SECONDS", 300),
         # The SLA and delivery dashboards' figures are precomputed this often
         # (app/reports/snapshots.py); a snapshot older than three intervals is not used.
-        "DASHBOARD_REFRESH_SECONDS": float(os.environ.get("DASHBOARD_REFRESH_SECONDS", "300")),
-        "DIGEST_INTERVAL_SECONDS": float(os.environ.get("DIGEST_INTERVAL_SECONDS", "300")),
+        "DASHBOARD_REFRESH_SECONDS": _env_float("DASHBOARD_REFRESH_SECONDS", 300),
+        "DIGEST_INTERVAL_SECONDS": _env_float("DIGEST_INTERVAL_SECONDS", 300),
         "DIGEST_HOUR": _env_int("DIGEST_HOUR", 7),
         # Links in staff emails point here.
         "APP_BASE_URL": os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000"),
@@ -170,9 +179,7 @@ def load(instance_path: str) -> dict:
         "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
         "SENTRY_DSN": os.environ.get("SENTRY_DSN", ""),
         "SENTRY_ENVIRONMENT": os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        "SENTRY_TRACES_SAMPLE_RATE": float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+        "SENTRY_TRACES_SAMPLE_RATE": _env_float("SENTRY_TRACES_SAMPLE_RATE", 0),
         # Workers pick up an edited message template within this many seconds.
-        "MESSAGE_TEMPLATE_CACHE_SECONDS": float(
-            os.environ.get("MESSAGE_TEMPLATE_CACHE_SECONDS", "30")
-        ),
+        "MESSAGE_TEMPLATE_CACHE_SECONDS": _env_float("MESSAGE_TEMPLATE_CACHE_SECONDS", 30),
     }

@@ -1,10 +1,10 @@
 """Pipeline-board benchmark: one position with 2,000 applications, in PostgreSQL.
 
-Seeds the database BENCH_BOARD_DB_NAME (default `closeloop_board_bench`; dropped, created and
-migrated here): one
-recruiter, two positions (2,000 and 20 applications), each application with two messages
-(an older superseded one and a live one in a mix of states), some promised dates and some
-logged contacts. Then, signed in through Flask's test client (query, template and all):
+Seeds its own database (`closeloop_bench_board`: see bench/common.py; dropped, created and
+migrated here): one recruiter, two positions (2,000 and 20 applications), each application with
+two messages (an older superseded one and a live one in a mix of states), some promised dates
+and some logged contacts. Then, signed in through Flask's test client (query, template and
+all):
 
 1. `GET /positions/<big>` ~20 times: p50/p95, the number of SQL statements per request and
    the size of the HTML (each column paints its first cards; "Show N more" loads the rest);
@@ -38,8 +38,8 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-board)
 
 from bench import common  # noqa: E402
 
-DB_NAME = os.environ.get("BENCH_BOARD_DB_NAME", "closeloop_board_bench")
-DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
+DB_NAME = common.database_name("_board")  # BENCH_DATABASE_URL's name + "_board"
+DATABASE_URL = common.database_url("_board")
 EMAIL = "recruiter@bench.test"
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway local database
 STAGES = ("sourced", "submitted", "client_review", "interview", "offer", "rejected")

@@ -1,4 +1,4 @@
-"""Shared setup for the benchmarks: a database of their own, Redis db 9, and real processes.
+"""Shared setup for the benchmarks: a database and a Redis database of their own, real processes.
 
 Everything here talks to 127.0.0.1 only. Processes are started in their own session and
 stopped with all their descendants (RQ's work horse calls setsid(), so its process group is
@@ -24,12 +24,67 @@ from devtools import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
-# Overridable so several people (or helpers) on one machine each bench their own database
-# and Redis db; FLUSHDB below only ever touches that one Redis database.
-DB_NAME = os.environ.get("BENCH_DB_NAME", "closeloop_bench")
-PG_ADMIN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
-DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+# Every benchmark's database and Redis come from the environment, so several people (or
+# helpers) on one machine each bench their own and never touch anyone else's data:
+# - BENCH_DATABASE_URL (a PostgreSQL URL; or BENCH_DB_NAME, a database name on the local
+#   server): the benchmarks' database, DROPPED and created again on every run. A benchmark
+#   that keeps a seeded database of its own (report, board, imports) adds a suffix to its name.
+# - BENCH_REDIS_URL, or else REDIS_URL's server with database 9 (the database the test suite's
+#   workers skip), or else 127.0.0.1:6379/9. FLUSHDB below only ever touches that database.
+_DB_NAME = os.environ.get("BENCH_DB_NAME") or "closeloop_bench"
+BENCH_DATABASE_URL = (
+    os.environ.get("BENCH_DATABASE_URL") or f"postgresql+psycopg://root@127.0.0.1:5432/{_DB_NAME}"
+)
+BENCH_REDIS_DB = 9
+
+
+def database_url(suffix: str = "") -> str:
+    """The benchmarks' PostgreSQL URL, its database name followed by `suffix` (e.g. "_board")."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(BENCH_DATABASE_URL)
+    if url.get_backend_name() != "postgresql":
+        raise SystemExit(f"BENCH_DATABASE_URL must be a PostgreSQL URL, not {url!r}")
+    return url.set(database=f"{url.database}{suffix}").render_as_string(hide_password=False)
+
+
+def database_name(suffix: str = "") -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url(suffix)).database
+
+
+def pg_dsn(name: str | None = None) -> str:
+    """A libpq connection string for `name` (the benchmarks' database by default) on the
+    benchmarks' server, for psycopg used directly."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(BENCH_DATABASE_URL)
+    parts = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": url.username,
+        "password": url.password,
+        "dbname": name or database_name(),
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+def _bench_redis_url() -> str:
+    explicit = os.environ.get("BENCH_REDIS_URL")
+    if explicit:
+        return explicit
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    query = dict(parse_qsl(parts.query))
+    query.pop("db", None)
+    return urlunsplit(parts._replace(path=f"/{BENCH_REDIS_DB}", query=urlencode(query)))
+
+
+DB_NAME = database_name()
+DATABASE_URL = database_url()
+REDIS_URL = _bench_redis_url()
 API_KEY = "bench-key"
 HOST = "127.0.0.1"
 
@@ -53,9 +108,9 @@ def reset_database(env: dict, name: str = DB_NAME) -> None:
     """Drop and recreate a benchmark's database, then migrate it as a deployment would."""
     import psycopg
 
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(pg_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
         cwd=ROOT,
@@ -73,7 +128,7 @@ def redis_conn():
 
 
 def flush_redis() -> None:
-    """FLUSHDB on the benchmarks' own Redis database (db 9 by default), never anyone else's."""
+    """FLUSHDB on the benchmarks' own Redis database (see REDIS_URL above), never anyone else's."""
     redis_conn().flushdb()
 
 

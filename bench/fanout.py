@@ -12,12 +12,21 @@ same number of workers.
 
     make bench-fanout      # or: .venv/bin/python bench/fanout.py --n 10000 --workers 2
 
-The last line is `fanout: n=<n> seconds=<s> per_second=<r> naive_per_second=<r> ratio=<x>`.
+Then, in the same run, the physical limit (`run_floor`): the same rows written with one
+plain INSERT and the same emails, rendered beforehand, sent as N/1,000 requests of 1,000
+personalizations. Goals: seconds <= 4 x floor_seconds, ratio >= 100.
+
+The database is BENCH_DATABASE_URL (or BENCH_DB_NAME on the local server; dropped and
+created again), Redis BENCH_REDIS_URL or database 9 of REDIS_URL's server (flushed).
+
+The last line is
+`fanout: n=<n> seconds=<s> per_second=<r> naive_per_second=<r> ratio=<x> floor_seconds=<f>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import sys
 import time
@@ -127,20 +136,31 @@ def seed_naive(n: int) -> list[int]:
 # -- the engine ---------------------------------------------------------------------------
 
 
-def timed_dispatch(timings: dict) -> None:
-    """Split close_position's time into the transaction and the dispatch after commit."""
-    from app.notifications import dispatch
+@contextlib.contextmanager
+def timed_dispatch(timings: dict):
+    """Split close_position's time into the transaction and the dispatch after commit.
 
-    original = dispatch.dispatch_safely
+    The engine dispatches from the session's after_commit listener (app.notifications.outbox):
+    one listener of ours goes first (the commit is done), one last (the dispatch is done).
+    Nothing of the engine is replaced."""
+    from app.extensions import db
+    from app.notifications import outbox  # noqa: F401 - its listener is registered first
 
-    def wrapper(*args, **kwargs):
-        timings["committed"] = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
+    def committed(session) -> None:
+        if not session.in_nested_transaction():
+            timings["committed"] = time.perf_counter()
+
+    def dispatched(session) -> None:
+        if not session.in_nested_transaction():
             timings["dispatched"] = time.perf_counter()
 
-    dispatch.dispatch_safely = wrapper
+    sa.event.listen(db.session, "after_commit", committed, insert=True)
+    sa.event.listen(db.session, "after_commit", dispatched)
+    try:
+        yield
+    finally:
+        sa.event.remove(db.session, "after_commit", committed)
+        sa.event.remove(db.session, "after_commit", dispatched)
 
 
 def accepted(url: str) -> int:
@@ -188,22 +208,27 @@ def run_engine(procs, app, env: dict, url: str, position_id: int, args) -> dict:
     warm_up(app, url, args.workers)
     base = accepted(url)
     timings: dict = {}
-    timed_dispatch(timings)
     with app.app_context():
         position = db.session.get(Position, position_id)
-        wall0, t0 = datetime.now(UTC), time.perf_counter()
-        result = services.close_position(
-            position, actor=None, status="cancelled", reason="budget_cut"
-        )
-        returned = time.perf_counter()
+        with timed_dispatch(timings):
+            wall0, t0 = datetime.now(UTC), time.perf_counter()
+            result = services.close_position(
+                position, actor=None, status="cancelled", reason="budget_cut"
+            )
+            returned = time.perf_counter()
         done = wait_accepted(url, base + args.n, args.timeout)
         recorded = wait_recorded(result["notification_ids"], args.timeout)
+        duplicates = common.stub_stats(url)["duplicates"]  # before the floor resends them
         db.session.remove()
     for w in workers:
         procs.stop(w)
     if done is None:
         raise RuntimeError(f"the stub did not accept all {args.n} within {args.timeout} s")
+    if "committed" not in timings or "dispatched" not in timings:
+        raise RuntimeError("close_position did not commit through the session (no timings)")
     return {
+        "notification_ids": result["notification_ids"],
+        "duplicates": duplicates,
         "seconds": done - t0,
         "transaction": timings["committed"] - t0,
         "dispatch": timings["dispatched"] - timings["committed"],
@@ -255,6 +280,88 @@ def job_timeline(wall0: datetime) -> list[dict]:
     return sorted(rows, key=lambda r: r["start"])
 
 
+# -- the physical limit ----------------------------------------------------------------------
+
+FLOOR_CHUNK = 1_000  # SendGrid's limit of personalizations per request
+FLOOR_COLUMNS = (
+    "application_id",
+    "candidate_id",
+    "kind",
+    "category",
+    "app_version",
+    "reason",
+    "personal_note",
+    "context",
+    "created_at",
+    "updated_at",
+    "request_id",
+)
+
+
+def run_floor(app, url: str, ids: list[int], args) -> dict:
+    """The least the same work can cost on this machine, measured in the same run: the same N
+    notification rows (copies of the engine's, owed a year from now so nothing sends them)
+    written with one plain INSERT in one transaction (`INSERT ... SELECT FROM unnest(...)`,
+    the single statement the engine's own bulk writes use), then the same N emails, rendered
+    beforehand exactly as a send job renders them (stencils included), sent as N/1,000
+    requests of 1,000 personalizations to the same stub, on as many threads as the engine
+    had workers. No claiming, no state changes, no job queue: what is left is the database
+    write and the provider's requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.bulk_sql import insert_many
+    from app.extensions import db
+    from app.models import Notification
+    from app.notifications import prepare
+    from app.notifications.render import render_email
+    from app.notifications.sendgrid_backend import SendGridBackend
+    from app.notifications.stencils import Stencils
+
+    later = datetime.now(UTC) + timedelta(days=365)
+    with app.app_context():
+        chunks: list[list] = []
+        rows: list[dict] = []
+        for start in range(0, len(ids), FLOOR_CHUNK):
+            loaded = prepare._load(ids[start : start + FLOOR_CHUNK])  # noqa: SLF001
+            stencils = Stencils()  # as a send job: one per batch
+            ready = [prepare._prepared([n], render_email([n], stencils)) for n in loaded]  # noqa: SLF001
+            ready = [prepare._upgraded(r, stencils.upgrades.get(r.id)) for r in ready]  # noqa: SLF001
+            chunks.append([r.message for r in ready])
+            rows += [
+                {
+                    **{c: getattr(n, c) for c in FLOOR_COLUMNS},
+                    "state": "pending",
+                    "idempotency_key": f"floor:{n.id}",
+                    "due_at": later,
+                }
+                for n in loaded
+            ]
+        db.session.remove()
+
+    def send(messages: list) -> int:
+        with app.app_context():
+            backend = SendGridBackend.from_config(app.config)
+            return len(set(backend.send_batch(messages)))
+
+    base = accepted(url)
+    with ThreadPoolExecutor(max_workers=args.workers) as pool, app.app_context():
+        t0 = time.perf_counter()
+        insert_many(db.session, Notification, rows)  # one statement (PostgreSQL: from arrays)
+        db.session.commit()
+        inserted = time.perf_counter()
+        requests = sum(pool.map(send, chunks))
+        done = time.perf_counter()
+        db.session.remove()
+    if accepted(url) - base != len(ids):
+        raise RuntimeError(f"the floor's requests were not all accepted ({accepted(url) - base})")
+    return {
+        "seconds": done - t0,
+        "insert": inserted - t0,
+        "send": done - inserted,
+        "requests": requests,
+    }
+
+
 # -- the naive peer -------------------------------------------------------------------------
 
 
@@ -301,7 +408,7 @@ def print_jobs(jobs: list[dict]) -> None:
         print(f"  worker {worker}: busy {seconds:.3f} s")
 
 
-def report(args, engine: dict, naive: dict, stats: dict) -> None:
+def report(args, engine: dict, floor: dict, naive: dict, stats: dict) -> None:
     n = args.n
     per_second = n / engine["seconds"]
     naive_rate = args.naive_n / naive["seconds"]
@@ -315,14 +422,21 @@ def report(args, engine: dict, naive: dict, stats: dict) -> None:
     recorded = engine["recorded"]
     print(f"  database says all sent: {recorded:.3f} s" if recorded else "  (never all sent)")
     print_jobs(engine["jobs"])
-    print(f"  stub: duplicates={stats['duplicates']} requests={stats['requests_by_status']}")
+    print(f"  stub: duplicates={engine['duplicates']}, whole run {stats['requests_by_status']}")
+    print(
+        f"floor: one INSERT of {n} rows {floor['insert']:.3f} s, then {floor['requests']} "
+        f"requests of up to {FLOOR_CHUNK} personalizations (rendered beforehand) on "
+        f"{args.workers} threads {floor['send']:.3f} s: {floor['seconds']:.3f} s; "
+        f"engine/floor {engine['seconds'] / floor['seconds']:.2f}"
+    )
     print(
         f"naive: {args.workers} fork workers, one job and one request per email: "
         f"{args.naive_n} in {naive['seconds']:.3f} s, failed jobs {naive['failed']}"
     )
     print(
         f"fanout: n={n} seconds={engine['seconds']:.3f} per_second={per_second:.1f} "
-        f"naive_per_second={naive_rate:.1f} ratio={per_second / naive_rate:.1f}"
+        f"naive_per_second={naive_rate:.1f} ratio={per_second / naive_rate:.1f} "
+        f"floor_seconds={floor['seconds']:.3f}"
     )
 
 
@@ -343,9 +457,10 @@ def main(argv=None) -> int:
             position_id, _ = seed_position("fanout", args.n)
             naive_ids = seed_naive(args.naive_n)
         engine = run_engine(procs, app, env, url, position_id, args)
+        floor = run_floor(app, url, engine["notification_ids"], args)
         naive = run_naive(procs, env, url, naive_ids, args)
         stats = common.stub_stats(url)
-    report(args, engine, naive, stats)
+    report(args, engine, floor, naive, stats)
     return 0
 
 

@@ -1,13 +1,13 @@
 """CSV import benchmark: 5,000 new candidates imported into a position, in PostgreSQL.
 
-Seeds the database `closeloop_import_bench` (dropped, created and migrated here) with a
-recruiter and an open position, uploads a generated CSV (name, email, phone, time zone) through
-`app.imports.services.create_preview`, confirms it (`app.imports.running.confirm`, which
-queues it), then times the import as the maintenance job runs it
-(`app.imports.running.execute`: re-validation, then candidates, applications and their stage
-history in one transaction). In the same run, the baseline: the same rows written with three
-plain multi-row INSERTs (candidates, applications, stage events), the floor any import path
-has to pay.
+Seeds its own database (`closeloop_bench_import`: see bench/common.py; dropped, created and
+migrated here) with a recruiter and an open position, uploads a generated CSV (name, email,
+phone, time zone) through `app.imports.services.create_preview`, confirms it
+(`app.imports.running.confirm`, which queues it), then times the import as the maintenance job
+runs it (`app.imports.running.execute`: re-validation, then candidates, applications and their
+stage history in one transaction). In the same run, the baseline: the same rows written with
+three plain multi-row INSERTs (candidates, applications, stage events), the floor any import
+path has to pay.
 
     make bench-imports     # or: .venv/bin/python bench/imports.py --rows 5000
 
@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-imports)
 
 from bench import common  # noqa: E402
 
-DB_NAME = "closeloop_import_bench"
+DB_NAME = common.database_name("_import")  # BENCH_DATABASE_URL's name + "_import"
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney")
 
 
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args(argv)
     env = common.base_env(
-        DATABASE_URL=f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}",
+        DATABASE_URL=common.database_url("_import"),
         IMPORT_MAX_ROWS=max(args.rows, 5000),
         IMPORT_INLINE_ROWS=0,
     )

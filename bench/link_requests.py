@@ -1,6 +1,6 @@
 """ "Email me a new link" benchmark: does the answer's timing say whether an address is on
-file? In PostgreSQL (the benchmarks' database, `BENCH_DB_NAME`, dropped, created and
-migrated here).
+file? In PostgreSQL (the benchmarks' database, `BENCH_DATABASE_URL` or `BENCH_DB_NAME`,
+dropped, created and migrated here).
 
 Seeds candidates (each with an application), then posts the public form (POST /status/link,
 through the app's test client) for addresses on file and for unknown ones, alternating, and

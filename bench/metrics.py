@@ -1,12 +1,12 @@
 """/metrics benchmark: a Prometheus scrape of the web at 1,000,000 notifications (PostgreSQL).
 
-Seeds its own database (BENCH_DB_NAME, default `closeloop_bench`; dropped, created and
-migrated here) with SQL alone: 250,000 candidates, 1,000,000 applications and one
-notification each (98% sent, 1% owed - a third of those past the SLA - and 1% failed), a
-month of reconciler runs (86,400, one every 30 seconds) and the overdue counts of 1,000
+Seeds its own database (BENCH_DATABASE_URL or BENCH_DB_NAME, default `closeloop_bench`;
+dropped, created and migrated here) with SQL alone: 250,000 candidates, 1,000,000 applications
+and one notification each (98% sent, 1% owed - a third of those past the SLA - and 1% failed),
+a month of reconciler runs (86,400, one every 30 seconds) and the overdue counts of 1,000
 positions. Then, in this process, `GET /metrics` (bearer token, through Flask's test client,
-every gauge read from the database and Redis) is requested 30 times after 3 warm-ups, and
-its SQL statements are counted.
+every gauge read from the database and Redis) is requested 30 times after 3 warm-ups, and its
+SQL statements are counted.
 
 The baseline, in the same run and database: counting the whole outbox by state and kind (the
 obvious way to get "notifications by state and kind"), which the scrape avoids by reading
@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-metrics)
 from bench import common  # noqa: E402
 
 TOKEN = "bench-metrics-token"  # noqa: S105 - a throwaway local database
-PG_DSN = f"host=127.0.0.1 port=5432 user=root dbname={common.DB_NAME}"
+PG_DSN = common.pg_dsn()
 KINDS = ("submitted", "client_review", "interview_scheduled", "offer", "not_selected_client")
 
 

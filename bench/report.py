@@ -1,10 +1,10 @@
 """Overdue-report benchmark: 1,000,000 applications and 3,000,000 notifications in PostgreSQL.
 
-Seeds the database `closeloop_report_bench` (dropped and created here, then migrated) with
-COPY through psycopg: 200 recruiters, 1,000 clients, 20,000 positions, 800,000 candidates,
-the applications, three notifications each, contacts, promise tasks and bounce events. The
-agency is deliberately unhealthy (most applications are overdue for at least one reason) so
-that the full CSV export is about a million rows. Then:
+Seeds its own database (`closeloop_bench_report`: see bench/common.py; dropped and created
+here, then migrated) with COPY through psycopg: 200 recruiters, 1,000 clients, 20,000
+positions, 800,000 candidates, the applications, three notifications each, contacts, promise
+tasks and bounce events. The agency is deliberately unhealthy (most applications are overdue
+for at least one reason) so that the full CSV export is about a million rows. Then:
 
 1. the report is computed once (`app.reports.overdue.refresh`, the scheduler's job), timed;
 2. in a fresh process, the report page (`GET /reports/overdue` through Flask's test client,
@@ -19,7 +19,8 @@ that the full CSV export is about a million rows. Then:
 
     make bench-report      # or: .venv/bin/python bench/report.py [--applications N] [--skip-seed]
 
-The database is BENCH_REPORT_DB_NAME (default `closeloop_report_bench`); `--skip-seed` reuses
+The database is the benchmarks' own with `_report` appended (bench/common.py, default
+`closeloop_bench_report`); `--skip-seed` reuses
 it as it is (migrated to the head first). The last line is `report: applications=<n>
 p50_ms=<x> csv_seconds=<s> csv_peak_mb=<m> sla_ms=<p50> delivery_ms=<p50>
 sla_live_ms=<p50> delivery_live_ms=<p50>` (the `_live_` ones: the same pages computed at
@@ -47,10 +48,9 @@ if str(ROOT) not in sys.path:  # run as a script (make bench-report)
 
 from bench import common  # noqa: E402
 
-# Overridable (BENCH_REPORT_DB_NAME) so several people on one machine each seed their own.
-DB_NAME = os.environ.get("BENCH_REPORT_DB_NAME", "closeloop_report_bench")
-DATABASE_URL = f"postgresql+psycopg://root@127.0.0.1:5432/{DB_NAME}"
-PG_DSN = f"host=127.0.0.1 port=5432 user=root dbname={DB_NAME}"
+DB_NAME = common.database_name("_report")  # BENCH_DATABASE_URL's name + "_report"
+DATABASE_URL = common.database_url("_report")
+PG_DSN = common.pg_dsn(DB_NAME)
 MANAGER_EMAIL = "manager@bench.test"
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway local database
 RECRUITERS, CLIENTS, POSITIONS = 200, 1_000, 20_000

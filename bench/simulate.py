@@ -77,7 +77,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     # Shorter than the digest window, so no message owed inside a step falls due inside it.
     parser.add_argument("--window", type=float, default=290, help="seconds of actions per step")
     parser.add_argument("--max-gap", type=float, default=6 * 3600, help="longest step, seconds")
-    parser.add_argument("--db-name", default=os.environ.get("SIM_DB_NAME", "closeloop_sim"))
+    parser.add_argument(
+        "--db-name", default=os.environ.get("SIM_DB_NAME") or common.database_name("_sim")
+    )
     parser.add_argument("--redis-url", default=os.environ.get("SIM_REDIS_URL", common.REDIS_URL))
     parser.add_argument("--quiet", action="store_true", help="no per-week lines")
     return parser.parse_args(argv)
@@ -93,11 +95,15 @@ class System:
         self.procs, self.args = procs, args
         common.OUT.mkdir(parents=True, exist_ok=True)
         self.clock_file = common.OUT / f"sim-clock-{os.getpid()}.txt"
+        from sqlalchemy.engine import make_url
+
         from app import clock
 
         clock.write_file(self.clock_file, START)
         self.env = common.base_env(
-            DATABASE_URL=f"postgresql+psycopg://root@127.0.0.1:5432/{args.db_name}",
+            DATABASE_URL=make_url(common.database_url())
+            .set(database=args.db_name)
+            .render_as_string(hide_password=False),
             REDIS_URL=args.redis_url,
             CLOCK_FILE=self.clock_file,
             LOG_LEVEL="WARNING",
