@@ -161,6 +161,41 @@ MATRIX = {
     "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
     # -- SendGrid webhook (a signature is the credential)
     "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
+    # -- API tokens page (each person's own tokens; another's is 404)
+    "GET /profile/tokens":                                   "login login 200   200   200   200",
+    "POST /profile/tokens":                                  "login login 400   400   400   400",
+    "POST /profile/tokens/<int:token_id>/revoke":            "login login 302   404   404   404",
+    # -- REST API: a bearer token only (401 without); the pages' access rules (404)
+    "GET /api/docs":                                         "200   200   200   200   200   200",
+    "GET /api/openapi.json":                                 "200   200   200   200   200   200",
+    "GET /api/v1/applications":                              "401   401   200   200   200   200",
+    "POST /api/v1/applications":                             "401   401   409   404   409   409",
+    "GET /api/v1/applications/<int:application_id>":         "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/interview":
+        "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/move":   "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/undo":   "401   401   409   404   409   409",
+    "GET /api/v1/candidates":                                "401   401   200   200   200   200",
+    "POST /api/v1/candidates":                               "401   401   201   201   201   201",
+    "GET /api/v1/candidates/<int:candidate_id>":             "401   401   200   404   200   200",
+    "PATCH /api/v1/candidates/<int:candidate_id>":           "401   401   200   404   200   200",
+    "GET /api/v1/clients":                                   "401   401   200   200   200   200",
+    "POST /api/v1/clients":                                  "401   401   201   201   201   201",
+    "GET /api/v1/clients/<int:client_id>":                   "401   401   200   200   200   200",
+    "PATCH /api/v1/clients/<int:client_id>":                 "401   401   200   200   200   200",
+    "GET /api/v1/contacts":                                  "401   401   200   200   200   200",
+    "POST /api/v1/contacts":                                 "401   401   201   404   201   201",
+    "GET /api/v1/notifications":                             "401   401   200   200   200   200",
+    "GET /api/v1/notifications/<int:notification_id>":       "401   401   200   404   200   200",
+    "GET /api/v1/positions":                                 "401   401   200   200   200   200",
+    "POST /api/v1/positions":                                "401   401   201   201   201   201",
+    "GET /api/v1/positions/<int:position_id>":               "401   401   200   404   200   200",
+    "PATCH /api/v1/positions/<int:position_id>":             "401   401   200   404   200   200",
+    "POST /api/v1/positions/<int:position_id>/lifecycle":    "401   401   200   404   200   200",
+    "POST /api/v1/positions/<int:position_id>/reopen":       "401   401   409   404   409   409",
+    "GET /api/v1/tasks":                                     "401   401   200   200   200   200",
+    "POST /api/v1/tasks/<int:task_id>/reply":                "401   401   200   404   200   200",
+    "POST /api/v1/tasks/<int:task_id>/retry":                "401   401   200   404   200   200",
     # -- Assets
     "GET /static/<path:filename>":                           "200   200   200   200   200   200",
     "GET /bootstrap/static/<path:filename>":                 "200   200   200   200   200   200",
@@ -212,7 +247,7 @@ def test_matrix(make_app, db):
         expected = dict(zip(world.ROLES, MATRIX.get(key, "").split(), strict=False))
         for role in world.ROLES:
             # A POST that may act gets records of its own: what it changes stays with it.
-            refused = expected.get(role) in ("login", "403", "404", "405")
+            refused = expected.get(role) in ("login", "401", "403", "404", "405")
             fresh = key.startswith("POST") and not refused
             rec = world.records(team.owner) if fresh else shared
             answers.append(ask(clients, key, rule, rec, role))
