@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.imports import bp as imports_bp
     from app.main import bp as main_bp
     from app.message_templates import bp as message_templates_bp
+    from app.outbound.routes import bp as outbound_bp
     from app.positions import bp as positions_bp
     from app.privacy import bp as privacy_bp
     from app.reports import bp as reports_bp
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
+    app.register_blueprint(outbound_bp)
     if app.config.get("DEV_MAILBOX_ENABLED"):
         app.register_blueprint(devmail_bp)
 

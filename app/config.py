@@ -116,6 +116,7 @@ def load(instance_path: str) -> dict:
         # and the seconds each HTTP delivery may take.
         "WEBHOOK_DISABLE_AFTER_FAILURES": _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20),
         "WEBHOOK_TIMEOUT_SECONDS": _env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+        "WEBHOOK_SWEEP_SECONDS": float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "10")),
         # New password hashes (app/models/people.py). Deliberately not read from the
         # environment: production keeps Werkzeug's scrypt; only the tests set a cheap one.
         "PASSWORD_HASH_METHOD": DEFAULT_PASSWORD_HASH_METHOD,

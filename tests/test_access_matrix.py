@@ -141,6 +141,12 @@ MATRIX = {
     # -- Dev mailbox (mounted only when DEV_MAILBOX_ENABLED; admins only)
     "GET /dev/mailbox/":                                     "login login 403   403   403   200",
     "GET /dev/mailbox/<int:message_id>":                     "login login 403   403   403   200",
+    # -- Outbound webhooks (admins)
+    "GET /admin/webhooks/":                                  "login login 403   403   403   200",
+    "POST /admin/webhooks/":                                 "login login 403   403   403   400",
+    "GET /admin/webhooks/<int:endpoint_id>":                 "login login 403   403   403   200",
+    "POST /admin/webhooks/<int:endpoint_id>/disable":        "login login 403   403   403   302",
+    "POST /admin/webhooks/<int:endpoint_id>/enable":         "login login 403   403   403   302",
     # -- Audit log (admins)
     "GET /admin/audit/":                                     "login login 403   403   403   200",
     # -- Metrics: a bearer token (METRICS_TOKEN), not a role, opens it; without one

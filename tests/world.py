@@ -31,9 +31,11 @@ from app.models import (
     Position,
     Stage,
     User,
+    WebhookEndpoint,
 )
 from app.notifications import links, outbox
 from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
+from app.outbound.signing import new_secret
 from app.status import services as status_services
 from tests.web import Web
 
@@ -79,6 +81,7 @@ class Records:
     token: str  # the candidate's status link
     unsubscribe_token: str
     api_token_id: int  # the owner's API token (the tokens page revokes it)
+    webhook_endpoint_id: int
 
 
 def _name(base: str, size: int | None) -> str:
@@ -168,6 +171,15 @@ def records(owner: User, *, long: bool = False) -> Records:
     update_task = status_services.request_update(candidate, application.id)
     job = queue(MAINTENANCE_QUEUE).enqueue("workers.jobs.reconcile", job_id=f"matrix-{tag}")
     api_token, _ = api_tokens.create(owner, f"matrix {tag}", actor=owner)
+    endpoint = WebhookEndpoint(
+        url=f"https://ats.example.test/{tag}",
+        secret=new_secret(),
+        event_types=["task.opened"],
+        enabled=True,
+        consecutive_failures=0,
+    )
+    db.session.add(endpoint)
+    db.session.commit()
     return Records(
         client_id=client.id,
         position_id=position.id,
@@ -182,6 +194,7 @@ def records(owner: User, *, long: bool = False) -> Records:
         token=links.status_token(candidate),
         unsubscribe_token=links.unsubscribe_token(candidate),
         api_token_id=api_token.id,
+        webhook_endpoint_id=endpoint.id,
     )
 
 
@@ -336,6 +349,7 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
                 "client_id": rec.client_id,
                 "notification_id": rec.notification_id,
                 "token_id": rec.api_token_id,
+                "endpoint_id": rec.webhook_endpoint_id,
                 "import_id": rec.import_id,
                 "message_id": rec.mailbox_id,
                 "kind": "submitted",

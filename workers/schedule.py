@@ -41,6 +41,8 @@ SCHEDULE: tuple[Periodic, ...] = (
         "app.reports.overdue:refresh",
         queue="maintenance",
     ),
+    # Outbound webhooks: owe subscribed endpoints the new events, enqueue the deliveries due.
+    Periodic("webhooks", "WEBHOOK_SWEEP_SECONDS", "app.outbound.services:sweep"),
     # Morning digests for staff: built when each user's hour comes, then sent like the rest.
     Periodic("digests", "DIGEST_INTERVAL_SECONDS", "app.reports.digest:tick"),
 )

@@ -81,20 +81,22 @@ class WebhookEndpoint(db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """The outbox: one event owed to one endpoint, written in the transaction of the change
-    it reports. `message_id` is the Standard Webhooks `webhook-id`, the same on every retry
-    so receivers can drop duplicates."""
+    """The outbox of outbound webhooks: one event owed to one endpoint. `message_id` is the
+    Standard Webhooks `webhook-id`, derived from the event's own row (stage event, task,
+    message and its state), so it is the same on every retry and every collection: the
+    unique (endpoint, message) pair is what keeps an event from being owed twice."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         enum_check("state", DELIVERY_STATES),
         sa.Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
         sa.Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+        sa.UniqueConstraint("endpoint_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_endpoints.id"))
-    message_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(sa.String(64))
     event_type: Mapped[str] = mapped_column(sa.String(60))
     payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     state: Mapped[str] = mapped_column(sa.String(20), default="pending")

@@ -98,7 +98,9 @@ def upgrade():
             name="fk_webhook_deliveries_endpoint_id_webhook_endpoints",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
-        sa.UniqueConstraint("message_id", name="uq_webhook_deliveries_message_id"),
+        sa.UniqueConstraint(
+            "endpoint_id", "message_id", name="uq_webhook_deliveries_endpoint_id_message_id"
+        ),
     )
     op.create_index(
         "ix_webhook_deliveries_state_next", "webhook_deliveries", ["state", "next_attempt_at"]
