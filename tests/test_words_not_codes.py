@@ -52,6 +52,7 @@ from app.models import (
     StageEvent,
     Task,
     User,
+    WebhookEndpoint,
 )
 from app.notifications import links, outbox
 from app.notifications.events import apply_events
@@ -483,6 +484,8 @@ def _values(agency) -> dict[str, list]:
         "client_id": list(_db.session.scalars(sa.select(Client.id))),
         "import_id": list(_db.session.scalars(sa.select(CandidateImport.id))),
         "message_id": list(_db.session.scalars(sa.select(MailboxMessage.id))),
+        "endpoint_id": list(_db.session.scalars(sa.select(WebhookEndpoint.id))),
+        "token_id": [],  # only ever POSTed to (revoke)
         "kind": sorted(KINDS),
         "action": sorted(fanout.ACTIONS),
     }

@@ -22,7 +22,7 @@ from app.orm import MAX_INT
 
 JSON = "application/json"
 # Answers every operation may give, besides its own.
-COMMON_ERRORS = (400, 401, 404, 406, 429, 500)
+COMMON_ERRORS = (400, 401, 404, 405, 406, 422, 429, 500)
 WRITE_ERRORS = (409, 412, 415, 422)
 
 
