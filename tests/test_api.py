@@ -372,3 +372,24 @@ def test_contacts_and_tasks(api, other_api, app, team):
     _problem(
         other_api.post(f"/api/v1/tasks/{rec.update_task_id}/reply", json={"message": "Hi"}), 404
     )
+
+
+def test_overdue_report_is_for_managers_with_the_pages_filters(api, client, team, app):
+    from app.reports import overdue
+    from tests import world
+
+    world.records(team.owner)
+    overdue.refresh()
+    db.session.commit()
+    _problem(api.get("/api/v1/reports/overdue"), 403)
+    manager = Api(client, team.manager)
+    everything = manager.get("/api/v1/reports/overdue").get_json()["data"]
+    assert everything and all(row["reason_label"] for row in everything)
+    reason = everything[0]["reason"]
+    narrowed = manager.get("/api/v1/reports/overdue", query_string={"reason": reason}).get_json()
+    assert {row["reason"] for row in narrowed["data"]} == {reason}
+    nobody = manager.get(
+        "/api/v1/reports/overdue", query_string={"recruiter_id": team.other.id}
+    ).get_json()
+    assert nobody["data"] == []
+    _problem(manager.get("/api/v1/reports/overdue", query_string={"reason": "bogus"}), 422)

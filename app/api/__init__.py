@@ -29,4 +29,5 @@ from app.api import (  # noqa: E402
     docs,  # noqa: F401
     people,  # noqa: F401
     positions,  # noqa: F401
+    reports,  # noqa: F401
 )

@@ -32,6 +32,7 @@ from app.models import (
     ContactChannel,
     Notification,
     OutcomeReason,
+    OverdueReason,
     Position,
     PositionStatus,
     Stage,
@@ -367,18 +368,35 @@ class TaskOut(Out):
 
 
 class OverdueQuery(ListQuery):
-    reason: Annotated[str, StringConstraints(max_length=40)] | None = None
+    """The report page's filters."""
+
     recruiter_id: Id | None = None
     client_id: Id | None = None
+    position_id: Id | None = None
+    reason: OverdueReason | None = None
+    min_age_days: Annotated[int, Field(ge=0, le=3650)] | None = None
 
 
 class OverdueOut(BaseModel):
     application_id: int
-    reason: str
+    reason: OverdueReason
     reason_label: str
-    since: datetime | None
-    candidate_name: str
-    position_title: str
+    severity: int
+    since: datetime
+    business_days: int
+    candidate: str
+    position_id: int
+    position: str
+    client_id: int
+    client: str
+    owner_id: int
+    owner: str
+    message_kind: str | None
+    message_state: str | None
+
+
+class OverduePage(Page[OverdueOut]):
+    pass
 
 
 class Empty(Body):
