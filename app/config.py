@@ -112,6 +112,9 @@ def load(instance_path: str) -> dict:
         # an Idempotency-Key's first answer is kept.
         "API_REQUESTS_PER_MINUTE": _env_int("API_REQUESTS_PER_MINUTE", 600),
         "API_IDEMPOTENCY_HOURS": _env_int("API_IDEMPOTENCY_HOURS", 24),
+        "API_IDEMPOTENCY_PURGE_SECONDS": float(
+            os.environ.get("API_IDEMPOTENCY_PURGE_SECONDS", "3600")
+        ),
         # Outbound webhooks (app/outbound): failures in a row before an endpoint is disabled,
         # and the seconds each HTTP delivery may take.
         "WEBHOOK_DISABLE_AFTER_FAILURES": _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20),
