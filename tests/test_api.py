@@ -393,3 +393,19 @@ def test_overdue_report_is_for_managers_with_the_pages_filters(api, client, team
     ).get_json()
     assert nobody["data"] == []
     _problem(manager.get("/api/v1/reports/overdue", query_string={"reason": "bogus"}), 422)
+
+
+def test_openapi_document_and_docs_page_need_no_token_and_no_cdn(client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"] == "3.1.0"
+    assert "/api/v1/applications/{application_id}/move" in doc["paths"]
+    move = doc["paths"]["/api/v1/applications/{application_id}/move"]["post"]
+    body = doc["components"]["schemas"][
+        move["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    ]
+    assert body["additionalProperties"] is False  # unknown fields refused, as documented
+    assert {"409", "412", "422"} <= set(move["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in move["parameters"])
+    page = client.get("/api/docs").get_data(as_text=True)
+    assert "js/api_docs.js" in page and "openapi.json" in page
+    assert "http" not in page.split("<body>")[1].replace("http-equiv", "")
