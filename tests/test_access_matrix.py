@@ -199,7 +199,7 @@ MATRIX = {
     "PATCH /api/v1/positions/<int:position_id>":             "401   401   200   404   200   200",
     "POST /api/v1/positions/<int:position_id>/lifecycle":    "401   401   200   404   200   200",
     "POST /api/v1/positions/<int:position_id>/reopen":       "401   401   409   404   409   409",
-    "GET /api/v1/reports/overdue":                          "401   401   403   403   200   200",
+    "GET /api/v1/reports/overdue":                           "401   401   403   403   200   200",
     "GET /api/v1/tasks":                                     "401   401   200   200   200   200",
     "POST /api/v1/tasks/<int:task_id>/reply":                "401   401   200   404   200   200",
     "POST /api/v1/tasks/<int:task_id>/retry":                "401   401   200   404   200   200",
