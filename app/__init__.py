@@ -98,14 +98,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.api_tokens import bp as api_tokens_bp
     from app.audit.routes import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.bulk import bp as bulk_bp
     from app.candidates import bp as candidates_bp
     from app.devmail import bp as devmail_bp
+    from app.extensions import csrf
     from app.imports import bp as imports_bp
     from app.main import bp as main_bp
     from app.message_templates import bp as message_templates_bp
+    from app.outbound.routes import bp as outbound_bp
     from app.positions import bp as positions_bp
     from app.privacy import bp as privacy_bp
     from app.reports import bp as reports_bp
@@ -127,6 +131,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(candidates_bp)
     app.register_blueprint(message_templates_bp)
     app.register_blueprint(imports_bp)
+    # The REST API answers bearer tokens only (no session cookie), so CSRF does not apply.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_tokens_bp)
+    app.register_blueprint(outbound_bp)
     if app.config.get("DEV_MAILBOX_ENABLED"):
         app.register_blueprint(devmail_bp)
 
@@ -135,13 +144,23 @@ def register_errorhandlers(app: Flask) -> None:
     from flask import render_template
     from flask_wtf.csrf import CSRFError
 
+    from app.api.problems import ApiProblem, from_exception, is_api_request
+
     def render_error(error):
+        if is_api_request():  # the REST API answers problem+json, never a page
+            return from_exception(error)
         code = getattr(error, "code", 500)
         return render_template("errors/error.html", error=error, code=code), code
 
+    def api_only(error):
+        return from_exception(error) if is_api_request() else error
+
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.errorhandler(code)(render_error)
+    for code in (401, 406, 409, 412, 415, 422):  # pages keep Werkzeug's own answer
+        app.errorhandler(code)(api_only)
     app.errorhandler(CSRFError)(render_error)
+    app.errorhandler(ApiProblem)(from_exception)
 
 
 def register_commands(app: Flask) -> None:

@@ -183,3 +183,22 @@ def seed() -> None:
     click.echo("Demo data loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for name, email, role in DEMO_USERS:
         click.echo(f"  {email:<28} {role:<10} {name}")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="Command line", show_default=True, help="What the token is for.")
+def make_token(email: str, name: str) -> None:
+    """Make an API token for EMAIL's account; the token alone is printed on the last line
+    (it is shown only this once: only its hash is kept)."""
+    from app.api import tokens
+
+    user = _existing_user(email)
+    if not user.active:
+        raise click.ClickException(f"{user.email} is deactivated; reactivate the account first.")
+    try:
+        token, raw = tokens.create(user, name, actor=None)
+    except tokens.TokenRefused as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
+    click.echo(f"API token {token.id} ({token.name}) for {user.email}. Shown once; keep it safe:")
+    click.echo(raw)

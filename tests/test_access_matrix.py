@@ -142,6 +142,12 @@ MATRIX = {
     # -- Dev mailbox (mounted only when DEV_MAILBOX_ENABLED; admins only)
     "GET /dev/mailbox/":                                     "login login 403   403   403   200",
     "GET /dev/mailbox/<int:message_id>":                     "login login 403   403   403   200",
+    # -- Outbound webhooks (admins)
+    "GET /admin/webhooks/":                                  "login login 403   403   403   200",
+    "POST /admin/webhooks/":                                 "login login 403   403   403   400",
+    "GET /admin/webhooks/<int:endpoint_id>":                 "login login 403   403   403   200",
+    "POST /admin/webhooks/<int:endpoint_id>/disable":        "login login 403   403   403   302",
+    "POST /admin/webhooks/<int:endpoint_id>/enable":         "login login 403   403   403   302",
     # -- Audit log (admins)
     "GET /admin/audit/":                                     "login login 403   403   403   200",
     # -- Metrics: a bearer token (METRICS_TOKEN), not a role, opens it; without one
@@ -162,6 +168,42 @@ MATRIX = {
     "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
     # -- SendGrid webhook (a signature is the credential)
     "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
+    # -- API tokens page (each person's own tokens; another's is 404)
+    "GET /profile/tokens":                                   "login login 200   200   200   200",
+    "POST /profile/tokens":                                  "login login 400   400   400   400",
+    "POST /profile/tokens/<int:token_id>/revoke":            "login login 302   404   404   404",
+    # -- REST API: a bearer token only (401 without); the pages' access rules (404)
+    "GET /api/docs":                                         "200   200   200   200   200   200",
+    "GET /api/openapi.json":                                 "200   200   200   200   200   200",
+    "GET /api/v1/applications":                              "401   401   200   200   200   200",
+    "POST /api/v1/applications":                             "401   401   409   404   409   409",
+    "GET /api/v1/applications/<int:application_id>":         "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/interview":
+        "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/move":   "401   401   200   404   200   200",
+    "POST /api/v1/applications/<int:application_id>/undo":   "401   401   409   404   409   409",
+    "GET /api/v1/candidates":                                "401   401   200   200   200   200",
+    "POST /api/v1/candidates":                               "401   401   201   201   201   201",
+    "GET /api/v1/candidates/<int:candidate_id>":             "401   401   200   404   200   200",
+    "PATCH /api/v1/candidates/<int:candidate_id>":           "401   401   200   404   200   200",
+    "GET /api/v1/clients":                                   "401   401   200   200   200   200",
+    "POST /api/v1/clients":                                  "401   401   201   201   201   201",
+    "GET /api/v1/clients/<int:client_id>":                   "401   401   200   200   200   200",
+    "PATCH /api/v1/clients/<int:client_id>":                 "401   401   200   200   200   200",
+    "GET /api/v1/contacts":                                  "401   401   200   200   200   200",
+    "POST /api/v1/contacts":                                 "401   401   201   404   201   201",
+    "GET /api/v1/notifications":                             "401   401   200   200   200   200",
+    "GET /api/v1/notifications/<int:notification_id>":       "401   401   200   404   200   200",
+    "GET /api/v1/positions":                                 "401   401   200   200   200   200",
+    "POST /api/v1/positions":                                "401   401   201   201   201   201",
+    "GET /api/v1/positions/<int:position_id>":               "401   401   200   404   200   200",
+    "PATCH /api/v1/positions/<int:position_id>":             "401   401   200   404   200   200",
+    "POST /api/v1/positions/<int:position_id>/lifecycle":    "401   401   200   404   200   200",
+    "POST /api/v1/positions/<int:position_id>/reopen":       "401   401   409   404   409   409",
+    "GET /api/v1/reports/overdue":                           "401   401   403   403   200   200",
+    "GET /api/v1/tasks":                                     "401   401   200   200   200   200",
+    "POST /api/v1/tasks/<int:task_id>/reply":                "401   401   200   404   200   200",
+    "POST /api/v1/tasks/<int:task_id>/retry":                "401   401   200   404   200   200",
     # -- Assets
     "GET /static/<path:filename>":                           "200   200   200   200   200   200",
     "GET /bootstrap/static/<path:filename>":                 "200   200   200   200   200   200",
@@ -213,7 +255,7 @@ def test_matrix(make_app, db):
         expected = dict(zip(world.ROLES, MATRIX.get(key, "").split(), strict=False))
         for role in world.ROLES:
             # A POST that may act gets records of its own: what it changes stays with it.
-            refused = expected.get(role) in ("login", "403", "404", "405")
+            refused = expected.get(role) in ("login", "401", "403", "404", "405")
             fresh = key.startswith("POST") and not refused
             rec = world.records(team.owner) if fresh else shared
             answers.append(ask(clients, key, rule, rec, role))

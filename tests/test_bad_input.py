@@ -176,7 +176,7 @@ def _role(key: str) -> str:
     """Who asks: the first of anonymous, link holder, admin that the matrix lets in."""
     answers = dict(zip(world.ROLES, MATRIX[key].split(), strict=True))
     for role in ("anon", "link", "admin"):
-        if answers[role] not in ("login", "403", "404", "405"):
+        if answers[role] not in ("login", "401", "403", "404", "405"):
             return role
     return "anon"
 
@@ -341,6 +341,7 @@ def _clients(app, team):
     clients = {role: Web(app.test_client()) for role in world.ROLES}
     for role in world.STAFF_ROLES:
         world.sign_in(clients[role], team.user(role))
+        world.give_api_token(clients[role], team.user(role))
     return clients
 
 

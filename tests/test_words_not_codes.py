@@ -52,6 +52,7 @@ from app.models import (
     StageEvent,
     Task,
     User,
+    WebhookEndpoint,
 )
 from app.notifications import links, outbox
 from app.notifications.events import apply_events
@@ -465,7 +466,9 @@ def _assert_covers(agency) -> None:
 # -- every page, CSV and email --------------------------------------------------------------
 
 SKIP_ENDPOINTS = {"static", "bootstrap.static", "main.healthz", "auth.logout"}
-SKIP_PREFIXES = ("rq_dashboard.",)  # a third party's pages
+# A third party's pages; and the REST API, whose codes are its contract with other systems
+# (it answers 401 to a session anyway; its messages carry labels beside the codes).
+SKIP_PREFIXES = ("rq_dashboard.", "api.")
 
 
 def _values(agency) -> dict[str, list]:
@@ -481,6 +484,8 @@ def _values(agency) -> dict[str, list]:
         "client_id": list(_db.session.scalars(sa.select(Client.id))),
         "import_id": list(_db.session.scalars(sa.select(CandidateImport.id))),
         "message_id": list(_db.session.scalars(sa.select(MailboxMessage.id))),
+        "endpoint_id": list(_db.session.scalars(sa.select(WebhookEndpoint.id))),
+        "token_id": [],  # only ever POSTed to (revoke)
         "kind": sorted(KINDS),
         "action": sorted(fanout.ACTIONS),
     }

@@ -13,12 +13,14 @@ import base64
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app import clock
+from app.api import tokens as api_tokens
 from app.extensions import db
 from app.imports.services import create_preview
 from app.models import (
@@ -29,9 +31,11 @@ from app.models import (
     Position,
     Stage,
     User,
+    WebhookEndpoint,
 )
 from app.notifications import links, outbox
 from app.notifications.dispatch import MAINTENANCE_QUEUE, queue
+from app.outbound.signing import new_secret
 from app.status import services as status_services
 from tests.web import Web
 
@@ -76,6 +80,8 @@ class Records:
     job_id: str
     token: str  # the candidate's status link
     unsubscribe_token: str
+    api_token_id: int  # the owner's API token (the tokens page revokes it)
+    webhook_endpoint_id: int
 
 
 def _name(base: str, size: int | None) -> str:
@@ -164,6 +170,16 @@ def records(owner: User, *, long: bool = False) -> Records:
     db.session.commit()
     update_task = status_services.request_update(candidate, application.id)
     job = queue(MAINTENANCE_QUEUE).enqueue("workers.jobs.reconcile", job_id=f"matrix-{tag}")
+    api_token, _ = api_tokens.create(owner, f"matrix {tag}", actor=owner)
+    endpoint = WebhookEndpoint(
+        url=f"https://ats.example.test/{tag}",
+        secret=new_secret(),
+        event_types=["task.opened"],
+        enabled=True,
+        consecutive_failures=0,
+    )
+    db.session.add(endpoint)
+    db.session.commit()
     return Records(
         client_id=client.id,
         position_id=position.id,
@@ -177,6 +193,8 @@ def records(owner: User, *, long: bool = False) -> Records:
         job_id=job.id,
         token=links.status_token(candidate),
         unsubscribe_token=links.unsubscribe_token(candidate),
+        api_token_id=api_token.id,
+        webhook_endpoint_id=endpoint.id,
     )
 
 
@@ -185,6 +203,13 @@ def sign_in(client, user: User):
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return client
+
+
+def give_api_token(web, user: User) -> None:
+    """The REST API takes a bearer token, not the session: every request of `web` sends one
+    of `user`'s."""
+    _, raw = api_tokens.create(user, "matrix", actor=None)
+    web.client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
 
 
 def clients(make_app, team: Staff, **config) -> dict:
@@ -196,6 +221,7 @@ def clients(make_app, team: Staff, **config) -> dict:
         client = Web(app.test_client())
         if role in STAFF_ROLES:
             sign_in(client, team.user(role))
+            give_api_token(client, team.user(role))
         out[role] = client
     return out
 
@@ -223,6 +249,63 @@ EXTRA = {
     "POST /positions/<int:position_id>/bulk/undo": lambda r: {"data": _bulk(r)},
     "POST /templates/<kind>/preview": lambda r: {
         "json": {"subject": "Hello", "text_happened": "It happened.", "html_happened": "<p>It</p>"}
+    },
+    **{
+        f"{method} /api/v1{rule}": body
+        for method, rule, body in [
+            ("POST", "/clients", lambda r: {"json": {"name": f"Client {uuid.uuid4().hex}"}}),
+            ("PATCH", "/clients/<int:client_id>", lambda r: {"json": {"notes": "Pays on time"}}),
+            (
+                "POST",
+                "/positions",
+                lambda r: {"json": {"client_id": r.client_id, "title": "Analyst"}},
+            ),
+            ("PATCH", "/positions/<int:position_id>", lambda r: {"json": {"title": "Analyst"}}),
+            (
+                "POST",
+                "/positions/<int:position_id>/lifecycle",
+                lambda r: {"json": {"action": "hold", "reason": "Budget review"}},
+            ),
+            ("POST", "/candidates", lambda r: {"json": {"name": "Ivy"}}),
+            ("PATCH", "/candidates/<int:candidate_id>", lambda r: {"json": {"phone": "+44 1"}}),
+            (
+                "POST",
+                "/applications",
+                lambda r: {"json": {"candidate_id": r.candidate_id, "position_id": r.position_id}},
+            ),
+            (
+                "POST",
+                "/applications/<int:application_id>/move",
+                lambda r: {"json": {"to_stage": "client_review"}},
+            ),
+            (
+                "POST",
+                "/applications/<int:application_id>/interview",
+                lambda r: {
+                    "json": {
+                        "interview_at": (clock.now() + timedelta(days=2)).isoformat(),
+                        "promised_response_at": (clock.now() + timedelta(days=5)).isoformat(),
+                    }
+                },
+            ),
+            (
+                "POST",
+                "/contacts",
+                lambda r: {
+                    "json": {
+                        "candidate_id": r.candidate_id,
+                        "channel": "phone",
+                        "summary": "Called them",
+                    }
+                },
+            ),
+            ("POST", "/tasks/<int:task_id>/reply", lambda r: {"json": {"message": "Soon"}}),
+            (
+                "POST",
+                "/tasks/<int:task_id>/retry",
+                lambda r: {"json": {"email": f"fixed-{uuid.uuid4().hex[:8]}@example.test"}},
+            ),
+        ]
     },
 }
 
@@ -265,6 +348,9 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
                 "application_id": rec.application_id,
                 "position_id": rec.position_id,
                 "client_id": rec.client_id,
+                "notification_id": rec.notification_id,
+                "token_id": rec.api_token_id,
+                "endpoint_id": rec.webhook_endpoint_id,
                 "import_id": rec.import_id,
                 "message_id": rec.mailbox_id,
                 "kind": "submitted",

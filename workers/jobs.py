@@ -44,3 +44,11 @@ def run_import(import_id: int) -> str:
 
     with job_context():
         return execute(import_id)
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    """One outbound webhook delivery (maintenance queue); retries are the sweep's."""
+    from app.outbound.services import deliver
+
+    with job_context():
+        return deliver(delivery_id)

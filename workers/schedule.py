@@ -48,6 +48,15 @@ SCHEDULE: tuple[Periodic, ...] = (
         "app.reports.snapshots:refresh",
         queue="maintenance",
     ),
+    # Outbound webhooks: owe subscribed endpoints the new events, enqueue the deliveries due.
+    Periodic("webhooks", "WEBHOOK_SWEEP_SECONDS", "app.outbound.services:sweep"),
+    # Idempotency-Keys of the REST API older than API_IDEMPOTENCY_HOURS.
+    Periodic(
+        "api-idempotency-purge",
+        "API_IDEMPOTENCY_PURGE_SECONDS",
+        "app.api.idempotency:purge",
+        queue="maintenance",
+    ),
     # Morning digests for staff: built when each user's hour comes, then sent like the rest.
     Periodic("digests", "DIGEST_INTERVAL_SECONDS", "app.reports.digest:tick"),
 )

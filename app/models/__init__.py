@@ -1,5 +1,12 @@
 """All models, imported here so Alembic and the app see every table."""
 
+from app.models.api import (
+    WEBHOOK_EVENTS,
+    ApiToken,
+    IdempotencyKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.audit import AuditEntry
 from app.models.clients import Client, Position, PositionStatus
 from app.models.imports import CandidateImport, ImportStatus
@@ -40,6 +47,11 @@ from app.models.reports import (
 )
 
 __all__ = [
+    "WEBHOOK_EVENTS",
+    "ApiToken",
+    "IdempotencyKey",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "ACTIVE_STAGES",
     "AGENCY_WIDE",
     "TERMINAL_STAGES",

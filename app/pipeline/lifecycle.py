@@ -36,6 +36,8 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     status = PositionStatus(status)
     if position.status not in (PositionStatus.OPEN, PositionStatus.ON_HOLD):
         raise PipelineError(f"{position.title} is already {status_words(position)}.")
+    if status == PositionStatus.ON_HOLD and position.status == PositionStatus.ON_HOLD:
+        raise PipelineError(f"{position.title} is already {status_words(position)}.")
     allowed = {
         PositionStatus.CANCELLED: (
             OutcomeReason.BUDGET_CUT,
@@ -255,6 +257,8 @@ def reopen_position(position: Position, *, actor: User | None) -> dict:
     application it closed is back at the stage it was in, its messages are withdrawn and
     nobody is told anything (nothing reached them); the position is back on hold if it was
     closed from a hold."""
+    if position.status == PositionStatus.OPEN:
+        raise PipelineError(f"{position.title} is open.")
     fanout = _fanout_rows(position)
     blocker = reopen_blocker(position, fanout)
     if blocker:

@@ -1,0 +1,33 @@
+"""The REST API at /api/v1 (token auth, JSON in and out, problem+json errors), its OpenAPI
+document at /api/openapi.json and a docs page at /api/docs. Each resource module declares
+its operations with `spec.operation`, which validates input against the same pydantic
+models the document is built from; the views call the services the pages call."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def _token_only():
+    from app.api.auth import authenticate
+
+    if request.endpoint in PUBLIC:
+        return None
+    authenticate()
+    return None
+
+
+PUBLIC = {"api.openapi_json", "api.docs"}
+
+# The operations register themselves on import.
+from app.api import (  # noqa: E402
+    applications,  # noqa: F401
+    clients,  # noqa: F401
+    docs,  # noqa: F401
+    people,  # noqa: F401
+    positions,  # noqa: F401
+    reports,  # noqa: F401
+)

@@ -1,0 +1,8 @@
+"""The staff's own API tokens page, /profile/tokens: make one (shown once), see when each
+was last used, revoke. The service is app/api/tokens.py (the CLI uses it too)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api_tokens", __name__)
+
+from app.api_tokens import routes  # noqa: E402,F401

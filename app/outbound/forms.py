@@ -1,0 +1,44 @@
+"""Forms of the webhook endpoints pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField
+from wtforms.validators import DataRequired
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.candidates.forms import as_choices
+from app.models import WEBHOOK_EVENTS, WebhookEndpoint
+from app.validators import fits
+
+EVENT_WORDS = {
+    "notification.sent": "A message to a candidate was sent",
+    "notification.delivered": "A message was delivered",
+    "notification.bounced": "A message bounced",
+    "notification.failed": "A message could not be sent",
+    "application.stage_changed": "An application moved stage",
+    "task.opened": "A task was opened for a recruiter",
+}
+
+
+class EndpointForm(FlaskForm):
+    url = StringField(
+        "Address (URL)",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[
+            DataRequired("Give the address that receives the events."),
+            fits(WebhookEndpoint.url),
+        ],
+    )
+    description = StringField("Description", validators=[fits(WebhookEndpoint.description)])
+    events = SelectMultipleField(
+        "Events",
+        choices=as_choices((e, EVENT_WORDS[e]) for e in WEBHOOK_EVENTS),
+        validators=[DataRequired("Choose at least one event.")],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+
+
+class ToggleForm(FlaskForm):
+    pass
