@@ -133,3 +133,7 @@ class FixEmailForm(FlaskForm):
             valid_email,
         ],
     )
+
+
+class DoneForm(FlaskForm):
+    """Mark a task done (nothing to type: the form carries the CSRF token)."""
