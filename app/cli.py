@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from app import audit
 from app.extensions import db
 from app.models import Role, User
+from app.validators import InvalidEmail, normalize_email
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -40,12 +40,8 @@ def _existing_user(email: str) -> User:
 
 def _normalize_email(email: str) -> str:
     try:
-        # Staff addresses are checked for syntax only (no DNS); test_environment lets the
-        # reserved .test domain through, which demo and test accounts use.
-        return validate_email(
-            email.strip(), check_deliverability=False, test_environment=True
-        ).normalized
-    except EmailNotValidError as exc:
+        return normalize_email(email)
+    except InvalidEmail as exc:
         raise click.BadParameter(str(exc), param_hint="--email") from exc
 
 

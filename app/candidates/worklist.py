@@ -306,7 +306,5 @@ def _task_rows(query: sa.Select) -> list[Row]:
             candidate_phone=c.phone,
             promised_at=promised,
         )
-        for t, c, pid, title, client, n, promised in db.session.execute(
-            query.limit(SECTION_LIMIT)
-        )
+        for t, c, pid, title, client, n, promised in db.session.execute(query.limit(SECTION_LIMIT))
     ]
