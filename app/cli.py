@@ -167,15 +167,31 @@ def set_role(email: str, role: str) -> None:
     click.echo(f"{user.name} <{user.email}> is now {role}; their sessions have ended.")
 
 
+def _deliver_history(demo) -> None:
+    sent = demo.deliver_history()
+    if sent:
+        click.echo(f"Demo history delivered: {sent} emails are in the development mailbox.")
+
+
 @click.command("seed")
+@click.option(
+    "--deliver-history",
+    is_flag=True,
+    help="Send what the demo history owes to the development mailbox now (make run).",
+)
 @with_appcontext
-def seed() -> None:
+def seed(deliver_history: bool) -> None:
     """Load demo clients, positions and candidates (does nothing if already loaded)."""
+    from app import seed as demo
     from app.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     if not seed_demo():
         click.echo("Demo data is already loaded; nothing to do.")
+        if deliver_history:
+            _deliver_history(demo)
         return
+    if deliver_history:
+        _deliver_history(demo)
     click.echo("Demo data loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for name, email, role in DEMO_USERS:
         click.echo(f"  {email:<28} {role:<10} {name}")
