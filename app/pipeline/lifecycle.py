@@ -24,7 +24,7 @@ from app.models import (
     Task,
     User,
 )
-from app.models.notifications import TOLD, UNDOABLE
+from app.models.notifications import TOLD, UNDOABLE, WAITING
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import due_time
@@ -146,7 +146,7 @@ def _phone_tasks(position: Position, app_ids: list[int], now: datetime) -> None:
         .where(
             Notification.application_id.in_(app_ids),
             Notification.app_version == Application.version,
-            Notification.state == NState.PENDING.value,
+            Notification.state.in_(WAITING),
         )
     ).all()
     for n in owed:
