@@ -114,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     from app.privacy import bp as privacy_bp
     from app.reports import bp as reports_bp
     from app.reports.rq_admin import register_rq_dashboard
+    from app.staff import bp as staff_bp
     from app.status import bp as status_bp
     from app.webhooks import bp as webhooks_bp
 
@@ -125,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(status_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(staff_bp)
     # The recruiters' workspace.
     app.register_blueprint(positions_bp)
     app.register_blueprint(bulk_bp)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from app import audit
 from app.extensions import db
 from app.models import Role, User
+from app.orm import max_length
+from app.validators import InvalidEmail, normalize_email
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -40,12 +41,8 @@ def _existing_user(email: str) -> User:
 
 def _normalize_email(email: str) -> str:
     try:
-        # Staff addresses are checked for syntax only (no DNS); test_environment lets the
-        # reserved .test domain through, which demo and test accounts use.
-        return validate_email(
-            email.strip(), check_deliverability=False, test_environment=True
-        ).normalized
-    except EmailNotValidError as exc:
+        return normalize_email(email)
+    except InvalidEmail as exc:
         raise click.BadParameter(str(exc), param_hint="--email") from exc
 
 
@@ -69,26 +66,31 @@ def _check_password(password: str) -> None:
     confirmation_prompt=True,
     help="Asked for (twice) when not given; avoid passing it on a shared shell.",
 )
-def create_user(name: str, email: str, role: str, password: str) -> None:
+@click.option(
+    "--phone",
+    default=None,
+    help="Shown with their name and email in every email their candidates get.",
+)
+def create_user(name: str, email: str, role: str, password: str, phone: str | None) -> None:
     """Create a staff account."""
+    from app.staff import services as staff
+
     email = _normalize_email(email)
-    name = name.strip()
-    if not name:
+    if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="--name")
     _check_password(password)
-    if _find_user(email) is not None:
-        raise click.ClickException(f"A user with email {email} already exists.")
-    user = User(name=name, email=email, role=role, active=True)
-    user.set_password(password)
-    db.session.add(user)
+    if phone and len(phone.strip()) > max_length(User.phone):
+        raise click.BadParameter(
+            f"at most {max_length(User.phone)} characters", param_hint="--phone"
+        )
     try:
-        db.session.flush()  # the id, for the audit entry
-        audit.record(None, "user.created", user, f"role: {role}")
-        db.session.commit()
-    except sa.exc.IntegrityError as exc:  # created by someone else in the meantime
-        db.session.rollback()
-        raise click.ClickException(f"A user with email {email} already exists.") from exc
-    click.echo(f"Created {role} {name} <{email}> (id {user.id}).")
+        user = staff.create_user(
+            None, name=name, email=email, role=role, password=password, phone=phone
+        )
+    except staff.StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    shown = f" ({user.phone})" if user.phone else ""
+    click.echo(f"Created {role} {user.name} <{email}>{shown} (id {user.id}).")
 
 
 @users_cli.command("list")
@@ -171,15 +173,31 @@ def set_role(email: str, role: str) -> None:
     click.echo(f"{user.name} <{user.email}> is now {role}; their sessions have ended.")
 
 
+def _deliver_history(demo) -> None:
+    sent = demo.deliver_history()
+    if sent:
+        click.echo(f"Demo history delivered: {sent} emails are in the development mailbox.")
+
+
 @click.command("seed")
+@click.option(
+    "--deliver-history",
+    is_flag=True,
+    help="Send what the demo history owes to the development mailbox now (make run).",
+)
 @with_appcontext
-def seed() -> None:
+def seed(deliver_history: bool) -> None:
     """Load demo clients, positions and candidates (does nothing if already loaded)."""
+    from app import seed as demo
     from app.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     if not seed_demo():
         click.echo("Demo data is already loaded; nothing to do.")
+        if deliver_history:
+            _deliver_history(demo)
         return
+    if deliver_history:
+        _deliver_history(demo)
     click.echo("Demo data loaded. Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for name, email, role in DEMO_USERS:
         click.echo(f"  {email:<28} {role:<10} {name}")

@@ -195,6 +195,36 @@ def seed_demo() -> bool:
     return True
 
 
+def deliver_history() -> int:
+    """The demo's past, delivered: what seeding owed goes to the mailbox now, through the
+    same send path a worker runs, instead of waiting out the undo and digest windows (or
+    the night). Only into the development mailbox, never through a real provider."""
+    from flask import current_app
+
+    from app.models import Notification
+    from app.models.notifications import WAITING
+    from app.notifications.send import deliver
+
+    if current_app.config["EMAIL_BACKEND"] != "mailbox":
+        return 0
+    now = clock.now()
+    waiting = sa.select(Notification.id).where(Notification.state.in_(WAITING))
+    ids = list(db.session.scalars(waiting.order_by(Notification.id)))
+    if not ids:
+        return 0
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.id.in_(ids), Notification.due_at > now)
+        .values(due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    sent = 0
+    for start in range(0, len(ids), 500):
+        sent += deliver(ids[start : start + 500]).get("sent", 0)
+    return sent
+
+
 def _run_journey(candidate, position, steps, actor, manager) -> None:
     if _application(candidate, position) is not None:
         return  # an interrupted earlier run got this far

@@ -41,6 +41,18 @@ MATRIX = {
     "GET /queue":                                            "login login 200   200   200   200",
     "POST /queue/tasks/<int:task_id>/reply":                 "login login 400   404   400   400",
     "POST /queue/tasks/<int:task_id>/retry":                 "login login 400   404   400   400",
+    "POST /queue/tasks/<int:task_id>/done":                  "login login 302   404   302   302",
+    # -- Everyone's own profile; user management (admins)
+    "GET /profile":                                          "login login 200   200   200   200",
+    "POST /profile":                                         "login login 400   400   400   400",
+    "POST /profile/password":                                "login login 400   400   400   400",
+    "POST /profile/digest":                                  "login login 400   400   400   400",
+    "GET /admin/users":                                      "login login 403   403   403   200",
+    "GET /admin/users/new":                                  "login login 403   403   403   200",
+    "POST /admin/users/new":                                 "login login 403   403   403   400",
+    "POST /admin/users/<int:user_id>/activate":              "login login 403   403   403   302",
+    "POST /admin/users/<int:user_id>/deactivate":            "login login 403   403   403   302",
+    "POST /admin/users/<int:user_id>/role":                  "login login 403   403   403   400",
     # -- Clients (shared by all staff)
     "GET /clients":                                          "login login 200   200   200   200",
     "GET /clients/<int:client_id>":                          "login login 200   200   200   200",

@@ -3,6 +3,8 @@ zone), adding to a position, and who may see whom."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -52,6 +54,18 @@ def test_create_candidate_then_profile_shows_it(db, web):
     )
     page = text(web.get(response.headers["Location"]))
     assert "Amelia Hart added." in page and "Europe/Berlin" in page
+
+
+def test_a_phone_only_candidate_is_shown_as_reached_by_phone(db, web):
+    """Issue 16.7: not "Prefers: Email" when there is no address."""
+    riley = f.user()
+    pat = f.candidate(name="Phone Pat", email=None)
+    f.application(candidate_=pat, position_=f.position(owner=riley))
+    page = text(sign_in(web, riley).get(f"/candidates/{pat.id}"))
+    assert re.search(r'data-testid="prefers">Phone <span[^>]*>\(no email address\)', page)
+    emailed = f.candidate(name="Mail Mo")
+    f.application(candidate_=emailed, position_=f.position(owner=riley))
+    assert 'data-testid="prefers">Email<' in text(web.get(f"/candidates/{emailed.id}"))
 
 
 def test_new_form_defaults_to_the_agencys_time_zone(app, db, web):

@@ -211,6 +211,15 @@ def test_make_run_starts_everything_and_ctrl_c_leaves_nothing(start):
     assert f"http://127.0.0.1:{sup.port}" in out
     for _, email, _ in DEMO_USERS:
         assert email in out
+    # The demo at any hour (issue 16.8): the seeded history is already in the mailbox, not
+    # pending, and new messages come within seconds (the windows are short, said plainly).
+    assert "demo timing: undo window 20 s" in out and "quiet hours off" in out
+    with closing(sqlite3.connect(sup.instance / "closeloop.sqlite3")) as conn:
+        (delivered,) = conn.execute("SELECT count(*) FROM mailbox_messages").fetchone()
+        (waiting,) = conn.execute(
+            "SELECT count(*) FROM notifications WHERE state IN ('pending', 'queued')"
+        ).fetchone()
+    assert delivered > 0 and waiting == 0
     # make run turns the development mailbox on (it is off by default), behind a sign-in.
     mailbox = f"http://127.0.0.1:{sup.port}/dev/mailbox/"
     with urllib.request.urlopen(mailbox, timeout=5) as resp:

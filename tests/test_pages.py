@@ -91,6 +91,8 @@ def test_queries_scope_by_role(app, seeded):
 
 
 def test_recruiter_sees_own_tasks_only(app):
+    from app.candidates import worklist
+
     riley, sofia = factories.user(), factories.user()
     db.session.add_all(
         [
@@ -99,15 +101,18 @@ def test_recruiter_sees_own_tasks_only(app):
         ]
     )
     db.session.flush()
-    assert queries.outbox_summary(riley).open_tasks == 1
-    assert queries.outbox_summary(riley).overdue_tasks == 1
+    assert worklist.counts(riley).tasks == 1
+    assert worklist.counts(riley).overdue == 1
     manager = factories.user("manager")
-    assert queries.outbox_summary(manager).open_tasks == 2
+    assert worklist.counts(manager).tasks == 2
 
 
 def _task(title, assignee_id, overdue=False):
     due = clock.now() + timedelta(days=-1 if overdue else 1)
-    return Task(kind="test", title=title, assignee_id=assignee_id, due_at=due)
+    candidate = factories.candidate()
+    return Task(
+        kind="test", title=title, assignee_id=assignee_id, due_at=due, candidate_id=candidate.id
+    )
 
 
 def test_dashboard_warns_everyone_when_sending_is_paused(web):

@@ -68,7 +68,7 @@ def test_client_name_must_be_unique_whatever_the_case(web, db):
     ("data", "message"),
     [
         ({"name": ""}, "This field is required."),
-        ({"name": "Ok", "contact_email": "not-an-email"}, "Invalid email address."),
+        ({"name": "Ok", "contact_email": "not-an-email"}, "Enter a valid email address"),
     ],
 )
 def test_client_form_validation(web, data, message):

@@ -78,7 +78,7 @@ def test_no_email_means_a_phone_call_not_a_block(db):
     db.session.commit()
     p = preview.preview_move(a, Stage.CLIENT_REVIEW, actor=None)
     assert p.kind == "client_review" and p.contact_by_phone and not p.blocked
-    assert p.when == "Now (within a few minutes)."
+    assert p.when == "Never by email: call them instead"  # not "Now" (issue 16.7)
 
 
 def test_moving_back_to_sourced_owes_nothing(db):

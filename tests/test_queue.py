@@ -119,9 +119,11 @@ def test_each_section_lists_the_right_items(db, web, riley_queue, frozen):
     owed, due = section(page, "owed"), section(page, "due")
     bounced, requests = section(page, "bounced"), section(page, "requests")
     assert "Owed Olivia" in owed and "Rejection email" in owed
-    assert "Missed Mateo" in owed and "Decision date missed" in owed
+    # A missed date is listed once, with its open "chase the client" reminder, marked late.
+    assert "Missed Mateo" in due and "Missed Mateo" not in owed
     assert "Sofias Sam" not in page  # Sofia's
-    assert "Soon Sara" in due and "Later Leo" not in due
+    # Every open reminder is listed, however far off its date.
+    assert "Soon Sara" in due and "Later Leo" in due
     assert "Bounced Bea" in bounced and "550 no such user" in bounced
     assert "Nomail Nora" in bounced and "No email address on file" in bounced
     assert "Nomail Nora" not in owed  # listed once, with its task
@@ -129,15 +131,11 @@ def test_each_section_lists_the_right_items(db, web, riley_queue, frozen):
     assert (
         count(page, "owed"),
         count(page, "due"),
+        count(page, "calls"),
         count(page, "bounced"),
         count(page, "requests"),
-    ) == (
-        2,
-        1,
-        2,
-        1,
-    )
-    assert re.search(r'data-testid="queue-badge"[^>]*>6<', page)
+    ) == (1, 3, 0, 2, 1)
+    assert re.search(r'data-testid="queue-badge"[^>]*>7<', page)
 
 
 def test_logging_a_contact_settles_an_owed_message(db, web, riley_queue, frozen):
@@ -162,7 +160,7 @@ def test_recording_the_decision_clears_a_missed_and_a_due_promise(db, web, riley
     riley = riley_queue["riley"]
     page = sign_in(web, riley).get("/queue").get_data(as_text=True)
     # "Record the decision" opens the position's board, where the move is made.
-    assert f'href="/positions/{riley_queue["missed"].position_id}"' in section(page, "owed")
+    assert f'href="/positions/{riley_queue["missed"].position_id}"' in section(page, "due")
     assert f'href="/positions/{riley_queue["soon"].position_id}"' in section(page, "due")
     for key in ("missed", "soon"):
         services.move_stage(riley_queue[key], Stage.OFFER, actor=riley)
@@ -274,8 +272,11 @@ def test_build_matches_the_overdue_report_definition(db, riley_queue, frozen):
     }
     mine = worklist.build(riley_queue["riley"])
     listed = {(r.application_id, r.reason) for r in mine.owed}
-    handled = {r.notification.application_id for r in mine.undeliverable}
+    # Covered by an open task, and listed with it: a failed send, a missed date's reminder.
+    tasks = [*mine.due_soon, *mine.calls, *mine.undeliverable, *mine.update_requests]
+    handled = {r.application_id for r in tasks}
     assert listed == {k for k in report if k[0] not in handled}
+    assert handled & {k[0] for k in report}  # the covered ones are in the report too
 
 
 def test_queue_actions_need_csrf_and_a_login(db, make_app, riley_queue, frozen):
@@ -302,17 +303,94 @@ def test_the_badge_is_counted_once_a_while_and_again_after_an_action(db, web, ri
     riley = riley_queue["riley"]
     sign_in(web, riley)
     badge = re.compile(r'data-testid="queue-badge"[^>]*>(\d+)<')
-    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "6"
+    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "7"
 
-    _bounced(riley, "Later Lena")  # a seventh item, added behind the page's back
-    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "6"
+    _bounced(riley, "Later Lena")  # an eighth item, added behind the page's back
+    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "7"
 
     frozen.advance(seconds=31)
-    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "7"
+    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "8"
 
     owed = riley_queue["owed"]
     web.post(
         f"/candidates/{owed.candidate_id}/contacts",
         data={"channel": "phone", "summary": "Told her", "application_id": owed.id},
     )
-    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "6"
+    assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "7"
+
+
+def test_a_phone_only_candidate_in_a_cancellation_is_in_view_everywhere_at_once(db, web):
+    """Issue 16.1: the call is in My queue, the dashboard and the badge agree with it, and the
+    overdue report lists the message that can never be sent without waiting out the SLA."""
+    from app.reports import overdue
+
+    riley = f.user(name="Riley Chen")
+    position = f.position(owner=riley)
+    phone_only = f.candidate(name="Phone Pat", email=None, phone="+44 113 496 0999")
+    a = f.application(candidate_=phone_only, position_=position)
+    f.application(candidate_=f.candidate(name="Emailed Eve"), position_=position)
+    db.session.commit()
+    services.close_position(position, actor=riley, status="cancelled", reason="budget_cut")
+    overdue.refresh()
+
+    sign_in(web, riley)
+    page = web.get("/queue").get_data(as_text=True)
+    calls = section(page, "calls")
+    assert "Phone Pat" in calls and "+44 113 496 0999" in calls and "Log the call" in calls
+    assert "Emailed Eve" not in page
+    assert count(page, "calls") == 1 and "Phone Pat" not in section(page, "owed")
+    assert re.search(r'data-testid="queue-badge"[^>]*>1<', page)
+    dashboard = web.get("/").get_data(as_text=True)
+    assert re.search(r'data-testid="open-tasks">1<', dashboard)
+    assert 'data-testid="open-tasks-link"' in dashboard and 'href="/queue"' in dashboard
+    manager = sign_in(Web(web.client.application.test_client()), f.user("manager"))
+    report = manager.get("/reports/overdue").get_data(as_text=True)
+    assert "Phone Pat" in report  # the same day: no SLA to wait out
+
+    web.post(
+        f"/candidates/{phone_only.id}/contacts",
+        data={"channel": "phone", "summary": "Called her", "application_id": a.id, "next": "queue"},
+    )
+    page = web.get("/queue").get_data(as_text=True)
+    assert "settles the owed role cancelled email and 1 open task" in page
+    assert "Phone Pat" not in section(page, "calls") and count(page, "calls") == 0
+    assert "Nothing waiting on you" in page
+    overdue.refresh()
+    assert "Phone Pat" not in manager.get("/reports/overdue").get_data(as_text=True)
+
+
+def test_cancelling_a_position_settles_its_interviews_chase_the_client_task(db):
+    """Issue 16.3: as a single move does."""
+    riley = f.user()
+    a = _interview(riley, "Interviewed Ian", clock.now() + timedelta(days=5), clock.now())
+    chase = db.session.scalar(sa.select(Task).where(Task.application_id == a.id))
+    assert chase.kind == "promised_date_due" and chase.resolved_at is None
+    db.session.commit()
+    services.close_position(a.position, actor=riley, status="cancelled", reason="client_withdrew")
+    db.session.refresh(chase)
+    assert chase.resolved_at is not None and chase.resolved_by_id == riley.id
+    assert worklist.counts(riley).tasks == 0
+
+
+def test_a_withdrawal_is_listed_and_marked_done_once_the_client_is_told(db, web):
+    riley = f.user()
+    a = f.application(candidate_=f.candidate(name="Leaving Lou"), position_=f.position(owner=riley))
+    db.session.commit()
+    status_services.withdraw(a.candidate, a.id)
+    task = db.session.scalar(sa.select(Task).where(Task.kind == "candidate_withdrew"))
+    sign_in(web, riley)
+    calls = section(web.get("/queue").get_data(as_text=True), "calls")
+    assert "Leaving Lou" in calls and "Client told: mark done" in calls
+    other = Web(web.client.application.test_client())
+    sign_in(other, f.user())
+    assert other.post(f"/queue/tasks/{task.id}/done").status_code == 404  # not theirs
+    assert web.post(f"/queue/tasks/{task.id}/done").status_code == 302
+    page = web.get("/queue").get_data(as_text=True)
+    assert "Done:" in page and "Leaving Lou" not in section(page, "calls")
+    db.session.refresh(task)
+    assert task.resolved_by_id == riley.id
+    # Only tasks settled outside Closeloop can be marked done; an answer is owed here.
+    asker = f.application(position_=f.position(owner=riley))
+    db.session.commit()
+    request = status_services.request_update(asker.candidate, asker.id)
+    assert web.post(f"/queue/tasks/{request.id}/done").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -105,3 +106,38 @@ def test_demo_users_can_log_in(app, make_app):
         response = web.post("/login", data={"email": email, "password": DEMO_PASSWORD})
         assert response.status_code == 302, email
         assert name in web.get("/").get_data(as_text=True)
+
+
+@pytest.mark.app_config(QUIET_HOURS_ENFORCED=False, UNDO_WINDOW_SECONDS=20)
+def test_the_seeded_history_is_delivered_to_the_mailbox_at_any_hour(app):
+    """Issue 16.8: `make run` seeds with --deliver-history; at 21:41 London time nothing of
+    the demo's past is left pending (quiet hours off, as make run sets them)."""
+    from datetime import UTC, datetime
+
+    from app import clock
+    from app.models import MailboxMessage
+    from app.models.notifications import WAITING
+    from app.seed import deliver_history
+
+    with clock.frozen(datetime(2026, 12, 2, 21, 41, tzinfo=UTC)):
+        assert seed_demo() is True
+        sent = deliver_history()
+    waiting = sa.select(sa.func.count()).where(Notification.state.in_(WAITING))
+    assert sent > 0 and db.session.scalar(waiting) == 0
+    in_mailbox = sa.select(sa.func.count()).select_from(MailboxMessage)
+    assert 0 < db.session.scalar(in_mailbox) <= sent  # a digest carries several in one
+
+
+def test_the_mailbox_page_says_which_timing_is_in_force(app, make_app):
+    from tests import factories as f
+    from tests.web import Web, sign_in
+
+    demo = make_app(DEV_MAILBOX_ENABLED=True, QUIET_HOURS_ENFORCED=False, UNDO_WINDOW_SECONDS=20)
+    admin = f.user("admin")
+    page = sign_in(Web(demo.test_client()), admin).get("/dev/mailbox/").get_data(as_text=True)
+    assert "Demo timing:" in page and "within seconds, at any hour" in page
+    assert "20 seconds undo window" in page
+    production = make_app(DEV_MAILBOX_ENABLED=True, QUIET_HOURS_ENFORCED=True)
+    page = sign_in(Web(production.test_client()), admin).get("/dev/mailbox/").get_data(as_text=True)
+    assert "Production timing:" in page and "30 minutes undo window" in page
+    assert "21:00–08:00" in page

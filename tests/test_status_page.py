@@ -337,3 +337,20 @@ def test_status_page_uses_only_the_token_to_find_the_candidate(db, web):
     _db.session.commit()
     assert web.get(f"/status/{links.status_token(c)}?candidate=2").status_code == 200
     assert web.get("/status/").status_code == 404
+
+
+@pytest.mark.parametrize("address", ["pat.lee@agency.test", "o'brien+jobs@example.com"])
+def test_the_link_form_accepts_every_address_the_staff_form_accepted(db, web, address):
+    """Issue 16.4: one validation for addresses (app/validators.normalize_email)."""
+    from app.candidates.forms import CandidateForm
+    from app.status.forms import LinkRequestForm
+
+    app = web.client.application
+    with app.test_request_context(method="POST", data={"name": "Pat", "email": address}):
+        staff, public = CandidateForm(), LinkRequestForm()
+        staff.validate()
+        assert "email" not in staff.errors and public.validate(), (staff.errors, public.errors)
+    sent = web.post("/status/link", data={"email": address}).get_data(as_text=True)
+    assert 'data-testid="link-sent"' in sent
+    refused = web.post("/status/link", data={"email": "not an address"}).get_data(as_text=True)
+    assert "Enter a valid email address" in refused

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -126,6 +126,31 @@ def test_delivered_marks_the_notification_delivered(db, hook, signing_key):
     (stored,) = stored_events(db)
     assert stored.notification_id == n.id and stored.event == "delivered"
     assert stored.occurred_at == datetime.fromtimestamp(1_795_000_000, UTC)
+
+
+def test_delivered_and_bounced_at_are_when_the_event_happened(db, hook, signing_key):
+    """Issue 16.7: not when its webhook arrived (the provider batches and retries)."""
+    happened = int(clock.now().timestamp()) - 3600
+    delivered, _ = make_notification(db)
+    bounced, _ = make_notification(db, name="Bea Bounce")
+    ahead, _ = make_notification(db, name="Future Fay")
+    post(
+        hook,
+        [
+            event(delivered.id, "delivered", timestamp=happened),
+            event(bounced.id, "bounce", type="bounce", timestamp=happened + 60),
+            event(ahead.id, "delivered", timestamp=happened + 86_400),  # a clock ahead of ours
+        ],
+        key=signing_key,
+    )
+    at = datetime.fromtimestamp(happened, UTC)
+    assert _aware(reload(db, delivered).delivered_at) == at
+    assert _aware(reload(db, bounced).bounced_at) == at + timedelta(seconds=60)
+    assert _aware(reload(db, ahead).delivered_at) <= clock.now()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_delivered_before_we_recorded_the_send_still_counts(db, hook, signing_key):

@@ -74,6 +74,8 @@ class Records:
     application_id: int
     update_task_id: int  # the candidate asked for an update
     undeliverable_task_id: int  # a message bounced
+    chase_task_id: int  # "chase the client for a decision" (marked done on My queue)
+    user_id: int  # a member of staff for the admins' user management to act on
     notification_id: int  # a message still owed (may be exempted)
     import_id: int
     mailbox_id: int
@@ -153,6 +155,16 @@ def records(owner: User, *, long: bool = False) -> Records:
         assignee_id=owner.id,
         due_at=now,
     )
+    chase = outbox.open_task(
+        kind="promised_date_due",
+        title=f"Chase {client.name} for a decision on {candidate.name}",
+        dedupe_key=f"matrix-chase:{tag}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
+    colleague = _user("recruiter", _name(f"Colin {tag}", size(200)))
     upload = create_preview(
         owner,
         filename=f"candidates-{tag}.csv",
@@ -187,6 +199,8 @@ def records(owner: User, *, long: bool = False) -> Records:
         application_id=application.id,
         update_task_id=update_task.id,
         undeliverable_task_id=undeliverable.id,
+        chase_task_id=chase.id,
+        user_id=colleague.id,
         notification_id=owed.id,
         import_id=upload.id,
         mailbox_id=mail.id,
@@ -338,8 +352,12 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
             else:
                 values[name] = rec.token
         elif name == "task_id":
-            retry = rule.endpoint.endswith(".retry")
-            values[name] = rec.undeliverable_task_id if retry else rec.update_task_id
+            if rule.endpoint.endswith(".retry"):
+                values[name] = rec.undeliverable_task_id
+            elif rule.endpoint.endswith(".done"):
+                values[name] = rec.chase_task_id
+            else:
+                values[name] = rec.update_task_id
         elif name == "filename":
             values[name] = STATIC_FILES[rule.endpoint]
         else:
@@ -353,6 +371,7 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
                 "endpoint_id": rec.webhook_endpoint_id,
                 "import_id": rec.import_id,
                 "message_id": rec.mailbox_id,
+                "user_id": rec.user_id,
                 "kind": "submitted",
                 "action": "hold",
                 "instance_number": 0,

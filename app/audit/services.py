@@ -22,6 +22,7 @@ ACTIONS = {
     "user.deactivated": "Deactivated a staff account",
     "user.activated": "Reactivated a staff account",
     "user.password_set": "Set a new password",
+    "user.profile_changed": "Changed their profile",
     "template.saved": "Edited message wording",
     "template.reset": "Reset message wording",
     "message.exempted": "Exempted a message",

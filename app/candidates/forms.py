@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import cache
 from zoneinfo import available_timezones
 
-from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,7 +18,7 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 
 from app import labels
 from app.models import Candidate, Contact, ContactChannel, Notification
-from app.validators import DateWithin, fits
+from app.validators import DateWithin, fits, valid_email
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -44,17 +43,6 @@ def timezone_choices() -> list[str]:
     # Legacy aliases ("US/Eastern", "Etc/GMT+5") clutter the list without adding a place.
     zones = known_zones()
     return sorted(z for z in zones if "/" in z and not z.startswith(("Etc/", "SystemV/"))) + ["UTC"]
-
-
-def valid_email(form, field) -> None:
-    """A syntactically valid address; no DNS lookups (no network, and it would be slow)."""
-    if not field.data:
-        return
-    try:
-        # test_environment: the reserved .test domain is what demo and test data use.
-        validate_email(field.data, check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        raise ValidationError(f"Enter a valid email address ({str(exc).rstrip('.')}).") from None
 
 
 def _strip(value):
@@ -133,3 +121,7 @@ class FixEmailForm(FlaskForm):
             valid_email,
         ],
     )
+
+
+class DoneForm(FlaskForm):
+    """Mark a task done (nothing to type: the form carries the CSRF token)."""

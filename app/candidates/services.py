@@ -229,3 +229,12 @@ def _resend(n: Notification | None, task: Task, now: datetime) -> Notification |
     if retry is not None:
         outbox.expedite(retry, now)
     return retry
+
+
+def mark_task_done(task: Task, *, actor: User) -> None:
+    """Close a task whose settling happened outside Closeloop (the client was told, or
+    chased); who closed it and when is kept on the task."""
+    if task.resolved_at is not None:
+        raise PipelineError("That task has already been handled.")
+    task.resolved_at, task.resolved_by_id = clock.now(), actor.id
+    db.session.commit()

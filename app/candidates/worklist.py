@@ -1,18 +1,27 @@
 """The recruiter's work list ("My queue" at /queue; nothing to do with RQ's queues): what a
-recruiter must do so no candidate is left waiting, in four sections.
+recruiter must do so no candidate is left waiting, in five sections. Every open task a
+recruiter owns is in exactly one of sections 2-5, whatever its kind, so nothing can fall
+between them.
 
 1. owed a response   the overdue report's own definition (app/reports/overdue.py), reasons
-                     owed_unsent (owed past the SLA, failed, terminal without a message) and
-                     promise_missed; computed live for the recruiter's applications.
-2. due soon          interviews whose promised decision date falls in the next 48 hours.
-3. undeliverable     open tasks from bounces, drops and permanent send failures.
-4. update requests   open tasks from candidates' "request an update" clicks.
+                     owed_unsent (owed past the SLA, failed, a message that cannot be sent,
+                     terminal without a message) and promise_missed; computed live for the
+                     recruiter's applications. A row an open task already covers is listed
+                     once, with its task.
+2. due soon          open "chase the client" reminders (promised_date_due).
+3. calls             every other task: phone-only candidates to call, withdrawals to pass on,
+                     missed decision dates, messages still owed after the SLA.
+4. undeliverable     open tasks from bounces, drops and permanent send failures.
+5. update requests   open tasks from candidates' "request an update" clicks.
+
+`counts()` is the one count every page shows (the navigation badge, the dashboard, the
+queue's own headings).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -29,13 +38,19 @@ from app.models import (
     OverdueReason,
     Position,
     Role,
-    Stage,
     Task,
     User,
 )
+from app.pipeline.promised_dates import PROMISE_TASKS
 from app.reports.overdue import overdue_union, thresholds
 
-DUE_SOON = timedelta(hours=48)
+# Section 2 lists the reminders; a missed date's row is covered by either kind of task.
+CHASE_TASKS = ("promised_date_due",)
+UPDATE_TASKS = ("update_request",)
+# Tasks whose settling is something done outside Closeloop (telling the client, chasing
+# them): the queue offers "Mark done". Every other kind is settled by what its row offers.
+DONE_TASKS = ("candidate_withdrew", "promised_date_due")
+TASK_SECTIONS = ("due_soon", "calls", "undeliverable", "update_requests")
 OWED_REASONS = (OverdueReason.OWED_UNSENT.value, OverdueReason.PROMISE_MISSED.value)
 SECTION_LIMIT = 200  # a page, not a report: the overdue report has the full list
 # The queue shows a message's kind and state, never its rendered content.
@@ -62,20 +77,40 @@ class Row:
     notification: Notification | None = None
     candidate_email: str | None = None
     candidate_phone: str | None = None
+    promised_at: datetime | None = None
 
 
 @dataclass
 class Queue:
     owed: list[Row] = field(default_factory=list)
     due_soon: list[Row] = field(default_factory=list)
+    calls: list[Row] = field(default_factory=list)
     undeliverable: list[Row] = field(default_factory=list)
     update_requests: list[Row] = field(default_factory=list)
     # True sizes: a section lists at most SECTION_LIMIT rows.
     counts: dict[str, int] = field(default_factory=dict)
+    overdue: int = 0
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What is waiting on someone, per section, and how much of it is late: every page that
+    shows a figure (badge, dashboard, queue) takes it from here."""
+
+    sections: dict[str, int]
+    overdue: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.sections.values())
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.sections[name] for name in TASK_SECTIONS)
 
 
 def scope_owner(user: User, recruiter_id: int | None) -> int | None:
@@ -86,39 +121,45 @@ def scope_owner(user: User, recruiter_id: int | None) -> int | None:
 
 
 def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
+    listed = (*CHASE_TASKS, *UNDELIVERABLE_TASKS, *UPDATE_TASKS)
     return {
         "owed": _owed(owner, now),
-        "due_soon": _due_soon(owner, now),
-        "undeliverable": _tasks(UNDELIVERABLE_TASKS, owner),
-        "update_requests": _tasks(("update_request",), owner),
+        "due_soon": _tasks(Task.kind.in_(CHASE_TASKS), owner),
+        "calls": _tasks(Task.kind.notin_(listed), owner),
+        "undeliverable": _tasks(Task.kind.in_(UNDELIVERABLE_TASKS), owner),
+        "update_requests": _tasks(Task.kind.in_(UPDATE_TASKS), owner),
     }
 
 
-def count(user: User, recruiter_id: int | None = None) -> dict[str, int]:
-    """Items per section, without loading them (the navigation badge on every page)."""
-    queries = _queries(scope_owner(user, recruiter_id), clock.now())
-    return {
-        name: db.session.scalar(sa.select(sa.func.count()).select_from(q.order_by(None).subquery()))
-        for name, q in queries.items()
-    }
+def _count(query: sa.Select) -> int:
+    counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    return db.session.scalar(counted)
+
+
+def counts(user: User, recruiter_id: int | None = None) -> Counts:
+    """Items per section and how many are late, without loading them. Everything in
+    "owed" is late by definition; a task is late once its due time has passed."""
+    now = clock.now()
+    queries = _queries(scope_owner(user, recruiter_id), now)
+    sections = {name: _count(q) for name, q in queries.items()}
+    late = sum(_count(queries[name].where(Task.due_at < now)) for name in TASK_SECTIONS)
+    return Counts(sections, sections["owed"] + late)
 
 
 def build(user: User, recruiter_id: int | None = None) -> Queue:
-    queries = _queries(scope_owner(user, recruiter_id), clock.now())
-    rows = {
-        "owed": _owed_rows(queries["owed"]),
-        "due_soon": [
-            _due_row(*r) for r in db.session.execute(queries["due_soon"].limit(SECTION_LIMIT))
-        ],
-        "undeliverable": _task_rows(queries["undeliverable"]),
-        "update_requests": _task_rows(queries["update_requests"]),
-    }
-    counts = {name: len(found) for name, found in rows.items()}
-    for name, found in rows.items():
-        if len(found) == SECTION_LIMIT:  # there may be more than the page shows
-            q = queries[name].order_by(None).subquery()
-            counts[name] = db.session.scalar(sa.select(sa.func.count()).select_from(q))
-    return Queue(**rows, counts=counts)
+    now = clock.now()
+    queries = _queries(scope_owner(user, recruiter_id), now)
+    rows = {"owed": _owed_rows(queries["owed"])}
+    rows.update({name: _task_rows(queries[name]) for name in TASK_SECTIONS})
+    found = {name: len(listed) for name, listed in rows.items()}
+    for name, listed in rows.items():
+        if len(listed) == SECTION_LIMIT:  # there may be more than the page shows
+            found[name] = _count(queries[name])
+    late = found["owed"] + sum(
+        _count(queries[name].where(Task.due_at < now)) if found[name] else 0
+        for name in TASK_SECTIONS
+    )
+    return Queue(**rows, counts=found, overdue=late)
 
 
 def recruiters() -> list[tuple[int, str]]:
@@ -150,13 +191,20 @@ def _owed(owner: int | None, now: datetime) -> sa.Select:
     (`_owed_rows`): joined in one statement, PostgreSQL misjudges the window function's
     output as one row and nests loops over every position (seconds at 50k applications)."""
     overdue = overdue_union(thresholds(now), _owned_applications(owner), OWED_REASONS)
-    # A failed message whose task is open is listed once, with its task (section 3).
+    # A message with an open task (a call to make, a failed send, an escalation), or a
+    # missed decision date with its open task, is listed once: with its task.
     has_task = (
         sa.select(Task.id)
         .where(
-            Task.notification_id == overdue.c.notification_id,
-            Task.kind.in_(UNDELIVERABLE_TASKS),
             Task.resolved_at.is_(None),
+            sa.or_(
+                Task.notification_id == overdue.c.notification_id,
+                sa.and_(
+                    overdue.c.reason == OverdueReason.PROMISE_MISSED.value,
+                    Task.application_id == overdue.c.application_id,
+                    Task.kind.in_(PROMISE_TASKS),
+                ),
+            ),
         )
         .exists()
     )
@@ -216,41 +264,23 @@ def _owed_rows(query: sa.Select) -> list[Row]:
     ]
 
 
-def _due_soon(owner: int | None, now: datetime) -> sa.Select:
-    query = (
-        sa.select(Application, Candidate.name, Position.title, Client.name)
-        .join(Candidate, Candidate.id == Application.candidate_id)
-        .join(Position, Position.id == Application.position_id)
-        .join(Client, Client.id == Position.client_id)
-        .where(
-            Application.stage == Stage.INTERVIEW.value,
-            Application.promised_response_at >= now,
-            Application.promised_response_at < now + DUE_SOON,
-            Candidate.anonymised_at.is_(None),
-        )
-        .order_by(Application.promised_response_at, Application.id)
-    )
-    if owner is not None:
-        query = query.where(Position.owner_id == owner)
-    return query
-
-
-def _due_row(a, name, title, client) -> Row:
-    about = f"{title} at {client}"
-    return Row(a.candidate_id, name, a.id, a.position_id, about, a.promised_response_at)
-
-
-def _tasks(kinds: tuple[str, ...], owner: int | None) -> sa.Select:
+def _tasks(kinds: sa.ColumnElement[bool], owner: int | None) -> sa.Select:
     query = (
         sa.select(
-            Task, Candidate, Application.position_id, Position.title, Client.name, Notification
+            Task,
+            Candidate,
+            Application.position_id,
+            Position.title,
+            Client.name,
+            Notification,
+            Application.promised_response_at,
         )
         .join(Candidate, Candidate.id == Task.candidate_id)
         .outerjoin(Application, Application.id == Task.application_id)
         .outerjoin(Position, Position.id == Application.position_id)
         .outerjoin(Client, Client.id == Position.client_id)
         .outerjoin(Notification, Notification.id == Task.notification_id)
-        .where(Task.kind.in_(kinds), Task.resolved_at.is_(None), Candidate.anonymised_at.is_(None))
+        .where(kinds, Task.resolved_at.is_(None), Candidate.anonymised_at.is_(None))
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
         .options(*_LIGHT)
     )
@@ -274,6 +304,7 @@ def _task_rows(query: sa.Select) -> list[Row]:
             notification=n,
             candidate_email=c.email,
             candidate_phone=c.phone,
+            promised_at=promised,
         )
-        for t, c, pid, title, client, n in db.session.execute(query.limit(SECTION_LIMIT))
+        for t, c, pid, title, client, n, promised in db.session.execute(query.limit(SECTION_LIMIT))
     ]

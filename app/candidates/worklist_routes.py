@@ -1,5 +1,6 @@
-"""My queue, the recruiter's work list and home page (worklist.py), and the two actions that
-live on it: answer an update request, and correct a bounced address and send again. Logging a
+"""My queue, the recruiter's work list and home page (worklist.py), and the actions that
+live on it: answer an update request, correct a bounced address and send again, and mark
+done a task settled outside Closeloop (the client told or chased). Logging a
 contact posts to the profile's form (routes.log_contact) with next=queue."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import access, clock, labels
 from app.access import sees_everything
 from app.candidates import bp, services, worklist
-from app.candidates.forms import FixEmailForm, ReplyForm
+from app.candidates.forms import DoneForm, FixEmailForm, ReplyForm
 from app.extensions import db
 from app.pipeline.services import PipelineError
 from app.status import services as status_services
@@ -56,7 +57,7 @@ def queue_count() -> int:
             g.queue_count = cached[1]
             return g.queue_count
         try:
-            g.queue_count = sum(worklist.count(current_user).values())
+            g.queue_count = worklist.counts(current_user).total
         except SQLAlchemyError:
             # A badge must never take a page down (the error page included).
             current_app.logger.exception("queue badge: could not count")
@@ -98,6 +99,8 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         failed_key=failed[0] if failed else None,
         failed_form=failed[1] if failed else None,
         user_zone=user_zone(),
+        now=clock.now(),
+        done_kinds=worklist.DONE_TASKS,
     ), status
 
 
@@ -135,6 +138,19 @@ def retry(task_id: int):
     else:
         message = f"Address corrected; the {labels.kind_phrase(sent.kind)} is being sent again."
     return _back(message, "success")
+
+
+@bp.post("/queue/tasks/<int:task_id>/done")
+@login_required
+def done(task_id: int):
+    task = access.task_or_404(current_user, task_id, worklist.DONE_TASKS)
+    if not DoneForm().validate_on_submit():
+        return _back("That form has expired: try again.", "warning")
+    try:
+        services.mark_task_done(task, actor=current_user)
+    except PipelineError as exc:
+        return _back(str(exc), "warning")
+    return _back(f"Done: {task.title}", "success")
 
 
 def _back(message: str, category: str):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 
 from app.auth.decorators import role_required
 from app.devmail import bp
@@ -32,7 +32,27 @@ def index():
         )
     number = max(1, request.args.get("page", 1, type=int))  # bounded: see app.input_guard
     page = db.paginate(query, page=number, per_page=PER_PAGE, max_per_page=100, error_out=False)
-    return render_template("devmail/index.html", page=page, q=q)
+    return render_template("devmail/index.html", page=page, q=q, timing=timing())
+
+
+def timing() -> dict:
+    """When a new message reaches this mailbox, in words: the windows and hours in force."""
+    cfg = current_app.config
+    quiet = cfg["QUIET_HOURS_ENFORCED"]
+    return {
+        "undo": _duration(cfg["UNDO_WINDOW_SECONDS"]),
+        "digest": _duration(cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"]),
+        "quiet": f"{cfg['QUIET_HOURS_START']:02d}:00–{cfg['QUIET_HOURS_END']:02d}:00"
+        if quiet
+        else None,
+        "fast": not quiet and cfg["UNDO_WINDOW_SECONDS"] <= 60,
+    }
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{seconds // 60} minutes"
 
 
 @bp.route("/<int:message_id>")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from app import labels
@@ -30,6 +29,7 @@ from app.models import (
     User,
 )
 from app.orm import chunks, max_length
+from app.validators import InvalidEmail, normalize_email
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_ROWS = 5000
@@ -166,8 +166,8 @@ def _check_fields(row: dict, default_zone: str) -> dict:
         row["errors"].append("Name is missing.")
     if row["email"]:
         try:
-            row["email"] = validate_email(row["email"], check_deliverability=False).normalized
-        except EmailNotValidError as exc:
+            row["email"] = normalize_email(row["email"])
+        except InvalidEmail as exc:
             row["errors"].append(f"Email \u201c{row['email']}\u201d is not valid: {exc}")
     zone = row.get("timezone_given", row["timezone"])
     row["timezone_given"] = zone

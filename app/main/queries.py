@@ -7,7 +7,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app import clock
 from app.access import candidate_filter, sees_everything, visible_positions
 from app.extensions import db
 from app.models import (
@@ -19,7 +18,6 @@ from app.models import (
     NState,
     Position,
     Stage,
-    Task,
     User,
 )
 from app.models.notifications import OWED
@@ -53,8 +51,6 @@ class CandidateRow:
 @dataclass(frozen=True)
 class OutboxSummary:
     by_state: dict[str, int]
-    open_tasks: int
-    overdue_tasks: int
 
     @property
     def owed(self) -> int:
@@ -131,22 +127,15 @@ def recent_candidates(user: User, limit: int = 8) -> list[CandidateRow]:
 
 
 def outbox_summary(user: User) -> OutboxSummary:
-    """Notifications by state and open tasks: for recruiters only their own share."""
+    """Notifications by state: for recruiters only their own share. (What is waiting on
+    someone is My queue's count, app/candidates/worklist.counts.)"""
     notifications = sa.select(Notification.state, sa.func.count()).group_by(Notification.state)
-    tasks = sa.select(sa.func.count(Task.id)).where(Task.resolved_at.is_(None))
     if not sees_everything(user):
         notifications = notifications.join(
             Application, Notification.application_id == Application.id
         ).where(Application.position_id.in_(visible_positions(user)))
-        tasks = tasks.where(Task.assignee_id == user.id)
     by_state = {state: n for state, n in db.session.execute(notifications)}
-    open_tasks = db.session.scalar(tasks) or 0
-    overdue_tasks = db.session.scalar(tasks.where(Task.due_at < clock.now())) or 0
-    return OutboxSummary(
-        by_state={s.value: by_state.get(s.value, 0) for s in NState},
-        open_tasks=open_tasks,
-        overdue_tasks=overdue_tasks,
-    )
+    return OutboxSummary(by_state={s.value: by_state.get(s.value, 0) for s in NState})
 
 
 def open_alerts() -> list[Alert]:

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from app import access, labels
+from app.candidates import worklist
 from app.extensions import db
 from app.main import bp, queries
 from app.models import TERMINAL_STAGES, NState, Stage
@@ -46,6 +47,7 @@ def dashboard():
         positions=queries.positions_overview(current_user),
         candidates=queries.recent_candidates(current_user),
         outbox=queries.outbox_summary(current_user),
+        todo=worklist.counts(current_user),
         alerts=queries.open_alerts(),
         stages=list(Stage),
         states=list(NState),

@@ -121,6 +121,14 @@ class Candidate(TimestampMixin, db.Model):
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     anonymised_at: Mapped[datetime | None]
 
+    @property
+    def reachable_by(self) -> str:
+        """How we can actually reach them: their preference, unless that is email and there
+        is no address on file (then a phone call is the only way)."""
+        if self.preferred_channel == "email" and not self.email:
+            return "phone"
+        return self.preferred_channel or "email"
+
     def __repr__(self) -> str:
         return f"<Candidate {self.id}>"
 

@@ -288,13 +288,24 @@ def _went_out_after_all(n: Notification) -> bool:
     return n.state == NState.SUPERSEDED and n.ambiguous_sends > 0
 
 
+def _when(row: DeliveryEvent, now: datetime) -> datetime:
+    """When the event happened (the provider's timestamp), not when its webhook reached us
+    (batched, retried for up to a day); never later than now (a clock ahead of ours)."""
+    occurred = row.occurred_at
+    if occurred is None:
+        return now
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=now.tzinfo)
+    return min(occurred, now)
+
+
 def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
     if row.event == "delivered":
         if n.state not in DELIVERABLE_FROM and not _went_out_after_all(n):
             return False
         n.state = NState.DELIVERED.value
-        n.delivered_at = now
-        n.sent_at = n.sent_at or now
+        n.delivered_at = _when(row, now)
+        n.sent_at = n.sent_at or n.delivered_at
         n.last_error = n.error_kind = None  # e.g. an earlier "deferred" no longer matters
         return True
     if row.event in ("bounce", "dropped"):
@@ -325,12 +336,13 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
 
 def _undeliverable(n: Notification, row: DeliveryEvent, now: datetime) -> None:
     reason = row.reason or "no reason given"
+    when = _when(row, now)
     if row.event == "dropped":
-        n.state, n.dropped_at, what = NState.DROPPED.value, now, "was dropped"
+        n.state, n.dropped_at, what = NState.DROPPED.value, when, "was dropped"
         n.last_error, n.error_kind = f"dropped: {reason}", "dropped"
     else:
         label = "blocked" if row.event_type == "blocked" else "bounce"
-        n.state, n.bounced_at = NState.BOUNCED.value, now
+        n.state, n.bounced_at = NState.BOUNCED.value, when
         what = "was blocked" if label == "blocked" else "bounced"
         n.last_error, n.error_kind = f"{label}: {reason}", label
     _ensure_task(n, what, reason, now)

@@ -34,7 +34,7 @@ from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import candidate_zone, due_time
 from app.pipeline import preview
-from app.pipeline.bulk import news_for, open_phone_task
+from app.pipeline.bulk import news_for
 from app.pipeline.lifecycle import (
     STATUS_KINDS,
     closed_by_last_close,
@@ -185,17 +185,9 @@ def _reopened_sample(application: Application):
 
 
 def close(position: Position, action: Action, reason: str, *, actor: User) -> dict:
-    """close_position, then a phone task for every candidate without email (the send path
-    would open the same tasks when the messages come due; the shared key keeps it one)."""
-    result = close_position(position, actor=actor, status=action.status.value, reason=reason)
-    ids = result["notification_ids"]
-    if ids:
-        for n in db.session.scalars(
-            sa.select(Notification).where(Notification.id.in_(ids), Notification.to_email.is_(None))
-        ):
-            open_phone_task(n, n.application)
-        db.session.commit()
-    return result
+    """close_position: its transaction also opens a phone task for every candidate without
+    email (app/pipeline/lifecycle.py), so the task exists the moment the change does."""
+    return close_position(position, actor=actor, status=action.status.value, reason=reason)
 
 
 # -- the fan-out's progress ------------------------------------------------------------------

@@ -24,11 +24,12 @@ from app.models import (
     Task,
     User,
 )
-from app.models.notifications import TOLD, UNDOABLE
+from app.models.notifications import TOLD, UNDOABLE, WAITING
 from app.notifications import outbox
 from app.notifications.kinds import KINDS, outcome_kind
 from app.notifications.timing import due_time
 from app.pipeline.base import PipelineError, actor_id, status_words
+from app.pipeline.promised_dates import PROMISE_TASKS
 
 
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
@@ -105,7 +106,11 @@ def _close_all(position: Position, actor: User | None, reason: str, now: datetim
         reason=reason,
     )
     outbox.supersede_many(app_ids, now)
-    return outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
+    # A decision about the position answers every promise made about its interviews.
+    _settle_promises(app_ids, actor, now)
+    ids = outbox.owe_many(_owed_rows(rows, kind, reason, now), now)
+    _phone_tasks(position, [r.id for r in rows if not r.email], now)
+    return ids
 
 
 def _hold(position: Position, now: datetime) -> list[int]:
@@ -117,6 +122,37 @@ def _hold(position: Position, now: datetime) -> list[int]:
     # role is paused, so it is not part of their message (and could not be: a message's
     # reason is an outcome code of at most 40 characters).
     return outbox.owe_many(_owed_rows(rows, "position_on_hold", None, now), now)
+
+
+def _settle_promises(app_ids: list[int], actor: User | None, now: datetime) -> None:
+    """What settle_promise_reminders does for one move, for every application at once."""
+    for among in id_filters(db.session, Task.application_id, app_ids):
+        db.session.execute(
+            sa.update(Task)
+            .where(among, Task.kind.in_(PROMISE_TASKS), Task.resolved_at.is_(None))
+            .values(resolved_at=now, resolved_by_id=actor_id(actor))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _phone_tasks(position: Position, app_ids: list[int], now: datetime) -> None:
+    """Candidates with no email address hear the news by phone: their recruiter's task is
+    open from the moment of the change, as a bulk move opens it (app/pipeline/bulk.py)."""
+    if not app_ids:
+        return
+    from app.pipeline.bulk import open_phone_task  # bulk builds on services, which import us
+
+    owed = db.session.scalars(
+        sa.select(Notification)
+        .join(Application, Application.id == Notification.application_id)
+        .where(
+            Notification.application_id.in_(app_ids),
+            Notification.app_version == Application.version,
+            Notification.state.in_(WAITING),
+        )
+    ).all()
+    for n in owed:
+        open_phone_task(n, n.application)
 
 
 def _next_version(app_ids: list[int], now: datetime, **values) -> None:

@@ -122,7 +122,10 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
         text=rendered.text,
         html=rendered.html,
         send_at=n.due_at,
-        when=describe_send_time(n.kind, n.due_at, candidate.timezone, now),
+        # No address: nothing leaves; the recruiter's call is the message.
+        when=describe_send_time(n.kind, n.due_at, candidate.timezone, now)
+        if base["to_email"]
+        else "Never by email: call them instead",
         problems=problems,
         **base,
     )

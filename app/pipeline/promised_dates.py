@@ -21,6 +21,9 @@ from app.models import (
 from app.notifications import outbox
 from app.pipeline.base import actor_id
 
+# Reminders about a promised decision date: a decision recorded answers both.
+PROMISE_TASKS = ("promised_date_due", "promise_missed")
+
 
 def promise_key(application: Application, promised: datetime) -> str:
     return f"promise_due:{application.id}:{promised.isoformat()}"
@@ -29,12 +32,13 @@ def promise_key(application: Application, promised: datetime) -> str:
 def settle_promise_reminders(
     application: Application, actor: User | None, now: datetime, keep: str = ""
 ) -> None:
-    """A decision was recorded (or a new date promised): the old reminder has no object."""
+    """A decision was recorded (or a new date promised): the old reminder has no object.
+    A decision also answers a missed date's task; a new date (`keep`) only the reminder."""
     db.session.execute(
         sa.update(Task)
         .where(
             Task.application_id == application.id,
-            Task.kind == "promised_date_due",
+            Task.kind.in_(("promised_date_due",) if keep else PROMISE_TASKS),
             Task.resolved_at.is_(None),
             Task.dedupe_key != keep,
         )

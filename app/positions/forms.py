@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Optional, Regexp
+from wtforms.validators import DataRequired, Optional
 
 from app import labels
 from app.models import Application, Client, Notification, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
-from app.validators import DateWithin, fits
+from app.validators import DateWithin, fits, valid_email
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice as _Choice
@@ -19,7 +19,6 @@ except ImportError:  # pragma: no cover - older wtforms
         return (value, label)
 
 
-EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # An interview recorded up to a year late, or planned up to five years ahead.
 INTERVIEW_DATES = DateWithin(past_days=366, future_days=5 * 366)
 
@@ -38,12 +37,7 @@ class ClientForm(FlaskForm):
     contact_name = StringField("Contact name", validators=[Optional(), fits(Client.contact_name)])
     contact_email = StringField(
         "Contact email",
-        # A plain shape check: email_validator refuses reserved domains such as .test.
-        validators=[
-            Optional(),
-            Regexp(EMAIL_SHAPE, message="Invalid email address."),
-            fits(Client.contact_email),
-        ],
+        validators=[Optional(), fits(Client.contact_email), valid_email],
     )
     notes = TextAreaField("Notes", validators=[Optional(), fits(Client.notes)])
 

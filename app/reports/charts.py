@@ -4,6 +4,7 @@ safe palette), and every chart sits beside a table with its numbers."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from xml.etree import ElementTree
 
@@ -80,20 +81,49 @@ def line_chart(
     series: list[tuple[str, list[float | None]]],
     *,
     y_title: str | None = None,
-    value_format: str = "{:.0f}",
+    scale: str = "count",
 ) -> Markup:
+    """`scale`: "count" (whole-number ticks), "share" (percentages, 0-100 %) or "measure"
+    (as many decimals as the tick step needs): no axis repeats a label."""
+    values = [v for _, vs in series for v in vs if v is not None]
+    ticks, decimals = y_ticks(values, scale)
+    suffix = "%" if scale == "share" else ""
     chart = pygal.Line(
-        **_config(title=title, y_title=y_title, allow_interruptions=True, include_x_axis=True)
+        **_config(
+            title=title,
+            y_title=y_title,
+            allow_interruptions=True,
+            include_x_axis=True,
+            range=(ticks[0], ticks[-1]),
+        )
     )
-    chart.value_formatter = lambda v: "" if v is None else value_format.format(v)
+    chart.y_labels = ticks
+    chart.value_formatter = lambda v: "" if v is None else f"{v:.{decimals}f}{suffix}"
     chart.x_labels = labels
-    for i, (name, values) in enumerate(series):
+    for i, (name, vs) in enumerate(series):
         dash = DASHES[i % len(DASHES)]
         stroke = {"width": 2.5}
         if dash:
             stroke["dasharray"] = dash
-        chart.add(name, values, stroke_style=stroke, dots_size=DOTS[i % len(DOTS)])
+        chart.add(name, vs, stroke_style=stroke, dots_size=DOTS[i % len(DOTS)])
     return _render(chart, title)
+
+
+def y_ticks(values: list[float], scale: str = "count") -> tuple[list[float], int]:
+    """Ticks from 0 to just above the largest value in a 1-2-2.5-5 step (about five of
+    them), and the decimals that tell them apart. Counts step by whole numbers; shares
+    always span 0-100 %."""
+    top = 100.0 if scale == "share" else max([*values, 0])
+    top = top if top > 0 else 1
+    rough = top / 5
+    magnitude = 10 ** math.floor(math.log10(rough))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= rough - 1e-12)
+    if scale == "count":
+        step = max(1, math.ceil(step))
+    n = math.ceil(top / step - 1e-9)
+    ticks = [round(i * step, 10) for i in range(n + 1)]
+    decimals = next(d for d in range(6) if abs(step * 10**d - round(step * 10**d)) < 1e-9)
+    return ticks, decimals
 
 
 def day_labels(days: list[date]) -> list[str]:

@@ -3,7 +3,8 @@
 An application is overdue for a reason when, at `now`:
 
 1. owed_unsent     a message it is owed (pending, queued, sending) was owed before the SLA
-                   threshold (OVERDUE_SLA_BUSINESS_DAYS business days ago); or one failed
+                   threshold (OVERDUE_SLA_BUSINESS_DAYS business days ago), or at all when
+                   the candidate has no email address (it can never be sent); or one failed
                    permanently with no contact since (`undelivered_without_contact`); or it is
                    terminal with no outcome message at all (`terminal_without_response`).
 2. undeliverable   its message bounced or was dropped, and neither a contact was logged nor
@@ -38,6 +39,7 @@ from app.models import (
     AGENCY_WIDE,
     SEVERITY,
     Application,
+    Candidate,
     Contact,
     EngineFlag,
     Notification,
@@ -112,15 +114,23 @@ def _application_columns(since, note):
     )
 
 
+def cannot_be_sent() -> sa.ColumnElement[bool]:
+    """The candidate has no email address: the message can never leave, so waiting out the
+    SLA would only hide it. Overdue from the moment it is owed (a person must call)."""
+    no_address = sa.select(Candidate.id).where(
+        sa.or_(Candidate.email.is_(None), Candidate.email == "")
+    )
+    return Notification.candidate_id.in_(no_address)
+
+
 def _owed_unsent(t: Thresholds, ids) -> list[sa.Select]:
     n = Notification
-    unsent = sa.select(*_notification_columns(n.created_at)).where(
-        n.state.in_(OWED), n.created_at < t.sla_before
-    )
+    late = sa.or_(n.created_at < t.sla_before, cannot_be_sent())
+    unsent = sa.select(*_notification_columns(n.created_at)).where(n.state.in_(OWED), late)
     failed = (
         undelivered_without_contact()
         .with_only_columns(*_notification_columns(n.created_at))
-        .where(n.state == NState.FAILED.value, n.created_at < t.sla_before)
+        .where(n.state == NState.FAILED.value, late)
     )
     missing = (
         terminal_without_response()

@@ -315,7 +315,7 @@ def sla():
             ("95th percentile", [stats.p95 for _, stats in report.weeks]),
         ],
         y_title="hours",
-        value_format="{:.1f}",
+        scale="measure",
     )
     share_chart = _line_chart(
         "Share told within the SLA, and promises kept, per week (%)",
@@ -328,6 +328,7 @@ def sla():
             ),
         ],
         y_title="%",
+        scale="share",
     )
     return render_template(
         "reports/sla.html",

@@ -97,9 +97,11 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     sign_in(tab, live_server, riley, PASSWORD)
     expect(tab).to_have_url(f"{live_server}/queue")
     expect(tab.get_by_role("heading", name="My queue")).to_be_visible()
-    expect(tab.get_by_test_id("queue-badge")).to_have_text("4")
+    # Every open task is listed: both interviews' "chase the client" reminders too.
+    expect(tab.get_by_test_id("queue-badge")).to_have_text("5")
     expect(tab.get_by_test_id("section-owed")).to_contain_text("Chen Wei")
     expect(tab.get_by_test_id("section-due")).to_contain_text("Bruno Diaz")
+    expect(tab.get_by_test_id("section-due")).to_contain_text("Amelia Hart")
     expect(tab.get_by_test_id("section-bounced")).to_contain_text("Dara Okoye")
     requests = tab.get_by_test_id("section-requests")
     expect(requests).to_contain_text("Amelia Hart")
@@ -113,7 +115,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     requests.get_by_role("button", name="Send answer").click()
     expect(tab.locator(".alert-success")).to_contain_text("on its way")
     expect(tab.get_by_test_id("empty-requests")).to_be_visible()
-    expect(tab.get_by_test_id("queue-badge")).to_have_text("3")
+    expect(tab.get_by_test_id("queue-badge")).to_have_text("4")
 
     # The candidates list, a search, then the profile.
     tab.get_by_role("link", name="Candidates").click()
@@ -143,7 +145,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     tab.get_by_test_id("content").first.get_by_text("Show the email as sent").click()
     expect(tab.locator("iframe.cl-mail-frame").first).to_have_attribute("sandbox", "")
     tab.screenshot(path=SCREENSHOTS / "candidate-profile.png", full_page=True)
-    expect(tab.get_by_test_id("queue-badge")).to_have_text("2")
+    expect(tab.get_by_test_id("queue-badge")).to_have_text("3")
 
     # A new candidate with mistakes: the form says what is wrong and keeps the rest.
     tab.goto(f"{live_server}/candidates/new")
