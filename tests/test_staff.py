@@ -49,6 +49,7 @@ def test_a_recruiter_sets_their_phone_and_the_next_email_carries_it(db, web, app
     sign_in(web, riley)
     page = text(web.get("/profile"))
     assert "My profile" in page and riley.email in page
+    assert 'href="/profile/tokens"' in page  # where an ATS gets its API token
     response = web.post(
         "/profile",
         data={"name": "Riley Chen", "phone": "+44 113 496 0123", "timezone": "Europe/Paris"},
