@@ -104,7 +104,7 @@ def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
     page.screenshot(path=str(SCREENSHOTS / "positions-board-after-move.png"), full_page=True)
 
     # Lou, with the keyboard only: the "Move to…" menu, arrow keys, Enter.
-    page.get_by_role("button", name="Move Lou Lane to…").focus()
+    page.get_by_role("button", name="Move to… Lou Lane").focus()
     page.keyboard.press("Enter")
     item = page.get_by_role("link", name="Client review").locator("visible=true")
     for _ in range(8):
@@ -125,7 +125,7 @@ def test_interview_form(live_server, tab, board):
     page = tab
     sign_in(page, live_server, EMAIL, PASSWORD)
     page.goto(f"{live_server}/positions/{position_id}")
-    page.get_by_role("button", name="Move Mia Moss to…").click()
+    page.get_by_role("button", name="Move to… Mia Moss").click()
     page.get_by_role("link", name="Record interview…").locator("visible=true").click()
     page.get_by_label("Date", exact=True).fill("2030-01-15")
     page.get_by_label("Time").fill("14:30")
