@@ -11,7 +11,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock
+from app import clock, languages
 from app.extensions import db
 from app.models import Application, Candidate, CandidateAction, Notification, Task, User
 from app.models.notifications import WAITING
@@ -174,6 +174,19 @@ def set_optional_updates(candidate: Candidate, enabled: bool, *, via: str = "pag
     candidate.optional_updates = enabled
     action = "unsubscribed" if via == "unsubscribe" else "preferences_changed"
     _record(candidate, action, detail=f"optional updates {'on' if enabled else 'off'}")
+    db.session.commit()
+    return True
+
+
+def set_language(candidate: Candidate, tag: str) -> bool:
+    """The language of the candidate's emails and status page from now on ("Read this
+    in…"); only the shipped ones are offered there. Returns whether anything changed."""
+    if tag not in languages.SHIPPED:
+        raise StatusError("Choose one of the languages offered.")
+    if candidate.language == tag:
+        return False
+    candidate.language = tag
+    _record(candidate, "preferences_changed", detail=f"language {tag}")
     db.session.commit()
     return True
 
