@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from app import clock, languages
 from app.extensions import db
@@ -42,7 +43,7 @@ def own_application(candidate: Candidate, application_id: int) -> Application:
         )
     )
     if application is None:
-        raise StatusError("We could not find that application.")
+        raise StatusError(_l("We could not find that application."))
     return application
 
 
@@ -75,11 +76,13 @@ def request_update(candidate: Candidate, application_id: int) -> Task:
     application = own_application(candidate, application_id)
     _lock(application)
     if application.is_terminal:
-        raise StatusError("This application has ended, so there is no update to ask for.")
+        raise StatusError(_l("This application has ended, so there is no update to ask for."))
     now = clock.now()
     last = last_update_request(application)
     if next_request_allowed(application) is not None:
-        raise TooSoon("You have already asked for an update on this application.", last.created_at)
+        raise TooSoon(
+            _l("You have already asked for an update on this application."), last.created_at
+        )
     due = reply_due(candidate, now)
     n = outbox.owe(
         application,
@@ -145,7 +148,7 @@ def withdraw(candidate: Candidate, application_id: int) -> Notification | None:
     application = own_application(candidate, application_id)
     _lock(application)
     if application.is_terminal:
-        raise StatusError("This application has already ended.")
+        raise StatusError(_l("This application has already ended."))
     position = application.position
     now = clock.now()
     outbox.open_task(
@@ -182,7 +185,7 @@ def set_language(candidate: Candidate, tag: str) -> bool:
     """The language of the candidate's emails and status page from now on ("Read this
     in…"); only the shipped ones are offered there. Returns whether anything changed."""
     if tag not in languages.SHIPPED:
-        raise StatusError("Choose one of the languages offered.")
+        raise StatusError(_l("Choose one of the languages offered."))
     if candidate.language == tag:
         return False
     candidate.language = tag
