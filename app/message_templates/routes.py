@@ -100,8 +100,8 @@ def save(kind: str):
             errors = exc.errors
         else:
             flash(
-                f"Saved the {_where(client)} {languages.name(language)} wording for "
-                f"“{labels.kind(kind)}”.",
+                f"Saved the {_where(client)} wording for “{labels.kind(kind)}”"
+                f"{_in(language)}.",
                 "success",
             )
             if (row.body_html or None) != form.draft().body_html:
@@ -150,6 +150,10 @@ def preview(kind: str):
     except ct.TemplateInvalid as exc:
         return jsonify(ok=False, errors=exc.errors)
     return jsonify(ok=True, **out)
+
+
+def _in(language: str) -> str:
+    return "" if language == languages.agency_default() else f" in {languages.name(language)}"
 
 
 def _where(client: Client | None) -> str:
