@@ -100,8 +100,7 @@ def save(kind: str):
             errors = exc.errors
         else:
             flash(
-                f"Saved the {_where(client)} wording for “{labels.kind(kind)}”"
-                f"{_in(language)}.",
+                f"Saved the {_where(client)} wording for “{labels.kind(kind)}”{_in(language)}.",
                 "success",
             )
             if (row.body_html or None) != form.draft().body_html:
