@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak simulate clean
+.PHONY: help run test lint format lock lock-upgrade audit translations bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links soak simulate clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -27,6 +27,7 @@ help:
 	@echo "make lock          resolve pyproject.toml's ranges again into uv.lock and requirements*.txt"
 	@echo "make lock-upgrade  the same, moving every pin to the newest release in range"
 	@echo "make audit         report vulnerable pins (pip-audit) and newer releases"
+	@echo "make translations  extract marked strings, update app/translations/*/messages.po, compile .mo"
 	@echo "make bench-smoke   every benchmark and the soak at a tiny size: each still runs and prints"
 	@echo "                   its last line (bench/smoke.py; CI runs it)"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark, against its physical limit)"
@@ -61,6 +62,14 @@ lock-upgrade: | $(PY)
 # Exit 1: a pin has a known vulnerability; 2: the vulnerability service could not be asked.
 audit: $(STAMP)
 	$(PY) devtools/lock.py audit
+
+# Candidates' languages (app/languages.py): extract what is marked for translation, merge it
+# into each language's .po (new strings appear untranslated; tests/test_i18n.py names them),
+# then compile the .mo files the app reads. Both are committed: see app/translations/README.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --omit-header --sort-output -o app/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d app/translations --statistics
 
 run: $(STAMP)
 	$(PY) -m devtools.run

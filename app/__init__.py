@@ -65,8 +65,11 @@ def register_observability(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-    from app.extensions import bootstrap, csrf, db, login_manager, migrate
+    from app import (
+        languages,
+        models,  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+    )
+    from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
     from app.orm import configure_sqlite
 
     if not app.config["DATABASE_PREPARED_STATEMENTS"] and app.config[
@@ -82,6 +85,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
+    # Catalogs in app/translations (`make translations`); candidates' pages and emails.
+    babel.init_app(app, locale_selector=languages.page_language)
     with app.app_context():
         configure_sqlite(db.engine)
 

@@ -60,6 +60,9 @@ def load(instance_path: str) -> dict:
         "MAIL_FROM_EMAIL": os.environ.get("MAIL_FROM_EMAIL", "updates@closeloop.example"),
         "AGENCY_NAME": os.environ.get("AGENCY_NAME", "Closeloop Staffing"),
         "AGENCY_TIMEZONE": os.environ.get("AGENCY_TIMEZONE", "Europe/London"),
+        # Candidates without a language of their own (and any whose language we have no
+        # wording in) read this one: en, de or es (app/languages.py).
+        "AGENCY_LANGUAGE": os.environ.get("AGENCY_LANGUAGE", "en"),
         # Outcome messages wait this long so a misclick can be undone.
         # A file holding the current time (app/clock.py FileClock): `make simulate` moves
         # the clock of every process it starts. Empty (the default): the system clock.

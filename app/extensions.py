@@ -1,5 +1,6 @@
 """Extension objects, created unbound so models and blueprints can import them freely."""
 
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -13,3 +14,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
+babel = Babel()

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from flask_babel import lazy_gettext as _l
+
+from app import languages
 from app.models import (
     ContactChannel,
     ImportStatus,
@@ -42,15 +45,16 @@ STAGES: dict[str, str] = {
 # Where an application stands, as the candidate reads it in an email ("Your application
 # is being reviewed by the client").
 STAGES_FOR_CANDIDATES: dict[str, str] = {
-    Stage.SOURCED: "being prepared by us",
-    Stage.SUBMITTED: "sent to the client",
-    Stage.CLIENT_REVIEW: "being reviewed by the client",
-    Stage.INTERVIEW: "at interview stage",
-    Stage.OFFER: "at offer stage",
-    Stage.HIRED: "hired",
-    Stage.REJECTED: "closed",
-    Stage.WITHDRAWN: "withdrawn",
-    Stage.POSITION_CLOSED: "closed because the role closed",
+    # In the candidate's language (app/translations): "Your application is …".
+    Stage.SOURCED: _l("being prepared by us"),
+    Stage.SUBMITTED: _l("sent to the client"),
+    Stage.CLIENT_REVIEW: _l("being reviewed by the client"),
+    Stage.INTERVIEW: _l("at interview stage"),
+    Stage.OFFER: _l("at offer stage"),
+    Stage.HIRED: _l("hired"),
+    Stage.REJECTED: _l("closed"),
+    Stage.WITHDRAWN: _l("withdrawn"),
+    Stage.POSITION_CLOSED: _l("closed because the role closed"),
 }
 
 # Why an application ended; each reason picks its own email, so the words say what the
@@ -245,7 +249,8 @@ role = _reader(ROLES)
 
 
 def stage_for_candidates(code: str | None) -> str:
-    return STAGES_FOR_CANDIDATES.get(code) or _words(code or "").lower()
+    words = STAGES_FOR_CANDIDATES.get(code)
+    return str(words) if words else _words(code or "").lower()
 
 
 def status_reason(text: str | None) -> str:
@@ -285,5 +290,6 @@ FILTERS = {
     "import_status_label": import_status,
     "staff_message_state_label": staff_message_state,
     "role_label": role,
+    "language_label": languages.name,
     "phrase": phrase,
 }

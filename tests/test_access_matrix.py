@@ -174,6 +174,7 @@ MATRIX = {
     "POST /status/<token>/applications/<int:application_id>/withdraw":
         "403   200   403   403   403   403",
     "POST /status/<token>/preferences":                      "403   302   403   403   403   403",
+    "POST /status/<token>/language":                         "403   302   403   403   403   403",
     "GET /status/link":                                      "200   200   200   200   200   200",
     "POST /status/link":                                     "200   200   200   200   200   200",
     "GET /status/unsubscribe/<token>":                       "403   200   403   403   403   403",

@@ -91,7 +91,7 @@ def test_board_has_bulk_hooks_and_move_menu(web, me):
     assert f'name="application_ids" value="{a.id}"' in form
     assert f'value="{gone.id}"' not in form  # terminal cards cannot be bulk-selected
     assert 'name="action" value="reject"' in form and 'name="stage"' in form
-    assert 'aria-label="Move Eve Active to…"' in page
+    assert 'aria-label="Move to… Eve Active">Move to…</button>' in page
     # One shared menu, built per card by board.js when opened (the browser test uses it).
     menu = page.split('<template id="move-menu">')[1].split("</template>")[0]
     assert 'href="/applications/987654321/move?to=rejected"' in menu

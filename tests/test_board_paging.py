@@ -116,7 +116,7 @@ def test_the_next_cards_follow_on_and_end_with_the_next_control(web, me, db):
     assert "Show 7 more" in batch
     assert f"offset={BOARD_FIRST + BOARD_MORE}" in batch
     # Each card carries what the move menu and drag and drop need.
-    assert 'aria-label="Move Sub 020 to…"' in batch and 'draggable="true"' in batch
+    assert 'aria-label="Move to… Sub 020"' in batch and 'draggable="true"' in batch
     assert 'name="application_ids"' in batch
 
     last = text(

@@ -261,6 +261,7 @@ EXTRA = {
     "POST /positions/<int:position_id>/bulk": lambda r: {"data": _bulk(r)},
     "GET /positions/<int:position_id>/bulk/result": lambda r: {"query": _bulk(r)},
     "POST /positions/<int:position_id>/bulk/undo": lambda r: {"data": _bulk(r)},
+    "POST /status/<token>/language": lambda r: {"data": {"language": "de"}},
     "POST /templates/<kind>/preview": lambda r: {
         "json": {"subject": "Hello", "text_happened": "It happened.", "html_happened": "<p>It</p>"}
     },

@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from app import labels
+from app import labels, languages
 from app.models import Candidate, Contact, ContactChannel, Notification
 from app.validators import DateWithin, fits, valid_email
 
@@ -60,6 +60,12 @@ class CandidateForm(FlaskForm):
     timezone = SelectField(
         "Time zone", validate_choice=False, validators=[DataRequired("Choose a time zone.")]
     )
+    language = StringField(
+        "Language",
+        filters=[_strip],
+        validators=[Optional(), fits(Candidate.language)],
+        render_kw={"list": "cl-languages", "autocomplete": "off"},
+    )
     optional_updates = BooleanField("Send optional updates (still-deciding reminders)")
 
     def __init__(self, *args, **kwargs):
@@ -68,6 +74,12 @@ class CandidateForm(FlaskForm):
         if self.timezone.data in known_zones() and self.timezone.data not in zones:
             zones = [self.timezone.data, *zones]  # an imported legacy alias stays selectable
         self.timezone.choices = as_choices((z, z.replace("_", " ")) for z in zones)
+
+    def validate_language(self, field) -> None:
+        try:
+            field.data = languages.normalize(field.data)
+        except languages.BadLanguage as exc:
+            raise ValidationError(str(exc)) from None
 
     def validate_timezone(self, field) -> None:
         if field.data not in known_zones():

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import access, clock
+from app import access, clock, languages
 from app.access import can_see_candidate, candidate_or_404, position_or_404
 from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
@@ -72,12 +72,13 @@ def _save(form: CandidateForm, candidate):
         "candidates/form.html",
         form=form,
         candidate=candidate,
+        language_choices=[(t, languages.NAMES[t]) for t in languages.SHIPPED],
         duplicate=duplicate,
         duplicate_visible=duplicate is not None and can_see_candidate(current_user, duplicate),
     ), status
 
 
-_FIELDS = ("name", "email", "phone", "timezone", "optional_updates")
+_FIELDS = ("name", "email", "phone", "timezone", "language", "optional_updates")
 
 
 @bp.get("/candidates/<int:candidate_id>")

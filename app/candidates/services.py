@@ -64,8 +64,9 @@ def find_by_email(email: str | None, *, exclude_id: int | None = None) -> Candid
 
 
 def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> Candidate:
-    """Create (candidate None) or update; `data` holds name, email, phone, timezone and
-    optional_updates. One address, one person: a second record would split their history."""
+    """Create (candidate None) or update; `data` holds name, email, phone, timezone,
+    language and optional_updates. One address, one person: a second record would split
+    their history."""
     email = (data.get("email") or "").strip() or None
     existing = find_by_email(email, exclude_id=candidate.id if candidate else None)
     if existing is not None:
@@ -80,6 +81,8 @@ def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> C
     candidate.email = email
     candidate.phone = (data.get("phone") or "").strip() or None
     candidate.timezone = data["timezone"]
+    if "language" in data:  # BCP 47, normalised by the form or the import (None: the agency's)
+        candidate.language = data["language"] or None
     candidate.optional_updates = bool(data["optional_updates"])
     candidate.updated_at = now
     _commit_unless_taken(email, candidate.id)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from app.models import Candidate
 from app.orm import max_length
 
-FIELDS = ("name", "email", "phone", "timezone")
+FIELDS = ("name", "email", "phone", "timezone", "language")
 # What the candidates table holds, so a row that would not fit is an error in the preview.
 MAX_LENGTH = {f: max_length(getattr(Candidate, f)) for f in FIELDS}
 
@@ -37,6 +37,7 @@ ALIASES = {
         "cellphone",
     },
     "timezone": {"timezone", "tz", "zone", "ianatimezone"},
+    "language": {"language", "lang", "locale", "languagetag", "preferredlanguage"},
     "first_name": {"firstname", "givenname", "forename"},
     "last_name": {"lastname", "surname", "familyname"},
 }

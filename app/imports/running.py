@@ -206,6 +206,7 @@ def _new_candidate(row: dict, owner_id: int, now) -> dict:
         "email": row["email"] or None,
         "phone": row["phone"] or None,
         "timezone": row["timezone"],
+        "language": row.get("language") or None,
         "owner_id": owner_id,
         "optional_updates": True,
         "preferred_channel": "email",

@@ -15,7 +15,7 @@ from functools import cache
 import sqlalchemy as sa
 from flask import current_app
 
-from app import labels
+from app import labels, languages
 from app.access import can_see_position, candidate_filter, visible_positions
 from app.extensions import db
 from app.imports.parsing import FileProblem, parse
@@ -179,6 +179,15 @@ def _check_fields(row: dict, default_zone: str) -> dict:
         row["errors"].append(
             f"Unknown time zone \u201c{zone}\u201d (use a name such as Europe/London)."
         )
+    # BCP 47 (`de`, `fr-CA`); empty: the agency's default. Previews stored before the
+    # column existed have no language at all.
+    given = row.get("language_given", row.get("language") or "")
+    row["language_given"] = given
+    try:
+        row["language"] = languages.normalize(given)
+    except languages.BadLanguage as exc:
+        row["language"] = None
+        row["errors"].append(str(exc))
     return row
 
 

@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app import labels, ratelimit
+from app import labels, languages, ratelimit
 from app.access import client_or_404
 from app.auth.decorators import role_required
 from app.extensions import db
@@ -44,6 +44,20 @@ def _client_arg() -> Client | None:
     return client_or_404(client_id)
 
 
+def _language_arg() -> str:
+    """?lang=de: which language's wording the editor shows (the agency's by default)."""
+    raw = request.args.get("lang", "")
+    if not raw:
+        return languages.agency_default()
+    if raw not in languages.SHIPPED:
+        abort(404)
+    return raw
+
+
+def _here(kind: str, client: Client | None, language: str) -> dict:
+    return {"kind": kind, "client": client.id if client else None, "lang": language}
+
+
 @bp.route("/templates")
 @login_required
 def index():
@@ -59,17 +73,17 @@ def index():
 @bp.route("/templates/<kind>", methods=["GET"])
 @login_required
 def edit(kind: str):
-    kind, client = _kind_or_404(kind), _client_arg()
+    kind, client, language = _kind_or_404(kind), _client_arg(), _language_arg()
     form = TemplateForm()
-    draft, source = svc.starting_draft(kind, client.id if client else None)
+    draft, source = svc.starting_draft(kind, client.id if client else None, language)
     form.load(draft)
-    return _editor(kind, client, form, source)
+    return _editor(kind, client, form, source, language=language)
 
 
 @bp.route("/templates/<kind>", methods=["POST"])
 @role_required(Role.MANAGER)
 def save(kind: str):
-    kind, client = _kind_or_404(kind), _client_arg()
+    kind, client, language = _kind_or_404(kind), _client_arg(), _language_arg()
     form = TemplateForm()
     errors: dict[str, list[str]] = {}
     if not form.validate_on_submit():
@@ -80,38 +94,42 @@ def save(kind: str):
         }
     else:
         try:
-            row = svc.save(kind, client, form.draft(), current_user)
+            row = svc.save(kind, client, form.draft(), current_user, language)
         except ct.TemplateInvalid as exc:
             db.session.rollback()
             errors = exc.errors
         else:
-            flash(f"Saved the {_where(client)} wording for “{labels.kind(kind)}”.", "success")
+            flash(
+                f"Saved the {_where(client)} wording for “{labels.kind(kind)}”{_in(language)}.",
+                "success",
+            )
             if (row.body_html or None) != form.draft().body_html:
                 flash(
                     "The HTML was tidied for email: anything unsafe (scripts, styles, event "
                     "handlers, javascript: links) was removed. Check the preview.",
                     "info",
                 )
-            return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
-    _, source = svc.starting_draft(kind, client.id if client else None)
-    return _editor(kind, client, form, source, errors), 400
+            return redirect(url_for(".edit", **_here(kind, client, language)))
+    _, source = svc.starting_draft(kind, client.id if client else None, language)
+    return _editor(kind, client, form, source, errors, language=language), 400
 
 
 @bp.route("/templates/<kind>/reset", methods=["POST"])
 @role_required(Role.MANAGER)
 def reset(kind: str):
-    kind, client = _kind_or_404(kind), _client_arg()
-    if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user):
-        fallback = "the agency's wording" if client and svc.find(kind, None) else "built-in"
+    kind, client, language = _kind_or_404(kind), _client_arg(), _language_arg()
+    if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user, language):
+        agency = client and svc.find(kind, None, language)
+        fallback = "the agency's wording" if agency else "built-in"
         flash(f"“{labels.kind(kind)}” for {_where(client)} is back to {fallback}.", "success")
-    return redirect(url_for(".edit", kind=kind, client=client.id if client else None))
+    return redirect(url_for(".edit", **_here(kind, client, language)))
 
 
 @bp.route("/templates/<kind>/preview", methods=["POST"])
 @login_required
 def preview(kind: str):
     """Render what the editor holds for a sample candidate (JSON in, JSON out; nothing saved)."""
-    kind, client = _kind_or_404(kind), _client_arg()
+    kind, client, language = _kind_or_404(kind), _client_arg(), _language_arg()
     # Rendering costs a little CPU: bounded per user, whoever holds the session.
     verdict = ratelimit.hit(
         "template-preview",
@@ -127,20 +145,24 @@ def preview(kind: str):
     if not isinstance(data, dict):
         return jsonify(ok=False, errors={"subject": ["Send the template as JSON."]}), 400
     try:
-        out = svc.preview(kind, draft_from(data), client)
+        out = svc.preview(kind, draft_from(data), client, language)
     except ct.TemplateInvalid as exc:
         return jsonify(ok=False, errors=exc.errors)
     return jsonify(ok=True, **out)
+
+
+def _in(language: str) -> str:
+    return "" if language == languages.agency_default() else f" in {languages.name(language)}"
 
 
 def _where(client: Client | None) -> str:
     return client.name if client else "agency-wide"
 
 
-def _editor(kind, client, form, source, errors=None):
+def _editor(kind, client, form, source, errors=None, *, language="en"):
     errors = errors or {}
     try:
-        initial = svc.preview(kind, form.draft(), client)
+        initial = svc.preview(kind, form.draft(), client, language)
     except ct.TemplateInvalid:
         initial = None
     clients = db.session.scalars(sa.select(Client).order_by(Client.name)).all()
@@ -154,8 +176,12 @@ def _editor(kind, client, form, source, errors=None):
         form=form,
         errors=errors,
         source=source,
-        override=svc.find(kind, client.id if client else None),
-        agency_override=svc.find(kind, None),
+        override=svc.find(kind, client.id if client else None, language),
+        agency_override=svc.find(kind, None, language),
+        language=language,
+        language_tabs=_language_tabs(kind, client),
+        missing=svc.missing_languages(kind),
+        agency_language=languages.agency_default(),
         fields=ct.MERGE_FIELDS,
         parts=ct.PARTS,
         part_labels=ct.PART_LABELS,
@@ -163,3 +189,22 @@ def _editor(kind, client, form, source, errors=None):
         can_edit=current_user.has_role(Role.MANAGER),
         reset_form=ResetForm(),
     )
+
+
+def _language_tabs(kind: str, client: Client | None) -> list[dict]:
+    """One tab per shipped language: whether it has wording of its own here, and what a
+    language without built-in wording falls back to."""
+    missing = svc.missing_languages(kind)
+    tabs = []
+    for lang in languages.SHIPPED:
+        own = svc.find(kind, client.id if client else None, lang) is not None
+        tabs.append(
+            {
+                "lang": lang,
+                "name": languages.name(lang),
+                "edited": own,
+                "missing": lang in missing and not own,
+                "url": url_for(".edit", **_here(kind, client, lang)),
+            }
+        )
+    return tabs

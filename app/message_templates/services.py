@@ -8,14 +8,16 @@ from dataclasses import dataclass
 import css_inline
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import force_locale
+from jinja2 import TemplateNotFound
 
-from app import audit, clock, labels
+from app import audit, clock, labels, languages
 from app.extensions import db
 from app.models import Client, MessageTemplate, User
 from app.notifications import custom_templates as ct
 from app.notifications import links
 from app.notifications.kinds import KINDS
-from app.notifications.render import SUBJECTS, fmt_date
+from app.notifications.render import SUBJECTS, builtin_file, fmt_date
 
 PURPOSES = {
     "submitted": "We sent the candidate's profile to the client.",
@@ -47,8 +49,12 @@ class KindRow:
     label: str
     purpose: str
     category: str
-    agency_override: MessageTemplate | None
+    agency_override: MessageTemplate | None  # in the agency's language
     client_overrides: list[MessageTemplate]
+    # Languages with the agency's own wording; languages with no wording of any kind (a
+    # new kind not yet translated: its emails go out in the agency's language).
+    edited_languages: tuple[str, ...] = ()
+    missing_languages: tuple[str, ...] = ()
 
 
 def overview() -> list[KindRow]:
@@ -62,17 +68,48 @@ def overview() -> list[KindRow]:
                 label=labels.kind(kind),
                 purpose=PURPOSES.get(kind, ""),
                 category=KINDS[kind].category,
-                agency_override=next((r for r in mine if r.client_id is None), None),
-                client_overrides=[r for r in mine if r.client_id is not None],
+                agency_override=next(
+                    (
+                        r
+                        for r in mine
+                        if r.client_id is None and r.language == languages.agency_default()
+                    ),
+                    None,
+                ),
+                client_overrides=list(
+                    {r.client_id: r for r in mine if r.client_id is not None}.values()
+                ),
+                edited_languages=tuple(
+                    lang
+                    for lang in languages.SHIPPED
+                    if any(r.client_id is None and r.language == lang for r in mine)
+                ),
+                missing_languages=missing_languages(kind),
             )
         )
     return out
 
 
-def find(kind: str, client_id: int | None) -> MessageTemplate | None:
+def missing_languages(kind: str) -> tuple[str, ...]:
+    """Shipped languages without built-in wording for this kind."""
+    return tuple(lang for lang in languages.SHIPPED if not has_builtin(kind, lang))
+
+
+def has_builtin(kind: str, language: str) -> bool:
+    env = current_app.jinja_env
+    name = f"email/kinds/{kind}.txt" if language == "en" else f"email/kinds/{language}/{kind}.txt"
+    try:
+        env.loader.get_source(env, name)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def find(kind: str, client_id: int | None, language: str = "en") -> MessageTemplate | None:
     return db.session.scalar(
         sa.select(MessageTemplate).where(
             MessageTemplate.kind == kind,
+            MessageTemplate.language == language,
             MessageTemplate.client_id.is_(None)
             if client_id is None
             else MessageTemplate.client_id == client_id,
@@ -80,69 +117,78 @@ def find(kind: str, client_id: int | None) -> MessageTemplate | None:
     )
 
 
-def builtin_draft(kind: str) -> ct.Draft:
-    """The wording in templates/email/kinds/<kind>.txt, as an editable starting point."""
+def builtin_draft(kind: str, language: str = "en") -> ct.Draft:
+    """The shipped wording in that language (templates/email/kinds/), as an editable starting
+    point; a kind not yet written in it starts from the agency's language."""
     env = current_app.jinja_env
-    source, _, _ = env.loader.get_source(env, f"email/kinds/{kind}.txt")
-    subject = re.sub(
-        r"\{(\w+)\}", lambda m: f"{{{{ {_SUBJECT_FIELDS[m.group(1)]} }}}}", SUBJECTS[kind]
-    )
+    source, _, _ = env.loader.get_source(env, builtin_file(kind, language))
+    with force_locale(language):
+        words = str(SUBJECTS[kind])
+    subject = re.sub(r"\{(\w+)\}", lambda m: f"{{{{ {_SUBJECT_FIELDS[m.group(1)]} }}}}", words)
     return ct.Draft(subject=subject, text=ct.split_blocks(source), html=dict.fromkeys(ct.PARTS, ""))
 
 
-def starting_draft(kind: str, client_id: int | None) -> tuple[ct.Draft, str]:
+def starting_draft(kind: str, client_id: int | None, language: str = "en") -> tuple[ct.Draft, str]:
     """What the editor opens with, and where it comes from: this override, else the
-    wording that applies today (the agency's for a client, else the built-in)."""
-    row = find(kind, client_id)
+    wording that applies today in that language (the agency's for a client, else the
+    built-in)."""
+    row = find(kind, client_id, language)
     if row:
         return ct.Draft.from_row(row), "override"
-    if client_id is not None and (agency := find(kind, None)):
+    if client_id is not None and (agency := find(kind, None, language)):
         return ct.Draft.from_row(agency), "agency"
-    return builtin_draft(kind), "builtin"
+    return builtin_draft(kind, language), "builtin"
 
 
-def save(kind: str, client: Client | None, draft: ct.Draft, user: User) -> MessageTemplate:
+def save(
+    kind: str, client: Client | None, draft: ct.Draft, user: User, language: str = "en"
+) -> MessageTemplate:
     """Sanitise and validate (raises TemplateInvalid, nothing written), then create or
     replace."""
     draft = ct.prepare(draft)
     try:
-        return _write(kind, client.id if client else None, draft, user)
+        return _write(kind, client.id if client else None, draft, user, language)
     except sa.exc.IntegrityError:
-        # Someone created the same override a moment ago (unique per kind and client):
-        # ours replaces theirs, as if we had saved a moment later.
+        # Someone created the same override a moment ago (unique per kind, client and
+        # language): ours replaces theirs, as if we had saved a moment later.
         db.session.rollback()
-        return _write(kind, client.id if client else None, draft, user)
+        return _write(kind, client.id if client else None, draft, user, language)
 
 
-def _write(kind: str, client_id: int | None, draft: ct.Draft, user: User) -> MessageTemplate:
-    row = find(kind, client_id)
+def _write(
+    kind: str, client_id: int | None, draft: ct.Draft, user: User, language: str = "en"
+) -> MessageTemplate:
+    row = find(kind, client_id, language)
     if row is None:
-        row = MessageTemplate(kind=kind, client_id=client_id)
+        row = MessageTemplate(kind=kind, client_id=client_id, language=language)
         db.session.add(row)
     row.subject = draft.subject.strip()
     row.body_text = draft.body_text
     row.body_html = draft.body_html
     row.updated_by_id = user.id
     row.updated_at = clock.now()
-    audit.record(user, "template.saved", _audit_target(kind, client_id), f"subject: {row.subject}")
+    target = _audit_target(kind, client_id, language)
+    audit.record(user, "template.saved", target, f"subject: {row.subject}")
     db.session.commit()
     ct.invalidate()
     return row
 
 
-def reset(kind: str, client: Client | None, user: User | None = None) -> bool:
-    row = find(kind, client.id if client else None)
+def reset(kind: str, client: Client | None, user: User | None = None, language: str = "en") -> bool:
+    row = find(kind, client.id if client else None, language)
     if row is None:
         return False
-    audit.record(user, "template.reset", _audit_target(kind, row.client_id))
+    audit.record(user, "template.reset", _audit_target(kind, row.client_id, language))
     db.session.delete(row)
     db.session.commit()
     ct.invalidate()
     return True
 
 
-def _audit_target(kind: str, client_id: int | None) -> str:
+def _audit_target(kind: str, client_id: int | None, language: str = "en") -> str:
     where = f"client {client_id}" if client_id is not None else "agency-wide"
+    if language != "en":
+        where += f", {languages.NAMES.get(language, language)}"
     return f"template {kind} ({where})"
 
 
@@ -153,8 +199,14 @@ def sample_values(client: Client | None) -> dict[str, str]:
     return values
 
 
-def preview(kind: str, draft: ct.Draft, client: Client | None) -> dict:
-    """The whole email a sample candidate would get with this draft (raises TemplateInvalid)."""
+def preview(kind: str, draft: ct.Draft, client: Client | None, language: str = "en") -> dict:
+    """The whole email a sample candidate would get with this draft (raises TemplateInvalid),
+    with the layout in that language."""
+    with force_locale(language):
+        return _preview(kind, draft, client)
+
+
+def _preview(kind: str, draft: ct.Draft, client: Client | None) -> dict:
     draft = ct.prepare(draft)
     values = sample_values(client)
     parts = ct.render_draft(draft, values)
@@ -175,6 +227,7 @@ def _sample_envelope(kind: str, values: dict) -> dict:
     optional = KINDS[kind].category == "optional"
     return {
         "first_name": values["first_name"],
+        "html_lang": languages.current(),
         "agency_name": agency,
         "logo_text": cfg.get("AGENCY_LOGO_TEXT") or agency,
         "signature_lines": [s.strip() for s in signature.split("\n") if s.strip()] or [agency],

@@ -185,11 +185,13 @@ class MessageTemplate(TimestampMixin, db.Model):
 
     __tablename__ = "message_templates"
     __table_args__ = (
-        sa.UniqueConstraint("kind", "client_id"),
-        # NULLs are distinct above: this keeps one agency-wide (client_id NULL) row per kind.
+        sa.UniqueConstraint("kind", "client_id", "language"),
+        # NULLs are distinct above: this keeps one agency-wide (client_id NULL) row per kind
+        # and language.
         sa.Index(
             "uq_message_templates_kind_agency",
             "kind",
+            "language",
             unique=True,
             postgresql_where=sa.text("client_id IS NULL"),
             sqlite_where=sa.text("client_id IS NULL"),
@@ -199,6 +201,8 @@ class MessageTemplate(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
     client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clients.id"))
+    # One of app.languages.SHIPPED: the wording of this kind in that language.
+    language: Mapped[str] = mapped_column(sa.String(35), default="en", server_default="en")
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str | None] = mapped_column(sa.Text)

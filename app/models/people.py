@@ -110,6 +110,8 @@ class Candidate(TimestampMixin, db.Model):
     email: Mapped[str | None] = mapped_column(sa.String(320))
     phone: Mapped[str | None] = mapped_column(sa.String(50))
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    # BCP 47 (app/languages.py); None: the agency's default language.
+    language: Mapped[str | None] = mapped_column(sa.String(35))
     # Optional updates (still-deciding reminders, digests); outcome messages ignore it.
     optional_updates: Mapped[bool] = mapped_column(default=True)
     preferred_channel: Mapped[str] = mapped_column(sa.String(20), default="email")

@@ -437,12 +437,13 @@ class Refused:
     problems: tuple[str, ...]
 
 
-def active(kind: str, client_id: int | None) -> Compiled | None:
-    """The override that applies: client's, else the agency's, else None (built-in)."""
+def active(kind: str, client_id: int | None, language: str = "en") -> Compiled | None:
+    """The override that applies in this language: client's, else the agency's, else None
+    (the built-in wording in that language)."""
     overrides = _overrides()
-    found = overrides.get((kind, client_id)) or overrides.get((kind, None))
+    found = overrides.get((kind, client_id, language)) or overrides.get((kind, None, language))
     if isinstance(found, Refused):
-        where = "agency-wide" if (kind, client_id) not in overrides else "this client's"
+        where = "agency-wide" if (kind, client_id, language) not in overrides else "this client's"
         raise TemplateRefused(
             f"the {where} wording for this message fails the template checks "
             f"({found.problems[0]}); open it under Templates and save it again"
@@ -460,7 +461,7 @@ def _load(row: MessageTemplate) -> Compiled | Refused:
     return compile_draft(draft)
 
 
-def _overrides() -> dict[tuple[str, int | None], Compiled | Refused]:
+def _overrides() -> dict[tuple[str, int | None, str], Compiled | Refused]:
     """All overrides (a few dozen rows at most) loaded in one query and kept for a short
     while: a 10,000-email fan-out costs one query, not one per email. Other processes
     (workers) pick up an edit within MESSAGE_TEMPLATE_CACHE_SECONDS."""
@@ -475,19 +476,21 @@ def _overrides() -> dict[tuple[str, int | None], Compiled | Refused]:
         return store["overrides"]
     generation = _generation
     rows = db.session.scalars(sa.select(MessageTemplate)).all()
-    overrides = {(r.kind, r.client_id): _load(r) for r in rows}
+    overrides = {(r.kind, r.client_id, r.language): _load(r) for r in rows}
     store.update(overrides=overrides, loaded=time.monotonic(), generation=generation)
     return overrides
 
 
-def render_override(kind: str, client_id: int | None, ctx: dict) -> dict | None:
-    tpl = active(kind, client_id)
+def render_override(
+    kind: str, client_id: int | None, ctx: dict, language: str = "en"
+) -> dict | None:
+    tpl = active(kind, client_id, language)
     return render_compiled(tpl, merge_values(ctx)) if tpl else None
 
 
-def required_fields(kind: str, client_id: int | None) -> set[str]:
+def required_fields(kind: str, client_id: int | None, language: str = "en") -> set[str]:
     try:
-        tpl = active(kind, client_id)
+        tpl = active(kind, client_id, language)
     except TemplateRefused:
         return set()  # rendering says what is wrong
     return set(tpl.needed) if tpl else set()

@@ -2,8 +2,11 @@
 of theirs as one digest. Every message answers what happened, what happens next, when they
 will hear from us again and whom to contact, and carries their signed status link.
 
-Kind wording lives in templates/email/kinds/<kind>.txt (three blocks); the layout in
-templates/email/message.html (CSS inlined with css-inline) and message.txt.
+Kind wording lives in templates/email/kinds/<kind>.txt (three blocks, English) and
+templates/email/kinds/<lang>/<kind>.txt for the other shipped languages; the layout in
+templates/email/message.html (CSS inlined with css-inline) and message.txt, its words and
+the subjects in the gettext catalogs (app/translations). An email is in the candidate's
+language (app/languages.py), its dates in their locale and time zone.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ from datetime import datetime
 
 import css_inline
 from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from jinja2 import TemplateNotFound
 
-from app import clock, labels
+from app import clock, labels, languages
 from app.models import Notification
 from app.notifications import custom_templates, links
 from app.notifications.backends import SharedBody
@@ -23,22 +30,22 @@ from app.notifications.kinds import KINDS
 from app.notifications.timing import candidate_zone
 
 SUBJECTS = {
-    "submitted": "{position} at {client}: your profile is with the client",
-    "client_review": "{position} at {client}: the client is reviewing your profile",
-    "interview_scheduled": "{position} at {client}: your interview and what happens next",
-    "after_interview": "{position} at {client}: after your interview, what happens next",
-    "offer": "{position} at {client}: you have an offer",
-    "position_on_hold": "{position} at {client}: the role is on hold",
-    "position_reopened": "{position} at {client}: the role is open again",
-    "still_deciding": "{position} at {client}: no decision yet, here is where things stand",
-    "update_reply": "{position} at {client}: your update",
-    "status_link": "Your link to follow your applications with {agency}",
-    "hired": "{position} at {client}: congratulations",
-    "withdrawal_ack": "{position} at {client}: your application is withdrawn",
-    "not_selected_agency": "{position} at {client}: an update on your application",
-    "not_selected_client": "{position} at {client}: the client's decision",
-    "position_cancelled": "{position} at {client}: the role has been cancelled",
-    "position_filled": "{position} at {client}: the role has been filled",
+    "submitted": _l("{position} at {client}: your profile is with the client"),
+    "client_review": _l("{position} at {client}: the client is reviewing your profile"),
+    "interview_scheduled": _l("{position} at {client}: your interview and what happens next"),
+    "after_interview": _l("{position} at {client}: after your interview, what happens next"),
+    "offer": _l("{position} at {client}: you have an offer"),
+    "position_on_hold": _l("{position} at {client}: the role is on hold"),
+    "position_reopened": _l("{position} at {client}: the role is open again"),
+    "still_deciding": _l("{position} at {client}: no decision yet, here is where things stand"),
+    "update_reply": _l("{position} at {client}: your update"),
+    "status_link": _l("Your link to follow your applications with {agency}"),
+    "hired": _l("{position} at {client}: congratulations"),
+    "withdrawal_ack": _l("{position} at {client}: your application is withdrawn"),
+    "not_selected_agency": _l("{position} at {client}: an update on your application"),
+    "not_selected_client": _l("{position} at {client}: the client's decision"),
+    "position_cancelled": _l("{position} at {client}: the role has been cancelled"),
+    "position_filled": _l("{position} at {client}: the role has been filled"),
 }
 
 _INLINER = css_inline.CSSInliner(
@@ -68,10 +75,7 @@ def fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     local = value.astimezone(candidate_zone(tz_name))
-    text = f"{local:%A} {local.day} {local:%B %Y}"
-    if with_time:
-        text += f" at {local:%H:%M} ({local.tzname()})"
-    return text
+    return languages.format_moment(local, languages.current(), with_time)
 
 
 def build_context(n: Notification) -> dict:
@@ -85,6 +89,7 @@ def build_context(n: Notification) -> dict:
     expected = next_expected(application)
     return {
         "kind": n.kind,
+        "language": languages.current(),
         "candidate_name": candidate.name,
         "first_name": first_name(candidate.name),
         "position_title": position.title,
@@ -125,13 +130,14 @@ def render_email(rows: list[Notification], stencils=None) -> Rendered:
         candidate = rows[0].candidate
         if any(n.candidate_id != candidate.id for n in rows):
             raise ValueError("a message is never about more than one candidate")
-        envelope = _envelope(candidate, rows)
-        contexts = [{**build_context(n), **envelope} for n in rows]
-        shared, fills = None, {}
-        if stencils is None:
-            subject, text, html = compose(rows, envelope, contexts)
-        else:
-            subject, text, html, shared, fills = stencils.compose(rows, envelope, contexts)
+        with force_locale(languages.for_candidate(candidate.language)):
+            envelope = _envelope(candidate, rows)
+            contexts = [{**build_context(n), **envelope} for n in rows]
+            shared, fills = None, {}
+            if stencils is None:
+                subject, text, html = compose(rows, envelope, contexts)
+            else:
+                subject, text, html, shared, fills = stencils.compose(rows, envelope, contexts)
     except Exception as exc:  # noqa: BLE001 - any failure here is reported on the row
         kinds = ", ".join(labels.kind_phrase(n.kind) for n in rows)
         raise RenderError(f"could not render the {kinds}: {exc}") from exc
@@ -166,6 +172,7 @@ def _envelope(candidate, rows: list[Notification]) -> dict:
     status_url = links.status_url(candidate)
     return {
         "first_name": first_name(candidate.name),
+        "html_lang": languages.current(),
         "agency_name": agency,
         "logo_text": cfg.get("AGENCY_LOGO_TEXT") or agency,
         "signature_lines": [line.strip() for line in signature.split("\n") if line.strip()]
@@ -185,30 +192,57 @@ def _subject(rows: list[Notification], items: list[dict]) -> str:
     if len(rows) == 1 and first["parts"].get("subject"):
         return first["parts"]["subject"]  # an edited template's own subject
     if len(rows) == 1:
-        return SUBJECTS[rows[0].kind].format(
+        return str(SUBJECTS[rows[0].kind]).format(
             position=first["position_title"],
             client=first["client_name"],
             agency=first["agency_name"],
         )
-    about = list(dict.fromkeys(f"{i['position_title']} at {i['client_name']}" for i in items))
+    about = list(
+        dict.fromkeys(
+            _("%(position)s at %(client)s", position=i["position_title"], client=i["client_name"])
+            for i in items
+        )
+    )
     if len(about) == 1:
-        return f"{about[0]}: {len(items)} updates on your application"
-    more = f" and {len(about) - 2} more" if len(about) > 2 else ""
-    return "Updates on your applications: " + "; ".join(about[:2]) + more
+        return _("%(about)s: %(n)d updates on your application", about=about[0], n=len(items))
+    if len(about) > 2:
+        listed = "; ".join(about[:2])
+        return _(
+            "Updates on your applications: %(listed)s and %(n)d more",
+            listed=listed,
+            n=len(about) - 2,
+        )
+    return _("Updates on your applications: %(listed)s", listed="; ".join(about))
 
 
 def _render_parts(kind: str, ctx: dict, client_id: int | None = None) -> dict:
-    # Wording edited by the agency (client's, else agency-wide) wins over the built-in file.
-    custom = custom_templates.render_override(kind, client_id, ctx)
+    # Wording edited by the agency (client's, else agency-wide) in the candidate's language
+    # wins over the built-in file in that language.
+    language = ctx.get("language") or languages.FALLBACK
+    custom = custom_templates.render_override(kind, client_id, ctx, language)
     if custom is not None:
         return custom
     env = current_app.jinja_env
-    template = env.get_template(f"email/kinds/{kind}.txt")
+    template = env.get_template(builtin_file(kind, language))
     context = template.new_context(ctx)
     return {
         name: "".join(template.blocks[name](context)).strip()
         for name in ("happened", "next", "when")
     }
+
+
+def builtin_file(kind: str, language: str) -> str:
+    """The shipped wording of a kind in a language; a kind not yet written in it (a new
+    kind) falls back to the agency's language, then English: never a blank or a key."""
+    loader = current_app.jinja_env.loader
+    for lang in dict.fromkeys((language, languages.agency_default(), languages.FALLBACK)):
+        name = f"email/kinds/{kind}.txt" if lang == "en" else f"email/kinds/{lang}/{kind}.txt"
+        try:
+            loader.get_source(current_app.jinja_env, name)
+        except TemplateNotFound:
+            continue
+        return name
+    raise TemplateNotFound(f"email/kinds/{kind}.txt")
 
 
 def _tel(phone: str | None) -> str | None:

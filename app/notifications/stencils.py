@@ -136,7 +136,7 @@ class Stencils:
 
     def __init__(self):
         self._stencils: dict[tuple, object] = {}
-        self._safe: dict[tuple[str, int | None], bool] = {}
+        self._safe: dict[tuple[str, int | None, str], bool] = {}
         # Emails rendered in full whose shape got a stencil afterwards: lead notification
         # id -> (shared layout, their fills), so they can join that shape's request.
         self.upgrades: dict[int, tuple[SharedBody, dict[str, str]]] = {}
@@ -154,6 +154,7 @@ class Stencils:
         if not all(_fillable(v) for v in values):
             return self._full(rows, envelope, contexts)
         client_id = n.application.position.client_id
+        language = ctx.get("language") or "en"
         # Names and values of everything else, in the context's own order (another order
         # can only miss the cache, never hit a wrong entry).
         key = (
@@ -175,7 +176,7 @@ class Stencils:
             self._stencils[key] = _First(n.id, values, result[:3])
             return result
         if isinstance(stencil, _First):
-            stencil = self._make(n, client_id, envelope, ctx, values, stencil)
+            stencil = self._make(n, (client_id, language), envelope, ctx, values, stencil)
             self._stencils[key] = stencil
         if stencil is _UNSAFE:
             return self._full(rows, envelope, contexts)
@@ -186,10 +187,12 @@ class Stencils:
         self.full += 1
         return (*render.compose(rows, envelope, contexts), None, {})
 
-    def _make(self, n: Notification, client_id, envelope: dict, ctx: dict, values, first):
+    def _make(self, n: Notification, where, envelope: dict, ctx: dict, values, first):
         """A stencil from this email's shape, checked against the first email's full
-        render: filled with the first's values it must reproduce it exactly."""
-        if not self._templates_safe(n.kind, client_id):
+        render: filled with the first's values it must reproduce it exactly. `where`:
+        (client id, language), which pick the wording."""
+        client_id, language = where
+        if not self._templates_safe(n.kind, client_id, language):
             return _UNSAFE
         slots = enumerate(zip(PERSONAL, values, strict=True))
         marks = {name: _token(i) for i, (name, v) in slots if v}
@@ -208,26 +211,26 @@ class Stencils:
         self.upgrades[first.lead_id] = (stencil.shared, got[4])
         return stencil
 
-    def _templates_safe(self, kind: str, client_id: int | None) -> bool:
-        key = (kind, client_id)
+    def _templates_safe(self, kind: str, client_id: int | None, language: str) -> bool:
+        key = (kind, client_id, language)
         if key not in self._safe:
             self._safe[key] = all(
-                checked_template(env, t) for env, t in _templates(kind, client_id)
+                checked_template(env, t) for env, t in _templates(kind, client_id, language)
             )
         return self._safe[key]
 
 
-def _templates(kind: str, client_id: int | None):
+def _templates(kind: str, client_id: int | None, language: str = "en"):
     """(environment, template) for every template an email of this kind renders: the
-    layouts and the kind's file, or the agency's edited template (Draft) for it."""
+    layouts and the kind's file in the language, or the agency's edited template (Draft)."""
     from app.notifications import custom_templates
 
     env = current_app.jinja_env
     for name in LAYOUTS:
         yield env, env.get_template(name)
-    override = custom_templates.active(kind, client_id)
+    override = custom_templates.active(kind, client_id, language)
     if override is None:
-        yield env, env.get_template(f"email/kinds/{kind}.txt")
+        yield env, env.get_template(render.builtin_file(kind, language))
     else:
         yield None, override.draft
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from app import clock
+from app import clock, languages
 from app.extensions import db
 from app.models import Application, Notification, Stage, User
 from app.notifications import custom_templates, outbox
@@ -135,7 +135,9 @@ def missing_fields(n: Notification) -> list[str]:
     ctx = build_context(n)
     needed = ALWAYS_REQUIRED + REQUIRED_BY_KIND.get(n.kind, ())
     # An edited template may print more fields; an empty one would leave a hole in the email.
-    used = custom_templates.required_fields(n.kind, n.application.position.client_id)
+    used = custom_templates.required_fields(
+        n.kind, n.application.position.client_id, languages.for_candidate(n.candidate.language)
+    )
     needed += tuple(sorted(used - set(needed)))
     return [
         f"Missing {FIELD_LABELS.get(name) or _FIELD_DESCRIPTIONS.get(name, name)}: "

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SubmitField
+from wtforms import BooleanField, EmailField, SelectField, SubmitField
 from wtforms.validators import DataRequired
 
 from app.models import Candidate
@@ -9,26 +10,36 @@ from app.validators import fits, valid_email
 
 
 class RequestUpdateForm(FlaskForm):
-    submit = SubmitField("Request an update")
+    submit = SubmitField(_l("Request an update"))
 
 
 class WithdrawForm(FlaskForm):
     confirm = BooleanField(
-        "I understand that this ends my application for this role.",
-        validators=[DataRequired("Tick the box to confirm.")],
+        _l("I understand that this ends my application for this role."),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
     )
-    submit = SubmitField("Withdraw my application")
+    submit = SubmitField(_l("Withdraw my application"))
 
 
 class PreferencesForm(FlaskForm):
-    optional_updates = BooleanField("Send me optional updates")
-    submit = SubmitField("Save preferences")
+    optional_updates = BooleanField(_l("Send me optional updates"))
+    submit = SubmitField(_l("Save preferences"))
+
+
+class LanguageForm(FlaskForm):
+    # Each language named in its own words; choices are set per request (agency default first).
+    language = SelectField(_l("Read this in"), choices=[])
+    submit = SubmitField(_l("Change language"))
 
 
 class LinkRequestForm(FlaskForm):
     email = EmailField(
-        "Your email address",
+        _l("Your email address"),
         # The staff's candidate form's own check: an address staff saved is always accepted.
-        validators=[DataRequired("Enter your email address."), fits(Candidate.email), valid_email],
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            fits(Candidate.email),
+            valid_email,
+        ],
     )
-    submit = SubmitField("Email me a new link")
+    submit = SubmitField(_l("Email me a new link"))

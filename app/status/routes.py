@@ -3,14 +3,22 @@ token in the URL is the only thing that identifies the candidate."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import refresh
 
-from app import ratelimit
+from app import languages, ratelimit
 from app.extensions import csrf
 from app.notifications import links
 from app.notifications.render import first_name, fmt_date
 from app.status import bp, services, views
-from app.status.forms import LinkRequestForm, PreferencesForm, RequestUpdateForm, WithdrawForm
+from app.status.forms import (
+    LanguageForm,
+    LinkRequestForm,
+    PreferencesForm,
+    RequestUpdateForm,
+    WithdrawForm,
+)
 
 
 @bp.after_request
@@ -21,6 +29,15 @@ def _private(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+@bp.before_request
+def _language():
+    # Before the link is read: the browser's languages, else the agency's (_access then
+    # switches to the candidate's own).
+    g.language = request.accept_languages.best_match(languages.SHIPPED) or (
+        languages.agency_default()
+    )
 
 
 @bp.context_processor
@@ -37,17 +54,21 @@ def _local_date(value, tz_name=None, with_time=False):
 def _access(token: str):
     """The candidate behind the link, or the friendly page about the broken link."""
     try:
-        return links.read_status_token(token), None
+        access = links.read_status_token(token)
     except links.LinkError as exc:
         status = 410 if exc.reason in ("expired", "revoked") else 403
         page = render_template(
             "status/link_problem.html", reason=exc.reason, form=LinkRequestForm()
         )
         return None, (page, status)
+    g.language = languages.for_candidate(access.candidate.language)
+    refresh()  # anything translated from here on is in the candidate's language
+    return access, None
 
 
 @bp.get("/<token>")
 def page(token: str):
+    """The candidate's applications, in their language."""
     access, problem = _access(token)
     if problem:
         return problem
@@ -60,8 +81,31 @@ def page(token: str):
         first_name=first_name(candidate.name),
         applications=views.applications_for(candidate),
         prefs_form=prefs,
+        language_form=_language_form(g.language),
         expires=access.issued_at + links.status_max_age(),
     )
+
+
+def _language_form(current: str) -> LanguageForm:
+    form = LanguageForm(language=current)
+    form.language.choices = [(t, languages.NAMES[t]) for t in languages.SHIPPED]
+    return form
+
+
+@bp.post("/<token>/language")
+def language(token: str):
+    """ "Read this in…": the status page and every email from now on in that language."""
+    access, problem = _access(token)
+    if problem:
+        return problem
+    form = _language_form(g.language)
+    if not form.validate_on_submit():
+        abort(400)
+    services.set_language(access.candidate, form.language.data)
+    g.language = form.language.data
+    refresh()
+    flash(_("From now on we will write to you in this language."), "success")
+    return redirect(url_for(".page", token=token))
 
 
 @bp.post("/<token>/applications/<int:application_id>/update")
@@ -78,8 +122,11 @@ def request_update(token: str, application_id: int):
     else:
         due = fmt_date(task.due_at, access.candidate.timezone)
         flash(
-            f"Thank you. We have asked your recruiter for an update; you will hear from us "
-            f"by {due}.",
+            _(
+                "Thank you. We have asked your recruiter for an update; you will hear from us "
+                "by %(date)s.",
+                date=due,
+            ),
             "success",
         )
     return redirect(url_for(".page", token=token, _anchor=f"application-{application_id}"))
@@ -102,7 +149,7 @@ def withdraw(token: str, application_id: int):
             flash(str(exc), "warning")
         else:
             flash(
-                "Your application is withdrawn. We have sent you a confirmation by email.",
+                _("Your application is withdrawn. We have sent you a confirmation by email."),
                 "success",
             )
         return redirect(url_for(".page", token=token))
@@ -118,7 +165,7 @@ def preferences(token: str):
     if not form.validate_on_submit():
         abort(400)
     services.set_optional_updates(access.candidate, bool(form.optional_updates.data))
-    flash("Your email preferences are saved.", "success")
+    flash(_("Your email preferences are saved."), "success")
     return redirect(url_for(".page", token=token, _anchor="preferences"))
 
 

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
-from app import clock
+from app import clock, languages
 from app.extensions import db
 from app.models import Application, Candidate, CandidateAction, Notification, Task, User
 from app.models.notifications import WAITING
@@ -42,7 +43,7 @@ def own_application(candidate: Candidate, application_id: int) -> Application:
         )
     )
     if application is None:
-        raise StatusError("We could not find that application.")
+        raise StatusError(_l("We could not find that application."))
     return application
 
 
@@ -75,11 +76,13 @@ def request_update(candidate: Candidate, application_id: int) -> Task:
     application = own_application(candidate, application_id)
     _lock(application)
     if application.is_terminal:
-        raise StatusError("This application has ended, so there is no update to ask for.")
+        raise StatusError(_l("This application has ended, so there is no update to ask for."))
     now = clock.now()
     last = last_update_request(application)
     if next_request_allowed(application) is not None:
-        raise TooSoon("You have already asked for an update on this application.", last.created_at)
+        raise TooSoon(
+            _l("You have already asked for an update on this application."), last.created_at
+        )
     due = reply_due(candidate, now)
     n = outbox.owe(
         application,
@@ -154,7 +157,7 @@ def withdraw(candidate: Candidate, application_id: int) -> Notification | None:
     application = own_application(candidate, application_id)
     _lock(application)
     if application.is_terminal:
-        raise StatusError("This application has already ended.")
+        raise StatusError(_l("This application has already ended."))
     position = application.position
     now = clock.now()
     outbox.open_task(
@@ -183,6 +186,19 @@ def set_optional_updates(candidate: Candidate, enabled: bool, *, via: str = "pag
     candidate.optional_updates = enabled
     action = "unsubscribed" if via == "unsubscribe" else "preferences_changed"
     _record(candidate, action, detail=f"optional updates {'on' if enabled else 'off'}")
+    db.session.commit()
+    return True
+
+
+def set_language(candidate: Candidate, tag: str) -> bool:
+    """The language of the candidate's emails and status page from now on ("Read this
+    in…"); only the shipped ones are offered there. Returns whether anything changed."""
+    if tag not in languages.SHIPPED:
+        raise StatusError(_l("Choose one of the languages offered."))
+    if candidate.language == tag:
+        return False
+    candidate.language = tag
+    _record(candidate, "preferences_changed", detail=f"language {tag}")
     db.session.commit()
     return True
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from app import clock
@@ -15,32 +16,38 @@ from app.notifications.expectations import Expectation, next_expected
 from app.status.services import last_update_request, next_request_allowed
 
 CLOSED_REASONS = {
-    "agency_decision": ("Closed", "We decided not to put you forward for this role."),
-    "client_declined": ("Not selected", "{client} decided not to move forward."),
-    "candidate_withdrew": ("Withdrawn", "You withdrew from this role."),
-    "budget_cut": ("Role cancelled", "{client} cancelled the role after its budget was cut."),
-    "client_withdrew": ("Role cancelled", "{client} is no longer hiring for this role."),
-    "filled_internally": ("Role filled", "{client} filled the role from inside the company."),
-    "filled_by_other": ("Role filled", "{client} chose another candidate for this role."),
-    "hired": ("Hired", "You accepted this role. Congratulations!"),
+    "agency_decision": (_l("Closed"), _l("We decided not to put you forward for this role.")),
+    "client_declined": (_l("Not selected"), _l("{client} decided not to move forward.")),
+    "candidate_withdrew": (_l("Withdrawn"), _l("You withdrew from this role.")),
+    "budget_cut": (
+        _l("Role cancelled"),
+        _l("{client} cancelled the role after its budget was cut."),
+    ),
+    "client_withdrew": (_l("Role cancelled"), _l("{client} is no longer hiring for this role.")),
+    "filled_internally": (
+        _l("Role filled"),
+        _l("{client} filled the role from inside the company."),
+    ),
+    "filled_by_other": (_l("Role filled"), _l("{client} chose another candidate for this role.")),
+    "hired": (_l("Hired"), _l("You accepted this role. Congratulations!")),
 }
 ACTIVE_WORDS = {
-    Stage.SOURCED: ("Being prepared", "We are preparing your application for {client}."),
+    Stage.SOURCED: (_l("Being prepared"), _l("We are preparing your application for {client}.")),
     Stage.SUBMITTED: (
-        "Sent to the client",
-        "{client} has your profile and will tell us whether they would like to meet you.",
+        _l("Sent to the client"),
+        _l("{client} has your profile and will tell us whether they would like to meet you."),
     ),
-    Stage.CLIENT_REVIEW: ("With the client", "{client} is reviewing your profile."),
-    Stage.INTERVIEW: ("Interview", "You are at interview stage with {client}."),
+    Stage.CLIENT_REVIEW: (_l("With the client"), _l("{client} is reviewing your profile.")),
+    Stage.INTERVIEW: (_l("Interview"), _l("You are at interview stage with {client}.")),
     Stage.OFFER: (
-        "Offer",
-        "{client} would like to offer you the role. {recruiter} will go through it with you.",
+        _l("Offer"),
+        _l("{client} would like to offer you the role. {recruiter} will go through it with you."),
     ),
 }
 EXPECTED_LABELS = {
-    "interview": "Your interview",
-    "decision": "Decision expected by",
-    "update": "Next update from us by",
+    "interview": _l("Your interview"),
+    "decision": _l("Decision expected by"),
+    "update": _l("Next update from us by"),
 }
 
 
@@ -111,12 +118,12 @@ def _view(a: Application, last_sent: datetime | None) -> ApplicationView:
         position_title=position.title,
         client_name=position.client.name,
         location=position.location,
-        status_title=title,
-        status_text=text.format(**words),
+        status_title=str(title),
+        status_text=str(text).format(**words),
         closed=a.is_terminal,
         last_update=max(filter(None, (a.stage_entered_at, last_sent))),
         expected=expected,
-        expected_label=EXPECTED_LABELS[expected.what] if expected else None,
+        expected_label=str(EXPECTED_LABELS[expected.what]) if expected else None,
         decision_by=a.promised_response_at if expected and expected.what == "interview" else None,
         recruiter_name=owner.name,
         recruiter_email=owner.email,
@@ -129,10 +136,11 @@ def _view(a: Application, last_sent: datetime | None) -> ApplicationView:
 
 def _words(a: Application) -> tuple[str, str]:
     if a.is_terminal:
-        return CLOSED_REASONS.get(a.outcome_reason or "", ("Closed", "This application ended."))
+        closed = (_l("Closed"), _l("This application ended."))
+        return CLOSED_REASONS.get(a.outcome_reason or "", closed)
     if a.position.status == PositionStatus.ON_HOLD:
-        return "On hold", "{client} has put this role on hold. Your application stays open."
+        return _l("On hold"), _l("{client} has put this role on hold. Your application stays open.")
     title, text = ACTIVE_WORDS[Stage(a.stage)]
     if a.stage == Stage.INTERVIEW and a.interview_at and a.interview_at <= clock.now():
-        text = "{client} is deciding after your interview."
+        text = _l("{client} is deciding after your interview.")
     return title, text

@@ -104,7 +104,7 @@ def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
     page.screenshot(path=str(SCREENSHOTS / "positions-board-after-move.png"), full_page=True)
 
     # Lou, with the keyboard only: the "Move to…" menu, arrow keys, Enter.
-    page.get_by_role("button", name="Move Lou Lane to…").focus()
+    page.get_by_role("button", name="Move to… Lou Lane").focus()
     page.keyboard.press("Enter")
     item = page.get_by_role("link", name="Client review").locator("visible=true")
     for _ in range(8):
@@ -125,7 +125,7 @@ def test_interview_form(live_server, tab, board):
     page = tab
     sign_in(page, live_server, EMAIL, PASSWORD)
     page.goto(f"{live_server}/positions/{position_id}")
-    page.get_by_role("button", name="Move Mia Moss to…").click()
+    page.get_by_role("button", name="Move to… Mia Moss").click()
     page.get_by_role("link", name="Record interview…").locator("visible=true").click()
     page.get_by_label("Date", exact=True).fill("2030-01-15")
     page.get_by_label("Time").fill("14:30")
@@ -221,7 +221,7 @@ def test_show_more_loads_cards_that_then_move_by_menu_and_by_drag(live_server, t
     page.screenshot(path=str(SCREENSHOTS / "positions-board-show-more.png"), full_page=True)
 
     # A card loaded later moves through its "Move to…" menu…
-    page.get_by_role("button", name="Move Sub 023 to…").click()
+    page.get_by_role("button", name="Move to… Sub 023").click()
     page.get_by_role("link", name="Client review").locator("visible=true").click()
     page.wait_for_url(re.compile(r"/move\?to=client_review"))
     page.get_by_test_id("email-preview").get_by_text("Hello Sub,").wait_for(state="attached")
