@@ -220,6 +220,7 @@ def open_task(
     notification_id: int | None = None,
     assignee_id: int | None = None,
     due_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Task | None:
     """Create a task unless one with the same dedupe key exists."""
     if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == dedupe_key)):
@@ -234,7 +235,9 @@ def open_task(
         notification_id=notification_id,
         assignee_id=assignee_id,
         due_at=due_at,
-        created_at=clock.now(),
+        # The caller's `now` when it has one: a sweep stamps its task and the message it
+        # owes with the same moment.
+        created_at=now or clock.now(),
     )
     db.session.add(task)
     return task

@@ -102,7 +102,7 @@ def sweep_promised_dates(
                 Notification.state != NState.SUPERSEDED.value,
             )
         )
-        outbox.open_task(
+        task = outbox.open_task(
             kind="promise_missed",
             title=f"{application.position.client.name} missed its decision date for "
             f"{application.candidate.name}",
@@ -111,6 +111,7 @@ def sweep_promised_dates(
             application_id=application.id,
             assignee_id=application.position.owner_id,
             due_at=now,
+            now=now,
         )
         if sent_before < max_updates and application.candidate.optional_updates:
             n = outbox.owe(
@@ -124,6 +125,10 @@ def sweep_promised_dates(
                 },
             )
             owed += n is not None
+            if n is not None and task is not None:
+                # The message answers this task: the report, My queue and the managers'
+                # digest read "told" from this link, not from which row was stamped first.
+                task.notification_id = n.id
         application.promised_response_at = new_date
     db.session.commit()
     return owed

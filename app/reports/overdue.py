@@ -163,7 +163,11 @@ def _promise_missed(t: Thresholds, ids) -> list[sa.Select]:
             Notification.application_id == Task.application_id,
             Notification.kind == "still_deciding",
             Notification.state != NState.SUPERSEDED.value,
-            Notification.created_at >= Task.created_at,
+            # The message the sweep owed with this task, or any sent after it.
+            sa.or_(
+                Notification.id == Task.notification_id,
+                Notification.created_at >= Task.created_at,
+            ),
         )
         .exists()
     )
