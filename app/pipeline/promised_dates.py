@@ -3,7 +3,7 @@ tells the candidate "still deciding" (and pushes the date) once a promise is mis
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -88,11 +88,13 @@ def sweep_promised_dates(
         )
     )
     owed = 0
+    calendar = get_calendar()
     for application in apps:
         promised = application.promised_response_at
-        new_date = promised + timedelta(days=followup_days)
+        # Business days, as every date a candidate is promised (app/business_days.py).
+        new_date = calendar.shift(promised, followup_days)
         while new_date < now:
-            new_date += timedelta(days=followup_days)
+            new_date = calendar.shift(new_date, followup_days)
         sent_before = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Notification)

@@ -135,7 +135,7 @@ def idempotency_key(user_id: int, local_day) -> str:
 
 
 def skipped_key(user_id: int, local_day, hour: int) -> str:
-    """"Nothing overdue at this hour": settles only that hour's run, so a day whose hour is
+    """ "Nothing overdue at this hour": settles only that hour's run, so a day whose hour is
     changed later gets its digest at the new hour, with what is overdue then."""
     return f"{idempotency_key(user_id, local_day)}:empty-at-{hour:02d}"
 
@@ -153,7 +153,8 @@ def build_due(now: datetime | None = None) -> list[int]:
         hour = setting.hour if setting else current_app.config["DIGEST_HOUR"]
         local = now.astimezone(_zone(user.timezone))
         if enabled and local.hour >= hour and calendar.is_business_day(local.date()):
-            keys = (idempotency_key(user.id, local.date()), skipped_key(user.id, local.date(), hour))
+            day = local.date()
+            keys = (idempotency_key(user.id, day), skipped_key(user.id, day, hour))
             due.append((user, keys))
     if not due:
         return []
