@@ -8,7 +8,7 @@ the confirmed change will send, and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -82,9 +82,18 @@ def preview_move(
 def preview_interview(application: Application, *, actor: User | None, **details) -> Preview:
     """`details` are record_interview's keyword arguments."""
     details.setdefault("note", None)
-    return dry_run(
+    result = dry_run(
         application, lambda now: plan_interview(application, actor=actor, now=now, **details)
     )
+    if result.kind is None and details["promised_response_at"] <= clock.now():
+        return replace(result, when=LATE_INTERVIEW)
+    return result
+
+
+LATE_INTERVIEW = (
+    "No email now: the decision date has passed, so the candidate is owed the decision. "
+    "Record it (offer, not selected) or they will be told the client is still deciding."
+)
 
 
 def dry_run(application: Application, change: Callable[[datetime], Notification | None]):

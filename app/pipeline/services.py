@@ -250,8 +250,6 @@ def plan_interview(
     """record_interview without the commit (previews run it in a savepoint)."""
     if application.is_terminal:
         raise PipelineError("This application has ended; reopen it before recording an interview.")
-    if promised_response_at <= now:
-        raise PipelineError("The promised response date must be in the future.")
     if promised_response_at < interview_at:
         raise PipelineError("The client cannot decide before the interview takes place.")
     if application.stage != Stage.INTERVIEW:
@@ -274,6 +272,12 @@ def plan_interview(
     settle_promise_reminders(
         application, actor, now, keep=promise_key(application, promised_response_at)
     )
+    if promised_response_at <= now:
+        # Recorded late, after its decision date: nothing is "arranged" any more, and the
+        # candidate is owed the decision now. The overdue report and My queue list it at once
+        # (decision date passed) and the promised-date sweep tells the candidate "still
+        # deciding" if no decision is recorded before its next run.
+        return None
     remind_before_promise(application, promised_response_at, now)
     return outbox.owe(application, "interview_scheduled", note=note, context=context, now=now)
 
