@@ -147,7 +147,7 @@ def test_move_confirmation_shows_the_email_with_the_name(web, me):
     page = text(web.get(f"/applications/{a.id}/move?to=client_review"))
     assert 'sandbox=""' in page and "srcdoc=" in page
     assert "Hello Gus," in page.split('data-testid="text"')[1]
-    assert "Now (within a few minutes)." in page
+    assert 'data-testid="when">Now.</dd>' in page
 
 
 def test_reject_needs_a_reason_and_each_reason_its_email(web, me, db):
