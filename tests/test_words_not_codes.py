@@ -267,6 +267,7 @@ class Agency:
                 channel=channel,
                 summary="Talked through where things stand.",
                 application=application,
+                settle=[s.id for s in services.settleable([application.id])[application.id]],
             )
 
     def _superseded(self) -> None:

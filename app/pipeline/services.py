@@ -35,7 +35,7 @@ from app.notifications.kinds import STAGE_KIND, outcome_kind
 from app.pipeline.base import PipelineError, actor_id, status_words
 
 # The rest of the pipeline's surface, so callers need one import (`services.close_position`).
-from app.pipeline.contacts import exempt, log_contact
+from app.pipeline.contacts import Settleable, exempt, log_contact, settleable
 from app.pipeline.lifecycle import close_position, reopen_position
 from app.pipeline.promised_dates import (
     promise_key,
@@ -321,6 +321,8 @@ __all__ = [
     "close_position",
     "exempt",
     "log_contact",
+    "Settleable",
+    "settleable",
     "move_stage",
     "plan_add_many",
     "plan_add_to_position",
