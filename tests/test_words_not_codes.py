@@ -465,7 +465,8 @@ def _assert_covers(agency) -> None:
 
 # -- every page, CSV and email --------------------------------------------------------------
 
-SKIP_ENDPOINTS = {"static", "bootstrap.static", "main.healthz", "auth.logout"}
+# The favicon is an image: no words in it.
+SKIP_ENDPOINTS = {"static", "bootstrap.static", "main.healthz", "main.favicon", "auth.logout"}
 SKIP_PREFIXES = ("rq_dashboard.",)  # a third party's pages
 
 
