@@ -59,6 +59,13 @@ class BusinessCalendar:
                 left -= 1
         return day
 
+    def on_or_after(self, moment: datetime) -> datetime:
+        """`moment` if its local date is a business day, else the same local time on the next
+        one: a date promised to a candidate never falls on a weekend, holiday or closure."""
+        if self.is_business_day(self.local_date(moment)):
+            return moment
+        return self.shift(moment, 1)
+
     def days_between(self, start: datetime, end: datetime) -> int:
         """Business days after `start`'s date up to and including `end`'s date."""
         return self._count(self.local_date(start), self.local_date(end))

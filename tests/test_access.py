@@ -229,6 +229,11 @@ def test_the_contact_service_refuses_an_application_its_author_cannot_open(db, s
     db.session.rollback()
     assert db.session.get(Notification, owed.id).state != NState.DISCHARGED
     services.log_contact(
-        amelia, actor=sam, channel="phone", summary="Told her", application=samples
+        amelia,
+        actor=sam,
+        channel="phone",
+        summary="Told her",
+        application=samples,
+        settle=[owed.id],
     )
     assert db.session.get(Notification, owed.id).state == NState.DISCHARGED

@@ -25,6 +25,7 @@ MATRIX = {
     # -- Sign in, dashboard, health
     "GET /":                                                 "login login 200   200   200   200",
     "GET /healthz":                                          "200   200   200   200   200   200",
+    "GET /favicon.ico":                                      "200   200   200   200   200   200",
     "GET /login":                                            "200   200   302   302   302   302",
     "POST /login":                                           "200   200   302   302   302   302",
     "POST /logout":                                          "login login login login login login",

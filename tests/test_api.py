@@ -409,3 +409,34 @@ def test_openapi_document_and_docs_page_need_no_token_and_no_cdn(client):
     page = client.get("/api/docs").get_data(as_text=True)
     assert "js/api_docs.js" in page and "openapi.json" in page
     assert "http" not in page.split("<body>")[1].replace("http-equiv", "")
+
+
+def test_a_contact_settles_only_the_messages_it_lists(api, team):
+    """As on the page (issue 17.2): a call leaves an owed outcome owed unless it is listed."""
+    from app.models import NState, OutcomeReason, Stage
+    from app.pipeline import services
+
+    a = factories.application(position_=factories.position(owner=team.owner))
+    owed = services.move_stage(
+        a, Stage.REJECTED, actor=team.owner, reason=OutcomeReason.AGENCY_DECISION
+    )
+    other = services.move_stage(
+        factories.application(position_=factories.position(owner=team.owner)),
+        Stage.CLIENT_REVIEW,
+        actor=team.owner,
+    )
+    db.session.commit()
+    body = {
+        "candidate_id": a.candidate_id,
+        "application_id": a.id,
+        "channel": "phone",
+        "summary": "Talked it through",
+    }
+    assert api.post("/api/v1/contacts", json=body).status_code == 201
+    db.session.expire_all()
+    assert db.session.get(Notification, owed.id).state != NState.DISCHARGED.value
+    refused = _problem(api.post("/api/v1/contacts", json={**body, "settle": [other.id]}), 422)
+    assert refused["errors"][0]["field"] == "settle"
+    assert api.post("/api/v1/contacts", json={**body, "settle": [owed.id]}).status_code == 201
+    db.session.expire_all()
+    assert db.session.get(Notification, owed.id).state == NState.DISCHARGED.value

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from app import clock
 from app.extensions import db as _db
-from app.models import Application, Notification, NState, OutcomeReason, Stage, Task
+from app.models import Application, Notification, NState, OutcomeReason, OverdueItem, Stage, Task
 from app.pipeline import services
+from app.reports import overdue
 from tests import factories as f
 from tests.web import Web, sign_in
 
@@ -146,7 +147,7 @@ def test_move_confirmation_shows_the_email_with_the_name(web, me):
     page = text(web.get(f"/applications/{a.id}/move?to=client_review"))
     assert 'sandbox=""' in page and "srcdoc=" in page
     assert "Hello Gus," in page.split('data-testid="text"')[1]
-    assert "Now (within a few minutes)." in page
+    assert 'data-testid="when">Now.</dd>' in page
 
 
 def test_reject_needs_a_reason_and_each_reason_its_email(web, me, db):
@@ -255,10 +256,42 @@ def test_interview_form_validation_keeps_what_was_typed(web, me):
     sign_in(web, me)
     page = text(web.post(f"/applications/{a.id}/interview", data={"interviewers": "Kim Lee"}))
     assert "Give the interview date." in page and 'value="Kim Lee"' in page
-    past = clock.now() - timedelta(days=10)
-    page = text(web.post(f"/applications/{a.id}/interview", data=_interview_form(past)))
-    assert "The promised response date must be in the future." in page
+    early = clock.now() + timedelta(days=10)
+    page = text(
+        web.post(f"/applications/{a.id}/interview", data=_interview_form(early, promised_days=-2))
+    )
+    assert "The client cannot decide before the interview takes place." in page
     assert 'value="Grace Hopper"' in page
+
+
+def test_a_late_interview_is_recorded_and_the_decision_is_owed_now(web, me, db):
+    """Issue 17.9: an interview recorded after its decision date is accepted (it used to be
+    refused as "past dates"); nothing is "arranged" any more, the candidate is owed the
+    decision now, and the overdue report and My queue say so at once."""
+    a = f.application(position_=f.position(owner=me), candidate_=f.candidate(name="Lee Late"))
+    sign_in(web, me)
+    past = clock.now() - timedelta(days=10)
+    form = _interview_form(past, preview="1")
+    page = text(web.post(f"/applications/{a.id}/interview", data=form))
+    assert "must be in the future" not in page
+    assert "the decision date has passed, so the candidate is owed the decision" in page
+    del form["preview"]
+    response = web.post(f"/applications/{a.id}/interview", data={**form, "confirm": "1"})
+    assert response.status_code == 302
+    fresh = db.session.get(Application, a.id)
+    db.session.refresh(fresh)
+    assert fresh.stage == Stage.INTERVIEW and fresh.promised_response_at < clock.now()
+    kinds = db.session.scalars(
+        sa.select(Notification.kind).where(Notification.application_id == a.id)
+    )
+    assert "interview_scheduled" not in list(kinds)
+    overdue.refresh()
+    notes = db.session.scalars(
+        sa.select(OverdueItem.note).where(OverdueItem.application_id == a.id)
+    )
+    assert list(notes) == ["decision date passed, no decision yet"]
+    queue = text(web.get("/queue"))
+    assert "Lee Late" in queue
 
 
 def test_interview_preview_then_record(web, me, db):

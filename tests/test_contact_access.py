@@ -67,7 +67,12 @@ def test_a_contact_about_their_own_application_still_settles_what_it_owes(db, ap
     web = sign_in(Web(make_app().test_client()), riley)
     response = web.post(
         f"/candidates/{candidate.id}/contacts",
-        data={"channel": "phone", "summary": "Called them", "application_id": mine.id},
+        data={
+            "channel": "phone",
+            "summary": "Called them",
+            "application_id": mine.id,
+            "settle": owed.id,
+        },
     )
     assert response.status_code == 302
     db.session.expire_all()

@@ -129,8 +129,8 @@ MIXED = (
     "Ana Silva,ana@example.com,+351 1,Europe/Lisbon\n"  # 2 valid
     ",nameless@example.com,,\n"  # 3 missing name
     "Bad Email,not-an-email,,\n"  # 4 bad email
-    "Dup One,dup@example.com,,\n"  # 5 duplicate of 6
-    "Dup Two,DUP@example.com,,\n"  # 6 duplicate of 5
+    "Dup One,dup@example.com,,\n"  # 5 valid: the first with its address is kept
+    "Dup Two,DUP@example.com,,\n"  # 6 duplicate of 5: flagged
     "Zone,zone@example.com,,Mars/Olympus\n"  # 7 unknown time zone
     "Old Friend,old@example.com,,\n"  # 8 existing candidate
     "Default Zone,dz@example.com,,\n"  # 9 valid, agency time zone
@@ -147,18 +147,21 @@ def test_preview_lists_each_row_error_and_writes_nothing(web, db):
     assert rows[2]["errors"] == [] and rows[2]["action"] == "create"
     assert rows[3]["errors"] == ["Name is missing."]
     assert "not-an-email" in rows[4]["errors"][0] and "not valid" in rows[4]["errors"][0]
-    assert rows[5]["errors"] == ["Same email as row 6 in this file: keep one of them."]
-    assert rows[6]["errors"] == ["Same email as row 5 in this file: keep one of them."]
+    # Issue 17.7: the first row with an address is kept, only the later one is flagged.
+    assert rows[5]["errors"] == [] and rows[5]["action"] == "create"
+    assert rows[6]["errors"] == [
+        "Same email as row 5 in this file: row 5 is imported, this one is left out."
+    ]
     assert "Unknown time zone" in rows[7]["errors"][0]
     assert rows[8]["errors"] == ["Already a candidate (same email)."]
     assert rows[9]["timezone"] == "Europe/London" and rows[9]["errors"] == []
-    assert (imp.total_rows, imp.valid_rows, imp.status) == (8, 2, "previewed")
+    assert (imp.total_rows, imp.valid_rows, imp.status) == (8, 3, "previewed")
     # Nothing but the import itself was written.
     assert count(db, Candidate) == 1 and count(db, Application) == 0
 
     page = web.get(response.headers["Location"]).get_data(as_text=True)
-    assert "2 rows ready, 6 with errors" in page
-    assert "import the 2 valid rows" in page
+    assert "3 rows ready, 5 with errors" in page
+    assert "import the 3 valid rows" in page
     assert "Same email as row 5" in page and "Mars/Olympus" in page
     # Another recruiter's candidate is neither named nor linked (issue 12: the preview was
     # a way to look up who has an address).
@@ -481,3 +484,14 @@ def test_a_lost_job_marks_the_import_failed(web, db, make_app):
         page = web.get(f"/imports/{imp.id}").get_data(as_text=True)
     assert "The import failed" in page and "worker was lost" in page
     assert latest_import(db).status == "failed" and count(db, Candidate) == 0
+
+
+def test_the_same_address_twice_imports_the_first_row(web, db):
+    """Issue 17.7: both rows used to be rejected, so the original did not land either."""
+    sign_in(web)
+    upload(web, "name,email\nTara First,tara@example.com\nTara Again,TARA@example.com\n")
+    imp = latest_import(db)
+    assert imp.valid_rows == 1
+    web.post(f"/imports/{imp.id}/confirm")
+    names = list(db.session.scalars(sa.select(Candidate.name)))
+    assert names == ["Tara First"]

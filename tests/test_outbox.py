@@ -325,10 +325,36 @@ def test_manual_contact_discharges_owed_and_resolves_tasks(db):
         channel="phone",
         summary="Called, explained the decision",
         application=a,
+        settle=[n.id],
     )
     db.session.refresh(n)
     assert n.state == NState.DISCHARGED and n.contact_id is not None
     assert db.session.scalar(sa.select(Task.resolved_at)) is not None
+
+
+def test_a_contact_settles_nothing_it_was_not_told_to(db):
+    """Issue 17.2: an ordinary call no longer cancels an owed hired confirmation."""
+    a = f.application(stage=Stage.OFFER)
+    recruiter = a.position.owner
+    db.session.commit()
+    n = services.move_stage(a, Stage.HIRED, actor=recruiter, reason=OutcomeReason.HIRED)
+    services.log_contact(
+        a.candidate, actor=recruiter, channel="phone", summary="Chat about start", application=a
+    )
+    db.session.refresh(n)
+    assert n.state in (NState.PENDING, NState.QUEUED) and n.contact_id is None
+    other = f.application(stage=Stage.SUBMITTED)
+    db.session.commit()
+    stray = services.move_stage(other, Stage.CLIENT_REVIEW, actor=None)
+    with pytest.raises(PipelineError, match="no longer owed by this application"):
+        services.log_contact(
+            a.candidate,
+            actor=recruiter,
+            channel="phone",
+            summary="x",
+            application=a,
+            settle=[stray.id],
+        )
 
 
 def test_exemption_needs_manager_and_reason(db):
@@ -349,7 +375,7 @@ def test_record_interview_owes_timeline_and_validates(db):
     a = f.application(stage=Stage.CLIENT_REVIEW)
     db.session.commit()
     now = clock.now()
-    with pytest.raises(PipelineError, match="future"):
+    with pytest.raises(PipelineError, match="cannot decide before the interview"):
         services.record_interview(
             a,
             actor=None,

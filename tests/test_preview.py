@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock
+from app.extensions import db
 from app.models import Application, Notification, OutcomeReason, Stage, StageEvent
 from app.pipeline import preview, services
 from app.pipeline.services import PipelineError
@@ -40,7 +41,7 @@ def _preview_then_send(db, a, before):
     assert "Ada" in p.text and "Thank you!" in p.text
     assert "Ada &lt;Lovelace&gt;" not in p.subject  # plain-text subject, not HTML-escaped
     assert "<Lovelace>" not in p.html  # the HTML part escapes the name
-    assert p.when.startswith("After the 30-minute undo window")
+    assert p.when.endswith(": after the 30-minute undo window.")
     assert _counts(db) == before
     assert db.session.get(Application, a.id).stage == Stage.INTERVIEW
 
@@ -106,15 +107,18 @@ def test_interview_preview_names_the_promised_date(db):
     assert _counts(db) == (0, 0)
 
 
-def test_send_time_outside_business_hours_is_the_next_business_morning(make_app):
+def test_send_time_outside_business_hours_is_the_next_business_morning(make_app, app):
     app = make_app(BUSINESS_HOURS_ENFORCED=True)
     with app.app_context():
         friday_evening = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
-        due = friday_evening + timedelta(days=3, hours=-11)  # Monday 08:00 London
-        text = preview.describe_send_time(
-            "not_selected_agency", due, "Europe/London", friday_evening
+        a = f.application(stage=Stage.INTERVIEW)
+        db.session.commit()
+        with clock.frozen(friday_evening):
+            p = preview.preview_move(
+                a, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION
+            )
+        assert p.when == (
+            "Mon 30 Nov at 09:00 (GMT, their time): after the 30-minute undo window; "
+            "in the candidate's business hours (09:00–18:00 on business days, their time)."
         )
-        assert text == (
-            "Next business morning in the candidate's time zone: "
-            "Mon 30 Nov at 08:00 (GMT, their time)."
-        )
+        db.session.remove()

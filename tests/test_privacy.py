@@ -145,3 +145,42 @@ def test_admin_ui_exports_and_erases(db, admin_web, make_app):
     assert db.session.get(Candidate, c.id).anonymised_at is not None
     page = web.get(f"/admin/privacy/candidates/{c.id}").get_data(as_text=True)
     assert "Amelia" not in page
+
+
+def test_erasure_keeps_no_name_in_a_subject_and_the_board_card_is_inert(db, make_app):
+    """Issue 17.5: a subject override may use {{ first_name }}; after erasure the kept proof
+    has the hash of the subject and text that were sent and the facts, not "... for Tara".
+    The erased candidate's card stays on the board, shown as erased, with nothing to open
+    or move (it used to offer "Move to…" and link to a 404)."""
+    from dataclasses import replace
+
+    from app.message_templates import services as templates
+    from app.models import Notification
+
+    owner = f.user("recruiter")
+    draft = templates.builtin_draft("hired")
+    templates.save(
+        "hired", None, replace(draft, subject="Congratulations for {{ first_name }}"), owner
+    )
+    c = f.candidate(name="Tara Quinn", email="tara@example.com")
+    a = f.application(candidate_=c, stage=Stage.OFFER, position_=f.position(owner=owner))
+    db.session.commit()
+    hired = services.move_stage(a, Stage.HIRED, actor=None, reason=OutcomeReason.HIRED)
+    deliver([hired.id])
+    sent = db.session.get(Notification, hired.id)
+    assert sent.subject == "Congratulations for Tara"
+    sent_subject = sent.subject
+    privacy.erase_candidate(c)
+    db.session.expire_all()
+    kept = db.session.get(Notification, hired.id)
+    assert "Tara" not in (kept.subject or "") and "Tara" not in str(kept.context)
+    assert kept.context["subject_sha256"] == hashlib.sha256(sent_subject.encode()).hexdigest()
+    assert kept.kind == "hired" and kept.sent_at is not None  # the facts stay
+
+    web = Web(make_app().test_client())
+    web.post("/login", data={"email": owner.email, "password": "correct horse"})
+    page = web.get(f"/positions/{a.position_id}").get_data(as_text=True)
+    card = page.split('data-erased data-testid="card"')[1].split("</article>")[0]
+    assert "Erased on request" in card
+    assert "Move to" not in card and "href=" not in card and 'name="application_ids"' not in card
+    assert f"/candidates/{c.id}" not in page

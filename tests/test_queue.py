@@ -138,9 +138,19 @@ def test_each_section_lists_the_right_items(db, web, riley_queue, frozen):
     assert re.search(r'data-testid="queue-badge"[^>]*>7<', page)
 
 
+def _owed_ids(application) -> list[int]:
+    return [s.id for s in services.settleable([application.id])[application.id]]
+
+
 def test_logging_a_contact_settles_an_owed_message(db, web, riley_queue, frozen):
     owed = riley_queue["owed"]
     sign_in(web, riley_queue["riley"])
+    form = section(web.get("/queue").get_data(as_text=True), "owed")
+    # Issue 17.2: the form lists the owed rejection with a tick box, not ticked by default
+    # (the candidate still needs it in writing).
+    (nid,) = _owed_ids(owed)
+    box = re.search(rf'<input[^>]*name="settle" value="{nid}"[^>]*>', form).group(0)
+    assert "checked" not in box
     response = web.post(
         f"/candidates/{owed.candidate_id}/contacts",
         data={
@@ -148,6 +158,7 @@ def test_logging_a_contact_settles_an_owed_message(db, web, riley_queue, frozen)
             "summary": "Told her by phone",
             "application_id": owed.id,
             "next": "queue",
+            "settle": nid,
         },
     )
     assert response.headers["Location"] == "/queue"
@@ -314,7 +325,12 @@ def test_the_badge_is_counted_once_a_while_and_again_after_an_action(db, web, ri
     owed = riley_queue["owed"]
     web.post(
         f"/candidates/{owed.candidate_id}/contacts",
-        data={"channel": "phone", "summary": "Told her", "application_id": owed.id},
+        data={
+            "channel": "phone",
+            "summary": "Told her",
+            "application_id": owed.id,
+            "settle": _owed_ids(owed),
+        },
     )
     assert badge.search(web.get("/candidates").get_data(as_text=True)).group(1) == "7"
 

@@ -202,6 +202,7 @@ def test_undelivered_stays_visible_until_someone_makes_contact(db):
             channel="phone",
             summary="Called to congratulate; email address was wrong",
             application=a,
+            settle=[s.id for s in services.settleable([a.id])[a.id]],
         )
     assert list(db.session.scalars(invariant.undelivered_without_contact())) == []
 

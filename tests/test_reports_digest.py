@@ -179,3 +179,27 @@ def test_settings_page(staff, make_app):
     setting = db.session.get(DigestSetting, people["manager"].id)
     assert (setting.enabled, setting.hour) == (False, 8)
     assert digest.settings_for(people["riley"]) == (True, 7)
+
+
+def test_a_day_with_nothing_at_the_hour_still_gets_its_digest_at_a_later_hour(staff):
+    """Issue 17.6: nothing overdue at 07:05 settles only that hour's run. Sofia moves her hour
+    to 11 the same day, when two items are overdue (the settings page previews them): the
+    digest goes at 11 with those two."""
+    people, clk = staff
+    clk.current = WEDNESDAY + timedelta(minutes=35)  # 07:05
+    digest.build_due()
+    assert _messages()[people["sofia"].id].state == "skipped"
+    with clock.frozen(CREATED):
+        position = f.position(owner=people["sofia"], title="Designer")
+        for name in ("Ana", "Ben"):
+            f.application(position_=position, candidate_=f.candidate(name=name))
+        db.session.commit()
+    overdue.refresh(WEDNESDAY + timedelta(hours=3))
+    digest.save_settings(people["sofia"], enabled=True, hour=11)
+    preview = digest.build_digest(people["sofia"])
+    assert preview is not None and preview.item_count == 2
+    clk.current = WEDNESDAY + timedelta(hours=4, minutes=35)  # 11:05
+    built = digest.build_due()
+    sent = [m for m in db.session.scalars(sa.select(StaffMessage)) if m.id in built]
+    assert (people["sofia"].id, 2) in [(m.user_id, m.item_count) for m in sent]
+    assert digest.build_due() == []  # and only once

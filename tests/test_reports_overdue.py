@@ -52,6 +52,10 @@ def _deliver_owed(application_id: int) -> None:
     deliver(ids)
 
 
+def _owed_ids(application) -> list[int]:
+    return [s.id for s in services.settleable([application.id])[application.id]]
+
+
 def _bounce(application_id: int) -> None:
     nid = db.session.scalar(
         sa.select(sa.func.max(Notification.id)).where(Notification.application_id == application_id)
@@ -160,6 +164,7 @@ class Agency:
             channel="phone",
             summary="Told them by phone",
             application=self._app("failed_then_called"),
+            settle=_owed_ids(self._app("failed_then_called")),  # ticked on the form
         )
 
     def _undeliverable(self, clk):

@@ -131,9 +131,17 @@ def test_logging_a_contact_discharges_the_owed_rejection_and_says_so(db, web, st
     services.move_stage(application, Stage.REJECTED, actor=riley, reason="agency_decision")
     db.session.commit()
     sign_in(web, riley)
+    rejection = db.session.scalar(
+        sa.select(Notification.id).where(Notification.kind == "not_selected_agency")
+    )
     response = web.post(
         f"/candidates/{c.id}/contacts",
-        data={"channel": "phone", "summary": "Told her by phone", "application_id": application.id},
+        data={
+            "channel": "phone",
+            "summary": "Told her by phone",
+            "application_id": application.id,
+            "settle": rejection,  # ticked: it is never ticked by default (issue 17.2)
+        },
     )
     page = web.get(response.headers["Location"]).get_data(as_text=True)
     assert "the owed rejection email" in page

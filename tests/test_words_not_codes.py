@@ -268,6 +268,7 @@ class Agency:
                 channel=channel,
                 summary="Talked through where things stand.",
                 application=application,
+                settle=[s.id for s in services.settleable([application.id])[application.id]],
             )
 
     def _superseded(self) -> None:
@@ -465,7 +466,8 @@ def _assert_covers(agency) -> None:
 
 # -- every page, CSV and email --------------------------------------------------------------
 
-SKIP_ENDPOINTS = {"static", "bootstrap.static", "main.healthz", "auth.logout"}
+# The favicon is an image: no words in it.
+SKIP_ENDPOINTS = {"static", "bootstrap.static", "main.healthz", "main.favicon", "auth.logout"}
 # A third party's pages; and the REST API, whose codes are its contract with other systems
 # (it answers 401 to a session anyway; its messages carry labels beside the codes).
 SKIP_PREFIXES = ("rq_dashboard.", "api.")

@@ -178,8 +178,9 @@ def list_contacts(query: NotificationQuery):
     status=201,
 )
 def log_contact(body: ContactIn):
-    """A call or meeting with a candidate. About an application, it settles what that
-    application owed (owed messages are not sent; open tasks close), as on the page."""
+    """A call or meeting with a candidate. About an application, it settles the owed messages
+    listed in `settle` (they are not sent) and closes the application's tasks except those
+    about a message still owed, as on the page."""
     candidate = access.candidate_or_404(user(), body.candidate_id)
     application = None
     if body.application_id is not None:
@@ -192,9 +193,11 @@ def log_contact(body: ContactIn):
             summary=body.summary,
             application=application,
             occurred_at=body.occurred_at,
+            settle=body.settle,
         )
     except PipelineError as exc:
-        raise ApiProblem(422, str(exc), errors=[field_error("occurred_at", str(exc))]) from None
+        where = "settle" if body.settle and "ticked" in str(exc) else "occurred_at"
+        raise ApiProblem(422, str(exc), errors=[field_error(where, str(exc))]) from None
     return ContactResult(
         contact=ContactOut.model_validate(outcome.contact), settled=outcome.summary()
     )

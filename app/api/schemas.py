@@ -332,6 +332,15 @@ class ContactIn(Body):
     channel: ContactChannel
     summary: text(Contact.summary)
     occurred_at: Moment | None = None
+    settle: list[Id] = Field(
+        default_factory=list,
+        max_length=100,
+        description=(
+            "Ids of the application's owed messages this contact settles (they will not be "
+            "sent); none unless listed, as on the page. Outcome confirmations a candidate "
+            "still needs in writing are settled only when listed here."
+        ),
+    )
 
 
 class ContactOut(Out):

@@ -11,6 +11,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -102,6 +103,9 @@ class ContactForm(FlaskForm):
         validators=[DataRequired("Say briefly what was discussed."), fits(Contact.summary)],
     )
     application_id = SelectField("About", coerce=int, default=0)
+    # The owed messages the recruiter ticked (candidates/_settle.html lists them); the
+    # service checks each belongs to the chosen application and is still owed.
+    settle = SelectMultipleField("Settles", coerce=int, validate_choice=False)
     occurred_at = DateTimeLocalField(
         "When",
         format="%Y-%m-%dT%H:%M",

@@ -16,7 +16,7 @@ from app.candidates.timeline import timeline
 from app.candidates.worklist_routes import keep_filter, render_queue, user_zone
 from app.input_guard import search_term
 from app.models import Application
-from app.pipeline.services import PipelineError, add_to_position
+from app.pipeline.services import PipelineError, add_to_position, settleable
 
 
 @bp.get("/candidates")
@@ -90,6 +90,7 @@ def profile(candidate_id: int):
 
 def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
     applications = queries.applications_of(candidate)
+    fresh = contact_form is None
     if contact_form is None:
         # About the latest application by default: that is the contact that settles its debts.
         openable = _openable(applications)
@@ -100,10 +101,17 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
     if add_form is None:
         add_form = AddToPositionForm()
     add_form.position_id.choices = as_choices(queries.addable_positions(current_user, candidate))
+    openable = _openable(applications)
+    groups = settleable([a.id for a in applications if a.id in openable])
+    if fresh:  # ticked by default: what the candidate does not still need in writing
+        chosen = contact_form.application_id.data
+        contact_form.settle.data = [s.id for s in groups.get(chosen, []) if s.ticked_by_default]
     return render_template(
         "candidates/profile.html",
         candidate=candidate,
         applications=applications,
+        settle_groups=groups,
+        settle_titles={a.id: f"{a.position_title} at {a.client_name}" for a in applications},
         entries=timeline(candidate),
         openable=_openable(applications),
         contact_form=contact_form,
@@ -164,6 +172,7 @@ def log_contact(candidate_id: int):
                 summary=form.summary.data,
                 application=application,
                 occurred_at=_as_utc(form.occurred_at.data),
+                settle=form.settle.data or (),
             )
         except PipelineError as exc:
             form.summary.errors.append(str(exc))

@@ -3,6 +3,7 @@ undeliverable message by correcting the address and sending it again."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -140,6 +141,7 @@ def log_contact(
     summary: str,
     application: Application | None,
     occurred_at: datetime | None,
+    settle: Collection[int] = (),
 ) -> ContactOutcome:
     """pipeline.log_contact, plus what it settled: owed or failed messages it discharged,
     bounced ones the contact answers (contact after the bounce), and tasks it closed."""
@@ -154,11 +156,7 @@ def log_contact(
             n.id: f"the {labels.phrase(labels.state(n.state))} {labels.kind_phrase(n.kind)}"
             for n in _undelivered_before(application, when)
         }
-        tasks = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Task)
-            .where(Task.application_id == application.id, Task.resolved_at.is_(None))
-        )
+        tasks = _open_tasks(application)
     contact = pipeline.log_contact(
         candidate,
         actor=actor,
@@ -166,14 +164,48 @@ def log_contact(
         summary=summary,
         application=application,
         occurred_at=when,
+        settle=settle,
     )
+    if application is not None:
+        tasks -= _open_tasks(application)
     discharged = db.session.execute(
         sa.select(Notification.id, Notification.kind).where(Notification.contact_id == contact.id)
     ).all()
+    # A failed message counts only if it was ticked (discharged); a bounce or a drop is
+    # answered by the contact itself.
+    answered = {nid for nid, _ in discharged}
+    undelivered = {
+        nid: words
+        for nid, words in undelivered.items()
+        if nid in answered or nid not in _failed(undelivered)
+    }
     settled = list(undelivered.values()) + [
         f"the owed {labels.kind_phrase(kind)}" for nid, kind in discharged if nid not in undelivered
     ]
     return ContactOutcome(contact, settled, tasks or 0)
+
+
+def _open_tasks(application: Application) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Task)
+            .where(Task.application_id == application.id, Task.resolved_at.is_(None))
+        )
+        or 0
+    )
+
+
+def _failed(ids) -> set[int]:
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Notification.id).where(
+                Notification.id.in_(list(ids)), Notification.failed_at.is_not(None)
+            )
+        )
+    )
 
 
 def _undelivered_before(application: Application, when: datetime) -> list[Notification]:

@@ -26,7 +26,7 @@ from app.access import sees_everything
 from app.candidates import bp, services, worklist
 from app.candidates.forms import DoneForm, FixEmailForm, ReplyForm
 from app.extensions import db
-from app.pipeline.services import PipelineError
+from app.pipeline.services import PipelineError, settleable
 from app.status import services as status_services
 
 BADGE_SECONDS = 30
@@ -101,7 +101,14 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         user_zone=user_zone(),
         now=clock.now(),
         done_kinds=worklist.DONE_TASKS,
+        owed_messages=_owed_messages(items),
     ), status
+
+
+def _owed_messages(items) -> dict:
+    """What each listed application owes, for the contact forms' tick boxes."""
+    rows = items.owed + items.due_soon + items.undeliverable + items.update_requests
+    return settleable(sorted({r.application_id for r in rows if r.application_id}))
 
 
 @bp.post("/queue/tasks/<int:task_id>/reply")

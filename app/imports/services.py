@@ -192,16 +192,16 @@ def _check_fields(row: dict, default_zone: str) -> dict:
 
 
 def _mark_file_duplicates(rows: list[dict]) -> None:
-    lines_by_email: dict[str, list[int]] = {}
+    """The first row with an address is kept; each later one is flagged (and not imported)."""
+    first_line: dict[str, int] = {}
     for row in rows:
-        if row["email"]:
-            lines_by_email.setdefault(row["email"].lower(), []).append(row["line"])
-    for row in rows:
-        lines = lines_by_email.get(row["email"].lower(), []) if row["email"] else []
-        others = [str(n) for n in lines if n != row["line"]]
-        if others:
+        if not row["email"]:
+            continue
+        first = first_line.setdefault(row["email"].lower(), row["line"])
+        if first != row["line"]:
             row["errors"].append(
-                f"Same email as row {', '.join(others)} in this file: keep one of them."
+                f"Same email as row {first} in this file: row {first} is imported, "
+                "this one is left out."
             )
 
 

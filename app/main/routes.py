@@ -54,6 +54,12 @@ def dashboard():
     )
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page whatever the <link> says: our own mark, not a 404."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @bp.route("/healthz")
 def healthz():
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app import clock
+from app.business_days import get_calendar
 from app.models import Application, PositionStatus, Stage
 
 # How soon we promise to write again while the application waits at each stage.
@@ -25,7 +26,16 @@ class Expectation:
 
 
 def next_expected(application: Application) -> Expectation | None:
-    """The next date the candidate can count on, or None when the application has ended."""
+    """The next date the candidate can count on, or None when the application has ended.
+    The dates we set ourselves ("update") land on a business day (app/business_days.py); an
+    interview and the client's own decision date are shown as recorded."""
+    expected = _next_expected(application)
+    if expected is None or expected.what != "update":
+        return expected
+    return Expectation(get_calendar().on_or_after(expected.at), expected.what)
+
+
+def _next_expected(application: Application) -> Expectation | None:
     if application.is_terminal:
         return None
     position = application.position

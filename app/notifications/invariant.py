@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
-from app.models.notifications import UNDELIVERED
+from app.models.notifications import RETURNED, UNDELIVERED
 
 
 def terminal_without_response() -> sa.Select:
@@ -69,8 +69,12 @@ def undelivered_without_contact() -> sa.Select:
         )
         .exists()
     )
+    # A contact answers a bounce or a drop (nothing is left to settle), but a failed message
+    # is still owed: only ticking it on the contact form (discharged) or a later message
+    # answers it, so a call about something else leaves it listed.
+    answered_by_contact = sa.and_(Notification.state.in_(RETURNED), contact_since)
     return sa.select(Notification).where(
         Notification.state.in_(UNDELIVERED),
-        ~contact_since,
+        ~answered_by_contact,
         ~message_since,
     )

@@ -20,6 +20,9 @@ class Kind:
     # Answers something the candidate just did (asked, withdrew): goes alone and at once,
     # outside the digest window, quiet hours and the daily cap (see pacing.py).
     requested: bool = False
+    # News the candidate still needs in writing even after a call (an offer, an outcome):
+    # a logged contact does not settle it unless the recruiter ticks it on purpose.
+    in_writing: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -29,18 +32,18 @@ KINDS: dict[str, Kind] = {
         Kind("client_review", "update"),
         Kind("interview_scheduled", "update"),
         Kind("after_interview", "update"),
-        Kind("offer", "update"),
+        Kind("offer", "update", in_writing=True),
         Kind("position_on_hold", "update"),
         Kind("position_reopened", "update"),
         Kind("still_deciding", "optional"),
         Kind("update_reply", "update", requested=True),
         Kind("status_link", "service", requested=True),
-        Kind("hired", "outcome"),
-        Kind("withdrawal_ack", "outcome", requested=True),
-        Kind("not_selected_agency", "outcome", delayed=True),
-        Kind("not_selected_client", "outcome", delayed=True),
-        Kind("position_cancelled", "outcome", delayed=True),
-        Kind("position_filled", "outcome", delayed=True),
+        Kind("hired", "outcome", in_writing=True),
+        Kind("withdrawal_ack", "outcome", requested=True, in_writing=True),
+        Kind("not_selected_agency", "outcome", delayed=True, in_writing=True),
+        Kind("not_selected_client", "outcome", delayed=True, in_writing=True),
+        Kind("position_cancelled", "outcome", delayed=True, in_writing=True),
+        Kind("position_filled", "outcome", delayed=True, in_writing=True),
     )
 }
 

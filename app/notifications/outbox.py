@@ -28,9 +28,8 @@ from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
 from app.models.notifications import DISCHARGEABLE, REPLACEABLE
-from app.notifications import dispatch
+from app.notifications import dispatch, pacing
 from app.notifications.kinds import KINDS
-from app.notifications.timing import due_time
 from app.orm import chunks
 
 # session.info[_AFTER_COMMIT]: (transaction or savepoint, what, value) recorded during the
@@ -76,7 +75,9 @@ def owe(
         reason=reason,
         personal_note=note,
         context=context or {},
-        due_at=due_time(kind, candidate.timezone, now),
+        # The same computation the confirmation page shows (undo window, business hours,
+        # digest window, quiet hours, daily cap), so what it says is when it leaves.
+        due_at=pacing.departure(kind, candidate, now).at,
         to_email=candidate.email,
         created_at=now,
         updated_at=now,
@@ -220,6 +221,7 @@ def open_task(
     notification_id: int | None = None,
     assignee_id: int | None = None,
     due_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Task | None:
     """Create a task unless one with the same dedupe key exists."""
     if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == dedupe_key)):
@@ -234,7 +236,9 @@ def open_task(
         notification_id=notification_id,
         assignee_id=assignee_id,
         due_at=due_at,
-        created_at=clock.now(),
+        # The caller's `now` when it has one: a sweep stamps its task and the message it
+        # owes with the same moment.
+        created_at=now or clock.now(),
     )
     db.session.add(task)
     return task

@@ -14,6 +14,7 @@ once and alone, and do not count.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -23,8 +24,42 @@ from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
 from app.models import Candidate, Notification, NState
 from app.models.notifications import CLAIMABLE
-from app.notifications.kinds import DELAYED_KINDS, PACED_KINDS
-from app.notifications.timing import candidate_zone, morning_after, outside_quiet_hours
+from app.notifications.kinds import DELAYED_KINDS, KINDS, PACED_KINDS
+from app.notifications.timing import (
+    candidate_zone,
+    in_quiet_hours,
+    morning_after,
+    outside_quiet_hours,
+    planned_time,
+)
+
+
+@dataclass(frozen=True)
+class Departure:
+    """When a message owed now will leave, and why then: the one computation behind both the
+    row's due time (outbox.owe) and what the confirmation page says (pipeline/preview.py)."""
+
+    at: datetime
+    why: tuple[str, ...]  # "requested", "undo", "business_hours", "digest", "quiet_hours",
+    # "daily_cap", in the order they applied
+
+
+def departure(kind: str, candidate: Candidate, now: datetime) -> Departure:
+    at, why = planned_time(kind, candidate.timezone, now)
+    if KINDS[kind].requested:
+        return Departure(at, tuple(why))
+    slot = next_slot(candidate, at)
+    if slot != at:
+        why.append("daily_cap")
+    return Departure(slot, tuple(why))
+
+
+def hold_reason(candidate: Candidate, now: datetime) -> str:
+    """Why the sender holds a status email back, in words (the time is shown beside it)."""
+    if in_quiet_hours(now, candidate.timezone):
+        return "held for the candidate's quiet hours"
+    cap = current_app.config["MAX_STATUS_EMAILS_PER_DAY"]
+    return f"held: the candidate had {cap} status emails that day, the daily limit"
 
 
 def next_slot(candidate: Candidate, now: datetime) -> datetime:

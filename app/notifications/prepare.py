@@ -79,7 +79,8 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
         if not KINDS[group[0].kind].requested:
             slot = pacing.next_slot(candidate, now)
             if slot > now + SLACK:
-                pacing.hold([n.id for n in group], slot, _held_reason(slot), now)
+                reason = pacing.hold_reason(candidate, now)
+                pacing.hold([n.id for n in group], slot, reason, now)
                 plan.held += len(group)
                 continue
         try:
@@ -136,10 +137,6 @@ def _without_opted_out(group: list[Notification], plan: Plan) -> list[Notificati
         )
         plan.skipped += outbox.discharge(dropped, reason=OPTED_OUT, user_id=None)
     return [n for n in group if n.id not in dropped]
-
-
-def _held_reason(slot: datetime) -> str:
-    return f"waiting for the candidate's quiet hours or daily email limit: {slot.isoformat()}"
 
 
 def _prepared(group: list[Notification], r: Rendered) -> Prepared:

@@ -74,16 +74,33 @@ def morning_after(moment: datetime, tz_name: str | None, *, same_day_if_early=Fa
 
 
 def due_time(kind: str, tz_name: str | None, now: datetime) -> datetime:
-    """When a message owed now may first go out."""
+    """When a message owed now may first go out, before the daily cap (pacing.departure adds
+    it for one candidate; a fan-out's rows are held by the sender if a cap applies)."""
+    return planned_time(kind, tz_name, now)[0]
+
+
+def planned_time(kind: str, tz_name: str | None, now: datetime) -> tuple[datetime, list[str]]:
+    """due_time, with why it is not `now`: WAIT_REASONS codes, in the order applied."""
     spec = KINDS[kind]
     if spec.requested:
-        return now  # the candidate is waiting for this answer
+        return now, ["requested"]  # the candidate is waiting for this answer
     cfg = current_app.config
+    why: list[str] = []
     if spec.delayed:
         due = now + timedelta(seconds=cfg["UNDO_WINDOW_SECONDS"])
+        if cfg["UNDO_WINDOW_SECONDS"] > 0:
+            why.append("undo")
         if cfg["BUSINESS_HOURS_ENFORCED"]:
-            due = next_business_moment(due, tz_name)
+            moved = next_business_moment(due, tz_name)
+            if moved != due:
+                why.append("business_hours")
+            due = moved
     else:
         # Held briefly so that several changes close together go as one digest.
         due = now + timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"])
-    return outside_quiet_hours(due, tz_name)
+        if cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] > 0:
+            why.append("digest")
+    moved = outside_quiet_hours(due, tz_name)
+    if moved != due:
+        why.append("quiet_hours")
+    return moved, why

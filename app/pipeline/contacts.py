@@ -3,6 +3,8 @@ exemption. These are the only two ways a person can discharge a candidate's mess
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,7 +22,45 @@ from app.models import (
 )
 from app.models.notifications import DISCHARGEABLE
 from app.notifications import outbox
+from app.notifications.kinds import KINDS
+from app.orm import chunks
 from app.pipeline.base import PipelineError
+
+
+@dataclass(frozen=True)
+class Settleable:
+    """A message an application still owes that a logged contact could settle."""
+
+    id: int
+    application_id: int
+    kind: str
+    state: str
+
+    @property
+    def in_writing(self) -> bool:
+        return KINDS[self.kind].in_writing
+
+    @property
+    def ticked_by_default(self) -> bool:
+        """An offer or an outcome the candidate still needs in writing: never by default."""
+        return not self.in_writing
+
+
+def settleable(application_ids: Collection[int]) -> dict[int, list[Settleable]]:
+    """What each of these applications still owes, oldest first: the contact form's list."""
+    found: dict[int, list[Settleable]] = {i: [] for i in application_ids}
+    ids = sorted(found)
+    for chunk in chunks(ids, 900):
+        rows = db.session.execute(
+            sa.select(
+                Notification.id, Notification.application_id, Notification.kind, Notification.state
+            )
+            .where(Notification.application_id.in_(chunk), Notification.state.in_(DISCHARGEABLE))
+            .order_by(Notification.id)
+        )
+        for row in rows:
+            found[row.application_id].append(Settleable(*row))
+    return found
 
 
 def log_contact(
@@ -31,14 +71,30 @@ def log_contact(
     summary: str,
     application: Application | None = None,
     occurred_at: datetime | None = None,
-    discharge: bool = True,
+    settle: Collection[int] = (),
 ) -> Contact:
-    """A call or meeting; it settles what the application owed and closes its tasks."""
+    """A call or meeting about the candidate or one application. It settles exactly the
+    owed messages of that application listed in `settle` (the ones the recruiter ticked;
+    none by default) and closes the application's tasks, except those about a message it
+    leaves owed."""
     if not access.can_log_contact(actor, candidate, application):
         raise PermissionError("That application is not one you can open.")
     now = clock.now()
     if not summary or not summary.strip():
         raise PipelineError("Say briefly what was discussed.")
+    settle = set(settle)
+    if settle and application is None:
+        raise PipelineError(
+            "Choose the application the contact was about to settle the messages you ticked."
+        )
+    owed: set[int] = set()
+    if application is not None:
+        owed = {s.id for s in settleable([application.id])[application.id]}
+        if settle - owed:
+            raise PipelineError(
+                "A message you ticked is no longer owed by this application (or belongs to "
+                "another one): check the list and log the contact again."
+            )
     contact = Contact(
         candidate_id=candidate.id,
         application_id=application.id if application else None,
@@ -52,26 +108,24 @@ def log_contact(
     db.session.flush()
     if application is not None:
         application.last_candidate_contact_at = contact.occurred_at
-        if discharge:
-            owed = list(
-                db.session.scalars(
-                    sa.select(Notification.id).where(
-                        Notification.application_id == application.id,
-                        Notification.state.in_(DISCHARGEABLE),
-                    )
-                )
-            )
-            outbox.discharge(
-                owed,
-                reason=f"{labels.channel(channel)}: {contact.summary}"[:2000],
-                user_id=actor.id,
-                contact_id=contact.id,
+        outbox.discharge(
+            sorted(settle),
+            reason=f"{labels.channel(channel)}: {contact.summary}"[:2000],
+            user_id=actor.id,
+            contact_id=contact.id,
+        )
+        still_owed = sorted(owed - settle)
+        tasks = sa.update(Task).where(
+            Task.application_id == application.id, Task.resolved_at.is_(None)
+        )
+        if still_owed:
+            tasks = tasks.where(
+                sa.or_(Task.notification_id.is_(None), Task.notification_id.notin_(still_owed))
             )
         db.session.execute(
-            sa.update(Task)
-            .where(Task.application_id == application.id, Task.resolved_at.is_(None))
-            .values(resolved_at=now, resolved_by_id=actor.id)
-            .execution_options(synchronize_session=False)
+            tasks.values(resolved_at=now, resolved_by_id=actor.id).execution_options(
+                synchronize_session=False
+            )
         )
     db.session.commit()
     return contact

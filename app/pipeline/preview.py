@@ -8,7 +8,7 @@ the confirmed change will send, and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -16,8 +16,8 @@ from flask import current_app
 from app import clock, languages
 from app.extensions import db
 from app.models import Application, Notification, Stage, User
-from app.notifications import custom_templates, outbox
-from app.notifications.kinds import KINDS
+from app.notifications import custom_templates, outbox, pacing
+from app.notifications.pacing import Departure
 from app.notifications.render import RenderError, build_context, render
 from app.notifications.timing import candidate_zone
 from app.pipeline.services import PipelineError, plan_interview, plan_move  # noqa: F401
@@ -82,9 +82,18 @@ def preview_move(
 def preview_interview(application: Application, *, actor: User | None, **details) -> Preview:
     """`details` are record_interview's keyword arguments."""
     details.setdefault("note", None)
-    return dry_run(
+    result = dry_run(
         application, lambda now: plan_interview(application, actor=actor, now=now, **details)
     )
+    if result.kind is None and details["promised_response_at"] <= clock.now():
+        return replace(result, when=LATE_INTERVIEW)
+    return result
+
+
+LATE_INTERVIEW = (
+    "No email now: the decision date has passed, so the candidate is owed the decision. "
+    "Record it (offer, not selected) or they will be told the client is still deciding."
+)
 
 
 def dry_run(application: Application, change: Callable[[datetime], Notification | None]):
@@ -112,6 +121,9 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
             **base,
         )
     problems = missing_fields(n)
+    # owe() set the row's due time with this very computation; the time shown is the row's,
+    # the one the sender claims it by.
+    leaving = Departure(n.due_at, pacing.departure(n.kind, candidate, now).why)
     try:
         rendered = render(n)
     except RenderError as exc:
@@ -123,7 +135,7 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
         html=rendered.html,
         send_at=n.due_at,
         # No address: nothing leaves; the recruiter's call is the message.
-        when=describe_send_time(n.kind, n.due_at, candidate.timezone, now)
+        when=describe_send_time(leaving, candidate.timezone, now)
         if base["to_email"]
         else "Never by email: call them instead",
         problems=problems,
@@ -147,18 +159,58 @@ def missing_fields(n: Notification) -> list[str]:
     ]
 
 
-def describe_send_time(kind: str, due_at: datetime, tz_name: str | None, now: datetime) -> str:
-    """When the message leaves, in words a recruiter can repeat to the candidate."""
+def describe_send_time(departure: Departure, tz_name: str | None, now: datetime) -> str:
+    """When the message leaves and why then, in words a recruiter can repeat to the
+    candidate: the same `pacing.departure` the row's due time comes from."""
     cfg = current_app.config
-    local = due_at.astimezone(candidate_zone(tz_name))
-    at = f"{local:%a} {local.day} {local:%b} at {local:%H:%M} ({local.tzname()}, their time)"
-    soon = now + timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] + 5)
-    if KINDS[kind].delayed:
-        minutes = cfg["UNDO_WINDOW_SECONDS"] // 60
-        window_end = now + timedelta(seconds=cfg["UNDO_WINDOW_SECONDS"])
-        if abs((due_at - window_end).total_seconds()) < 60:
-            return f"After the {minutes}-minute undo window: {at}."
-        return f"Next business morning in the candidate's time zone: {at}."
-    if due_at <= soon:
-        return "Now (within a few minutes)."
-    return f"Outside the candidate's quiet hours: {at}."
+    at = leave_words(departure.at, tz_name)
+    if departure.at <= now + timedelta(seconds=5) and not departure.why:
+        return "Now."
+    if departure.why == ("requested",):
+        return "Now: it answers the candidate's own request."
+    why = [_why_words(code, cfg) for code in departure.why if code in WAIT_WORDS]
+    return f"{at}: {'; '.join(why)}." if why else f"{at}."
+
+
+def leave_words(moment: datetime, tz_name: str | None) -> str:
+    local = moment.astimezone(candidate_zone(tz_name))
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M} ({local.tzname()}, their time)"
+
+
+WAIT_WORDS = {
+    "undo": "after the {undo} undo window",
+    "digest": "after the {digest} digest window, so changes close together go as one email",
+    "business_hours": "in the candidate's business hours ({bh_start:02d}:00–{bh_end:02d}:00 "
+    "on business days, their time)",
+    "quiet_hours": "after the candidate's quiet hours ({q_start:02d}:00–{q_end:02d}:00, "
+    "their time)",
+    "daily_cap": "they already get {cap} status emails that day, the most we send in a day, "
+    "so it waits for the next morning",
+}
+
+
+def _why_words(code: str, cfg) -> str:
+    return WAIT_WORDS[code].format(
+        undo=duration_words(cfg["UNDO_WINDOW_SECONDS"]),
+        digest=duration_words(cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"]),
+        bh_start=cfg["BUSINESS_HOURS_START"],
+        bh_end=cfg["BUSINESS_HOURS_END"],
+        q_start=cfg["QUIET_HOURS_START"],
+        q_end=cfg["QUIET_HOURS_END"],
+        cap=cfg["MAX_STATUS_EMAILS_PER_DAY"],
+    )
+
+
+def duration_words(seconds: int) -> str:
+    """45 -> "45-second", 300 -> "5-minute", 5400 -> "1-hour 30-minute" (before a noun)."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}-second"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}-hour"] if hours else []
+    if minutes:
+        parts.append(f"{minutes}-minute")
+    if secs:
+        parts.append(f"{secs}-second")
+    return " ".join(parts)

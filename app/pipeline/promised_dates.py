@@ -3,7 +3,7 @@ tells the candidate "still deciding" (and pushes the date) once a promise is mis
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -92,11 +92,13 @@ def sweep_promised_dates(
         )
     )
     owed = 0
+    calendar = get_calendar()
     for application in apps:
         promised = application.promised_response_at
-        new_date = promised + timedelta(days=followup_days)
+        # Business days, as every date a candidate is promised (app/business_days.py).
+        new_date = calendar.shift(promised, followup_days)
         while new_date < now:
-            new_date += timedelta(days=followup_days)
+            new_date = calendar.shift(new_date, followup_days)
         sent_before = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Notification)
@@ -106,7 +108,7 @@ def sweep_promised_dates(
                 Notification.state != NState.SUPERSEDED.value,
             )
         )
-        outbox.open_task(
+        task = outbox.open_task(
             kind="promise_missed",
             title=f"{application.position.client.name} missed its decision date for "
             f"{application.candidate.name}",
@@ -115,6 +117,7 @@ def sweep_promised_dates(
             application_id=application.id,
             assignee_id=application.position.owner_id,
             due_at=now,
+            now=now,
         )
         if sent_before < max_updates and application.candidate.optional_updates:
             n = outbox.owe(
@@ -128,6 +131,10 @@ def sweep_promised_dates(
                 },
             )
             owed += n is not None
+            if n is not None and task is not None:
+                # The message answers this task: the report, My queue and the managers'
+                # digest read "told" from this link, not from which row was stamped first.
+                task.notification_id = n.id
         application.promised_response_at = new_date
     db.session.commit()
     return owed

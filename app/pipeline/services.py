@@ -35,7 +35,7 @@ from app.notifications.kinds import STAGE_KIND, outcome_kind
 from app.pipeline.base import PipelineError, actor_id, status_words
 
 # The rest of the pipeline's surface, so callers need one import (`services.close_position`).
-from app.pipeline.contacts import exempt, log_contact
+from app.pipeline.contacts import Settleable, exempt, log_contact, settleable
 from app.pipeline.lifecycle import close_position, reopen_position
 from app.pipeline.promised_dates import (
     promise_key,
@@ -250,8 +250,6 @@ def plan_interview(
     """record_interview without the commit (previews run it in a savepoint)."""
     if application.is_terminal:
         raise PipelineError("This application has ended; reopen it before recording an interview.")
-    if promised_response_at <= now:
-        raise PipelineError("The promised response date must be in the future.")
     if promised_response_at < interview_at:
         raise PipelineError("The client cannot decide before the interview takes place.")
     if application.stage != Stage.INTERVIEW:
@@ -274,6 +272,12 @@ def plan_interview(
     settle_promise_reminders(
         application, actor, now, keep=promise_key(application, promised_response_at)
     )
+    if promised_response_at <= now:
+        # Recorded late, after its decision date: nothing is "arranged" any more, and the
+        # candidate is owed the decision now. The overdue report and My queue list it at once
+        # (decision date passed) and the promised-date sweep tells the candidate "still
+        # deciding" if no decision is recorded before its next run.
+        return None
     remind_before_promise(application, promised_response_at, now)
     return outbox.owe(application, "interview_scheduled", note=note, context=context, now=now)
 
@@ -317,6 +321,8 @@ __all__ = [
     "close_position",
     "exempt",
     "log_contact",
+    "Settleable",
+    "settleable",
     "move_stage",
     "plan_add_many",
     "plan_add_to_position",

@@ -121,6 +121,8 @@ class Card:
     promise_overdue: bool
     message_state: str | None
     message_kind: str | None
+    # Erased on request: shown as such, with nothing to open or move (the profile is gone).
+    erased: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -208,6 +210,7 @@ def _card_rows(position_id: int) -> sa.Select:
             Application.promised_response_at,
             Candidate.name,
             Candidate.email,
+            Candidate.anonymised_at,
         )
         .join(Candidate, Candidate.id == Application.candidate_id)
         .where(Application.position_id == position_id)
@@ -238,6 +241,7 @@ def _cards(position_id: int, rows) -> dict[int, Card]:
             promise_overdue=overdue,
             message_state=state,
             message_kind=kind,
+            erased=r.anonymised_at is not None,
         )
     return cards
 

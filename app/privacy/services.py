@@ -160,12 +160,19 @@ def _withdraw_open(candidate: Candidate, actor: User | None, now: datetime) -> i
 
 
 def _scrub_messages(ids: list[int]) -> None:
+    """Keep the proof that a message went (its kind, states and times stay in their columns;
+    a hash of the subject and text that were sent) and no personal text: a subject override
+    may have said "... for Tara"."""
     for n in _rows(Notification, Notification.id.in_(ids)):
         proof = {"erased": True}
-        if n.body_text:
-            proof["body_sha256"] = hashlib.sha256(n.body_text.encode("utf-8")).hexdigest()
+        for name, value in (("subject_sha256", n.subject), ("body_sha256", n.body_text)):
+            if value:
+                proof[name] = hashlib.sha256(value.encode("utf-8")).hexdigest()
         n.context = proof
+        n.subject = f"{labels.kind(n.kind)} (candidate erased)" if n.subject else None
         n.to_email = n.body_text = n.body_html = n.personal_note = n.last_error = None
+        if n.discharge_reason and n.discharge_reason != ERASED_REASON:
+            n.discharge_reason = "[erased on request]"  # a contact's summary, an exemption
     db.session.execute(sa.delete(MailboxMessage).where(MailboxMessage.notification_id.in_(ids)))
     for event in _rows(DeliveryEvent, DeliveryEvent.notification_id.in_(ids)):
         event.payload = {"event": event.event, "erased": True}

@@ -134,6 +134,12 @@ def idempotency_key(user_id: int, local_day) -> str:
     return f"{KIND}:u{user_id}:{local_day.isoformat()}"
 
 
+def skipped_key(user_id: int, local_day, hour: int) -> str:
+    """ "Nothing overdue at this hour": settles only that hour's run, so a day whose hour is
+    changed later gets its digest at the new hour, with what is overdue then."""
+    return f"{idempotency_key(user_id, local_day)}:empty-at-{hour:02d}"
+
+
 def build_due(now: datetime | None = None) -> list[int]:
     """Write today's digest for every user whose hour has come; returns ids to send."""
     now = now or clock.now()
@@ -147,32 +153,34 @@ def build_due(now: datetime | None = None) -> list[int]:
         hour = setting.hour if setting else current_app.config["DIGEST_HOUR"]
         local = now.astimezone(_zone(user.timezone))
         if enabled and local.hour >= hour and calendar.is_business_day(local.date()):
-            due.append((user, idempotency_key(user.id, local.date())))
+            day = local.date()
+            keys = (idempotency_key(user.id, day), skipped_key(user.id, day, hour))
+            due.append((user, keys))
     if not due:
         return []
     existing = set(
         db.session.scalars(
             sa.select(StaffMessage.idempotency_key).where(
-                StaffMessage.idempotency_key.in_([key for _, key in due])
+                StaffMessage.idempotency_key.in_([key for _, keys in due for key in keys])
             )
         )
     )
     created = []
-    for user, key in due:
-        if key in existing:
+    for user, keys in due:
+        if existing.intersection(keys):
             continue
-        message = _write(user, key, now)
+        message = _write(user, keys, now)
         if message is not None and message.state == _PENDING:
             created.append(message.id)
     return created
 
 
-def _write(user: User, key: str, now: datetime) -> StaffMessage | None:
+def _write(user: User, keys: tuple[str, str], now: datetime) -> StaffMessage | None:
     digest = build_digest(user, now)
     message = StaffMessage(
         user_id=user.id,
         kind=KIND,
-        idempotency_key=key,
+        idempotency_key=keys[0] if digest else keys[1],
         state=_PENDING if digest else StaffMessageState.SKIPPED.value,
         to_email=user.email,
         subject=digest.subject if digest else "(nothing overdue)",

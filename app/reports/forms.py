@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from app import labels
@@ -29,6 +36,8 @@ class LogContactForm(FlaskForm):
         validators=[DataRequired(), fits(Contact.summary)],
         render_kw={"rows": 3},
     )
+    # The owed messages ticked (candidates/_settle.html); none settles nothing.
+    settle = SelectMultipleField("Settles", coerce=int, validate_choice=False)
     next = HiddenField()
 
 

@@ -173,7 +173,11 @@ def _promise_missed(t: Thresholds, ids) -> list[sa.Select]:
             Notification.application_id == Task.application_id,
             Notification.kind == "still_deciding",
             Notification.state != NState.SUPERSEDED.value,
-            Notification.created_at >= Task.created_at,
+            # The message the sweep owed with this task, or any sent after it.
+            sa.or_(
+                Notification.id == Task.notification_id,
+                Notification.created_at >= Task.created_at,
+            ),
         )
         .exists()
     )
@@ -427,18 +431,24 @@ def _record_day(now: datetime) -> None:
             ).group_by(OverdueItem.reason, OverdueItem.owner_id, OverdueItem.client_id),
         )
     )
-    db.session.execute(
-        sa.insert(OverdueDaily).from_select(
-            ["day", "reason", "owner_id", "client_id", "n"],
-            sa.select(
-                sa.literal(day, sa.Date),
-                OverdueItem.reason,
-                sa.literal(AGENCY_WIDE, sa.Integer),
-                sa.literal(AGENCY_WIDE, sa.Integer),
-                sa.func.count(),
-            ).group_by(OverdueItem.reason),
-        )
+    # Agency-wide, one row per reason, zeros included: a day with nothing overdue is a
+    # point of the trend (the best days), not "no data".
+    totals = dict(
+        db.session.execute(
+            sa.select(OverdueItem.reason, sa.func.count()).group_by(OverdueItem.reason)
+        ).all()
     )
+    db.session.add_all(
+        OverdueDaily(
+            day=day,
+            reason=r.value,
+            owner_id=AGENCY_WIDE,
+            client_id=AGENCY_WIDE,
+            n=int(totals.get(r.value, 0)),
+        )
+        for r in OverdueReason
+    )
+    db.session.flush()
 
 
 def _analyze() -> None:

@@ -269,7 +269,8 @@ def count_of(column_name: str, f: Filters | None = None) -> int:
 
 
 def trend(days: int = 30, f: Filters | None = None) -> list[tuple[date, dict[str, int]]]:
-    """Daily totals per reason for the last `days` days (days without a refresh are absent)."""
+    """Daily totals per reason for the last `days` days (days without a refresh are absent;
+    a refreshed day with nothing overdue is a zero)."""
     f = f or Filters()
     d = OverdueDaily
     first = get_calendar().local_date(clock.now()) - timedelta(days=days - 1)
@@ -287,7 +288,13 @@ def trend(days: int = 30, f: Filters | None = None) -> list[tuple[date, dict[str
         query = query.where(d.owner_id == AGENCY_WIDE, d.client_id == AGENCY_WIDE)
     if f.reason is not None:
         query = query.where(d.reason == f.reason)
-    series: dict[date, dict[str, int]] = {}
+    # Every refreshed day is a point, zero when nothing (for this filter) was overdue.
+    refreshed = sa.select(d.day).where(
+        d.day >= first, d.owner_id == AGENCY_WIDE, d.client_id == AGENCY_WIDE
+    )
+    series: dict[date, dict[str, int]] = {
+        day: {r.value: 0 for r in REASONS} for day in db.session.scalars(refreshed.distinct())
+    }
     for day, reason, n in db.session.execute(query):
         series.setdefault(day, {r.value: 0 for r in REASONS})[reason] = int(n)
     return sorted(series.items())

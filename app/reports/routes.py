@@ -183,7 +183,14 @@ def application_detail(application_id: int):
     return _render_application(application, back, LogContactForm(next=back), None)
 
 
+def _owed_count(application) -> int:
+    return len(services.settleable([application.id])[application.id])
+
+
 def _render_application(application, back, contact_form, exempt_error):
+    groups = services.settleable([application.id])
+    if request.method == "GET":  # ticked by default: what is not still needed in writing
+        contact_form.settle.data = [s.id for s in groups[application.id] if s.ticked_by_default]
     notifications = list(
         db.session.scalars(
             sa.select(Notification)
@@ -226,6 +233,8 @@ def _render_application(application, back, contact_form, exempt_error):
         exempt_form=ExemptForm(next=back),
         exempt_error=exempt_error,
         exemptable=DISCHARGEABLE,  # what a manager may still exempt
+        settle_groups=groups,
+        settle_titles={application.id: "this application"},
         can_exempt=access.can_exempt(current_user),
         back=back,
         now=clock.now(),
@@ -247,13 +256,19 @@ def log_contact(application_id: int):
             channel=form.channel.data,
             summary=form.summary.data,
             application=application,
+            settle=form.settle.data or (),
         )
     except (services.PipelineError, ValueError) as exc:
         db.session.rollback()
         flash(str(exc), "danger")
         return redirect(url_for("reports.application_detail", application_id=application_id))
     overdue.refresh_applications([application_id])
-    flash("Contact logged; what this application owed is settled.", "success")
+    settled = len(form.settle.data or ())
+    flash(
+        f"Contact logged; it settles {settled} owed message{'' if settled == 1 else 's'}"
+        + (" (the others still go by email)." if _owed_count(application) else "."),
+        "success",
+    )
     return redirect(back or url_for("reports.application_detail", application_id=application_id))
 
 
