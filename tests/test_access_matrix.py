@@ -41,6 +41,7 @@ MATRIX = {
     "GET /queue":                                            "login login 200   200   200   200",
     "POST /queue/tasks/<int:task_id>/reply":                 "login login 400   404   400   400",
     "POST /queue/tasks/<int:task_id>/retry":                 "login login 400   404   400   400",
+    "POST /queue/replies/<int:task_id>/answer":              "login login 400   404   400   400",
     # -- Clients (shared by all staff)
     "GET /clients":                                          "login login 200   200   200   200",
     "GET /clients/<int:client_id>":                          "login login 200   200   200   200",
@@ -161,6 +162,9 @@ MATRIX = {
     "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
     # -- SendGrid webhook (a signature is the credential)
     "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
+    # -- Inbound Parse (the secret in the URL is the credential: `link` holds it, the
+    # others send a wrong one; an empty form is not a post from SendGrid)
+    "POST /webhooks/sendgrid/inbound/<secret>":              "403   400   403   403   403   403",
     # -- Assets
     "GET /static/<path:filename>":                           "200   200   200   200   200   200",
     "GET /bootstrap/static/<path:filename>":                 "200   200   200   200   200   200",

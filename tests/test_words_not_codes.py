@@ -39,6 +39,7 @@ from app.models import (
     ContactChannel,
     DeliveryEvent,
     ImportStatus,
+    InboundReply,
     MailboxMessage,
     Notification,
     NState,
@@ -46,6 +47,7 @@ from app.models import (
     OverdueItem,
     Position,
     PositionStatus,
+    ReplyStatus,
     StaffMessage,
     StaffMessageState,
     Stage,
@@ -62,6 +64,7 @@ from app.pipeline import fanout, services
 from app.pipeline.followups import sweep_after_interviews
 from app.positions import services as positions
 from app.privacy import services as privacy
+from app.replies import services as replies
 from app.reports import digest, overdue
 from app.seed import seed_demo
 from app.status import services as status
@@ -175,6 +178,7 @@ class Agency:
         self.positions: dict[str, Position] = {}
         self._endings()
         self._candidates_act()
+        self._replies()
         self._contacts()
         self._superseded()
         clk.advance(hours=1)  # past the undo window
@@ -255,6 +259,36 @@ class Agency:
         status.set_optional_updates(grace, False)
         status.set_optional_updates(grace, True, via="unsubscribe")
         status.set_optional_updates(grace, False, via="unsubscribe")
+
+    def _replies(self) -> None:
+        """Email replies of every status; one answered, one left unanswered (overdue)."""
+        amelia = self._application_of("Amelia Hart")
+        for status_ in ReplyStatus:
+            _db.session.add(
+                InboundReply(
+                    dedupe_key=f"words:{status_}",
+                    status=status_.value,
+                    candidate_id=amelia.candidate_id,
+                    application_id=amelia.id,
+                    from_email=amelia.candidate.email,
+                    subject="Re: your application",
+                    body="Any news?",
+                    attachments=[{"name": "cv.pdf", "size": 2048, "type": "application/pdf"}],
+                )
+            )
+        for key in ("answered", "unanswered"):
+            outbox.open_task(
+                kind=replies.TASK_KIND,
+                title=f"{amelia.candidate.name} replied",
+                dedupe_key=f"words:reply:{key}",
+                candidate_id=amelia.candidate_id,
+                application_id=amelia.id,
+                assignee_id=self.riley.id,
+                due_at=START + timedelta(days=1),
+            )
+        _db.session.commit()
+        task = _db.session.scalar(sa.select(Task).where(Task.dedupe_key == "words:reply:answered"))
+        replies.answer(task, actor=self.riley, message="We will hear on Friday.")
 
     def _contacts(self) -> None:
         for channel, name in zip(
@@ -456,6 +490,7 @@ def _assert_covers(agency) -> None:
             set(labels.DELIVERY_EVENTS),
         ),
         "imports": (_present(CandidateImport.status), set(ImportStatus)),
+        "replies": (_present(InboundReply.status), set(ReplyStatus)),
         "staff": (_present(StaffMessage.state), set(StaffMessageState)),
     }
     missing = {name: want - have for name, (have, want) in expected.items() if want - have}

@@ -46,6 +46,8 @@ ALL_ROUTES = {
         .public_key()
         .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     ).decode(),
+    "INBOUND_DOMAIN": "reply.agency.test",
+    "INBOUND_PARSE_SECRET": "inbound-parse-secret",
 }
 STAFF_ROLES = ("owner", "other", "manager", "admin")
 ROLES = ("anon", "link", *STAFF_ROLES)
@@ -70,6 +72,7 @@ class Records:
     application_id: int
     update_task_id: int  # the candidate asked for an update
     undeliverable_task_id: int  # a message bounced
+    reply_task_id: int  # the candidate replied to an email: an answer is owed
     notification_id: int  # a message still owed (may be exempted)
     import_id: int
     mailbox_id: int
@@ -147,6 +150,15 @@ def records(owner: User, *, long: bool = False) -> Records:
         assignee_id=owner.id,
         due_at=now,
     )
+    reply_task = outbox.open_task(
+        kind="reply_owed",
+        title=f"{candidate.name} replied",
+        dedupe_key=f"reply_owed:world-{tag}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
     upload = create_preview(
         owner,
         filename=f"candidates-{tag}.csv",
@@ -171,6 +183,7 @@ def records(owner: User, *, long: bool = False) -> Records:
         application_id=application.id,
         update_task_id=update_task.id,
         undeliverable_task_id=undeliverable.id,
+        reply_task_id=reply_task.id,
         notification_id=owed.id,
         import_id=upload.id,
         mailbox_id=mail.id,
@@ -253,9 +266,18 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
                 values[name] = rec.unsubscribe_token
             else:
                 values[name] = rec.token
+        elif name == "secret":
+            values[name] = ALL_ROUTES["INBOUND_PARSE_SECRET"] if role == "link" else FORGED_TOKEN
         elif name == "task_id":
             retry = rule.endpoint.endswith(".retry")
-            values[name] = rec.undeliverable_task_id if retry else rec.update_task_id
+            answer = rule.endpoint.endswith(".answer_reply")
+            values[name] = (
+                rec.reply_task_id
+                if answer
+                else rec.undeliverable_task_id
+                if retry
+                else rec.update_task_id
+            )
         elif name == "filename":
             values[name] = STATIC_FILES[rule.endpoint]
         else:

@@ -7,6 +7,8 @@ recruiter must do so no candidate is left waiting, in four sections.
 2. due soon          interviews whose promised decision date falls in the next 48 hours.
 3. undeliverable     open tasks from bounces, drops and permanent send failures.
 4. update requests   open tasks from candidates' "request an update" clicks.
+5. replies           open "reply owed" tasks: a candidate answered one of our emails
+                     (app/replies/); answered from the row (replies_routes.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from app.models import (
     Task,
     User,
 )
+from app.replies.services import TASK_KIND as REPLY_TASK
 from app.reports.overdue import overdue_union, thresholds
 
 DUE_SOON = timedelta(hours=48)
@@ -70,6 +73,7 @@ class Queue:
     due_soon: list[Row] = field(default_factory=list)
     undeliverable: list[Row] = field(default_factory=list)
     update_requests: list[Row] = field(default_factory=list)
+    replies: list[Row] = field(default_factory=list)
     # True sizes: a section lists at most SECTION_LIMIT rows.
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -91,6 +95,7 @@ def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
         "due_soon": _due_soon(owner, now),
         "undeliverable": _tasks(UNDELIVERABLE_TASKS, owner),
         "update_requests": _tasks(("update_request",), owner),
+        "replies": _tasks((REPLY_TASK,), owner),
     }
 
 
@@ -112,6 +117,7 @@ def build(user: User, recruiter_id: int | None = None) -> Queue:
         ],
         "undeliverable": _task_rows(queries["undeliverable"]),
         "update_requests": _task_rows(queries["update_requests"]),
+        "replies": _task_rows(queries["replies"]),
     }
     counts = {name: len(found) for name, found in rows.items()}
     for name, found in rows.items():

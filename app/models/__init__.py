@@ -26,6 +26,7 @@ from app.models.pipeline import (
     StageEvent,
     Task,
 )
+from app.models.replies import InboundReply, ReplyStatus
 from app.models.reports import (
     AGENCY_WIDE,
     SEVERITY,
@@ -55,6 +56,7 @@ __all__ = [
     "DeliveryEvent",
     "EngineFlag",
     "ImportStatus",
+    "InboundReply",
     "Lease",
     "MailboxMessage",
     "MessageTemplate",
@@ -68,6 +70,7 @@ __all__ = [
     "Position",
     "PositionStatus",
     "ReconcilerRun",
+    "ReplyStatus",
     "Role",
     "SEVERITY",
     "Stage",

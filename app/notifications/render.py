@@ -32,6 +32,7 @@ SUBJECTS = {
     "position_reopened": "{position} at {client}: the role is open again",
     "still_deciding": "{position} at {client}: no decision yet, here is where things stand",
     "update_reply": "{position} at {client}: your update",
+    "reply_answer": "{position} at {client}: our answer to your email",
     "status_link": "Your link to follow your applications with {agency}",
     "hired": "{position} at {client}: congratulations",
     "withdrawal_ack": "{position} at {client}: your application is withdrawn",

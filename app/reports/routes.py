@@ -33,6 +33,7 @@ from app.models import (
 from app.models.notifications import DISCHARGEABLE
 from app.orm import parse_id
 from app.pipeline import services
+from app.replies import services as replies
 from app.reports import bp, charts, dashboards, digest, overdue, queries
 from app.reports.export import counts_csv, stream_csv
 from app.reports.forms import DigestSettingsForm, ExemptForm, LogContactForm, RefreshForm
@@ -220,6 +221,7 @@ def _render_application(application, back, contact_form, exempt_error):
         notifications=notifications,
         contacts=contacts,
         tasks=tasks,
+        replies=replies.for_application(application.id),
         contact_form=contact_form,
         exempt_form=ExemptForm(next=back),
         exempt_error=exempt_error,
