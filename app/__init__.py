@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.bulk import bp as bulk_bp
     from app.candidates import bp as candidates_bp
+    from app.decisions import bp as decisions_bp
     from app.devmail import bp as devmail_bp
     from app.imports import bp as imports_bp
     from app.main import bp as main_bp
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     register_rq_dashboard(app)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
+    app.register_blueprint(decisions_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(audit_bp)
     # The recruiters' workspace.

@@ -103,6 +103,11 @@ def load(instance_path: str) -> dict:
         "INBOUND_PARSE_SECRET": os.environ.get("INBOUND_PARSE_SECRET", ""),
         # A larger post is refused (413); attachments are listed, never stored.
         "INBOUND_MAX_BYTES": _env_int("INBOUND_MAX_BYTES", 20 * 1024 * 1024),
+        # Clients' decisions (app/decisions/): how long a decision link works, and after how
+        # many hours a client's decline / move forward is confirmed without the recruiter
+        # (0: never, the recruiter always confirms).
+        "CLIENT_DECISION_LINK_DAYS": _env_int("CLIENT_DECISION_LINK_DAYS", 14),
+        "CLIENT_DECISION_CONFIRM_HOURS": _env_int("CLIENT_DECISION_CONFIRM_HOURS", 0),
         # A reply to an email older than this is recorded as expired and owes nothing.
         "REPLY_TOKEN_MAX_AGE_DAYS": _env_int("REPLY_TOKEN_MAX_AGE_DAYS", 180),
         # The after-interview message goes this long after the interview started.

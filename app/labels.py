@@ -147,6 +147,7 @@ OVERDUE_REASONS: dict[str, str] = {
 TASK_KINDS: dict[str, str] = {
     "update_request": "Update request",
     "reply_owed": "Reply owed",
+    "client_decision": "Client decision to confirm",
     "undeliverable": "Message did not arrive",
     "send_failed": "Message could not be sent",
     "call_candidate": "Call the candidate",

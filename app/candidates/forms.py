@@ -133,3 +133,7 @@ class FixEmailForm(FlaskForm):
             valid_email,
         ],
     )
+
+
+class ConfirmDecisionForm(FlaskForm):
+    """One click: the CSRF token is the whole form."""

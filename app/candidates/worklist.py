@@ -9,6 +9,8 @@ recruiter must do so no candidate is left waiting, in four sections.
 4. update requests   open tasks from candidates' "request an update" clicks.
 5. replies           open "reply owed" tasks: a candidate answered one of our emails
                      (app/replies/); answered from the row (replies_routes.py).
+6. client decisions  a client declined or moved a candidate forward on their decision page
+                     (app/decisions/): the prepared stage change, confirmed in one click.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import orm
 from app import clock
 from app.access import sees_everything
 from app.candidates.services import UNDELIVERABLE_TASKS
+from app.decisions.services import TASK_KIND as DECISION_TASK
 from app.extensions import db
 from app.models import (
     Application,
@@ -74,6 +77,7 @@ class Queue:
     undeliverable: list[Row] = field(default_factory=list)
     update_requests: list[Row] = field(default_factory=list)
     replies: list[Row] = field(default_factory=list)
+    decisions: list[Row] = field(default_factory=list)
     # True sizes: a section lists at most SECTION_LIMIT rows.
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -96,6 +100,7 @@ def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
         "undeliverable": _tasks(UNDELIVERABLE_TASKS, owner),
         "update_requests": _tasks(("update_request",), owner),
         "replies": _tasks((REPLY_TASK,), owner),
+        "decisions": _tasks((DECISION_TASK,), owner),
     }
 
 
@@ -118,6 +123,7 @@ def build(user: User, recruiter_id: int | None = None) -> Queue:
         "undeliverable": _task_rows(queries["undeliverable"]),
         "update_requests": _task_rows(queries["update_requests"]),
         "replies": _task_rows(queries["replies"]),
+        "decisions": _task_rows(queries["decisions"]),
     }
     counts = {name: len(found) for name, found in rows.items()}
     for name, found in rows.items():

@@ -26,7 +26,13 @@ from app.models.pipeline import (
     StageEvent,
     Task,
 )
-from app.models.replies import InboundReply, ReplyStatus
+from app.models.replies import (
+    ClientDecision,
+    Decision,
+    DecisionState,
+    InboundReply,
+    ReplyStatus,
+)
 from app.models.reports import (
     AGENCY_WIDE,
     SEVERITY,
@@ -50,8 +56,11 @@ __all__ = [
     "CandidateAction",
     "CandidateImport",
     "Client",
+    "ClientDecision",
     "Contact",
     "ContactChannel",
+    "Decision",
+    "DecisionState",
     "DigestSetting",
     "DeliveryEvent",
     "EngineFlag",

@@ -63,3 +63,46 @@ class InboundReply(db.Model):
 
     def __repr__(self) -> str:
         return f"<InboundReply {self.id} {self.status}>"
+
+
+class Decision(StrEnum):
+    MOVE_FORWARD = "move_forward"
+    DECLINE = "decline"
+    MORE_TIME = "more_time"
+
+
+class DecisionState(StrEnum):
+    # Decline / move forward: a stage change waiting in the recruiter's queue.
+    PREPARED = "prepared"
+    CONFIRMED = "confirmed"  # the stage change was made (by the recruiter, or automatically)
+    APPLIED = "applied"  # need more time: the date moved and the candidate is owed the news
+    OVERTAKEN = "overtaken"  # the application moved on before anyone confirmed
+
+
+class ClientDecision(db.Model):
+    """What a client's hiring manager decided on their signed decision page (app/decisions/):
+    nothing reaches the candidate from here except through the pipeline's own services."""
+
+    __tablename__ = "client_decisions"
+    __table_args__ = (
+        enum_check("decision", [d.value for d in Decision]),
+        enum_check("state", [s.value for s in DecisionState]),
+        sa.Index("ix_client_decisions_client_decided", "client_id", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    position_id: Mapped[int] = mapped_column(sa.ForeignKey("positions.id"))
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"))
+    decision: Mapped[str] = mapped_column(sa.String(20))
+    state: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    feedback: Mapped[str | None] = bounded_text(2000)
+    # The promise this answers, and (need more time) the new one.
+    promised_at: Mapped[datetime | None]
+    new_promised_at: Mapped[datetime | None]
+    contact_email: Mapped[str | None] = mapped_column(sa.String(320))
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tasks.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

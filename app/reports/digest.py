@@ -288,7 +288,8 @@ def send_staff_messages(ids: list[int]) -> dict:
                 # never be mistaken for one; the header names the staff message instead.
                 notification_id=None,
                 to_email=m.to_email,
-                to_name=m.user.name if m.user else "",
+                # Client mail (app/decisions/chase.py) rides here too, to the client's contact.
+                to_name=m.user.name if m.user and m.user.email == m.to_email else "",
                 subject=m.subject,
                 text=m.body_text,
                 html=m.body_html,
