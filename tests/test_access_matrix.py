@@ -42,6 +42,8 @@ MATRIX = {
     "POST /queue/tasks/<int:task_id>/reply":                 "login login 400   404   400   400",
     "POST /queue/tasks/<int:task_id>/retry":                 "login login 400   404   400   400",
     "POST /queue/replies/<int:task_id>/answer":              "login login 400   404   400   400",
+    "GET /queue/decisions/<int:task_id>":                    "login login 200   404   200   200",
+    "POST /queue/decisions/<int:task_id>/confirm":           "login login 302   404   302   302",
     # -- Clients (shared by all staff)
     "GET /clients":                                          "login login 200   200   200   200",
     "GET /clients/<int:client_id>":                          "login login 200   200   200   200",
@@ -160,6 +162,10 @@ MATRIX = {
     "POST /status/link":                                     "200   200   200   200   200   200",
     "GET /status/unsubscribe/<token>":                       "403   200   403   403   403   403",
     "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
+    # -- The client's decision page (its signed link is the credential; `link` holds it)
+    "GET /decide/<token>":                                   "403   200   403   403   403   403",
+    "POST /decide/<token>/applications/<int:application_id>":
+        "403   400   403   403   403   403",
     # -- SendGrid webhook (a signature is the credential)
     "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
     # -- Inbound Parse (the secret in the URL is the credential: `link` holds it, the

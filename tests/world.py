@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app import clock
+from app.decisions import links as decision_links
 from app.extensions import db
 from app.imports.services import create_preview
 from app.models import (
     Application,
     Candidate,
     Client,
+    ClientDecision,
     MailboxMessage,
     Position,
     Stage,
@@ -73,6 +75,8 @@ class Records:
     update_task_id: int  # the candidate asked for an update
     undeliverable_task_id: int  # a message bounced
     reply_task_id: int  # the candidate replied to an email: an answer is owed
+    decision_task_id: int  # the client declined on their decision page: to confirm
+    decision_token: str  # the client's decision link for the position
     notification_id: int  # a message still owed (may be exempted)
     import_id: int
     mailbox_id: int
@@ -159,6 +163,27 @@ def records(owner: User, *, long: bool = False) -> Records:
         assignee_id=owner.id,
         due_at=now,
     )
+    decision_task = outbox.open_task(
+        kind="client_decision",
+        title=f"The client declined {candidate.name}",
+        dedupe_key=f"client_decision:world-{tag}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
+    db.session.flush()
+    db.session.add(
+        ClientDecision(
+            application_id=application.id,
+            position_id=position.id,
+            client_id=client.id,
+            decision="decline",
+            state="prepared",
+            task_id=decision_task.id,
+            decided_at=now,
+        )
+    )
     upload = create_preview(
         owner,
         filename=f"candidates-{tag}.csv",
@@ -184,6 +209,8 @@ def records(owner: User, *, long: bool = False) -> Records:
         update_task_id=update_task.id,
         undeliverable_task_id=undeliverable.id,
         reply_task_id=reply_task.id,
+        decision_task_id=decision_task.id,
+        decision_token=decision_links.token(position),
         notification_id=owed.id,
         import_id=upload.id,
         mailbox_id=mail.id,
@@ -262,6 +289,8 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
         if name == "token":
             if role != "link":
                 values[name] = FORGED_TOKEN
+            elif rule.rule.startswith("/decide/"):
+                values[name] = rec.decision_token
             elif "unsubscribe" in rule.rule:
                 values[name] = rec.unsubscribe_token
             else:
@@ -271,8 +300,11 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
         elif name == "task_id":
             retry = rule.endpoint.endswith(".retry")
             answer = rule.endpoint.endswith(".answer_reply")
+            decision = "/queue/decisions/" in rule.rule
             values[name] = (
-                rec.reply_task_id
+                rec.decision_task_id
+                if decision
+                else rec.reply_task_id
                 if answer
                 else rec.undeliverable_task_id
                 if retry
