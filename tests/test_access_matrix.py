@@ -95,6 +95,7 @@ MATRIX = {
         "login login 400   404   400   400",
     "POST /reports/applications/<int:application_id>/exempt":
         "login login 403   403   400   400",
+    "GET /reports/clients":                                  "login login 403   403   200   200",
     "GET /reports/delivery":                                 "login login 403   403   200   200",
     "GET /reports/digest":                                   "login login 200   200   200   200",
     "POST /reports/digest":                                  "login login 400   400   400   400",

@@ -222,3 +222,28 @@ def test_a_decided_candidate_is_not_listed_again(db, web, hiring):
     other = f.application(stage=Stage.INTERVIEW)
     response = web.post(f"/decide/{token}/applications/{other.id}", data={"decision": "decline"})
     assert response.status_code == 400
+
+
+def test_managers_see_each_clients_promises_and_the_digest_names_late_clients(
+    db, web, hiring, frozen
+):
+    from app.reports import overdue, promises
+    from app.reports.digest import build_digest
+
+    decisions.decide(hiring["position"], hiring["anna"].id, "move_forward")
+    task = db.session.scalar(sa.select(Task).where(Task.kind == decisions.TASK_KIND))
+    frozen.advance(days=1)  # decided a day and a bit after the interview
+    decisions.confirm(task, actor=hiring["owner"])
+    frozen.current = PROMISED + timedelta(hours=1)
+    sweep_promised_dates()  # Ben's date is missed
+    (row,) = promises.client_promises()
+    assert (row.made, row.kept, row.broken, row.late_now) == (2, 1, 1, 1)
+    assert row.median_days == 1.0
+    manager = f.user("manager")
+    db.session.commit()
+    overdue.refresh()
+    mail = build_digest(manager)
+    assert f"{hiring['position'].client.name}: 1 candidate waiting" in mail.text
+    sign_in(web, manager)
+    page = web.get("/reports/clients").get_data(as_text=True)
+    assert 'data-testid="client-row"' in page and hiring["position"].client.name in page

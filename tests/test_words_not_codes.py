@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from app import clock, labels
 from app.candidates import services as candidates
+from app.decisions import links as decision_links
+from app.decisions import services as decisions
 from app.extensions import db as _db
 from app.imports import running
 from app.imports import services as imports
@@ -195,6 +197,7 @@ class Agency:
         self._application_of("Hannah Schmidt").promised_response_at = LATER - timedelta(hours=2)
         self._delivery_events()
         self._other_states()
+        self._client_decisions()
         self._tasks_of_every_kind()
         self._data_protection()
         self._imports()
@@ -377,6 +380,18 @@ class Agency:
         _db.session.commit()
         services.exempt(exempted, actor=self.manager, reason="Told in person at the office.")
 
+    def _client_decisions(self) -> None:
+        """A client declines on their decision page: a prepared change in the queue."""
+        waiting = _db.session.scalar(
+            sa.select(Application)
+            .where(
+                Application.stage == Stage.INTERVIEW.value,
+                Application.promised_response_at.is_not(None),
+            )
+            .order_by(Application.id)
+        )
+        decisions.decide(waiting.position, waiting.id, "decline", reason="Another candidate")
+
     def _tasks_of_every_kind(self) -> None:
         have = set(_db.session.scalars(sa.select(Task.kind).distinct()))
         anyone = self._application_of("Amelia Hart")
@@ -518,6 +533,9 @@ def _values(agency) -> dict[str, list]:
         "message_id": list(_db.session.scalars(sa.select(MailboxMessage.id))),
         "kind": sorted(KINDS),
         "action": sorted(fanout.ACTIONS),
+        "task_id": list(
+            _db.session.scalars(sa.select(Task.id).where(Task.kind == decisions.TASK_KIND))
+        ),
     }
 
 
@@ -571,7 +589,12 @@ def _get_urls(app, values: dict, agency) -> list[str]:
         ):
             continue
         names = sorted(rule.arguments)
-        if "token" in names:
+        if rule.rule.startswith("/decide/"):
+            combos = [
+                {"token": decision_links.token(p)}
+                for p in _db.session.scalars(sa.select(Position).order_by(Position.id))
+            ]
+        elif "token" in names:
             combos = [c for c in _status_links() if set(c) == set(names)]
         else:
             assert all(n in values for n in names), f"{rule.rule}: no records for {names}"

@@ -34,7 +34,7 @@ from app.models.notifications import DISCHARGEABLE
 from app.orm import parse_id
 from app.pipeline import services
 from app.replies import services as replies
-from app.reports import bp, charts, dashboards, digest, overdue, queries
+from app.reports import bp, charts, dashboards, digest, overdue, promises, queries
 from app.reports.export import counts_csv, stream_csv
 from app.reports.forms import DigestSettingsForm, ExemptForm, LogContactForm, RefreshForm
 
@@ -334,6 +334,13 @@ def sla():
 
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
+
+
+@bp.route("/clients")
+@role_required(Role.MANAGER)
+def client_promises():
+    """Per client: decision dates promised, kept, broken; days to decide; late right now."""
+    return render_template("reports/clients.html", rows=promises.client_promises())
 
 
 @bp.route("/delivery")
