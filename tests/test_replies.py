@@ -362,3 +362,23 @@ def _reply_items():
     return _db.session.scalars(
         sa.select(OverdueItem).where(OverdueItem.reason == "reply_unanswered")
     ).all()
+
+
+def test_erasing_the_candidate_erases_what_they_wrote(db, web, sent):
+    from app.privacy.services import erase_candidate
+
+    post(web, to=reply_to(sent), files=[("cv.pdf", b"%PDF", "application/pdf")])
+    reply = only_reply()
+    erase_candidate(db.session.get(type(sent["application"].candidate), reply.candidate_id))
+    db.session.expire_all()
+    reply = only_reply()
+    assert (reply.body, reply.full_text, reply.from_email, reply.attachments) == (
+        None,
+        None,
+        None,
+        [],
+    )
+    # A later reply to the same message names nobody any more: recorded, owes nothing.
+    post(web, to=reply_to(sent), text="Hello again", headers="Message-ID: <again@mail>\n")
+    statuses = sorted(r.status for r in db.session.scalars(sa.select(InboundReply)))
+    assert statuses == ["accepted", "unknown"]
