@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.bulk import bp as bulk_bp
     from app.candidates import bp as candidates_bp
+    from app.decisions import bp as decisions_bp
     from app.devmail import bp as devmail_bp
     from app.extensions import csrf
     from app.imports import bp as imports_bp
@@ -129,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     register_rq_dashboard(app)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
+    app.register_blueprint(decisions_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(staff_bp)

@@ -111,6 +111,20 @@ def load(instance_path: str) -> dict:
         # recruiter or else automatically; one request per application per cooldown.
         "UPDATE_REQUEST_SLA_HOURS": _env_int("UPDATE_REQUEST_SLA_HOURS", 24),
         "UPDATE_REQUEST_COOLDOWN_HOURS": _env_int("UPDATE_REQUEST_COOLDOWN_HOURS", 72),
+        # Candidates' replies (SendGrid Inbound Parse, README "Replies"). With INBOUND_DOMAIN
+        # set, emails' Reply-To is reply+<signed token>@INBOUND_DOMAIN; unset, the recruiter.
+        "INBOUND_DOMAIN": os.environ.get("INBOUND_DOMAIN", "").strip(),
+        # The secret in the URL given to Inbound Parse; unset, the webhook answers 503.
+        "INBOUND_PARSE_SECRET": os.environ.get("INBOUND_PARSE_SECRET", ""),
+        # A larger post is refused (413); attachments are listed, never stored.
+        "INBOUND_MAX_BYTES": _env_int("INBOUND_MAX_BYTES", 20 * 1024 * 1024),
+        # Clients' decisions (app/decisions/): how long a decision link works, and after how
+        # many hours a client's decline / move forward is confirmed without the recruiter
+        # (0: never, the recruiter always confirms).
+        "CLIENT_DECISION_LINK_DAYS": _env_int("CLIENT_DECISION_LINK_DAYS", 14),
+        "CLIENT_DECISION_CONFIRM_HOURS": _env_int("CLIENT_DECISION_CONFIRM_HOURS", 0),
+        # A reply to an email older than this is recorded as expired and owes nothing.
+        "REPLY_TOKEN_MAX_AGE_DAYS": _env_int("REPLY_TOKEN_MAX_AGE_DAYS", 180),
         # The after-interview message goes this long after the interview started.
         "AFTER_INTERVIEW_DELAY_HOURS": _env_int("AFTER_INTERVIEW_DELAY_HOURS", 2),
         # Proxies in front of the app whose X-Forwarded-For / -Proto are trusted (ProxyFix);

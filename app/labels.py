@@ -24,6 +24,7 @@ from app.models import (
     OutcomeReason,
     OverdueReason,
     PositionStatus,
+    ReplyStatus,
     Role,
     StaffMessageState,
     Stage,
@@ -81,6 +82,7 @@ KINDS: dict[str, str] = {
     "position_reopened": "Role reopened notice",
     "still_deciding": "Still-deciding reminder",
     "update_reply": "Reply to an update request",
+    "reply_answer": "Answer to the candidate's email",
     "status_link": "Status page link",
     "hired": "Hired confirmation",
     "withdrawal_ack": "Withdrawal confirmation",
@@ -142,11 +144,14 @@ OVERDUE_REASONS: dict[str, str] = {
     OverdueReason.UNDELIVERABLE: "Undeliverable",
     OverdueReason.PROMISE_MISSED: "Decision date missed",
     OverdueReason.SILENT: "Silent",
+    OverdueReason.REPLY_UNANSWERED: "Reply unanswered",
 }
 
 # Kinds of Task: something a person must do so a candidate is not left waiting.
 TASK_KINDS: dict[str, str] = {
     "update_request": "Update request",
+    "reply_owed": "Reply owed",
+    "client_decision": "Client decision to confirm",
     "undeliverable": "Message did not arrive",
     "send_failed": "Message could not be sent",
     "call_candidate": "Call the candidate",
@@ -165,6 +170,18 @@ ACTIONS: dict[str, str] = {
     "links_revoked": "Status links revoked",
     "exported": "Personal data exported",
     "erased": "Personal data erased",
+}
+
+# What an email reply from a candidate turned out to be (app/models/replies.py).
+REPLY_STATUSES: dict[str, str] = {
+    ReplyStatus.ACCEPTED: "Replied by email",
+    ReplyStatus.OTHER_SENDER: "Reply from another address",
+    ReplyStatus.AUTO_REPLY: "Automatic reply (nothing owed)",
+    ReplyStatus.BOUNCE: "Delivery failure report (nothing owed)",
+    ReplyStatus.NO_TOKEN: "Email without a reply address of ours",
+    ReplyStatus.FORGED: "Reply with a forged reply address (ignored)",
+    ReplyStatus.EXPIRED: "Reply to an email too old to answer here",
+    ReplyStatus.UNKNOWN: "Reply to a message no longer on file",
 }
 
 POSITION_STATUSES: dict[str, str] = {
@@ -204,6 +221,7 @@ TABLES: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
     "channel": (CHANNELS, tuple(ContactChannel)),
     "action": (ACTIONS, CANDIDATE_ACTIONS),
     "overdue": (OVERDUE_REASONS, tuple(OverdueReason)),
+    "reply_status": (REPLY_STATUSES, tuple(ReplyStatus)),
     "position_status": (POSITION_STATUSES, tuple(PositionStatus)),
     "import_status": (IMPORT_STATUSES, tuple(ImportStatus)),
     "staff_message_state": (STAFF_MESSAGE_STATES, tuple(StaffMessageState)),
@@ -241,6 +259,7 @@ channel = _reader(CHANNELS)
 event = _reader(DELIVERY_EVENTS)
 overdue_reason = _reader(OVERDUE_REASONS)
 task_kind = _reader(TASK_KINDS)
+reply_status = _reader(REPLY_STATUSES)
 action = _reader(ACTIONS)
 position_status = _reader(POSITION_STATUSES)
 import_status = _reader(IMPORT_STATUSES)
@@ -285,6 +304,7 @@ FILTERS = {
     "event_label": event,
     "overdue_label": overdue_reason,
     "task_label": task_kind,
+    "reply_status_label": reply_status,
     "action_label": action,
     "position_status_label": position_status,
     "import_status_label": import_status,

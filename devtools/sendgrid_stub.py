@@ -576,6 +576,7 @@ class SendGridStub:
             "from": body["from"],
             "subject": _substitute(p.get("subject") or body.get("subject"), subs),
             "headers": {**(body.get("headers") or {}), **(p.get("headers") or {})},
+            "reply_to": (body.get("reply_to") or {}).get("email"),
             "sandbox": sandbox,
             "used_substitutions": bool(subs),
             "received_at": now,

@@ -27,8 +27,9 @@ from tests.web import Web, sign_in
 
 RECORD_KEYS = ("position_id", "application_id", "candidate_id", "task_id", "import_id")
 MISSING = 987_654
-# Admin pages see every record by design; candidates reach theirs through a signed link.
-OTHER_PRINCIPALS = ("/admin/", "/status/")
+# Admin pages see every record by design; candidates reach theirs through a signed link, and
+# so do clients' hiring managers (their decision page).
+OTHER_PRINCIPALS = ("/admin/", "/status/", "/decide/")
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def world(db):
     candidate = f.candidate(name="Amelia Hart")
     candidate.owner_id = riley.id
     application = f.application(position_=position, candidate_=candidate, stage=Stage.INTERVIEW)
-    tasks = [  # the queue's two task pages each take their own kind
+    tasks = [  # the queue's task pages each take their own kind
         outbox.open_task(
             kind=kind,
             title=f"Amelia: {kind}",
@@ -53,7 +54,7 @@ def world(db):
             application_id=application.id,
             assignee_id=riley.id,
         )
-        for kind in ("update_request", "undeliverable")
+        for kind in ("update_request", "undeliverable", "reply_owed", "client_decision")
     ]
     db.session.commit()
     upload = imports.create_preview(
@@ -139,7 +140,9 @@ def test_the_records_are_real_pages_for_those_who_may_open_them(app, web, world)
             ids = world["ids"][key]
             # The bulk result page shows the applications it names.
             query = {"stage": "interview", "application_ids": world["ids"]["application_id"]}
-            url = _url(rule, key, ids[0] if isinstance(ids, tuple) else ids, query)
+            if isinstance(ids, tuple):  # the task of the kind this page takes
+                ids = ids[3] if rule.rule.startswith("/queue/decisions/") else ids[0]
+            url = _url(rule, key, ids, query)
             response = web.get(url)
             assert response.status_code in (200, 302), (who, rule.rule, response.status_code)
         web.post("/logout")

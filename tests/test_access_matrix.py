@@ -54,6 +54,9 @@ MATRIX = {
     "POST /admin/users/<int:user_id>/activate":              "login login 403   403   403   302",
     "POST /admin/users/<int:user_id>/deactivate":            "login login 403   403   403   302",
     "POST /admin/users/<int:user_id>/role":                  "login login 403   403   403   400",
+    "POST /queue/replies/<int:task_id>/answer":              "login login 400   404   400   400",
+    "GET /queue/decisions/<int:task_id>":                    "login login 200   404   200   200",
+    "POST /queue/decisions/<int:task_id>/confirm":           "login login 302   404   302   302",
     # -- Clients (shared by all staff)
     "GET /clients":                                          "login login 200   200   200   200",
     "GET /clients/<int:client_id>":                          "login login 200   200   200   200",
@@ -106,6 +109,7 @@ MATRIX = {
         "login login 400   404   400   400",
     "POST /reports/applications/<int:application_id>/exempt":
         "login login 403   403   400   400",
+    "GET /reports/clients":                                  "login login 403   403   200   200",
     "GET /reports/delivery":                                 "login login 403   403   200   200",
     "GET /reports/digest":                                   "login login 200   200   200   200",
     "POST /reports/digest":                                  "login login 400   400   400   400",
@@ -180,6 +184,10 @@ MATRIX = {
     "POST /status/link":                                     "200   200   200   200   200   200",
     "GET /status/unsubscribe/<token>":                       "403   200   403   403   403   403",
     "POST /status/unsubscribe/<token>":                      "403   200   403   403   403   403",
+    # -- The client's decision page (its signed link is the credential; `link` holds it)
+    "GET /decide/<token>":                                   "403   200   403   403   403   403",
+    "POST /decide/<token>/applications/<int:application_id>":
+        "403   400   403   403   403   403",
     # -- SendGrid webhook (a signature is the credential)
     "POST /webhooks/sendgrid":                               "403   403   403   403   403   403",
     # -- API tokens page (each person's own tokens; another's is 404)
@@ -218,6 +226,9 @@ MATRIX = {
     "GET /api/v1/tasks":                                     "401   401   200   200   200   200",
     "POST /api/v1/tasks/<int:task_id>/reply":                "401   401   200   404   200   200",
     "POST /api/v1/tasks/<int:task_id>/retry":                "401   401   200   404   200   200",
+    # -- Inbound Parse (the secret in the URL is the credential: `link` holds it, the
+    # others send a wrong one; an empty form is not a post from SendGrid)
+    "POST /webhooks/sendgrid/inbound/<secret>":              "403   400   403   403   403   403",
     # -- Assets
     "GET /static/<path:filename>":                           "200   200   200   200   200   200",
     "GET /bootstrap/static/<path:filename>":                 "200   200   200   200   200   200",

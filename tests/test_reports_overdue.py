@@ -312,6 +312,7 @@ def test_counts_agree_with_rows_and_csv(agency, web):
         "undeliverable": 1,
         "promise_missed": 2,
         "silent": 1,
+        "reply_unanswered": 0,  # tests/test_replies.py
     }
     owners = {name: total for _, name, _, total in counts.by_owner}
     assert owners == {"Riley Recruiter": 3, "Sofia Recruiter": 4}

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from app import clock, labels
 from app.candidates import services as candidates
+from app.decisions import links as decision_links
+from app.decisions import services as decisions
 from app.extensions import db as _db
 from app.imports import running
 from app.imports import services as imports
@@ -39,6 +41,7 @@ from app.models import (
     ContactChannel,
     DeliveryEvent,
     ImportStatus,
+    InboundReply,
     MailboxMessage,
     Notification,
     NState,
@@ -46,6 +49,7 @@ from app.models import (
     OverdueItem,
     Position,
     PositionStatus,
+    ReplyStatus,
     StaffMessage,
     StaffMessageState,
     Stage,
@@ -63,6 +67,7 @@ from app.pipeline import fanout, services
 from app.pipeline.followups import sweep_after_interviews
 from app.positions import services as positions
 from app.privacy import services as privacy
+from app.replies import services as replies
 from app.reports import digest, overdue
 from app.seed import seed_demo
 from app.status import services as status
@@ -176,6 +181,7 @@ class Agency:
         self.positions: dict[str, Position] = {}
         self._endings()
         self._candidates_act()
+        self._replies()
         self._contacts()
         self._superseded()
         clk.advance(hours=1)  # past the undo window
@@ -192,6 +198,7 @@ class Agency:
         self._application_of("Hannah Schmidt").promised_response_at = LATER - timedelta(hours=2)
         self._delivery_events()
         self._other_states()
+        self._client_decisions()
         self._tasks_of_every_kind()
         self._data_protection()
         self._imports()
@@ -256,6 +263,36 @@ class Agency:
         status.set_optional_updates(grace, False)
         status.set_optional_updates(grace, True, via="unsubscribe")
         status.set_optional_updates(grace, False, via="unsubscribe")
+
+    def _replies(self) -> None:
+        """Email replies of every status; one answered, one left unanswered (overdue)."""
+        amelia = self._application_of("Amelia Hart")
+        for status_ in ReplyStatus:
+            _db.session.add(
+                InboundReply(
+                    dedupe_key=f"words:{status_}",
+                    status=status_.value,
+                    candidate_id=amelia.candidate_id,
+                    application_id=amelia.id,
+                    from_email=amelia.candidate.email,
+                    subject="Re: your application",
+                    body="Any news?",
+                    attachments=[{"name": "cv.pdf", "size": 2048, "type": "application/pdf"}],
+                )
+            )
+        for key in ("answered", "unanswered"):
+            outbox.open_task(
+                kind=replies.TASK_KIND,
+                title=f"{amelia.candidate.name} replied",
+                dedupe_key=f"words:reply:{key}",
+                candidate_id=amelia.candidate_id,
+                application_id=amelia.id,
+                assignee_id=self.riley.id,
+                due_at=START + timedelta(days=1),
+            )
+        _db.session.commit()
+        task = _db.session.scalar(sa.select(Task).where(Task.dedupe_key == "words:reply:answered"))
+        replies.answer(task, actor=self.riley, message="We will hear on Friday.")
 
     def _contacts(self) -> None:
         for channel, name in zip(
@@ -344,6 +381,18 @@ class Agency:
         )
         _db.session.commit()
         services.exempt(exempted, actor=self.manager, reason="Told in person at the office.")
+
+    def _client_decisions(self) -> None:
+        """A client declines on their decision page: a prepared change in the queue."""
+        waiting = _db.session.scalar(
+            sa.select(Application)
+            .where(
+                Application.stage == Stage.INTERVIEW.value,
+                Application.promised_response_at.is_not(None),
+            )
+            .order_by(Application.id)
+        )
+        decisions.decide(waiting.position, waiting.id, "decline", reason="Another candidate")
 
     def _tasks_of_every_kind(self) -> None:
         have = set(_db.session.scalars(sa.select(Task.kind).distinct()))
@@ -458,6 +507,7 @@ def _assert_covers(agency) -> None:
             set(labels.DELIVERY_EVENTS),
         ),
         "imports": (_present(CandidateImport.status), set(ImportStatus)),
+        "replies": (_present(InboundReply.status), set(ReplyStatus)),
         "staff": (_present(StaffMessage.state), set(StaffMessageState)),
     }
     missing = {name: want - have for name, (have, want) in expected.items() if want - have}
@@ -490,6 +540,9 @@ def _values(agency) -> dict[str, list]:
         "token_id": [],  # only ever POSTed to (revoke)
         "kind": sorted(KINDS),
         "action": sorted(fanout.ACTIONS),
+        "task_id": list(
+            _db.session.scalars(sa.select(Task.id).where(Task.kind == decisions.TASK_KIND))
+        ),
     }
 
 
@@ -543,7 +596,12 @@ def _get_urls(app, values: dict, agency) -> list[str]:
         ):
             continue
         names = sorted(rule.arguments)
-        if "token" in names:
+        if rule.rule.startswith("/decide/"):
+            combos = [
+                {"token": decision_links.token(p)}
+                for p in _db.session.scalars(sa.select(Position).order_by(Position.id))
+            ]
+        elif "token" in names:
             combos = [c for c in _status_links() if set(c) == set(names)]
         else:
             assert all(n in values for n in names), f"{rule.rule}: no records for {names}"

@@ -21,12 +21,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app import clock
 from app.api import tokens as api_tokens
+from app.decisions import links as decision_links
 from app.extensions import db
 from app.imports.services import create_preview
 from app.models import (
     Application,
     Candidate,
     Client,
+    ClientDecision,
     MailboxMessage,
     Position,
     Stage,
@@ -50,6 +52,8 @@ ALL_ROUTES = {
         .public_key()
         .public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     ).decode(),
+    "INBOUND_DOMAIN": "reply.agency.test",
+    "INBOUND_PARSE_SECRET": "inbound-parse-secret",
 }
 STAFF_ROLES = ("owner", "other", "manager", "admin")
 ROLES = ("anon", "link", *STAFF_ROLES)
@@ -76,6 +80,9 @@ class Records:
     undeliverable_task_id: int  # a message bounced
     chase_task_id: int  # "chase the client for a decision" (marked done on My queue)
     user_id: int  # a member of staff for the admins' user management to act on
+    reply_task_id: int  # the candidate replied to an email: an answer is owed
+    decision_task_id: int  # the client declined on their decision page: to confirm
+    decision_token: str  # the client's decision link for the position
     notification_id: int  # a message still owed (may be exempted)
     import_id: int
     mailbox_id: int
@@ -164,7 +171,37 @@ def records(owner: User, *, long: bool = False) -> Records:
         assignee_id=owner.id,
         due_at=now,
     )
+    reply_task = outbox.open_task(
+        kind="reply_owed",
+        title=f"{candidate.name} replied",
+        dedupe_key=f"reply_owed:world-{tag}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
     colleague = _user("recruiter", _name(f"Colin {tag}", size(200)))
+    decision_task = outbox.open_task(
+        kind="client_decision",
+        title=f"The client declined {candidate.name}",
+        dedupe_key=f"client_decision:world-{tag}",
+        candidate_id=candidate.id,
+        application_id=application.id,
+        assignee_id=owner.id,
+        due_at=now,
+    )
+    db.session.flush()
+    db.session.add(
+        ClientDecision(
+            application_id=application.id,
+            position_id=position.id,
+            client_id=client.id,
+            decision="decline",
+            state="prepared",
+            task_id=decision_task.id,
+            decided_at=now,
+        )
+    )
     upload = create_preview(
         owner,
         filename=f"candidates-{tag}.csv",
@@ -201,6 +238,9 @@ def records(owner: User, *, long: bool = False) -> Records:
         undeliverable_task_id=undeliverable.id,
         chase_task_id=chase.id,
         user_id=colleague.id,
+        reply_task_id=reply_task.id,
+        decision_task_id=decision_task.id,
+        decision_token=decision_links.token(position),
         notification_id=owed.id,
         import_id=upload.id,
         mailbox_id=mail.id,
@@ -348,15 +388,23 @@ def path_values(rule, rec: Records, role: str) -> dict[str, object]:
         if name == "token":
             if role != "link":
                 values[name] = FORGED_TOKEN
+            elif rule.rule.startswith("/decide/"):
+                values[name] = rec.decision_token
             elif "unsubscribe" in rule.rule:
                 values[name] = rec.unsubscribe_token
             else:
                 values[name] = rec.token
+        elif name == "secret":
+            values[name] = ALL_ROUTES["INBOUND_PARSE_SECRET"] if role == "link" else FORGED_TOKEN
         elif name == "task_id":
             if rule.endpoint.endswith(".retry"):
                 values[name] = rec.undeliverable_task_id
             elif rule.endpoint.endswith(".done"):
                 values[name] = rec.chase_task_id
+            elif rule.endpoint.endswith(".answer_reply"):
+                values[name] = rec.reply_task_id
+            elif "/queue/decisions/" in rule.rule:
+                values[name] = rec.decision_task_id
             else:
                 values[name] = rec.update_task_id
         elif name == "filename":

@@ -29,6 +29,10 @@ SCHEDULE: tuple[Periodic, ...] = (
         "RECONCILE_INTERVAL_SECONDS",
         "app.pipeline.promised_dates:sweep_promised_dates",
     ),
+    # Clients chased for the decisions they promised: the email a business day before, one
+    # reminder once missed, and prepared decisions confirmed by themselves if the agency
+    # turned that on (app/decisions/chase.py).
+    Periodic("client-decisions", "RECONCILE_INTERVAL_SECONDS", "app.decisions.chase:sweep"),
     Periodic(
         "after-interview",
         "RECONCILE_INTERVAL_SECONDS",

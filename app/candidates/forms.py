@@ -141,3 +141,7 @@ class FixEmailForm(FlaskForm):
 
 class DoneForm(FlaskForm):
     """Mark a task done (nothing to type: the form carries the CSRF token)."""
+
+
+class ConfirmDecisionForm(FlaskForm):
+    """One click: the CSRF token is the whole form."""

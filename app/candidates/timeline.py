@@ -19,6 +19,7 @@ from app.models import (
     Client,
     Contact,
     DeliveryEvent,
+    InboundReply,
     Notification,
     Position,
     StageEvent,
@@ -27,12 +28,20 @@ from app.models import (
 )
 
 # Same instant: the cause sorts after (below) its effects in a newest-first list.
-_ORDER = {"stage": 0, "action": 1, "task_opened": 2, "message": 3, "contact": 4, "task_resolved": 5}
+_ORDER = {
+    "stage": 0,
+    "action": 1,
+    "reply": 1,
+    "task_opened": 2,
+    "message": 3,
+    "contact": 4,
+    "task_resolved": 5,
+}
 
 
 @dataclass
 class Entry:
-    type: str  # stage, message, contact, action, task_opened, task_resolved
+    type: str  # stage, message, contact, action, reply, task_opened, task_resolved
     at: datetime
     item: object
     about: str | None = None  # "Position at Client"
@@ -50,6 +59,7 @@ def timeline(candidate: Candidate) -> list[Entry]:
         + _contact_entries(candidate.id, about, names)
         + _action_entries(candidate.id, about, names)
         + _task_entries(candidate.id, about, names)
+        + _reply_entries(candidate.id, about)
     )
     entries.sort(key=lambda e: (e.at, _ORDER[e.type], e.sort_id), reverse=True)
     return entries
@@ -176,3 +186,14 @@ def _task_entries(candidate_id, about, names) -> list[Entry]:
                 )
             )
     return entries
+
+
+def _reply_entries(candidate_id, about) -> list[Entry]:
+    """What the candidate wrote back by email (app/replies/), automatic mail included."""
+    rows = db.session.scalars(
+        sa.select(InboundReply).where(InboundReply.candidate_id == candidate_id)
+    )
+    return [
+        Entry("reply", r.received_at, r, about.get(r.application_id), r.from_email, sort_id=r.id)
+        for r in rows
+    ]

@@ -1,6 +1,6 @@
 """The recruiter's work list ("My queue" at /queue; nothing to do with RQ's queues): what a
-recruiter must do so no candidate is left waiting, in five sections. Every open task a
-recruiter owns is in exactly one of sections 2-5, whatever its kind, so nothing can fall
+recruiter must do so no candidate is left waiting, in seven sections. Every open task a
+recruiter owns is in exactly one of sections 2-7, whatever its kind, so nothing can fall
 between them.
 
 1. owed a response   the overdue report's own definition (app/reports/overdue.py), reasons
@@ -13,6 +13,10 @@ between them.
                      missed decision dates, messages still owed after the SLA.
 4. undeliverable     open tasks from bounces, drops and permanent send failures.
 5. update requests   open tasks from candidates' "request an update" clicks.
+6. replies           open "reply owed" tasks: a candidate answered one of our emails
+                     (app/replies/); answered from the row (replies_routes.py).
+7. client decisions  a client declined or moved a candidate forward on their decision page
+                     (app/decisions/): the prepared stage change, confirmed in one click.
 
 `counts()` is the one count every page shows (the navigation badge, the dashboard, the
 queue's own headings).
@@ -29,6 +33,7 @@ from sqlalchemy import orm
 from app import clock
 from app.access import sees_everything
 from app.candidates.services import UNDELIVERABLE_TASKS
+from app.decisions.services import TASK_KIND as DECISION_TASK
 from app.extensions import db
 from app.models import (
     Application,
@@ -42,6 +47,7 @@ from app.models import (
     User,
 )
 from app.pipeline.promised_dates import PROMISE_TASKS
+from app.replies.services import TASK_KIND as REPLY_TASK
 from app.reports.overdue import overdue_union, thresholds
 
 # Section 2 lists the reminders; a missed date's row is covered by either kind of task.
@@ -50,7 +56,7 @@ UPDATE_TASKS = ("update_request",)
 # Tasks whose settling is something done outside Closeloop (telling the client, chasing
 # them): the queue offers "Mark done". Every other kind is settled by what its row offers.
 DONE_TASKS = ("candidate_withdrew", "promised_date_due")
-TASK_SECTIONS = ("due_soon", "calls", "undeliverable", "update_requests")
+TASK_SECTIONS = ("due_soon", "calls", "undeliverable", "update_requests", "replies", "decisions")
 OWED_REASONS = (OverdueReason.OWED_UNSENT.value, OverdueReason.PROMISE_MISSED.value)
 SECTION_LIMIT = 200  # a page, not a report: the overdue report has the full list
 # The queue shows a message's kind and state, never its rendered content.
@@ -87,6 +93,8 @@ class Queue:
     calls: list[Row] = field(default_factory=list)
     undeliverable: list[Row] = field(default_factory=list)
     update_requests: list[Row] = field(default_factory=list)
+    replies: list[Row] = field(default_factory=list)
+    decisions: list[Row] = field(default_factory=list)
     # True sizes: a section lists at most SECTION_LIMIT rows.
     counts: dict[str, int] = field(default_factory=dict)
     overdue: int = 0
@@ -121,13 +129,15 @@ def scope_owner(user: User, recruiter_id: int | None) -> int | None:
 
 
 def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
-    listed = (*CHASE_TASKS, *UNDELIVERABLE_TASKS, *UPDATE_TASKS)
+    listed = (*CHASE_TASKS, *UNDELIVERABLE_TASKS, *UPDATE_TASKS, REPLY_TASK, DECISION_TASK)
     return {
         "owed": _owed(owner, now),
         "due_soon": _tasks(Task.kind.in_(CHASE_TASKS), owner),
         "calls": _tasks(Task.kind.notin_(listed), owner),
         "undeliverable": _tasks(Task.kind.in_(UNDELIVERABLE_TASKS), owner),
         "update_requests": _tasks(Task.kind.in_(UPDATE_TASKS), owner),
+        "replies": _tasks(Task.kind == REPLY_TASK, owner),
+        "decisions": _tasks(Task.kind == DECISION_TASK, owner),
     }
 
 

@@ -29,6 +29,7 @@ PURPOSES = {
     "position_reopened": "The role is open again after a hold.",
     "still_deciding": "A promised decision date passed with no decision (optional update).",
     "update_reply": "The candidate asked for an update from their status page.",
+    "reply_answer": "The candidate replied to one of our emails; the recruiter answers.",
     "status_link": "The candidate asked for a fresh link to their status page.",
     "hired": "The candidate was hired.",
     "withdrawal_ack": "The candidate withdrew; we confirm it.",

@@ -33,6 +33,13 @@ from app.models.pipeline import (
     StageEvent,
     Task,
 )
+from app.models.replies import (
+    ClientDecision,
+    Decision,
+    DecisionState,
+    InboundReply,
+    ReplyStatus,
+)
 from app.models.reports import (
     AGENCY_WIDE,
     SEVERITY,
@@ -63,12 +70,16 @@ __all__ = [
     "CandidateAction",
     "CandidateImport",
     "Client",
+    "ClientDecision",
     "Contact",
     "ContactChannel",
+    "Decision",
+    "DecisionState",
     "DigestSetting",
     "DeliveryEvent",
     "EngineFlag",
     "ImportStatus",
+    "InboundReply",
     "Lease",
     "MailboxMessage",
     "MessageTemplate",
@@ -82,6 +93,7 @@ __all__ = [
     "Position",
     "PositionStatus",
     "ReconcilerRun",
+    "ReplyStatus",
     "Role",
     "SEVERITY",
     "Stage",

@@ -46,6 +46,11 @@ class Position(TimestampMixin, db.Model):
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # Whom at the client decides (empty: the client's contact), emailed for the decisions
+    # promised on this position (app/decisions/); bumping the version revokes decision links.
+    contact_name: Mapped[str | None] = mapped_column(sa.String(200))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(320))
+    decision_link_version: Mapped[int] = mapped_column(default=1)
 
     client: Mapped[Client] = relationship(back_populates="positions")
     owner = relationship("User")

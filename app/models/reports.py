@@ -24,15 +24,17 @@ class OverdueReason(StrEnum):
     UNDELIVERABLE = "undeliverable"  # bounced or dropped, no manual contact since
     PROMISE_MISSED = "promise_missed"  # the promised decision date passed, candidate not told
     SILENT = "silent"  # active, no candidate-facing contact for N business days
+    REPLY_UNANSWERED = "reply_unanswered"  # the candidate wrote; no answer within the SLA
 
 
 # Lower is worse: a candidate whose message never left, then one whose message never
-# arrived, then a broken promise, then silence.
+# arrived, then a broken promise, then a candidate's unanswered reply, then silence.
 SEVERITY: dict[str, int] = {
     OverdueReason.OWED_UNSENT: 1,
     OverdueReason.UNDELIVERABLE: 2,
     OverdueReason.PROMISE_MISSED: 3,
-    OverdueReason.SILENT: 4,
+    OverdueReason.REPLY_UNANSWERED: 4,
+    OverdueReason.SILENT: 5,
 }
 
 

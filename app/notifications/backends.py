@@ -33,6 +33,8 @@ class OutgoingEmail:
     html: str | None
     category: str  # the message kind, reported to the provider for statistics
     headers: dict[str, str] = field(default_factory=dict)
+    # Where the candidate's answer goes (app/notifications/reply_tokens.py); None: nowhere set.
+    reply_to: str | None = None
     # The other notifications this email answers (a digest); reported back in custom_args.
     member_ids: tuple[int, ...] = ()
     # Further references reported to the provider (and back in its events).
@@ -71,7 +73,7 @@ class MailboxBackend:
                 "subject": m.subject,
                 "body_text": m.text,
                 "body_html": m.html,
-                "headers": dict(m.headers),
+                "headers": {**m.headers, **({"Reply-To": m.reply_to} if m.reply_to else {})},
                 "created_at": _now(),
             }
             for mid, m in zip(ids, messages, strict=True)

@@ -37,6 +37,8 @@ KINDS: dict[str, Kind] = {
         Kind("position_reopened", "update"),
         Kind("still_deciding", "optional"),
         Kind("update_reply", "update", requested=True),
+        # The recruiter's answer to the candidate's email reply (app/replies/).
+        Kind("reply_answer", "update", requested=True),
         Kind("status_link", "service", requested=True),
         Kind("hired", "outcome", in_writing=True),
         Kind("withdrawal_ack", "outcome", requested=True, in_writing=True),

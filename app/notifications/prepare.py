@@ -14,7 +14,7 @@ from app import clock
 from app.bulk_sql import ids_in
 from app.extensions import db
 from app.models import Application, Notification, NState, Position
-from app.notifications import outbox, pacing
+from app.notifications import outbox, pacing, reply_tokens
 from app.notifications.backends import OutgoingEmail
 from app.notifications.kinds import KINDS
 from app.notifications.render import Rendered, RenderError, render_email
@@ -150,6 +150,7 @@ def _prepared(group: list[Notification], r: Rendered) -> Prepared:
         html=r.html,
         category=lead.kind if len(group) == 1 else "digest",
         headers=dict(r.headers),
+        reply_to=reply_tokens.reply_to(lead.id, lead.application.position.owner.email),
         member_ids=tuple(n.id for n in group[1:]),
         shared=r.shared,
         fills=r.fills,

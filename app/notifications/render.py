@@ -39,6 +39,7 @@ SUBJECTS = {
     "position_reopened": _l("{position} at {client}: the role is open again"),
     "still_deciding": _l("{position} at {client}: no decision yet, here is where things stand"),
     "update_reply": _l("{position} at {client}: your update"),
+    "reply_answer": _l("{position} at {client}: our answer to your email"),
     "status_link": _l("Your link to follow your applications with {agency}"),
     "hired": _l("{position} at {client}: congratulations"),
     "withdrawal_ack": _l("{position} at {client}: your application is withdrawn"),

@@ -110,6 +110,9 @@ class SendGridBackend:
         }
         if self.from_name:
             payload["from"]["name"] = self.from_name
+        if first.reply_to:
+            # Per request, not per personalization: plan_requests groups by it.
+            payload["reply_to"] = {"email": first.reply_to}
         if inline:
             payload["content"] = _content(first.text, first.html)
         elif first.shared is not None:
@@ -188,18 +191,21 @@ def plan_requests(messages: list[OutgoingEmail]) -> list[list[int]]:
     """Split a batch into requests, as lists of positions in `messages`.
 
     A request shares its categories and content parts, so messages are grouped by kind, by
-    whether they have an HTML part and by shared layout (if any), and groups are cut at 1000
+    whether they have an HTML part, by shared layout (if any) and by Reply-To (SendGrid sets
+    it per request: with INBOUND_DOMAIN set, each message names itself in its Reply-To and
+    goes in a request of its own), and groups are cut at 1000
     personalizations. A message whose substitutions would exceed SendGrid's limit goes alone,
     its content inline.
     """
-    groups: dict[tuple[str, bool, str | None], list[int]] = {}
+    groups: dict[tuple[str, bool, str | None, str | None], list[int]] = {}
     alone: list[list[int]] = []
     for i, m in enumerate(messages):
         if substitutions_size(m) > SUBSTITUTIONS_LIMIT:
             alone.append([i])
         else:
             layout = m.shared.key if m.shared is not None else None
-            groups.setdefault((m.category, m.html is not None, layout), []).append(i)
+            key = (m.category, m.html is not None, layout, m.reply_to)
+            groups.setdefault(key, []).append(i)
     plan = [
         group[start : start + MAX_PERSONALIZATIONS]
         for group in groups.values()

@@ -49,6 +49,18 @@ class PositionForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), fits(Position.title)])
     location = StringField("Location", validators=[Optional(), fits(Position.location)])
     owner_id = SelectField("Owner", coerce=int, validators=[DataRequired()])
+    # Whom at the client decides (empty: the client's contact): they get the decision emails.
+    contact_name = StringField(
+        "Who decides at the client", validators=[Optional(), fits(Position.contact_name)]
+    )
+    contact_email = StringField(
+        "Their email",
+        validators=[
+            Optional(),
+            Regexp(EMAIL_SHAPE, message="Invalid email address."),
+            fits(Position.contact_email),
+        ],
+    )
 
 
 class MoveForm(FlaskForm):

@@ -66,7 +66,7 @@ def _data(form, names: tuple[str, ...]) -> dict:
 
 
 CLIENT_FIELDS = ("name", "contact_name", "contact_email", "notes")
-POSITION_FIELDS = ("client_id", "title", "location", "owner_id")
+POSITION_FIELDS = ("client_id", "title", "location", "owner_id", "contact_name", "contact_email")
 
 
 # -- positions --------------------------------------------------------------------------------

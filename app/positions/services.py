@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app import access, clock
+from app.decisions import links as decision_links
 from app.extensions import db
 from app.models import Client, Position, PositionStatus, User
 from app.positions import queries
@@ -95,11 +96,15 @@ def save_position(
     title: str,
     location: str | None = None,
     owner_id: int | None = None,
+    contact_name: str | None = None,
+    contact_email: str | None = None,
 ) -> Position:
     """Open (position None) or edit a position. A new one is open and belongs to `owner_id`
     (default: the actor)."""
     title = _text("title", title, Position.__table__.c.title, required=True)
     location = _text("location", location, Position.__table__.c.location)
+    contact_name = _text("contact_name", contact_name, Position.__table__.c.contact_name)
+    contact_email = _text("contact_email", contact_email, Position.__table__.c.contact_email)
     if not client_id or db.session.get(Client, client_id) is None:
         raise Refused("client_id", "Choose a client.")
     owner_id = owner_id or actor.id
@@ -116,5 +121,8 @@ def save_position(
         db.session.add(position)
     position.client_id, position.title, position.location = client_id, title, location
     position.owner_id, position.updated_at = owner_id, now
+    if (position.contact_email or None) != (contact_email or None):
+        decision_links.revoke(position)  # links sent to the previous contact stop working
+    position.contact_name, position.contact_email = contact_name, contact_email
     db.session.commit()
     return position

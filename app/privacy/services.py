@@ -24,6 +24,7 @@ from app.models import (
     CandidateAction,
     Contact,
     DeliveryEvent,
+    InboundReply,
     MailboxMessage,
     Notification,
     OutcomeReason,
@@ -190,6 +191,9 @@ def _scrub_history(candidate: Candidate) -> None:
         task.detail = None
     for action in _rows(CandidateAction, CandidateAction.candidate_id == candidate.id):
         action.detail = None
+    for reply in _rows(InboundReply, InboundReply.candidate_id == candidate.id):
+        reply.body = reply.full_text = reply.subject = reply.from_email = reply.to_email = None
+        reply.attachments = []
 
 
 def _applications(candidate: Candidate) -> list[Application]:

@@ -38,7 +38,7 @@ from app.models import (
 )
 from app.notifications.backends import OutgoingEmail, get_backend
 from app.notifications.errors import ConfigurationError, PermanentSendError, SendError
-from app.reports import queries
+from app.reports import promises, queries
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def build_digest(user: User, now: datetime | None = None) -> Digest | None:
         "settings_url": f"{base}/reports/digest",
         "agency": current_app.config["AGENCY_NAME"],
         "today": get_calendar().local_date(now),
+        "late_clients": promises.late_clients() if is_manager(user) else [],
     }
     noun = "item" if counts.total == 1 else "items"
     who = "across the agency" if is_manager(user) else "on your positions"
@@ -296,7 +297,8 @@ def send_staff_messages(ids: list[int]) -> dict:
                 # never be mistaken for one; the header names the staff message instead.
                 notification_id=None,
                 to_email=m.to_email,
-                to_name=m.user.name if m.user else "",
+                # Client mail (app/decisions/chase.py) rides here too, to the client's contact.
+                to_name=m.user.name if m.user and m.user.email == m.to_email else "",
                 subject=m.subject,
                 text=m.body_text,
                 html=m.body_html,

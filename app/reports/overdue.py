@@ -13,7 +13,9 @@ An application is overdue for a reason when, at `now`:
                    reconciler's sweep tells the candidate and moves the date); or that sweep
                    found the date missed, could not send "still deciding" (opted out, or too
                    many already), and nobody has resolved the recruiter's task.
-4. silent          it is active and nobody has contacted the candidate (an email sent, or a
+4. reply_unanswered the candidate replied to one of our emails (app/replies/) and the
+                   recruiter's "reply owed" task is open past its due time.
+5. silent          it is active and nobody has contacted the candidate (an email sent, or a
                    logged contact for this application or for the candidate as a whole) for
                    more than SILENT_AFTER_BUSINESS_DAYS business days.
 
@@ -79,7 +81,7 @@ def thresholds(now: datetime | None = None) -> Thresholds:
     )
 
 
-# -- the four reasons ---------------------------------------------------------------------
+# -- the five reasons ---------------------------------------------------------------------
 
 _COLUMNS = ("application_id", "since", "notification_id", "message_kind", "message_state", "note")
 
@@ -224,11 +226,33 @@ def _silent(t: Thresholds, ids) -> list[sa.Select]:
     return [query]
 
 
+def _reply_unanswered(t: Thresholds, ids) -> list[sa.Select]:
+    """The candidate wrote to us (app/replies/) and the recruiter's "reply owed" task is
+    still open past its due time."""
+    query = sa.select(
+        Task.application_id.label("application_id"),
+        Task.due_at.label("since"),
+        _typed_null(sa.Integer).label("notification_id"),
+        _typed_null(sa.String(40)).label("message_kind"),
+        _typed_null(sa.String(20)).label("message_state"),
+        sa.literal("the candidate's email is waiting for an answer", sa.String(300)).label("note"),
+    ).where(
+        Task.kind == "reply_owed",
+        Task.resolved_at.is_(None),
+        Task.application_id.is_not(None),
+        Task.due_at < t.now,
+    )
+    if ids is not None:
+        query = query.where(Task.application_id.in_(ids))
+    return [query]
+
+
 BRANCHES = {
     OverdueReason.OWED_UNSENT: _owed_unsent,
     OverdueReason.UNDELIVERABLE: _undeliverable,
     OverdueReason.PROMISE_MISSED: _promise_missed,
     OverdueReason.SILENT: _silent,
+    OverdueReason.REPLY_UNANSWERED: _reply_unanswered,
 }
 
 

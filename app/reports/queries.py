@@ -218,7 +218,7 @@ def iter_rows(f: Filters, batch: int = 5000) -> Iterator[Row]:
 def counts(f: Filters | None = None, *, top: int | None = None) -> Counts:
     """Totals per reason, recruiter and client, from the kept counts (age filter ignored).
 
-    Three small GROUP BYs in the database over at most four rows per position; `top` keeps
+    Three small GROUP BYs in the database over at most five rows per position; `top` keeps
     only the largest recruiters and clients (the page), None keeps all (digest, export)."""
     f = f or Filters()
     c = OverdueCount

@@ -35,7 +35,8 @@ from app.models import (
 from app.models.notifications import DISCHARGEABLE
 from app.orm import parse_id
 from app.pipeline import services
-from app.reports import bp, charts, dashboards, digest, overdue, queries, snapshots
+from app.replies import services as replies
+from app.reports import bp, charts, dashboards, digest, overdue, promises, queries, snapshots
 from app.reports.export import counts_csv, stream_csv
 from app.reports.forms import DigestSettingsForm, ExemptForm, LogContactForm, RefreshForm
 
@@ -229,6 +230,7 @@ def _render_application(application, back, contact_form, exempt_error):
         notifications=notifications,
         contacts=contacts,
         tasks=tasks,
+        replies=replies.for_application(application.id),
         contact_form=contact_form,
         exempt_form=ExemptForm(next=back),
         exempt_error=exempt_error,
@@ -381,6 +383,13 @@ def _as_of(*saved) -> datetime | None:
 
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
+
+
+@bp.route("/clients")
+@role_required(Role.MANAGER)
+def client_promises():
+    """Per client: decision dates promised, kept, broken; days to decide; late right now."""
+    return render_template("reports/clients.html", rows=promises.client_promises())
 
 
 @bp.route("/delivery")

@@ -1,0 +1,135 @@
+"""The emails that bring a client's hiring manager to their decision page.
+
+One business day before a promised decision date, the position's decision contact gets one
+email listing every candidate awaiting their decision on it (once per promised date). When a
+date has passed with no decision (the promised-dates sweep has opened a "decision date
+missed" task and told the candidate), they get one reminder per missed promise, and never
+more than one a day. Both are staff-side mail (`staff_messages`, sent by the digest's job
+through the same backend), never candidate notifications: they do not count in the
+candidate's outbox, its SLA or its invariant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+
+from app import clock
+from app.business_days import get_calendar
+from app.decisions import links
+from app.decisions.services import awaiting, contact, pending_decision
+from app.extensions import db
+from app.models import Application, Position, StaffMessage, StaffMessageState, Stage, Task
+from app.reports import digest
+
+REQUEST = "client_decision_request"
+REMINDER = "client_decision_reminder"
+
+
+def sweep(now: datetime | None = None) -> dict:
+    """Scheduler entry point: requests and reminders owed now, and auto-confirmations."""
+    from app.decisions.services import confirm_due
+
+    now = now or clock.now()
+    written = []
+    for position in _positions_waiting():
+        waiting = [a for a in awaiting(position) if pending_decision(a) is None]
+        name, email = contact(position)
+        if not waiting or not email:
+            continue
+        message = _request(position, waiting, name, email, now) or _reminder(
+            position, waiting, name, email, now
+        )
+        if message is not None:
+            written.append(message.id)
+    db.session.commit()
+    if written:
+        digest.dispatch(written)  # the digest tick re-dispatches whatever this misses
+    return {"written": len(written), "confirmed": confirm_due(now)}
+
+
+def _positions_waiting() -> list[Position]:
+    ids = sa.select(Application.position_id).where(
+        Application.stage == Stage.INTERVIEW.value,
+        Application.promised_response_at.is_not(None),
+    )
+    return list(db.session.scalars(sa.select(Position).where(Position.id.in_(ids))))
+
+
+def _request(position, waiting, name, email, now) -> StaffMessage | None:
+    calendar = get_calendar()
+    soon = [
+        a
+        for a in waiting
+        if calendar.shift(a.promised_response_at, -1) <= now < a.promised_response_at
+    ]
+    if not soon:
+        return None
+    first = min(a.promised_response_at for a in soon)
+    key = f"{REQUEST}:{position.id}:{first.isoformat()}"
+    return _write(position, REQUEST, key, waiting, name, email, now, due_by=first)
+
+
+def _reminder(position, waiting, name, email, now) -> StaffMessage | None:
+    missed = db.session.scalar(
+        sa.select(sa.func.max(Task.id)).where(
+            Task.kind == "promise_missed",
+            Task.resolved_at.is_(None),
+            Task.application_id.in_([a.id for a in waiting]),
+        )
+    )
+    if missed is None:
+        return None
+    recent = db.session.scalar(
+        sa.select(StaffMessage.id).where(
+            StaffMessage.kind == REMINDER,
+            StaffMessage.idempotency_key.like(f"{REMINDER}:{position.id}:%"),
+            StaffMessage.created_at > now - timedelta(days=1),
+        )
+    )
+    if recent is not None:
+        return None  # never more than one a day
+    key = f"{REMINDER}:{position.id}:{missed}"
+    return _write(position, REMINDER, key, waiting, name, email, now, due_by=None)
+
+
+def _write(position, kind, key, waiting, name, email, now, *, due_by) -> StaffMessage | None:
+    if db.session.scalar(sa.select(StaffMessage.id).where(StaffMessage.idempotency_key == key)):
+        return None
+    values = {
+        "kind": kind,
+        "contact_name": name,
+        "position": position,
+        "client": position.client,
+        "waiting": waiting,
+        "due_by": due_by,
+        "url": links.url(position),
+        "recruiter": position.owner,
+        "agency_name": current_app.config["AGENCY_NAME"],
+        "link_days": current_app.config["CLIENT_DECISION_LINK_DAYS"],
+    }
+    if kind == REQUEST:
+        subject = f"Your decision on {position.title}: {len(waiting)} candidate(s) waiting"
+    else:
+        subject = f"Reminder: {len(waiting)} candidate(s) still waiting on {position.title}"
+    message = StaffMessage(
+        user_id=position.owner_id,
+        kind=kind,
+        idempotency_key=key,
+        state=StaffMessageState.PENDING.value,
+        to_email=email,
+        subject=subject[:300],
+        body_text=render_template("decisions/email.txt", **values),
+        body_html=render_template("decisions/email.html", **values),
+        item_count=len(waiting),
+        due_at=now,
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except sa.exc.IntegrityError:
+        return None  # another scheduler wrote it first
+    return message
