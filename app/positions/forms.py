@@ -57,8 +57,8 @@ class PositionForm(FlaskForm):
         "Their email",
         validators=[
             Optional(),
-            Regexp(EMAIL_SHAPE, message="Invalid email address."),
             fits(Position.contact_email),
+            valid_email,
         ],
     )
 
