@@ -63,6 +63,7 @@ def world_ids(app):
         "import": rec.import_id,
         "mailbox": rec.mailbox_id,
         "token": rec.token,
+        "decision_token": rec.decision_token,
     }
     demo = db.session.scalar(sa.select(Candidate).where(Candidate.name == "Amelia Hart"))
     ids["demo_token"] = links.status_token(demo) if demo else rec.token
@@ -136,6 +137,8 @@ def test_no_serious_or_critical_violation_anywhere(live_server, tab, world_ids):
         _check(page, label, found)
     page.goto(f"{live_server}/status/not-a-token")
     _check(page, "status link problem", found)
+    page.goto(f"{live_server}/decide/{ids['decision_token']}")
+    _check(page, "client decision page", found)
     page.set_content(ids["email_html"])
     _check(page, "email HTML", found)
 
