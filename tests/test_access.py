@@ -28,8 +28,10 @@ from tests.web import Web, sign_in
 RECORD_KEYS = ("position_id", "application_id", "candidate_id", "task_id", "import_id")
 MISSING = 987_654
 # Admin pages see every record by design; candidates reach theirs through a signed link, and
-# so do clients' hiring managers (their decision page).
-OTHER_PRINCIPALS = ("/admin/", "/status/", "/decide/")
+# so do clients' hiring managers (their decision page). The REST API takes a bearer token,
+# never a session: its 404 for someone else's record is tested in tests/test_api.py and the
+# matrix's "another recruiter" column.
+OTHER_PRINCIPALS = ("/admin/", "/status/", "/decide/", "/api/")
 
 
 @pytest.fixture

@@ -167,6 +167,28 @@ def test_logging_a_contact_settles_an_owed_message(db, web, riley_queue, frozen)
     assert "Owed Olivia" not in section(page, "owed")
 
 
+def test_a_refused_contact_shows_its_error_on_its_own_row(db, web, riley_queue, frozen):
+    owed = riley_queue["owed"]
+    sign_in(web, riley_queue["riley"])
+    form = section(web.get("/queue").get_data(as_text=True), "owed")
+    key = re.search(r'name="row" value="([^"]+)"', form).group(1)
+    response = web.post(
+        f"/candidates/{owed.candidate_id}/contacts",
+        data={
+            "channel": "phone",
+            "summary": "",
+            "application_id": owed.id,
+            "next": "queue",
+            "row": key,
+        },
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    # The row's form is open again, with what went wrong beside it.
+    assert f'class="collapse cl-row-form show" id="f-{key}"' in page
+    assert 'data-testid="row-error"' in page
+
+
 def test_recording_the_decision_clears_a_missed_and_a_due_promise(db, web, riley_queue, frozen):
     riley = riley_queue["riley"]
     page = sign_in(web, riley).get("/queue").get_data(as_text=True)
@@ -363,9 +385,16 @@ def test_a_phone_only_candidate_in_a_cancellation_is_in_view_everywhere_at_once(
     report = manager.get("/reports/overdue").get_data(as_text=True)
     assert "Phone Pat" in report  # the same day: no SLA to wait out
 
+    # The call tells her; the recruiter ticks the cancellation email it stands for (17.2).
     web.post(
         f"/candidates/{phone_only.id}/contacts",
-        data={"channel": "phone", "summary": "Called her", "application_id": a.id, "next": "queue"},
+        data={
+            "channel": "phone",
+            "summary": "Called her",
+            "application_id": a.id,
+            "next": "queue",
+            "settle": _owed_ids(a),
+        },
     )
     page = web.get("/queue").get_data(as_text=True)
     assert "settles the owed role cancelled email and 1 open task" in page

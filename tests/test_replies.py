@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from app import clock
 from app.candidates import worklist
 from app.extensions import db as _db
-from app.models import InboundReply, MailboxMessage, Notification, NState, Stage, Task
+from app.models import (
+    InboundReply,
+    MailboxMessage,
+    Notification,
+    NState,
+    ReplyStatus,
+    Stage,
+    Task,
+)
 from app.notifications import reply_tokens
 from app.notifications.backends import OutgoingEmail
 from app.notifications.send import deliver
@@ -353,7 +361,7 @@ def test_unanswered_past_the_sla_it_is_overdue_in_the_report_and_digest(db, web,
     sign_in(web, manager)
     report = web.get("/reports/overdue").get_data(as_text=True)
     assert "Reply unanswered" in report
-    assert worklist.count(sent["owner"])["replies"] == 1
+    assert worklist.counts(sent["owner"]).sections["replies"] == 1
 
 
 def _reply_items():
@@ -383,3 +391,39 @@ def test_erasing_the_candidate_erases_what_they_wrote(db, web, sent):
     post(web, to=address, text="Hello again", headers="Message-ID: <again@mail>\n")
     statuses = sorted(r.status for r in db.session.scalars(sa.select(InboundReply)))
     assert statuses == ["accepted", "unknown"]
+
+
+def test_a_reply_owed_an_answer_is_pushed_to_the_ats_and_an_auto_reply_is_not(db, web, sent):
+    """Outbound webhooks (issue 13): `candidate.replied` for a reply that owes an answer."""
+    from app.models import WebhookDelivery
+    from app.outbound import services as outbound
+
+    admin = f.user(name="Ada Admin")
+    endpoint = outbound.create_endpoint(
+        url="https://ats.example.test/hooks",
+        events=["candidate.replied"],
+        description=None,
+        actor=admin,
+    )
+    db.session.commit()
+    assert post(web, to=reply_to(sent)).status_code == 200
+    away = "Auto-Submitted: auto-replied\nMessage-ID: <away-1@mail>\n"
+    assert post(web, to=reply_to(sent), subject="Out of Office", headers=away).status_code == 200
+    assert outbound.collect() == 1
+    assert outbound.collect() == 0
+    (delivery,) = db.session.scalars(
+        sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    ).all()
+    reply = db.session.scalar(
+        sa.select(InboundReply).where(InboundReply.status == ReplyStatus.ACCEPTED.value)
+    )
+    assert delivery.event_type == "candidate.replied"
+    assert delivery.payload["data"] == {
+        "reply_id": reply.id,
+        "candidate_id": sent["application"].candidate_id,
+        "application_id": sent["application"].id,
+        "in_reply_to_notification_id": sent["notification"].id,
+        "task_id": reply.task_id,
+        "from_candidate": True,
+    }
+    assert "Anna" not in json.dumps(delivery.payload)  # ids only: the text stays with us

@@ -184,7 +184,7 @@ def log_contact(candidate_id: int):
             return redirect(url_for("candidates.profile", candidate_id=candidate.id) + "#timeline")
     if back_to_queue:
         key = request.form.get("row", "")[:40]
-        return render_queue((f"contact-{key}", form), 400)
+        return render_queue((key, form), 400)  # the row's own key: its form opens again
     return _render_profile(candidate, contact_form=form, status=400)
 
 

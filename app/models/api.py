@@ -57,6 +57,7 @@ WEBHOOK_EVENTS = (
     "notification.failed",
     "application.stage_changed",
     "task.opened",
+    "candidate.replied",
 )
 DELIVERY_STATES = ("pending", "delivered", "failed", "abandoned")
 

@@ -18,6 +18,7 @@ EVENT_WORDS = {
     "notification.failed": "A message could not be sent",
     "application.stage_changed": "An application moved stage",
     "task.opened": "A task was opened for a recruiter",
+    "candidate.replied": "A candidate replied to an email and is owed an answer",
 }
 
 

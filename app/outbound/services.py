@@ -38,6 +38,7 @@ from app.models import (
     WebhookEndpoint,
 )
 from app.models.notifications import Alert
+from app.models.replies import InboundReply, ReplyStatus
 from app.orm import max_length
 from app.outbound import signing
 
@@ -52,6 +53,10 @@ NOTIFICATION_EVENTS = {
     "notification.bounced": Notification.bounced_at,
     "notification.failed": Notification.failed_at,
 }
+
+
+# Replies that open a "reply owed" task (the others are recorded and owe nothing).
+ANSWERED_REPLIES = (ReplyStatus.ACCEPTED.value, ReplyStatus.OTHER_SENDER.value)
 
 
 class EndpointRefused(ValueError):
@@ -142,6 +147,34 @@ def _events_since(since: datetime):
                 "candidate_id": task.candidate_id,
                 "assignee_id": task.assignee_id,
                 "due_at": task.due_at.isoformat() if task.due_at else None,
+            },
+        )
+    # A candidate's email reply that is owed an answer (app/replies/); auto-replies, bounces
+    # and replies with a bad token owe nothing and are not pushed. The text stays here: an
+    # ATS reads it from the candidate's timeline, not from a webhook body.
+    replies = db.session.execute(
+        sa.select(
+            InboundReply.id,
+            InboundReply.candidate_id,
+            InboundReply.application_id,
+            InboundReply.notification_id,
+            InboundReply.task_id,
+            InboundReply.status,
+            InboundReply.received_at,
+        ).where(InboundReply.received_at >= since, InboundReply.status.in_(ANSWERED_REPLIES))
+    )
+    for rid, candidate_id, application_id, nid, task_id, status, at in replies:
+        yield (
+            "candidate.replied",
+            f"msg_reply_{rid}",
+            at,
+            {
+                "reply_id": rid,
+                "candidate_id": candidate_id,
+                "application_id": application_id,
+                "in_reply_to_notification_id": nid,
+                "task_id": task_id,
+                "from_candidate": status == ReplyStatus.ACCEPTED.value,
             },
         )
     for event_type, column in NOTIFICATION_EVENTS.items():
