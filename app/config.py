@@ -141,14 +141,12 @@ def load(instance_path: str) -> dict:
         # an Idempotency-Key's first answer is kept.
         "API_REQUESTS_PER_MINUTE": _env_int("API_REQUESTS_PER_MINUTE", 600),
         "API_IDEMPOTENCY_HOURS": _env_int("API_IDEMPOTENCY_HOURS", 24),
-        "API_IDEMPOTENCY_PURGE_SECONDS": float(
-            os.environ.get("API_IDEMPOTENCY_PURGE_SECONDS", "3600")
-        ),
+        "API_IDEMPOTENCY_PURGE_SECONDS": _env_float("API_IDEMPOTENCY_PURGE_SECONDS", 3600),
         # Outbound webhooks (app/outbound): failures in a row before an endpoint is disabled,
         # and the seconds each HTTP delivery may take.
         "WEBHOOK_DISABLE_AFTER_FAILURES": _env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20),
         "WEBHOOK_TIMEOUT_SECONDS": _env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
-        "WEBHOOK_SWEEP_SECONDS": float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "10")),
+        "WEBHOOK_SWEEP_SECONDS": _env_float("WEBHOOK_SWEEP_SECONDS", 10),
         # New password hashes (app/models/people.py). Deliberately not read from the
         # environment: production keeps Werkzeug's scrypt; only the tests set a cheap one.
         "PASSWORD_HASH_METHOD": DEFAULT_PASSWORD_HASH_METHOD,

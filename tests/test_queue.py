@@ -385,7 +385,11 @@ def test_a_phone_only_candidate_in_a_cancellation_is_in_view_everywhere_at_once(
     report = manager.get("/reports/overdue").get_data(as_text=True)
     assert "Phone Pat" in report  # the same day: no SLA to wait out
 
-    # The call tells her; the recruiter ticks the cancellation email it stands for (17.2).
+    # No address: the call is how she hears it, so the cancellation is ticked by default (an
+    # email candidate's outcome never is, issue 17.2).
+    (nid,) = _owed_ids(a)
+    box = re.search(rf'<input[^>]*name="settle" value="{nid}"[^>]*>', calls).group(0)
+    assert "checked" in box
     web.post(
         f"/candidates/{phone_only.id}/contacts",
         data={

@@ -35,14 +35,18 @@ class Settleable:
     application_id: int
     kind: str
     state: str
+    has_address: bool = True  # False: the candidate has no email address, a call is all
 
     @property
     def in_writing(self) -> bool:
-        return KINDS[self.kind].in_writing
+        """News the candidate still needs in writing (an offer, an outcome), when an email
+        can reach them at all."""
+        return KINDS[self.kind].in_writing and self.has_address
 
     @property
     def ticked_by_default(self) -> bool:
-        """An offer or an outcome the candidate still needs in writing: never by default."""
+        """An offer or an outcome the candidate still needs in writing: never by default.
+        With no address nothing can be written: the call is how they hear it."""
         return not self.in_writing
 
 
@@ -53,8 +57,13 @@ def settleable(application_ids: Collection[int]) -> dict[int, list[Settleable]]:
     for chunk in chunks(ids, 900):
         rows = db.session.execute(
             sa.select(
-                Notification.id, Notification.application_id, Notification.kind, Notification.state
+                Notification.id,
+                Notification.application_id,
+                Notification.kind,
+                Notification.state,
+                Candidate.email.is_not(None) & (Candidate.email != ""),
             )
+            .join(Candidate, Candidate.id == Notification.candidate_id)
             .where(Notification.application_id.in_(chunk), Notification.state.in_(DISCHARGEABLE))
             .order_by(Notification.id)
         )
