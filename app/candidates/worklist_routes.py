@@ -107,7 +107,8 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
 
 def _owed_messages(items) -> dict:
     """What each listed application owes, for the contact forms' tick boxes."""
-    rows = items.owed + items.due_soon + items.undeliverable + items.update_requests
+    sections = ("owed", *worklist.TASK_SECTIONS)  # every row that may carry a contact form
+    rows = [r for name in sections for r in getattr(items, name)]
     return settleable(sorted({r.application_id for r in rows if r.application_id}))
 
 
