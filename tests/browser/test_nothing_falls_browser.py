@@ -64,6 +64,8 @@ def test_a_phone_only_candidate_through_a_cancellation_until_the_call_is_logged(
     # Cancel the position from its board.
     tab.goto(f"{live_server}/positions/{desk['position']}")
     tab.get_by_role("link", name="Cancel position").click()
+    tab.wait_for_url(re.compile(r"/lifecycle/cancel$"))
+    tab.wait_for_load_state("load")  # bulk.js listens for the choice once it has run
     tab.get_by_label("Why is it cancelled?").select_option("budget_cut")
     confirm = tab.locator("#confirm-lifecycle")
     expect(confirm).to_be_enabled()
