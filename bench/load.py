@@ -544,14 +544,11 @@ def main(argv=None) -> int:
     from app import create_app
 
     app = create_app()
-    movable = seed(
-        app, args.recruiters, args.positions, args.per_position, args.owed, args.tasks
-    )
+    movable = seed(app, args.recruiters, args.positions, args.per_position, args.owed, args.tasks)
     recruiters = [Recruiter(email, items) for email, items in movable.items()]
     statements = in_process(app, recruiters[0], args.profile)
     print(
-        "SQL statements per request: "
-        + " ".join(f"{name}={n}" for name, n in statements.items()),
+        "SQL statements per request: " + " ".join(f"{name}={n}" for name, n in statements.items()),
         flush=True,
     )
 

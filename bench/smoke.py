@@ -82,6 +82,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ("requests", "known_ms", "unknown_ms", "ratio", "baseline_known_ms"),
     ),
     Benchmark(
+        "load",
+        (
+            "bench/load.py",
+            *("--recruiters", "1", "--positions", "2", "--per-position", "10", "--owed", "5"),
+            *("--tasks", "2", "--alone", "2", "--rate", "2", "--seconds", "2"),
+            *("--saturate-seconds", "2", "--clients", "2"),
+        ),
+        "load",
+        ("p50_ms", "p99_ms", "rps", "ceiling_rps"),
+    ),
+    Benchmark(
         "soak",
         ("bench/soak.py", "--n", "60", "--workers", "1", "--seconds", "150", "--kill-every", "2"),
         "soak",

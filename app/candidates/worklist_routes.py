@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import access, clock, labels
@@ -102,6 +103,8 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         now=clock.now(),
         done_kinds=worklist.DONE_TASKS,
         owed_messages=_owed_messages(items),
+        # Signed once for the page's hundreds of row forms (each csrf_token() call signs anew).
+        form_token=generate_csrf(),
     ), status
 
 
