@@ -106,13 +106,16 @@ def test_board_has_bulk_hooks_and_move_menu(web, me):
 
 
 def count_queries(db):
+    """Statements run by any engine: the test client's requests go through an app (and an
+    engine) of their own, so listening on `db.engine` alone counted none of them."""
     statements = []
 
     def listener(conn, cursor, statement, *args):
         statements.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    return statements, lambda: sa.event.remove(db.engine, "before_cursor_execute", listener)
+    engine = sa.engine.Engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    return statements, lambda: sa.event.remove(engine, "before_cursor_execute", listener)
 
 
 def test_board_query_count_does_not_grow_with_cards(web, me, db):
@@ -128,6 +131,7 @@ def test_board_query_count_does_not_grow_with_cards(web, me, db):
     for n in (2, 30):
         add(n)
         db.session.commit()
+        web.get(f"/positions/{position.id}")  # the navigation badge counted, then cached
         statements, stop = count_queries(db)
         try:
             assert web.get(f"/positions/{position.id}").status_code == 200
@@ -372,3 +376,54 @@ def test_move_and_undo_need_a_csrf_token(make_app, app, me, db):
     assert web.post(f"/applications/{a.id}/undo").status_code == 400
     db.session.expire_all()
     assert db.session.get(Application, a.id).stage == Stage.SUBMITTED
+
+
+def _version_on(page: str) -> str:
+    return re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+
+
+def test_a_confirm_after_the_application_changed_is_refused_with_the_new_email(web, me, db):
+    a = f.application(position_=f.position(owner=me), candidate_=f.candidate(name="Jo Jones"))
+    sign_in(web, me)
+    url = f"/applications/{a.id}/move?to=offer"
+    seen = _version_on(text(web.get(url)))
+    services.move_stage(a, Stage.CLIENT_REVIEW, actor=me)  # a colleague, meanwhile
+    page = text(web.post(url, data={"version": seen, "confirm": "1"}))
+    assert "changed since the preview was shown" in page
+    assert "Hello Jo," in page.split('data-testid="text"')[1]  # the email as it stands now
+    db.session.expire_all()
+    assert db.session.get(Application, a.id).stage == Stage.CLIENT_REVIEW
+    kinds = db.session.scalars(
+        sa.select(Notification.kind).where(Notification.application_id == a.id)
+    )
+    assert "offer" not in set(kinds)
+
+    response = web.post(url, data={"version": _version_on(page), "confirm": "1"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Application, a.id).stage == Stage.OFFER
+
+
+def test_a_confirm_makes_the_move_once_not_its_preview_first(web, me, db):
+    """The confirm used to run the whole preview (in a savepoint) and then the move: more
+    statements than the preview page itself. It now makes the move once and checks the
+    message it owes."""
+    a = f.application(position_=f.position(owner=me))
+    sign_in(web, me)
+    url = f"/applications/{a.id}/move?to=client_review"
+    web.get(url)
+    statements, stop = count_queries(db)
+    try:
+        page = text(web.get(url))
+    finally:
+        stop()
+    previewed = len(statements)
+    statements, stop = count_queries(db)
+    try:
+        response = web.post(url, data={"version": _version_on(page), "confirm": "1"})
+    finally:
+        stop()
+    assert response.status_code == 302
+    assert len(statements) < previewed, (len(statements), previewed)
+    db.session.expire_all()
+    assert db.session.get(Application, a.id).stage == Stage.CLIENT_REVIEW

@@ -79,6 +79,52 @@ def preview_move(
     )
 
 
+class StalePreview(PipelineError):
+    """The application changed after the preview was shown: what it showed may be wrong."""
+
+
+def confirm_move(
+    application: Application,
+    to_stage: str,
+    *,
+    actor: User | None,
+    reason: str | None = None,
+    note: str | None = None,
+    previewed_version: int | None = None,
+) -> Notification | None:
+    """The move the recruiter saw previewed, made and committed in one pass.
+
+    Refused, with nothing written, when the application changed since the preview
+    (`previewed_version`, the version the preview page was drawn from) or when the message
+    it owes now has a problem the preview would have shown (a missing field, a template that
+    no longer renders). Nothing else can differ from the preview, so the preview is not run
+    a second time first (it was: twice the statements for every confirm)."""
+    if previewed_version is not None and application.version != previewed_version:
+        raise StalePreview(
+            "This application changed since the preview was shown: check the email below "
+            "again, then confirm."
+        )
+    notification = plan_move(application, Stage(to_stage), actor, reason, note, clock.now())
+    if notification is not None:
+        db.session.flush()
+        problems = blocking_problems(notification)
+        if problems:
+            db.session.rollback()
+            raise PipelineError(" ".join(problems))
+    db.session.commit()
+    return notification
+
+
+def blocking_problems(n: Notification) -> list[str]:
+    """What stops a message being sent as previewed: `_describe`'s problems."""
+    problems = missing_fields(n)
+    try:
+        render(n)
+    except RenderError as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def preview_interview(application: Application, *, actor: User | None, **details) -> Preview:
     """`details` are record_interview's keyword arguments."""
     details.setdefault("note", None)

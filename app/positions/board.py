@@ -110,12 +110,16 @@ def move(application_id: int):
         reason = (form.reason.data or None) if terminal else None
         if terminal and not reason:
             form.reason.errors.append("Choose why the application ends: it picks the email.")
+        elif "confirm" in request.form:
+            done = _confirm_move(form, application, to_stage, reason, form.note.data or None)
+            if done is not None:
+                return done
+            result = _preview_or_error(form, application, to_stage, reason)
         else:
             result = _preview_or_error(form, application, to_stage, reason)
-            if result and not result.blocked and "confirm" in request.form:
-                return _confirm_move(application, to_stage, reason, form.note.data or None)
     elif request.method == "GET" and not terminal:
         result = _preview_or_error(form, application, to_stage, None)
+    form.version.data = application.version  # the version this page's preview shows
     return render_template(
         "positions/move.html",
         application=application,
@@ -132,17 +136,34 @@ def _preview_or_error(form, application, to_stage, reason):
             application, to_stage, actor=current_user, reason=reason, note=form.note.data or None
         )
     except PipelineError as exc:
-        form.form_errors.append(str(exc))
+        if str(exc) not in form.form_errors:  # a refused confirm may have said it already
+            form.form_errors.append(str(exc))
         return None
 
 
-def _confirm_move(application, to_stage: Stage, reason: str | None, note: str | None):
+def _confirm_move(form, application, to_stage: Stage, reason: str | None, note: str | None):
+    """The redirect to the board once moved; None when refused (the page shows why, with
+    the preview as things stand now)."""
     name = application.candidate.name
     try:
-        services.move_stage(application, to_stage, actor=current_user, reason=reason, note=note)
-    except PipelineError as exc:  # raced with another change since the preview
-        flash(str(exc), "danger")
-        return redirect(url_for("positions.board", position_id=application.position_id))
+        previewed = int(form.version.data) if form.version.data else None
+    except ValueError:
+        previewed = -1  # not a version this application ever had: refused as stale
+    try:
+        preview.confirm_move(
+            application,
+            to_stage,
+            actor=current_user,
+            reason=reason,
+            note=note,
+            previewed_version=previewed,
+        )
+    except preview.StalePreview as exc:
+        form.form_errors.append(str(exc))
+        return None
+    except PipelineError as exc:  # not allowed, or the email has a problem to fix first
+        form.form_errors.append(str(exc))
+        return None
     flash(f"{name} moved to {labels.phrase(labels.stage(to_stage))}.", f"undo:{application.id}")
     return redirect(url_for("positions.board", position_id=application.position_id))
 

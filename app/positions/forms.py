@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Optional
 
 from app import labels
@@ -64,6 +64,9 @@ class PositionForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
+    # The application's version the preview was drawn from: a confirm against another
+    # version is refused (app.pipeline.preview.confirm_move).
+    version = HiddenField(validators=[Optional()])
     reason = SelectField("Why does it end?", validators=[Optional()], validate_choice=False)
     note = TextAreaField(
         "Personal note (added to the email)",
