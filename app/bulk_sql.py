@@ -145,3 +145,18 @@ def update_many(
         .values(**values, **{n: sa.bindparam(f"b_{n}") for n in names})
     )
     session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+# Rows written at once after which the planner's statistics are refreshed: autovacuum
+# analyzes a table only once 10% of it changed, and may be off, late or busy; until then a
+# page filtered on the new rows is planned as if they were not there.
+ANALYZE_AFTER_ROWS = 1000
+
+
+def analyze(session, *tables: str) -> None:
+    """Fresh planner statistics for `tables` (every table when none), after a bulk write
+    (PostgreSQL; elsewhere nothing). Runs in the caller's transaction: call it after the
+    commit that wrote the rows, then commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(sa.text("ANALYZE " + ", ".join(tables) if tables else "ANALYZE"))

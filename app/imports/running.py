@@ -19,7 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app import clock, tracing
-from app.bulk_sql import insert_many
+from app.bulk_sql import ANALYZE_AFTER_ROWS, analyze, insert_many
 from app.extensions import db
 from app.imports.services import (
     ImportRefused,
@@ -172,7 +172,19 @@ def _write(candidate_import: CandidateImport, state: dict) -> str:
     _finish(candidate_import, fresh, created, attached)
     db.session.commit()
     _report_progress(candidate_import.id, len(todo))
+    if len(todo) >= ANALYZE_AFTER_ROWS:  # after the commit: the import's locks are gone
+        _analyze()
     return ImportStatus.DONE.value
+
+
+def _analyze() -> None:
+    """The written import stands whatever happens here: statistics are an optimisation."""
+    try:
+        analyze(db.session, "candidates", "applications", "stage_events")
+        db.session.commit()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        log.warning("import: ANALYZE after the import failed", exc_info=True)
 
 
 def _write_in_chunks(candidate_import: CandidateImport, todo: list[dict]):
