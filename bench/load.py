@@ -37,6 +37,7 @@ Goals (issue 18): p50 <= 30 ms, p99 <= 150 ms, rps >= 10% of ceiling_rps.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import random
@@ -362,7 +363,7 @@ def saturate(work, clients: int, seconds: float) -> tuple[float, int, int, float
     return done[0] / elapsed, done[0], errors[0], cpu_seconds() - cpu0
 
 
-def open_loop(pool: Pool, rate: float, views: float, seconds: float) -> dict:
+def open_loop(pool: Pool, rate: float, views: float, seconds: float, drain: float) -> dict:
     """Arrivals on a fixed schedule, whatever the server does; latency from the due time."""
     arrivals = []
     n_moves = int(rate * seconds)
@@ -395,22 +396,37 @@ def open_loop(pool: Pool, rate: float, views: float, seconds: float) -> dict:
     cpu0 = cpu_seconds()
     start = time.monotonic() + 0.2
     late_starts = 0
-    with ThreadPoolExecutor(max_workers=len(pool.free)) as executor:
-        for offset, kind, i in arrivals:
-            due = start + offset
-            wait = due - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -0.05:
-                late_starts += 1
-            executor.submit(run, due, kind, i)
+    executor = ThreadPoolExecutor(max_workers=len(pool.free))
+    futures = []
+    for offset, kind, i in arrivals:
+        due = start + offset
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        elif wait < -0.05:
+            late_starts += 1
+        futures.append(executor.submit(run, due, kind, i))
+    # A server that cannot keep up would take minutes to drain its backlog: what is not done
+    # `drain` seconds after the last arrival counts as taking at least that long.
+    cutoff = time.monotonic() + drain
+    for future in futures:
+        if not future.done():
+            with contextlib.suppress(Exception):
+                future.result(timeout=max(0.0, cutoff - time.monotonic()))
+    with lock:
+        unfinished = len(arrivals) - len(results["move"]) - len(results["view"]) - len(errors)
+        moves_left = n_moves - len(results["move"]) - sum(e.startswith("move") for e in errors)
+        results["move"] += [float("inf")] * max(0, moves_left)  # never finished: no bound
+        snapshot = {k: list(v) for k, v in results.items()}
+    executor.shutdown(wait=True, cancel_futures=True)
     elapsed = time.monotonic() - start
     return {
-        **results,
+        **snapshot,
         "errors": errors,
         "elapsed": elapsed,
         "cpu": cpu_seconds() - cpu0,
         "late_starts": late_starts,
+        "unfinished": unfinished,
     }
 
 
@@ -466,8 +482,9 @@ def in_process(app, recruiter: Recruiter, profile: bool) -> dict[str, int]:
         profiler = Profiler(interval=0.0005)
     found: dict[str, int] = {}
 
-    def measure(name: str, call):
-        call()  # warm: templates compiled, badge cached as a user's would be
+    def measure(name: str, call, warm: bool = True):
+        if warm:
+            call()  # templates compiled, the badge cached as a user's would be
         counted.clear()
         sa.event.listen(engine, "before_cursor_execute", count)
         try:
@@ -502,7 +519,8 @@ def in_process(app, recruiter: Recruiter, profile: bool) -> dict[str, int]:
         found["confirm"] = len(counted)
         if response.status_code != 302:
             raise RuntimeError(f"in-process confirm answered {response.status_code}")
-        measure("redirect", lambda pid=pid: client.get(f"/positions/{pid}"))
+        # The page the confirm redirects to, as the user gets it: right after the POST.
+        measure("redirect", lambda pid=pid: client.get(f"/positions/{pid}"), warm=False)
         recruiter.give_back(app_id, pid, to)
     if profiler:
         out = common.OUT / "load-profile.txt"
@@ -526,6 +544,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=50, help="stage changes per second")
     parser.add_argument("--views", type=float, default=1.0, help="page views per stage change")
     parser.add_argument("--seconds", type=float, default=20, help="of the open-loop run")
+    parser.add_argument(
+        "--drain", type=float, default=30, help="seconds to wait for the open loop's backlog"
+    )
     parser.add_argument("--saturate-seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=16, help="closed-loop clients")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the flows")
@@ -596,7 +617,7 @@ def main(argv=None) -> int:
             flush=True,
         )
 
-        run = open_loop(pool, args.rate, args.views, args.seconds)
+        run = open_loop(pool, args.rate, args.views, args.seconds, args.drain)
         flows = run["move"]
         if not flows:
             raise RuntimeError(f"no stage change completed: {run['errors'][:3]}")
@@ -609,7 +630,8 @@ def main(argv=None) -> int:
             f"{statistics.median(views) if views else 0:.1f} ms, p99 "
             f"{pct(views, 0.99) if views else 0:.1f} ms ({len(views)}); "
             f"{len(run['errors'])} errors; generator CPU {run['cpu']:.1f} s in "
-            f"{run['elapsed']:.0f} s, {run['late_starts']} late starts | {uptime()}",
+            f"{run['elapsed']:.0f} s, {run['late_starts']} late starts, {run['unfinished']} not "
+            f"done {args.drain:g} s after the last arrival (counted as infinite) | {uptime()}",
             flush=True,
         )
         for problem in run["errors"][:5]:
