@@ -626,7 +626,7 @@ def main(argv=None) -> int:
         print(
             f"open loop: {args.rate:g} stage changes/s + {args.rate * args.views:g} page views/s "
             f"for {args.seconds:g} s: stage change p50 {p50:.1f} ms, p99 {pct(flows, 0.99):.1f} "
-            f"ms, max {max(flows):.0f} ms ({len(flows)} done); page views p50 "
+            f"ms, max {max(flows):.0f} ms ({sum(x != float('inf') for x in flows)} done); page views p50 "
             f"{statistics.median(views) if views else 0:.1f} ms, p99 "
             f"{pct(views, 0.99) if views else 0:.1f} ms ({len(views)}); "
             f"{len(run['errors'])} errors; generator CPU {run['cpu']:.1f} s in "

@@ -48,7 +48,7 @@ from app.models import (
 )
 from app.pipeline.promised_dates import PROMISE_TASKS
 from app.replies.services import TASK_KIND as REPLY_TASK
-from app.reports.overdue import overdue_union, thresholds
+from app.reports.overdue import Thresholds, overdue_union, thresholds
 
 # Section 2 lists the reminders; a missed date's row is covered by either kind of task.
 CHASE_TASKS = ("promised_date_due",)
@@ -128,10 +128,11 @@ def scope_owner(user: User, recruiter_id: int | None) -> int | None:
     return recruiter_id or None
 
 
-def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
+def _queries(owner: int | None) -> dict[str, sa.Select]:
+    """Each section's statement; "owed" takes `_owed_params` when it runs."""
     listed = (*CHASE_TASKS, *UNDELIVERABLE_TASKS, *UPDATE_TASKS, REPLY_TASK, DECISION_TASK)
     return {
-        "owed": _owed(owner, now),
+        "owed": _owed(scoped=owner is not None),
         "due_soon": _tasks(Task.kind.in_(CHASE_TASKS), owner),
         "calls": _tasks(Task.kind.notin_(listed), owner),
         "undeliverable": _tasks(Task.kind.in_(UNDELIVERABLE_TASKS), owner),
@@ -141,9 +142,9 @@ def _queries(owner: int | None, now: datetime) -> dict[str, sa.Select]:
     }
 
 
-def _count(query: sa.Select) -> int:
+def _count(query: sa.Select, params: dict | None = None) -> int:
     counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    return db.session.scalar(counted)
+    return db.session.scalar(counted, params)
 
 
 def _section_of_task() -> sa.Case:
@@ -187,7 +188,8 @@ def counts(user: User, recruiter_id: int | None = None) -> Counts:
     now = clock.now()
     owner = scope_owner(user, recruiter_id)
     tasks, late = _task_counts(owner, now)
-    sections = {"owed": _count(_owed(owner, now)), **tasks}
+    owed = _count(_owed(scoped=owner is not None), _owed_params(owner, now))
+    sections = {"owed": owed, **tasks}
     return Counts(sections, sections["owed"] + late)
 
 
@@ -196,9 +198,10 @@ def build(user: User, recruiter_id: int | None = None) -> Queue:
     late counted by the same statement (a window over the rows before the limit): the
     overdue rules run once, however long the section."""
     now = clock.now()
-    queries = _queries(scope_owner(user, recruiter_id), now)
+    owner = scope_owner(user, recruiter_id)
+    queries = _queries(owner)
     rows, found = {}, {}
-    rows["owed"], found["owed"], _ = _owed_rows(queries["owed"])
+    rows["owed"], found["owed"], _ = _owed_rows(queries["owed"], _owed_params(owner, now))
     late = found["owed"]
     for name in TASK_SECTIONS:
         rows[name], found[name], section_late = _task_rows(queries[name], now)
@@ -217,24 +220,51 @@ def recruiters() -> list[tuple[int, str]]:
     )
 
 
-def _owned_applications(owner: int | None):
-    if owner is None:
+# The owed section's statement is built once per process, with its moment and owner as
+# named parameters: building the overdue definition's SQLAlchemy constructs took longer than
+# running it (the badge builds it after every change).
+_OWED: dict[bool, sa.Select] = {}
+
+
+def _owed_params(owner: int | None, now: datetime) -> dict:
+    t = thresholds(now)
+    params = {"owed_now": t.now, "owed_sla": t.sla_before, "owed_silent": t.silent_before}
+    if owner is not None:
+        params["owed_owner"] = owner
+    return params
+
+
+def _owned_applications(scoped: bool):
+    if not scoped:
         return None
     # One CTE, used by every branch of the definition: PostgreSQL computes it once.
     mine = (
         sa.select(Application.id)
         .join(Position, Position.id == Application.position_id)
-        .where(Position.owner_id == owner)
+        .where(Position.owner_id == sa.bindparam("owed_owner"))
         .cte("my_applications")
     )
     return sa.select(mine.c.id)
 
 
-def _owed(owner: int | None, now: datetime) -> sa.Select:
-    """The overdue rows alone; names are looked up for the page's rows afterwards
-    (`_owed_rows`): joined in one statement, PostgreSQL misjudges the window function's
-    output as one row and nests loops over every position (seconds at 50k applications)."""
-    overdue = overdue_union(thresholds(now), _owned_applications(owner), OWED_REASONS)
+def _owed(*, scoped: bool) -> sa.Select:
+    """The overdue rows alone (run with `_owed_params`); names are looked up for the page's
+    rows afterwards (`_owed_rows`): joined in one statement, PostgreSQL misjudges the window
+    function's output as one row and nests loops over every position (seconds at 50k
+    applications)."""
+    if scoped not in _OWED:
+        _OWED[scoped] = _build_owed(scoped)
+    return _OWED[scoped]
+
+
+def _build_owed(scoped: bool) -> sa.Select:
+    # Untyped parameters take the type of the column each is compared with.
+    t = Thresholds(
+        now=sa.bindparam("owed_now"),
+        sla_before=sa.bindparam("owed_sla"),
+        silent_before=sa.bindparam("owed_silent"),
+    )
+    overdue = overdue_union(t, _owned_applications(scoped), OWED_REASONS)
     # A message with an open task (a call to make, a failed send, an escalation), or a
     # missed decision date with its open task, is listed once: with its task.
     has_task = (
@@ -269,10 +299,10 @@ def _owed(owner: int | None, now: datetime) -> sa.Select:
     )
 
 
-def _owed_rows(query: sa.Select) -> tuple[list[Row], int, int]:
+def _owed_rows(query: sa.Select, params: dict) -> tuple[list[Row], int, int]:
     """(rows, how many in all, how many late: all of them)."""
     total = sa.func.count().over().label("total")
-    found = db.session.execute(query.add_columns(total).limit(SECTION_LIMIT)).all()
+    found = db.session.execute(query.add_columns(total).limit(SECTION_LIMIT), params).all()
     if not found:
         return [], 0, 0
     names = dict(
