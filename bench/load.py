@@ -622,11 +622,12 @@ def main(argv=None) -> int:
         if not flows:
             raise RuntimeError(f"no stage change completed: {run['errors'][:3]}")
         p50, p99 = statistics.median(flows), pct(flows, 0.99)
+        finished = sum(x != float("inf") for x in flows)
         views = run["view"]
         print(
             f"open loop: {args.rate:g} stage changes/s + {args.rate * args.views:g} page views/s "
             f"for {args.seconds:g} s: stage change p50 {p50:.1f} ms, p99 {pct(flows, 0.99):.1f} "
-            f"ms, max {max(flows):.0f} ms ({sum(x != float('inf') for x in flows)} done); page views p50 "
+            f"ms, max {max(flows):.0f} ms ({finished} done); page views p50 "
             f"{statistics.median(views) if views else 0:.1f} ms, p99 "
             f"{pct(views, 0.99) if views else 0:.1f} ms ({len(views)}); "
             f"{len(run['errors'])} errors; generator CPU {run['cpu']:.1f} s in "
