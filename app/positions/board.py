@@ -144,7 +144,12 @@ def _preview_or_error(form, application, to_stage, reason):
 def _confirm_move(form, application, to_stage: Stage, reason: str | None, note: str | None):
     """The redirect to the board once moved; None when refused (the page shows why, with
     the preview as things stand now)."""
-    name = application.candidate.name
+    # Read before the commit expires them: the redirect costs no statement of its own.
+    name, position_id, application_id = (
+        application.candidate.name,
+        application.position_id,
+        application.id,
+    )
     try:
         previewed = int(form.version.data) if form.version.data else None
     except ValueError:
@@ -158,14 +163,11 @@ def _confirm_move(form, application, to_stage: Stage, reason: str | None, note: 
             note=note,
             previewed_version=previewed,
         )
-    except preview.StalePreview as exc:
+    except PipelineError as exc:  # stale, not allowed, or the email has a problem to fix
         form.form_errors.append(str(exc))
         return None
-    except PipelineError as exc:  # not allowed, or the email has a problem to fix first
-        form.form_errors.append(str(exc))
-        return None
-    flash(f"{name} moved to {labels.phrase(labels.stage(to_stage))}.", f"undo:{application.id}")
-    return redirect(url_for("positions.board", position_id=application.position_id))
+    flash(f"{name} moved to {labels.phrase(labels.stage(to_stage))}.", f"undo:{application_id}")
+    return redirect(url_for("positions.board", position_id=position_id))
 
 
 @bp.route("/applications/<int:application_id>/undo", methods=["POST"])
