@@ -273,6 +273,36 @@ def test_rows_are_written_in_chunks_in_the_order_of_the_file(web, db, monkeypatc
     assert {e.actor_id for e in events} == {user.id}
 
 
+def test_a_large_import_leaves_the_planner_statistics_of_what_it_wrote(web, db, monkeypatch):
+    """Autovacuum may be off or late: a page filtered on the imported rows must not be
+    planned as if they were not there (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    from app.imports import running
+
+    monkeypatch.setattr(running, "ANALYZE_AFTER_ROWS", 3)  # a "large" import, in a test
+    since = db.session.scalar(sa.text("SELECT now()"))
+    user = sign_in(web)
+    position = f.position(owner=user)
+    upload(web, "name\nAna\nBo\nCy\n", target=position.id)
+    web.post(f"/imports/{latest_import(db).id}/confirm")
+    assert latest_import(db).status == "done"
+
+    def analyzed() -> set[str]:
+        db.session.commit()
+        return set(
+            db.session.scalars(
+                sa.text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE last_analyze >= :since "
+                    "AND relname IN ('candidates', 'applications', 'stage_events')"
+                ),
+                {"since": since},
+            )
+        )
+
+    wait_until(lambda: len(analyzed()) == 3, timeout=10, message="ANALYZE reported")
+
+
 def test_a_second_confirm_is_refused(web, db):
     sign_in(web)
     upload(web, "name\nAna\n")
