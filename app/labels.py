@@ -165,6 +165,7 @@ ACTIONS: dict[str, str] = {
     "update_requested": "Asked for an update",
     "withdrew": "Withdrew their application",
     "preferences_changed": "Changed their email preferences",
+    "language_changed": "Changed their language",
     "unsubscribed": "Unsubscribed from optional updates",
     "link_requested": "Asked for a fresh status link",
     "links_revoked": "Status links revoked",

@@ -187,6 +187,14 @@ def test_switching_language_on_the_status_page_changes_the_next_email(app, make_
 
     db.session.refresh(c)
     assert c.language == "es"
+    # Audited as what it is, not as a change of email preferences; staff read it in words.
+    from app.models import CandidateAction
+
+    actions = db.session.scalars(sa.select(CandidateAction).where(CandidateAction.candidate_id == c.id))
+    assert [(x.action, x.detail) for x in actions] == [("language_changed", "language es")]
+    staff, _user = _staff_web(make_app, "manager")
+    profile = staff.get(f"/candidates/{c.id}").get_data(as_text=True)
+    assert "Changed their language" in profile and "Changed their email preferences" not in profile
     n = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
     email = render(n)
     assert "está revisando su perfil" in email.text
