@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import access
+from app import access, languages
 from app.extensions import db
 from app.imports import bp, running, services
 from app.imports.forms import POOL, ConfirmForm, UploadForm
@@ -53,6 +53,7 @@ def new_import():
             aliases=ALIASES,
             max_size=services.size_label(services.max_bytes()),
             recent=services.recent_imports(current_user),
+            agency_language_name=languages.name(languages.agency_default()),
         ),
         status,
     )
