@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access, languages
@@ -130,9 +131,11 @@ def confirm_import(import_id: int):
         return redirect(url_for("imports.show_import", import_id=import_id))
     if outcome.state == "changed":
         flash(
-            "Some rows changed since the preview (candidates were added or edited "
-            "meanwhile), so nothing was imported. Check the rows below, then import the "
-            "valid rows or upload a fixed file.",
+            _(
+                "Some rows changed since the preview (candidates were added or edited "
+                "meanwhile), so nothing was imported. Check the rows below, then import the "
+                "valid rows or upload a fixed file."
+            ),
             "warning",
         )
         return _preview(outcome.candidate_import, status=409)
