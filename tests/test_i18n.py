@@ -133,6 +133,10 @@ def test_every_staff_template_marks_the_text_it_shows_for_translation():
     }
     assert not found, f"text not marked for translation: {found}"
     assert len(_staff_templates()) > 60
+    # `{% set _ = … %}` would hide gettext from the rest of the template.
+    rebinds = re.compile(r"\{%-?\s*(set|for)\s+(_|[^%]*,\s*_)\s*(=|in|,)")
+    hidden = [str(p) for p in _staff_templates() if rebinds.search(p.read_text())]
+    assert not hidden, f"templates that rebind _: {hidden}"
 
 
 def test_the_staff_catalog_is_extracted_apart_from_the_candidates_one():
