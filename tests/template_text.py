@@ -110,7 +110,8 @@ def tag_name(tag: str) -> tuple[str, bool]:
 
 def runs(toks: list[Token]):
     """Runs of text and `{{ }}` between tags and statements: what reads as one piece of
-    text. Yields lists of tokens; text inside NOT_WORDS elements and {% trans %} is left out."""
+    text. Yields lists of tokens; text inside NOT_WORDS elements, {% trans %} and `*_class`
+    blocks is left out."""
     skipping: list[str] = []
     in_trans = False
     run: list[Token] = []
@@ -135,6 +136,11 @@ def runs(toks: list[Token]):
             if words and words[0] == "trans":
                 in_trans = True
             elif words and words[0] == "endtrans":
+                in_trans = False
+            # {% block main_class %}: CSS classes, not words (such blocks hold no others).
+            elif len(words) > 1 and words[0] == "block" and words[1].endswith("_class"):
+                in_trans = True
+            elif words and words[0] == "endblock":
                 in_trans = False
     if run:
         yield run

@@ -143,17 +143,15 @@ def test_the_staff_catalog_is_extracted_apart_from_the_candidates_one():
     """Staff strings go to staff.pot (babel-staff.cfg), never into messages.pot, which must
     stay fully translated: a German .po without them is complete, not 600 strings short.
     staff.pot is what the sources mark today (run `make translations` after marking more)."""
-    from babel.messages.extract import extract_from_dir
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
     from babel.messages.frontend import parse_mapping_cfg
 
     def extracted(cfg: str) -> set[str]:
         with (ROOT / cfg).open() as fh:
             method_map, options_map = parse_mapping_cfg(fh)
-        keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
-        return {
-            m[2] if isinstance(m[2], str) else m[2][0]
-            for m in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
-        }
+        keywords = DEFAULT_KEYWORDS | {"_l": None}  # as `make translations` (-k _l)
+        found = extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
+        return {m[2] if isinstance(m[2], str) else tuple(m[2]) for m in found}
 
     staff = {m.id for m in _read(read_po, TRANSLATIONS / "staff.pot") if m.id}
     candidates = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
