@@ -27,7 +27,8 @@ help:
 	@echo "make lock          resolve pyproject.toml's ranges again into uv.lock and requirements*.txt"
 	@echo "make lock-upgrade  the same, moving every pin to the newest release in range"
 	@echo "make audit         report vulnerable pins (pip-audit) and newer releases"
-	@echo "make translations  extract marked strings, update app/translations/*/messages.po, compile .mo"
+	@echo "make translations  extract marked strings (messages.pot: candidates; staff.pot: staff, English only),"
+	@echo "                   update app/translations/*/messages.po, compile .mo"
 	@echo "make bench-smoke   every benchmark and the soak at a tiny size: each still runs and prints"
 	@echo "                   its last line (bench/smoke.py; CI runs it)"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark, against its physical limit)"
@@ -70,6 +71,7 @@ audit: $(STAMP)
 # then compile the .mo files the app reads. Both are committed: see app/translations/README.
 translations: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --omit-header --sort-output -o app/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel-staff.cfg -k _l --no-location --omit-header --sort-output -o app/translations/staff.pot .
 	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d app/translations --statistics
 

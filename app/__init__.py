@@ -85,8 +85,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
-    # Catalogs in app/translations (`make translations`); candidates' pages and emails.
-    babel.init_app(app, locale_selector=languages.page_language)
+    # Catalogs in app/translations (`make translations`): `messages` for what candidates
+    # read (every shipped language), then `staff` for the staff pages (no language has one
+    # yet: staff pages are English, and page_language keeps them so).
+    babel.init_app(
+        app,
+        locale_selector=languages.page_language,
+        default_domain="messages;staff",
+        default_translation_directories="translations;translations",
+    )
     with app.app_context():
         configure_sqlite(db.engine)
 

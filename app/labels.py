@@ -16,7 +16,7 @@ from functools import partial
 
 from flask_babel import lazy_gettext as _l
 
-from app import languages
+from app import candidate_words, languages
 from app.models import (
     ContactChannel,
     ImportStatus,
@@ -32,185 +32,175 @@ from app.models import (
 from app.models.people import CANDIDATE_ACTIONS
 
 STAGES: dict[str, str] = {
-    Stage.SOURCED: "Sourced",
-    Stage.SUBMITTED: "Submitted",
-    Stage.CLIENT_REVIEW: "Client review",
-    Stage.INTERVIEW: "Interview",
-    Stage.OFFER: "Offer",
-    Stage.HIRED: "Hired",
-    Stage.REJECTED: "Rejected",
-    Stage.WITHDRAWN: "Withdrawn",
-    Stage.POSITION_CLOSED: "Position closed",
+    Stage.SOURCED: _l("Sourced"),
+    Stage.SUBMITTED: _l("Submitted"),
+    Stage.CLIENT_REVIEW: _l("Client review"),
+    Stage.INTERVIEW: _l("Interview"),
+    Stage.OFFER: _l("Offer"),
+    Stage.HIRED: _l("Hired"),
+    Stage.REJECTED: _l("Rejected"),
+    Stage.WITHDRAWN: _l("Withdrawn"),
+    Stage.POSITION_CLOSED: _l("Position closed"),
 }
 
-# Where an application stands, as the candidate reads it in an email ("Your application
-# is being reviewed by the client").
-STAGES_FOR_CANDIDATES: dict[str, str] = {
-    # In the candidate's language (app/translations): "Your application is …".
-    Stage.SOURCED: _l("being prepared by us"),
-    Stage.SUBMITTED: _l("sent to the client"),
-    Stage.CLIENT_REVIEW: _l("being reviewed by the client"),
-    Stage.INTERVIEW: _l("at interview stage"),
-    Stage.OFFER: _l("at offer stage"),
-    Stage.HIRED: _l("hired"),
-    Stage.REJECTED: _l("closed"),
-    Stage.WITHDRAWN: _l("withdrawn"),
-    Stage.POSITION_CLOSED: _l("closed because the role closed"),
-}
+# Where an application stands, as the candidate reads it (in their language): in
+# app/candidate_words.py, with the other candidate-facing words (the `messages` catalog).
+STAGES_FOR_CANDIDATES = candidate_words.STAGES_FOR_CANDIDATES
 
 # Why an application ended; each reason picks its own email, so the words say what the
 # candidate will hear about. One table for the board, the bulk pages and the lifecycle.
 REASONS: dict[str, str] = {
-    OutcomeReason.AGENCY_DECISION: "We decided not to put them forward",
-    OutcomeReason.CLIENT_DECLINED: "The client declined",
-    OutcomeReason.CANDIDATE_WITHDREW: "The candidate withdrew",
-    OutcomeReason.BUDGET_CUT: "Budget cut: the position is cancelled",
-    OutcomeReason.CLIENT_WITHDREW: "The client withdrew the position",
-    OutcomeReason.FILLED_INTERNALLY: "Filled internally by the client",
-    OutcomeReason.FILLED_BY_OTHER: "Filled by someone else",
-    OutcomeReason.HIRED: "Hired: offer accepted",
+    OutcomeReason.AGENCY_DECISION: _l("We decided not to put them forward"),
+    OutcomeReason.CLIENT_DECLINED: _l("The client declined"),
+    OutcomeReason.CANDIDATE_WITHDREW: _l("The candidate withdrew"),
+    OutcomeReason.BUDGET_CUT: _l("Budget cut: the position is cancelled"),
+    OutcomeReason.CLIENT_WITHDREW: _l("The client withdrew the position"),
+    OutcomeReason.FILLED_INTERNALLY: _l("Filled internally by the client"),
+    OutcomeReason.FILLED_BY_OTHER: _l("Filled by someone else"),
+    OutcomeReason.HIRED: _l("Hired: offer accepted"),
 }
 
 # Message kinds (app/notifications/kinds.py), as nouns: "the rejection email (our decision)".
 KINDS: dict[str, str] = {
-    "submitted": "Submission update",
-    "client_review": "Client review update",
-    "interview_scheduled": "Interview details",
-    "after_interview": "After-interview update",
-    "offer": "Offer update",
-    "position_on_hold": "Role on hold notice",
-    "position_reopened": "Role reopened notice",
-    "still_deciding": "Still-deciding reminder",
-    "update_reply": "Reply to an update request",
-    "reply_answer": "Answer to the candidate's email",
-    "status_link": "Status page link",
-    "hired": "Hired confirmation",
-    "withdrawal_ack": "Withdrawal confirmation",
-    "not_selected_agency": "Rejection email (our decision)",
-    "not_selected_client": "Rejection email (client's decision)",
-    "position_cancelled": "Role cancelled email",
-    "position_filled": "Role filled email",
+    "submitted": _l("Submission update"),
+    "client_review": _l("Client review update"),
+    "interview_scheduled": _l("Interview details"),
+    "after_interview": _l("After-interview update"),
+    "offer": _l("Offer update"),
+    "position_on_hold": _l("Role on hold notice"),
+    "position_reopened": _l("Role reopened notice"),
+    "still_deciding": _l("Still-deciding reminder"),
+    "update_reply": _l("Reply to an update request"),
+    "reply_answer": _l("Answer to the candidate's email"),
+    "status_link": _l("Status page link"),
+    "hired": _l("Hired confirmation"),
+    "withdrawal_ack": _l("Withdrawal confirmation"),
+    "not_selected_agency": _l("Rejection email (our decision)"),
+    "not_selected_client": _l("Rejection email (client's decision)"),
+    "position_cancelled": _l("Role cancelled email"),
+    "position_filled": _l("Role filled email"),
 }
 
 # What a message promises (Kind.category).
 CATEGORIES: dict[str, str] = {
-    "update": "Status update",
-    "outcome": "Outcome",
-    "optional": "Optional update",
-    "service": "Service message",
+    "update": _l("Status update"),
+    "outcome": _l("Outcome"),
+    "optional": _l("Optional update"),
+    "service": _l("Service message"),
 }
 
 STATES: dict[str, str] = {
-    NState.PENDING: "Pending",
-    NState.QUEUED: "Queued",
-    NState.SENDING: "Sending",
-    NState.SENT: "Sent",
-    NState.DELIVERED: "Delivered",
-    NState.BOUNCED: "Bounced",
-    NState.DROPPED: "Dropped",
-    NState.FAILED: "Failed",
-    NState.SUPERSEDED: "Superseded",
-    NState.DISCHARGED: "Discharged",
+    NState.PENDING: _l("Pending"),
+    NState.QUEUED: _l("Queued"),
+    NState.SENDING: _l("Sending"),
+    NState.SENT: _l("Sent"),
+    NState.DELIVERED: _l("Delivered"),
+    NState.BOUNCED: _l("Bounced"),
+    NState.DROPPED: _l("Dropped"),
+    NState.FAILED: _l("Failed"),
+    NState.SUPERSEDED: _l("Superseded"),
+    NState.DISCHARGED: _l("Discharged"),
 }
 
 CHANNELS: dict[str, str] = {
-    ContactChannel.PHONE: "Phone call",
-    ContactChannel.IN_PERSON: "In person",
-    ContactChannel.VIDEO: "Video call",
-    ContactChannel.OTHER: "Other",
+    ContactChannel.PHONE: _l("Phone call"),
+    ContactChannel.IN_PERSON: _l("In person"),
+    ContactChannel.VIDEO: _l("Video call"),
+    ContactChannel.OTHER: _l("Other"),
 }
 
 # How a candidate prefers to hear from us (Candidate.preferred_channel).
-PREFERRED_CHANNELS: dict[str, str] = {"email": "Email", "phone": "Phone"}
+PREFERRED_CHANNELS: dict[str, str] = {"email": _l("Email"), "phone": _l("Phone")}
 
 # SendGrid's delivery events and bounce types, as kept in delivery_events.
 DELIVERY_EVENTS: dict[str, str] = {
-    "processed": "Accepted by the mail provider",
-    "delivered": "Delivered",
-    "deferred": "Delayed",
-    "bounce": "Bounced",
-    "blocked": "Blocked",
-    "dropped": "Dropped",
-    "open": "Opened",
-    "click": "Link clicked",
-    "spamreport": "Marked as spam",
-    "unsubscribe": "Unsubscribed",
-    "group_unsubscribe": "Unsubscribed from this kind of email",
-    "group_resubscribe": "Subscribed again to this kind of email",
+    "processed": _l("Accepted by the mail provider"),
+    "delivered": _l("Delivered"),
+    "deferred": _l("Delayed"),
+    "bounce": _l("Bounced"),
+    "blocked": _l("Blocked"),
+    "dropped": _l("Dropped"),
+    "open": _l("Opened"),
+    "click": _l("Link clicked"),
+    "spamreport": _l("Marked as spam"),
+    "unsubscribe": _l("Unsubscribed"),
+    "group_unsubscribe": _l("Unsubscribed from this kind of email"),
+    "group_resubscribe": _l("Subscribed again to this kind of email"),
 }
 
 OVERDUE_REASONS: dict[str, str] = {
-    OverdueReason.OWED_UNSENT: "Owed, unsent",
-    OverdueReason.UNDELIVERABLE: "Undeliverable",
-    OverdueReason.PROMISE_MISSED: "Decision date missed",
-    OverdueReason.SILENT: "Silent",
-    OverdueReason.REPLY_UNANSWERED: "Reply unanswered",
+    OverdueReason.OWED_UNSENT: _l("Owed, unsent"),
+    OverdueReason.UNDELIVERABLE: _l("Undeliverable"),
+    OverdueReason.PROMISE_MISSED: _l("Decision date missed"),
+    OverdueReason.SILENT: _l("Silent"),
+    OverdueReason.REPLY_UNANSWERED: _l("Reply unanswered"),
 }
 
 # Kinds of Task: something a person must do so a candidate is not left waiting.
 TASK_KINDS: dict[str, str] = {
-    "update_request": "Update request",
-    "reply_owed": "Reply owed",
-    "client_decision": "Client decision to confirm",
-    "undeliverable": "Message did not arrive",
-    "send_failed": "Message could not be sent",
-    "call_candidate": "Call the candidate",
-    "candidate_withdrew": "Candidate withdrew",
-    "promised_date_due": "Decision date due",
-    "promise_missed": "Decision date missed",
-    "overdue_message": "Message overdue",
+    "update_request": _l("Update request"),
+    "reply_owed": _l("Reply owed"),
+    "client_decision": _l("Client decision to confirm"),
+    "undeliverable": _l("Message did not arrive"),
+    "send_failed": _l("Message could not be sent"),
+    "call_candidate": _l("Call the candidate"),
+    "candidate_withdrew": _l("Candidate withdrew"),
+    "promised_date_due": _l("Decision date due"),
+    "promise_missed": _l("Decision date missed"),
+    "overdue_message": _l("Message overdue"),
 }
 
 ACTIONS: dict[str, str] = {
-    "update_requested": "Asked for an update",
-    "withdrew": "Withdrew their application",
-    "preferences_changed": "Changed their email preferences",
-    "unsubscribed": "Unsubscribed from optional updates",
-    "link_requested": "Asked for a fresh status link",
-    "links_revoked": "Status links revoked",
-    "exported": "Personal data exported",
-    "erased": "Personal data erased",
+    "update_requested": _l("Asked for an update"),
+    "withdrew": _l("Withdrew their application"),
+    "preferences_changed": _l("Changed their email preferences"),
+    "language_changed": _l("Changed their language"),
+    "unsubscribed": _l("Unsubscribed from optional updates"),
+    "link_requested": _l("Asked for a fresh status link"),
+    "links_revoked": _l("Status links revoked"),
+    "exported": _l("Personal data exported"),
+    "erased": _l("Personal data erased"),
 }
 
 # What an email reply from a candidate turned out to be (app/models/replies.py).
 REPLY_STATUSES: dict[str, str] = {
-    ReplyStatus.ACCEPTED: "Replied by email",
-    ReplyStatus.OTHER_SENDER: "Reply from another address",
-    ReplyStatus.AUTO_REPLY: "Automatic reply (nothing owed)",
-    ReplyStatus.BOUNCE: "Delivery failure report (nothing owed)",
-    ReplyStatus.NO_TOKEN: "Email without a reply address of ours",
-    ReplyStatus.FORGED: "Reply with a forged reply address (ignored)",
-    ReplyStatus.EXPIRED: "Reply to an email too old to answer here",
-    ReplyStatus.UNKNOWN: "Reply to a message no longer on file",
+    ReplyStatus.ACCEPTED: _l("Replied by email"),
+    ReplyStatus.OTHER_SENDER: _l("Reply from another address"),
+    ReplyStatus.AUTO_REPLY: _l("Automatic reply (nothing owed)"),
+    ReplyStatus.BOUNCE: _l("Delivery failure report (nothing owed)"),
+    ReplyStatus.NO_TOKEN: _l("Email without a reply address of ours"),
+    ReplyStatus.FORGED: _l("Reply with a forged reply address (ignored)"),
+    ReplyStatus.EXPIRED: _l("Reply to an email too old to answer here"),
+    ReplyStatus.UNKNOWN: _l("Reply to a message no longer on file"),
 }
 
 POSITION_STATUSES: dict[str, str] = {
-    PositionStatus.OPEN: "Open",
-    PositionStatus.ON_HOLD: "On hold",
-    PositionStatus.FILLED: "Filled",
-    PositionStatus.CANCELLED: "Cancelled",
-    PositionStatus.CLOSED: "Closed",
+    PositionStatus.OPEN: _l("Open"),
+    PositionStatus.ON_HOLD: _l("On hold"),
+    PositionStatus.FILLED: _l("Filled"),
+    PositionStatus.CANCELLED: _l("Cancelled"),
+    PositionStatus.CLOSED: _l("Closed"),
 }
 
 IMPORT_STATUSES: dict[str, str] = {
-    ImportStatus.PREVIEWED: "Previewed",
-    ImportStatus.IMPORTING: "Importing",
-    ImportStatus.DONE: "Done",
-    ImportStatus.FAILED: "Failed",
+    ImportStatus.PREVIEWED: _l("Previewed"),
+    ImportStatus.IMPORTING: _l("Importing"),
+    ImportStatus.DONE: _l("Done"),
+    ImportStatus.FAILED: _l("Failed"),
 }
 
 STAFF_MESSAGE_STATES: dict[str, str] = {
-    StaffMessageState.PENDING: "Pending",
-    StaffMessageState.SENDING: "Sending",
-    StaffMessageState.SENT: "Sent",
-    StaffMessageState.FAILED: "Failed",
-    StaffMessageState.SKIPPED: "Nothing to send",
+    StaffMessageState.PENDING: _l("Pending"),
+    StaffMessageState.SENDING: _l("Sending"),
+    StaffMessageState.SENT: _l("Sent"),
+    StaffMessageState.FAILED: _l("Failed"),
+    StaffMessageState.SKIPPED: _l("Nothing to send"),
 }
 
 ROLES: dict[str, str] = {
-    Role.RECRUITER: "Recruiter",
-    Role.MANAGER: "Manager",
-    Role.ADMIN: "Admin",
+    Role.RECRUITER: _l("Recruiter"),
+    Role.MANAGER: _l("Manager"),
+    Role.ADMIN: _l("Admin"),
 }
 
 # name -> (table, the codes it must cover); tests/test_labels.py checks each is complete.
@@ -243,7 +233,8 @@ def _words(code: str) -> str:
 def _lookup(table: Mapping[str, str], code: str | None) -> str:
     if code is None or code == "":
         return ""
-    return table.get(code) or _words(code)
+    words = table.get(code)
+    return str(words) if words else _words(code)
 
 
 def _reader(table: Mapping[str, str]) -> Callable[[str | None], str]:
@@ -274,7 +265,8 @@ def stage_for_candidates(code: str | None) -> str:
 
 def status_reason(text: str | None) -> str:
     """Why a position was closed (an outcome reason) or put on hold (free text)."""
-    return REASONS.get(text) or (text or "")
+    words = REASONS.get(text)
+    return str(words) if words else (text or "")
 
 
 def preferred_channel(code: str | None) -> str:

@@ -260,6 +260,37 @@ def test_candidate_create_find_by_email_and_duplicate(api, other_api):
     assert changed.status_code == 200 and changed.get_json()["optional_updates"] is False
 
 
+def test_a_candidates_language_is_set_and_changed_through_the_api(api, app):
+    """The same tags as the candidate form and the CSV import: kept in their usual spelling,
+    refused with words (nothing written), null for the agency's default; the next email is
+    in that language."""
+    made = api.post("/api/v1/candidates", json={"name": "Jana", "language": "de-at"})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["language"] == "de-AT"
+    url = f"/api/v1/candidates/{made.get_json()['id']}"
+    assert api.get(url).get_json()["language"] == "de-AT"
+    for bad in ("klingon!", "x" * 36, "zz-ZZ", 7):
+        body = _problem(api.patch(url, json={"language": bad}), 422)
+        assert body["errors"][0]["field"] == "language", body
+    assert api.get(url).get_json()["language"] == "de-AT"
+    body = _problem(api.post("/api/v1/candidates", json={"name": "X", "language": "german"}), 422)
+    assert "language" in body["errors"][0]["message"]
+    assert api.patch(url, json={"phone": "+49 30 1234"}).get_json()["language"] == "de-AT"
+    assert api.patch(url, json={"language": "es"}).get_json()["language"] == "es"
+    assert api.patch(url, json={"language": None}).get_json()["language"] is None
+    assert api.post("/api/v1/candidates", json={"name": "N"}).get_json()["language"] is None
+    from app.models import CandidateAction
+
+    actions = db.session.scalars(sa.select(CandidateAction.detail).order_by(CandidateAction.id))
+    assert list(actions) == [
+        "language es (changed by staff)",
+        "language agency default (changed by staff)",
+    ]
+    doc = api.client.get("/api/openapi.json").get_json()
+    for schema in ("CandidateIn", "CandidatePatch", "CandidateOut"):
+        assert "language" in doc["components"]["schemas"][schema]["properties"], schema
+
+
 def test_the_readme_journey_interview_then_reject(api, app):
     """Create a position, add a candidate, record an interview, reject: the candidate is
     owed the interview message and then the rejection, readable back with their states."""

@@ -103,6 +103,86 @@ def test_the_catalogs_translate_every_marked_string_and_the_compiled_ones_match(
         assert compiled == got, f"{lang}: messages.mo is older than messages.po (make translations)"
 
 
+# -- the staff UI: marked for translation, English for now ----------------------------------
+
+# Words in staff templates that are names, not English to translate.
+NOT_ENGLISH = {"Closeloop"}
+TEMPLATES = ROOT / "app" / "templates"
+
+
+def _staff_templates() -> list[Path]:
+    """Every page template but the candidates' own (status/) and the emails (email/: the
+    per-language kind files and the candidates' layout, in the `messages` catalog)."""
+    return [
+        p
+        for p in sorted(TEMPLATES.rglob("*.html"))
+        if p.relative_to(TEMPLATES).parts[0] not in ("status", "email")
+    ]
+
+
+def test_every_staff_template_marks_the_text_it_shows_for_translation():
+    """Text a person reads in a staff template (and its title, placeholder, aria-label and
+    alt attributes) is inside _() or a trans block; codes and names are in <code> or carry
+    translate="no". English inside Jinja expressions ('s' if n != 1) is not seen here."""
+    from tests.template_text import unmarked
+
+    found = {
+        str(p.relative_to(TEMPLATES)): left
+        for p in _staff_templates()
+        if (left := [t for t in unmarked(p.read_text()) if t not in NOT_ENGLISH])
+    }
+    assert not found, f"text not marked for translation: {found}"
+    assert len(_staff_templates()) > 60
+    # `{% set _ = … %}` would hide gettext from the rest of the template.
+    rebinds = re.compile(r"\{%-?\s*(set|for)\s+(_|[^%]*,\s*_)\s*(=|in|,)")
+    hidden = [str(p) for p in _staff_templates() if rebinds.search(p.read_text())]
+    assert not hidden, f"templates that rebind _: {hidden}"
+
+
+def test_the_staff_catalog_is_extracted_apart_from_the_candidates_one():
+    """Staff strings go to staff.pot (babel-staff.cfg), never into messages.pot, which must
+    stay fully translated: a German .po without them is complete, not 600 strings short.
+    staff.pot is what the sources mark today (run `make translations` after marking more)."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    def extracted(cfg: str) -> set[str]:
+        with (ROOT / cfg).open() as fh:
+            method_map, options_map = parse_mapping_cfg(fh)
+        keywords = DEFAULT_KEYWORDS | {"_l": None}  # as `make translations` (-k _l)
+        found = extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
+        return {m[2] if isinstance(m[2], str) else tuple(m[2]) for m in found}
+
+    staff = {m.id for m in _read(read_po, TRANSLATIONS / "staff.pot") if m.id}
+    candidates = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
+    assert extracted("babel-staff.cfg") == staff, "staff.pot is stale: run make translations"
+    assert extracted("babel.cfg") == candidates, "messages.pot is stale: run make translations"
+    for marked in ("Move to…", "Import candidates", "Changed their language", "Log out"):
+        assert marked in staff, marked
+    for lang in OTHER_LANGUAGES:
+        assert not (TRANSLATIONS / lang / "LC_MESSAGES" / "staff.po").exists()
+        po = _read(read_po, TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+        assert not (staff - candidates) & {m.id for m in po if m.id}, lang
+
+
+def test_staff_pages_stay_english_whatever_the_candidates_language(app, make_app, db):
+    """A German candidate's status page is German; the same candidate's profile, flash
+    messages and form labels on the staff side stay English."""
+    c = f.candidate(name="Jana Schulz")
+    c.language = "de"
+    db.session.commit()
+    token = links.status_token(c)
+    web, _user = _staff_web(make_app, "manager")
+    assert 'lang="de"' in web.get(f"/status/{token}").get_data(as_text=True)
+    profile = web.get(f"/candidates/{c.id}").get_data(as_text=True)
+    assert '<html lang="en">' in profile and "Deutsch" not in profile.split("<main")[0]
+    form = web.get(f"/candidates/{c.id}/edit").get_data(as_text=True)
+    assert "Time zone" in form and "Send optional updates" in form
+    answer = web.post(f"/candidates/{c.id}/edit", data=CANDIDATE_FORM | {"language": "es"})
+    assert answer.status_code == 302
+    assert "Jana Schulz saved." in web.get(answer.headers["Location"]).get_data(as_text=True)
+
+
 def _read(reader, path: Path):
     with path.open("rb") as fh:
         return reader(fh)
@@ -187,6 +267,16 @@ def test_switching_language_on_the_status_page_changes_the_next_email(app, make_
 
     db.session.refresh(c)
     assert c.language == "es"
+    # Audited as what it is, not as a change of email preferences; staff read it in words.
+    from app.models import CandidateAction
+
+    actions = db.session.scalars(
+        sa.select(CandidateAction).where(CandidateAction.candidate_id == c.id)
+    )
+    assert [(x.action, x.detail) for x in actions] == [("language_changed", "language es")]
+    staff, _user = _staff_web(make_app, "manager")
+    profile = staff.get(f"/candidates/{c.id}").get_data(as_text=True)
+    assert "Changed their language" in profile and "Changed their email preferences" not in profile
     n = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
     email = render(n)
     assert "está revisando su perfil" in email.text

@@ -119,7 +119,11 @@ def test_sample_csv_downloads_and_imports_cleanly(web):
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.get_data(as_text=True) == sample_csv()
     rows = parse(response.get_data(), max_rows=10).rows
-    assert len(rows) == 3 and not any(r["errors"] for r in rows)
+    assert len(rows) == 4 and not any(r["errors"] for r in rows)
+    assert response.get_data(as_text=True).splitlines()[0] == "name,email,phone,timezone,language"
+    assert [r["language"] for r in rows] == ["pt-PT", "", "fr", "de"]
+    page = web.get("/imports/new").get_data(as_text=True)
+    assert "Preferred language" in page and "fr-CA" in page
 
 
 # -- preview ----------------------------------------------------------------------------------

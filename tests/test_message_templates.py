@@ -363,3 +363,29 @@ def test_csrf_is_required(db, make_app, manager):
     assert ok.get_json()["ok"]
     saved = web.post("/templates/not_selected_client", data={**_form(), "csrf_token": token})
     assert saved.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("lang", "promised", "interview", "stage"),
+    [
+        ("en", "Friday 4 December 2026", "Tuesday 1 December 2026 at 14:00 (GMT)", "reviewed"),
+        ("de", "Freitag, 4. Dezember 2026", "Dienstag, 1. Dezember 2026 um 14:00 Uhr (GMT)", None),
+        ("es", "viernes 4 de diciembre de 2026", "martes 1 de diciembre de 2026 a las 14:00", None),
+    ],
+)
+def test_the_preview_writes_the_sample_dates_in_the_previewed_language(
+    db, client, manager, lang, promised, interview, stage
+):
+    """The German and Spanish tabs show the sample candidate's dates as a German or Spanish
+    email would write them, not the English examples of the field list."""
+    web = _login(client, manager)
+    draft = _form(text_happened="{{ promised_date }} / {{ interview_at }} / {{ stage_label }}")
+    body = web.post(f"/templates/not_selected_client/preview?lang={lang}", json=draft).get_json()
+    assert body["ok"], body
+    assert promised in body["text"] and interview in body["text"]
+    if lang != "en":
+        assert "December" not in body["text"] and "Friday" not in body["text"]
+    if stage:
+        assert "being reviewed by the client" in body["text"]
+    else:
+        assert "being reviewed by the client" not in body["text"]

@@ -263,6 +263,7 @@ class Agency:
         status.set_optional_updates(grace, False)
         status.set_optional_updates(grace, True, via="unsubscribe")
         status.set_optional_updates(grace, False, via="unsubscribe")
+        status.set_language(grace, "de")  # language_changed
 
     def _replies(self) -> None:
         """Email replies of every status; one answered, one left unanswered (overdue)."""

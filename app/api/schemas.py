@@ -22,7 +22,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from app import clock
+from app import clock, languages
 from app.candidates.forms import known_zones
 from app.models import (
     Application,
@@ -78,6 +78,29 @@ def _within_reach(value: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_within_reach)]
+
+
+def _language(value: str | None) -> str | None:
+    """A BCP 47 tag in its usual spelling (`fr-ca` -> `fr-CA`), as the candidate form and the
+    CSV import keep it; empty: the agency's default language."""
+    try:
+        return languages.normalize(value)
+    except languages.BadLanguage as exc:
+        raise ValueError(str(exc)) from None
+
+
+Language = Annotated[
+    Annotated[str, StringConstraints(max_length=languages.MAX_LENGTH)] | None,
+    AfterValidator(_language),
+    Field(
+        description=(
+            "The language of the candidate's emails and status page: a BCP 47 tag such as "
+            "`en`, `de`, `es` or `fr-CA` (kept as given; the nearest shipped language is used, "
+            "else the agency's default). null or empty: the agency's default."
+        ),
+        examples=["de"],
+    ),
+]
 
 
 class Body(BaseModel):
@@ -214,6 +237,7 @@ class CandidateIn(Body):
         Annotated[str, StringConstraints(max_length=max_length(Candidate.timezone))],
         AfterValidator(_zone),
     ] = "Europe/London"
+    language: Language = None
     optional_updates: bool = True
 
 
@@ -228,6 +252,7 @@ class CandidatePatch(Body):
         ]
         | None
     ) = None
+    language: Language = None
     optional_updates: bool | None = None
 
 
@@ -241,6 +266,9 @@ class CandidateOut(Out):
     email: str | None
     phone: str | None
     timezone: str | None
+    language: str | None = Field(
+        description="BCP 47 tag; null: the agency's default language (see `language` below)."
+    )
     optional_updates: bool
     owner_id: int | None
     created_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
@@ -12,10 +13,10 @@ from app.validators import fits
 
 class NewTokenForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
-            DataRequired("Name the token after the system that will use it."),
+            DataRequired(_l("Name the token after the system that will use it.")),
             fits(ApiToken.name),
         ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.api import tokens
@@ -54,5 +55,5 @@ def revoke(token_id: int):
     if not RevokeForm().validate_on_submit():
         abort(400)
     tokens.revoke(token, actor=current_user)
-    flash(f"Revoked “{token.name}”: it no longer works.", "success")
+    flash(_("Revoked “%(name)s”: it no longer works.", name=token.name), "success")
     return redirect(url_for("api_tokens.tokens_page"))

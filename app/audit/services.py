@@ -11,27 +11,28 @@ import getpass
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import AuditEntry, User
 
 # Every action the log knows, in words for the admins' page. Add new ones here (API tokens).
 ACTIONS = {
-    "user.created": "Created a staff account",
-    "user.role_changed": "Changed a role",
-    "user.deactivated": "Deactivated a staff account",
-    "user.activated": "Reactivated a staff account",
-    "user.password_set": "Set a new password",
-    "user.profile_changed": "Changed their profile",
-    "template.saved": "Edited message wording",
-    "template.reset": "Reset message wording",
-    "message.exempted": "Exempted a message",
-    "candidate.exported": "Exported a candidate's data",
-    "candidate.erased": "Erased a candidate's data",
-    "candidate.links_revoked": "Revoked a candidate's status links",
-    "report.exported": "Exported a report",
-    "api_token.created": "Created an API token",
-    "api_token.revoked": "Revoked an API token",
+    "user.created": _l("Created a staff account"),
+    "user.role_changed": _l("Changed a role"),
+    "user.deactivated": _l("Deactivated a staff account"),
+    "user.activated": _l("Reactivated a staff account"),
+    "user.password_set": _l("Set a new password"),
+    "user.profile_changed": _l("Changed their profile"),
+    "template.saved": _l("Edited message wording"),
+    "template.reset": _l("Reset message wording"),
+    "message.exempted": _l("Exempted a message"),
+    "candidate.exported": _l("Exported a candidate's data"),
+    "candidate.erased": _l("Erased a candidate's data"),
+    "candidate.links_revoked": _l("Revoked a candidate's status links"),
+    "report.exported": _l("Exported a report"),
+    "api_token.created": _l("Created an API token"),
+    "api_token.revoked": _l("Revoked an API token"),
 }
 _NOUNS = {"users": "user", "candidates": "candidate", "notifications": "message"}
 _MAX_DETAIL = 1000

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -9,6 +10,6 @@ from app.validators import fits
 class LoginForm(FlaskForm):
     # No Email() validator: any failure, malformed address included, gets the one generic
     # message so the form never hints at which accounts exist.
-    email = EmailField("Email", validators=[DataRequired(), fits(User.email)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
-    submit = SubmitField("Sign in")
+    email = EmailField(_l("Email"), validators=[DataRequired(), fits(User.email)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField(_l("Sign in"))

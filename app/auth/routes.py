@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -95,5 +96,5 @@ def logout():
     if current_user.is_authenticated:
         sessions.sign_out_everywhere(current_user)
         logout_user()
-        flash("You have been signed out.", "info")
+        flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -3,6 +3,7 @@ POST. The selected application ids travel as repeated hidden `application_ids` i
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Optional
@@ -29,14 +30,14 @@ class BulkForm(FlaskForm):
     action = HiddenField()
     stage = HiddenField()
     reason = SelectField(
-        "Why do these applications end?",
+        _l("Why do these applications end?"),
         choices=reason_choices(TERMINAL_REASONS[Stage.REJECTED]),
         validators=[Optional()],
     )
     note = TextAreaField(
-        "Personal note (added to every email)",
+        _l("Personal note (added to every email)"),
         validators=[Optional(), fits(Notification.personal_note)],
-        render_kw={"rows": 3, "placeholder": "Optional: e.g. thank you for your time."},
+        render_kw={"rows": 3, "placeholder": _l("Optional: e.g. thank you for your time.")},
     )
     # What the emails on screen were rendered with: a confirm with other values only
     # refreshes the preview, so nobody sends an email they have not seen.
@@ -49,11 +50,11 @@ class UndoAllForm(FlaskForm):
 
 
 class LifecycleForm(FlaskForm):
-    reason = SelectField("Why?", validators=[Optional()], validate_choice=False)
+    reason = SelectField(_l("Why?"), validators=[Optional()], validate_choice=False)
     hold_reason = TextAreaField(
-        "Why is it on hold? (for the record: candidates hear only that it is paused)",
+        _l("Why is it on hold? (for the record: candidates hear only that it is paused)"),
         validators=[Optional(), fits(Position.status_reason)],
-        render_kw={"rows": 2, "placeholder": "e.g. the client is reviewing its budget"},
+        render_kw={"rows": 2, "placeholder": _l("e.g. the client is reviewing its budget")},
     )
     shown_reason = HiddenField()
 

@@ -4,6 +4,7 @@ its fan-out progress. Views parse, check access, call app.pipeline.bulk / fanout
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access
@@ -38,7 +39,7 @@ def review(position_id: int):
         return _board(position.id)
     ids, refused = bulk.parse_ids(source.getlist("application_ids"))
     if not ids and not refused:
-        flash("Select at least one candidate on the board first.", "warning")
+        flash(_("Select at least one candidate on the board first."), "warning")
         return _board(position.id)
     applications, not_here = bulk.select(position, ids)
     errors: list[str] = []
@@ -138,14 +139,20 @@ def undo_all(position_id: int):
     if not form.validate_on_submit():
         abort(400)
     to_stage = _stage_arg(form.stage.data)
-    ids, _ = bulk.parse_ids(request.form.getlist("application_ids"))
+    ids, _refused = bulk.parse_ids(request.form.getlist("application_ids"))
     applications = bulk.load(position, ids)
     skipped = bulk.undo_all(applications, to_stage, actor=current_user)
     undone = len(applications) - len(skipped)
     if undone:
-        flash(f"Undone: {undone} candidate(s) are back where they were; no email goes.", "success")
+        flash(
+            _(
+                "Undone: %(undone)s candidate(s) are back where they were; no email goes.",
+                undone=undone,
+            ),
+            "success",
+        )
     for message in skipped:
-        flash(f"Not undone — {message}", "warning")
+        flash(_("Not undone — %(message)s", message=message), "warning")
     return _board(position.id)
 
 
@@ -163,7 +170,14 @@ def lifecycle(position_id: int, action: str):
     if status not in (PositionStatus.OPEN, PositionStatus.ON_HOLD) or (
         act.status == PositionStatus.ON_HOLD and status == PositionStatus.ON_HOLD
     ):
-        flash(f"{position.title} is already {status_words(position)}.", "info")
+        flash(
+            _(
+                "%(title)s is already %(status_words)s.",
+                title=position.title,
+                status_words=status_words(position),
+            ),
+            "info",
+        )
         return _board(position.id)
     posted = request.method == "POST"
     form = LifecycleForm() if posted else LifecycleForm(formdata=request.args)
@@ -183,7 +197,12 @@ def lifecycle(position_id: int, action: str):
             else:
                 done = {"hold": "is on hold", "cancel": "is cancelled", "fill": "is filled"}
                 flash(
-                    f"{position.title} {done[act.name]}: the candidates are being told.", "success"
+                    _(
+                        "%(title)s %(value)s: the candidates are being told.",
+                        title=position.title,
+                        value=done[act.name],
+                    ),
+                    "success",
                 )
                 return redirect(url_for("bulk.progress", position_id=position.id))
     form.shown_reason.data = reason
@@ -204,7 +223,7 @@ def reopen(position_id: int):
     cancel or fill while none of its messages has left."""
     position = access.position_or_404(current_user, position_id)
     if position.status == PositionStatus.OPEN:
-        flash(f"{position.title} is open.", "info")
+        flash(_("%(title)s is open.", title=position.title), "info")
         return _board(position.id)
     form = ReopenForm()
     if request.method == "POST":
@@ -259,7 +278,13 @@ def _lifecycle_reason(form: LifecycleForm, act) -> str:
 def progress(position_id: int):
     position = access.position_or_404(current_user, position_id)
     if position.status == PositionStatus.OPEN:
-        flash(f"{position.title} is open: there are no hold or closing messages to follow.", "info")
+        flash(
+            _(
+                "%(title)s is open: there are no hold or closing messages to follow.",
+                title=position.title,
+            ),
+            "info",
+        )
         return _board(position.id)
     state = fanout.progress(position)
     return render_template(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import cache
 from zoneinfo import available_timezones
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -52,22 +54,26 @@ def _strip(value):
 
 class CandidateForm(FlaskForm):
     name = StringField(
-        "Name", filters=[_strip], validators=[DataRequired("Enter the name."), fits(Candidate.name)]
+        _l("Name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the name.")), fits(Candidate.name)],
     )
     email = StringField(
-        "Email", filters=[_strip], validators=[Optional(), fits(Candidate.email), valid_email]
+        _l("Email"), filters=[_strip], validators=[Optional(), fits(Candidate.email), valid_email]
     )
-    phone = StringField("Phone", filters=[_strip], validators=[Optional(), fits(Candidate.phone)])
+    phone = StringField(
+        _l("Phone"), filters=[_strip], validators=[Optional(), fits(Candidate.phone)]
+    )
     timezone = SelectField(
-        "Time zone", validate_choice=False, validators=[DataRequired("Choose a time zone.")]
+        _l("Time zone"), validate_choice=False, validators=[DataRequired(_l("Choose a time zone."))]
     )
     language = StringField(
-        "Language",
+        _l("Language"),
         filters=[_strip],
         validators=[Optional(), fits(Candidate.language)],
         render_kw={"list": "cl-languages", "autocomplete": "off"},
     )
-    optional_updates = BooleanField("Send optional updates (still-deciding reminders)")
+    optional_updates = BooleanField(_l("Send optional updates (still-deciding reminders)"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,30 +90,32 @@ class CandidateForm(FlaskForm):
 
     def validate_timezone(self, field) -> None:
         if field.data not in known_zones():
-            raise ValidationError("Choose a time zone from the list (e.g. Europe/London).")
+            raise ValidationError(_("Choose a time zone from the list (e.g. Europe/London)."))
 
 
 class AddToPositionForm(FlaskForm):
-    position_id = SelectField("Position", coerce=int, validators=[DataRequired("Pick a position.")])
+    position_id = SelectField(
+        _l("Position"), coerce=int, validators=[DataRequired(_l("Pick a position."))]
+    )
 
 
 class ContactForm(FlaskForm):
     channel = SelectField(
-        "Channel",
+        _l("Channel"),
         choices=as_choices(labels.CHANNELS.items()),
         default=ContactChannel.PHONE.value,
     )
     summary = TextAreaField(
-        "What was discussed",
+        _l("What was discussed"),
         filters=[_strip],
-        validators=[DataRequired("Say briefly what was discussed."), fits(Contact.summary)],
+        validators=[DataRequired(_l("Say briefly what was discussed.")), fits(Contact.summary)],
     )
-    application_id = SelectField("About", coerce=int, default=0)
+    application_id = SelectField(_l("About"), coerce=int, default=0)
     # The owed messages the recruiter ticked (candidates/_settle.html lists them); the
     # service checks each belongs to the chosen application and is still owed.
-    settle = SelectMultipleField("Settles", coerce=int, validate_choice=False)
+    settle = SelectMultipleField(_l("Settles"), coerce=int, validate_choice=False)
     occurred_at = DateTimeLocalField(
-        "When",
+        _l("When"),
         format="%Y-%m-%dT%H:%M",
         # Only a range dates can be computed with: the service refuses a contact in the
         # future, to the minute, in words of its own.
@@ -118,10 +126,10 @@ class ContactForm(FlaskForm):
 
 class ReplyForm(FlaskForm):
     message = TextAreaField(
-        "Your answer",
+        _l("Your answer"),
         filters=[_strip],
         validators=[
-            DataRequired("Write a short answer for the candidate."),
+            DataRequired(_l("Write a short answer for the candidate.")),
             fits(Notification.personal_note),
         ],
     )
@@ -129,10 +137,10 @@ class ReplyForm(FlaskForm):
 
 class FixEmailForm(FlaskForm):
     email = StringField(
-        "Correct email",
+        _l("Correct email"),
         filters=[_strip],
         validators=[
-            DataRequired("Enter the corrected address."),
+            DataRequired(_l("Enter the corrected address.")),
             fits(Candidate.email),
             valid_email,
         ],

@@ -4,6 +4,7 @@ confirming a client's decision (app/decisions/services.py)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access
@@ -26,7 +27,7 @@ def answer_reply(task_id: int):
     except replies.ReplyError as exc:
         flash(str(exc), "warning")
     else:
-        flash("Your answer is on its way to the candidate.", "success")
+        flash(_("Your answer is on its way to the candidate."), "success")
     return redirect(url_for("candidates.queue", **keep_filter()))
 
 
@@ -55,5 +56,5 @@ def confirm_decision(task_id: int):
     except decisions.DecisionError as exc:
         flash(str(exc), "warning")
     else:
-        flash("Confirmed: the candidate's email is owed, with its undo window.", "success")
+        flash(_("Confirmed: the candidate's email is owed, with its undo window."), "success")
     return redirect(url_for("candidates.queue", **keep_filter()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access, clock, languages
@@ -65,7 +66,14 @@ def _save(form: CandidateForm, candidate):
             duplicate = exc.existing
             form.email.errors.append("Another candidate already has this email address.")
         else:
-            flash(f"{saved.name} {'added' if candidate is None else 'saved'}.", "success")
+            flash(
+                _(
+                    "%(name)s %(value)s.",
+                    name=saved.name,
+                    value="added" if candidate is None else "saved",
+                ),
+                "success",
+            )
             return redirect(url_for("candidates.profile", candidate_id=saved.id))
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -150,7 +158,10 @@ def add_application(candidate_id: int):
         except PipelineError as exc:
             form.position_id.errors.append(str(exc))
         else:
-            flash(f"{candidate.name} added to {position.title}.", "success")
+            flash(
+                _("%(name)s added to %(title)s.", name=candidate.name, title=position.title),
+                "success",
+            )
             return redirect(url_for("candidates.profile", candidate_id=candidate.id))
     return _render_profile(candidate, add_form=form, status=400)
 

@@ -83,7 +83,10 @@ def save_candidate(candidate: Candidate | None, *, actor: User, data: dict) -> C
     candidate.phone = (data.get("phone") or "").strip() or None
     candidate.timezone = data["timezone"]
     if "language" in data:  # BCP 47, normalised by the form or the import (None: the agency's)
-        candidate.language = data["language"] or None
+        language = data["language"] or None
+        if candidate.id is not None and candidate.language != language:
+            _record_language(candidate, actor, language, now)
+        candidate.language = language
     candidate.optional_updates = bool(data["optional_updates"])
     candidate.updated_at = now
     _commit_unless_taken(email, candidate.id)
@@ -110,6 +113,18 @@ def _record_preference(candidate: Candidate, actor: User, enabled: bool, now: da
             action="preferences_changed",
             actor_id=actor.id,
             detail=f"optional updates {'on' if enabled else 'off'} (changed by staff)",
+            created_at=now,
+        )
+    )
+
+
+def _record_language(candidate: Candidate, actor: User, language: str | None, now: datetime):
+    db.session.add(
+        CandidateAction(
+            candidate_id=candidate.id,
+            action="language_changed",
+            actor_id=actor.id,
+            detail=f"language {language or 'agency default'} (changed by staff)",
             created_at=now,
         )
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
@@ -11,7 +12,7 @@ from app.validators import fits
 
 class DecisionForm(FlaskForm):
     decision = RadioField(
-        "Your decision",
+        _l("Your decision"),
         choices=as_choices(
             [
                 ("move_forward", "Move forward"),
@@ -19,11 +20,13 @@ class DecisionForm(FlaskForm):
                 ("more_time", "I need more time"),
             ]
         ),
-        validators=[DataRequired("Choose a decision.")],
+        validators=[DataRequired(_l("Choose a decision."))],
     )
-    reason = StringField("Reason (optional)", validators=[Optional(), fits(ClientDecision.reason)])
+    reason = StringField(
+        _l("Reason (optional)"), validators=[Optional(), fits(ClientDecision.reason)]
+    )
     feedback = TextAreaField(
-        "Feedback for the recruiter (optional)",
+        _l("Feedback for the recruiter (optional)"),
         validators=[Optional(), fits(ClientDecision.feedback)],
     )
-    new_date = DateField("I will decide by", validators=[Optional()])
+    new_date = DateField(_l("I will decide by"), validators=[Optional()])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from app.decisions import bp, links, services
 from app.decisions.forms import DecisionForm
@@ -76,9 +77,9 @@ def decide(token: str, application_id: int):
     except services.DecisionError as exc:
         return _render(token, position, application_id, form, 400, error=str(exc))
     flash(
-        "Thank you: the candidate will hear by your new date."
+        _("Thank you: the candidate will hear by your new date.")
         if record.decision == "more_time"
-        else "Thank you: your recruiter will confirm this with the candidate.",
+        else _("Thank you: your recruiter will confirm this with the candidate."),
         "success",
     )
     return redirect(url_for("decisions.page", token=token))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
@@ -18,8 +19,8 @@ POOL = ""
 
 
 class UploadForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
-    target = SelectField("Import into", choices=[], validate_choice=True)
+    file = FileField(_l("CSV file"), validators=[FileRequired("Choose a CSV file to upload.")])
+    target = SelectField(_l("Import into"), choices=[], validate_choice=True)
 
     def set_positions(self, positions) -> None:
         self.target.choices = [_Choice(POOL, "The candidate pool (no position)")] + [

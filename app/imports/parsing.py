@@ -170,8 +170,11 @@ def sample_csv() -> str:
     """The example offered for download: every accepted column, one row each way."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["name", "email", "phone", "timezone"])
-    writer.writerow(["Ana Silva", "ana.silva@example.com", "+351 912 345 678", "Europe/Lisbon"])
-    writer.writerow(["Ben Okafor", "ben.okafor@example.com", "+44 7700 900123", ""])
-    writer.writerow(["Chloé Martin", "", "+33 6 12 34 56 78", "Europe/Paris"])
+    writer.writerow(["name", "email", "phone", "timezone", "language"])
+    writer.writerow(
+        ["Ana Silva", "ana.silva@example.com", "+351 912 345 678", "Europe/Lisbon", "pt-PT"]
+    )
+    writer.writerow(["Ben Okafor", "ben.okafor@example.com", "+44 7700 900123", "", ""])
+    writer.writerow(["Chloé Martin", "", "+33 6 12 34 56 78", "Europe/Paris", "fr"])
+    writer.writerow(["Jana Schulz", "jana.schulz@example.de", "", "Europe/Berlin", "de"])
     return out.getvalue()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import access
+from app import access, languages
 from app.extensions import db
 from app.imports import bp, running, services
 from app.imports.forms import POOL, ConfirmForm, UploadForm
@@ -53,6 +54,7 @@ def new_import():
             aliases=ALIASES,
             max_size=services.size_label(services.max_bytes()),
             recent=services.recent_imports(current_user),
+            agency_language_name=languages.name(languages.agency_default()),
         ),
         status,
     )
@@ -129,9 +131,11 @@ def confirm_import(import_id: int):
         return redirect(url_for("imports.show_import", import_id=import_id))
     if outcome.state == "changed":
         flash(
-            "Some rows changed since the preview (candidates were added or edited "
-            "meanwhile), so nothing was imported. Check the rows below, then import the "
-            "valid rows or upload a fixed file.",
+            _(
+                "Some rows changed since the preview (candidates were added or edited "
+                "meanwhile), so nothing was imported. Check the rows below, then import the "
+                "valid rows or upload a fixed file."
+            ),
             "warning",
         )
         return _preview(outcome.candidate_import, status=409)

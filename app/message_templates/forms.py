@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
@@ -20,7 +21,7 @@ _MAX = MAX_SOURCE_CHARS
 
 
 class TemplateForm(FlaskForm):
-    subject = StringField("Subject", validators=[Length(max=MAX_SUBJECT_CHARS)])
+    subject = StringField(_l("Subject"), validators=[Length(max=MAX_SUBJECT_CHARS)])
     text_happened = TextAreaField(PART_LABELS["happened"], validators=[Length(max=_MAX)])
     text_next = TextAreaField(PART_LABELS["next"], validators=[Length(max=_MAX)])
     text_when = TextAreaField(PART_LABELS["when"], validators=[Length(max=_MAX)])

@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import labels, languages, ratelimit
@@ -100,17 +101,24 @@ def save(kind: str):
             errors = exc.errors
         else:
             flash(
-                f"Saved the {_where(client)} wording for “{labels.kind(kind)}”{_in(language)}.",
+                _(
+                    "Saved the %(where)s wording for “%(kind)s”%(in_language)s.",
+                    where=_where(client),
+                    kind=labels.kind(kind),
+                    in_language=_in(language),
+                ),
                 "success",
             )
             if (row.body_html or None) != form.draft().body_html:
                 flash(
-                    "The HTML was tidied for email: anything unsafe (scripts, styles, event "
-                    "handlers, javascript: links) was removed. Check the preview.",
+                    _(
+                        "The HTML was tidied for email: anything unsafe (scripts, styles, event "
+                        "handlers, javascript: links) was removed. Check the preview."
+                    ),
                     "info",
                 )
             return redirect(url_for(".edit", **_here(kind, client, language)))
-    _, source = svc.starting_draft(kind, client.id if client else None, language)
+    _draft, source = svc.starting_draft(kind, client.id if client else None, language)
     return _editor(kind, client, form, source, errors, language=language), 400
 
 
@@ -121,7 +129,15 @@ def reset(kind: str):
     if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user, language):
         agency = client and svc.find(kind, None, language)
         fallback = "the agency's wording" if agency else "built-in"
-        flash(f"“{labels.kind(kind)}” for {_where(client)} is back to {fallback}.", "success")
+        flash(
+            _(
+                "“%(kind)s” for %(where)s is back to %(fallback)s.",
+                kind=labels.kind(kind),
+                where=_where(client),
+                fallback=fallback,
+            ),
+            "success",
+        )
     return redirect(url_for(".edit", **_here(kind, client, language)))
 
 

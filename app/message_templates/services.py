@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import css_inline
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from jinja2 import TemplateNotFound
 
 from app import audit, clock, labels, languages
 from app.extensions import db
-from app.models import Client, MessageTemplate, User
+from app.models import Client, MessageTemplate, Stage, User
 from app.notifications import custom_templates as ct
 from app.notifications import links
 from app.notifications.kinds import KINDS
@@ -193,8 +194,25 @@ def _audit_target(kind: str, client_id: int | None, language: str = "en") -> str
     return f"template {kind} ({where})"
 
 
+# The sample candidate's dates, written in the previewed language as a real email writes
+# them (the field list shows the English: ct.MERGE_FIELDS' examples).
+SAMPLE_ZONE = "Europe/London"
+SAMPLE_MOMENTS: dict[str, tuple[datetime, bool]] = {
+    "interview_at": (datetime(2026, 12, 1, 14, 0, tzinfo=UTC), True),
+    "promised_date": (datetime(2026, 12, 4, 12, 0, tzinfo=UTC), False),
+    "new_expected_date": (datetime(2026, 12, 14, 12, 0, tzinfo=UTC), False),
+    "expected_date": (datetime(2026, 12, 4, 12, 0, tzinfo=UTC), False),
+    "link_expires": (datetime(2026, 12, 25, 12, 0, tzinfo=UTC), False),
+}
+
+
 def sample_values(client: Client | None) -> dict[str, str]:
+    """The sample candidate, in the language being rendered (force_locale): dates in its
+    words, where the application stands in the candidate's words."""
     values = {**ct.SAMPLE_VALUES, "agency_name": current_app.config["AGENCY_NAME"]}
+    for name, (moment, with_time) in SAMPLE_MOMENTS.items():
+        values[name] = fmt_date(moment, SAMPLE_ZONE, with_time)
+    values["stage_label"] = labels.stage_for_candidates(Stage.CLIENT_REVIEW)
     if client is not None:
         values["client_name"] = client.name
     return values

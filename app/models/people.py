@@ -39,6 +39,7 @@ CANDIDATE_ACTIONS = (
     "update_requested",
     "withdrew",
     "preferences_changed",
+    "language_changed",
     "unsubscribed",
     "link_requested",
     "links_revoked",

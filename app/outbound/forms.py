@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired
@@ -24,18 +25,18 @@ EVENT_WORDS = {
 
 class EndpointForm(FlaskForm):
     url = StringField(
-        "Address (URL)",
+        _l("Address (URL)"),
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
-            DataRequired("Give the address that receives the events."),
+            DataRequired(_l("Give the address that receives the events.")),
             fits(WebhookEndpoint.url),
         ],
     )
-    description = StringField("Description", validators=[fits(WebhookEndpoint.description)])
+    description = StringField(_l("Description"), validators=[fits(WebhookEndpoint.description)])
     events = SelectMultipleField(
-        "Events",
+        _l("Events"),
         choices=as_choices((e, EVENT_WORDS[e]) for e in WEBHOOK_EVENTS),
-        validators=[DataRequired("Choose at least one event.")],
+        validators=[DataRequired(_l("Choose at least one event."))],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
     )

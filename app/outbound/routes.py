@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth.decorators import role_required
@@ -57,7 +58,7 @@ def create():
     except services.EndpointRefused as exc:
         getattr(form, exc.field).errors = [str(exc)]
         return index(form, 400)
-    flash("Endpoint added. Give its signing secret to the receiving system.", "success")
+    flash(_("Endpoint added. Give its signing secret to the receiving system."), "success")
     return redirect(url_for("outbound.endpoint", endpoint_id=endpoint.id))
 
 
@@ -95,5 +96,5 @@ def _toggle(endpoint_id: int, enabled: bool):
     if not ToggleForm().validate_on_submit():
         abort(400)
     services.set_enabled(found, enabled)
-    flash("Enabled: what waited is being sent." if enabled else "Disabled.", "info")
+    flash(_("Enabled: what waited is being sent.") if enabled else _("Disabled."), "info")
     return redirect(url_for("outbound.endpoint", endpoint_id=found.id))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access, labels
@@ -97,7 +98,7 @@ def move(application_id: int):
     try:
         to_stage = Stage(request.args.get("to", ""))
     except ValueError:
-        flash("Choose a stage to move to.", "warning")
+        flash(_("Choose a stage to move to."), "warning")
         return redirect(url_for("positions.board", position_id=application.position_id))
     if to_stage == Stage.INTERVIEW and application.stage != Stage.INTERVIEW:
         # The interview email needs its date and the client's promise: ask for them.
@@ -166,7 +167,10 @@ def _confirm_move(form, application, to_stage: Stage, reason: str | None, note: 
     except PipelineError as exc:  # stale, not allowed, or the email has a problem to fix
         form.form_errors.append(str(exc))
         return None
-    flash(f"{name} moved to {labels.phrase(labels.stage(to_stage))}.", f"undo:{application_id}")
+    flash(
+        _("%(name)s moved to %(stage)s.", name=name, stage=labels.phrase(labels.stage(to_stage))),
+        f"undo:{application_id}",
+    )
     return redirect(url_for("positions.board", position_id=position_id))
 
 
@@ -177,7 +181,13 @@ def undo(application_id: int):
     if UndoForm().validate_on_submit():
         try:
             services.undo_last_change(application, actor=current_user)
-            flash(f"Undone: {application.candidate.name} is back in the previous stage.", "info")
+            flash(
+                _(
+                    "Undone: %(name)s is back in the previous stage.",
+                    name=application.candidate.name,
+                ),
+                "info",
+            )
         except PipelineError as exc:
             flash(str(exc), "warning")
     return redirect(url_for("positions.board", position_id=application.position_id))
@@ -214,7 +224,10 @@ def _confirm_interview(application, details: dict):
     except PipelineError as exc:
         flash(str(exc), "danger")
         return redirect(url_for("positions.interview", application_id=application.id))
-    flash(f"Interview recorded for {application.candidate.name}.", f"undo:{application.id}")
+    flash(
+        _("Interview recorded for %(name)s.", name=application.candidate.name),
+        f"undo:{application.id}",
+    )
     return redirect(url_for("positions.board", position_id=application.position_id))
 
 

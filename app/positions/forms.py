@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Optional
@@ -33,28 +34,30 @@ def reason_choices(stage: str) -> list:
 
 
 class ClientForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), fits(Client.name)])
-    contact_name = StringField("Contact name", validators=[Optional(), fits(Client.contact_name)])
+    name = StringField(_l("Name"), validators=[DataRequired(), fits(Client.name)])
+    contact_name = StringField(
+        _l("Contact name"), validators=[Optional(), fits(Client.contact_name)]
+    )
     contact_email = StringField(
-        "Contact email",
+        _l("Contact email"),
         validators=[Optional(), fits(Client.contact_email), valid_email],
     )
-    notes = TextAreaField("Notes", validators=[Optional(), fits(Client.notes)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), fits(Client.notes)])
 
 
 class PositionForm(FlaskForm):
     client_id = SelectField(
-        "Client", coerce=int, validators=[DataRequired(message="Choose a client.")]
+        _l("Client"), coerce=int, validators=[DataRequired(message=_l("Choose a client."))]
     )
-    title = StringField("Title", validators=[DataRequired(), fits(Position.title)])
-    location = StringField("Location", validators=[Optional(), fits(Position.location)])
-    owner_id = SelectField("Owner", coerce=int, validators=[DataRequired()])
+    title = StringField(_l("Title"), validators=[DataRequired(), fits(Position.title)])
+    location = StringField(_l("Location"), validators=[Optional(), fits(Position.location)])
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[DataRequired()])
     # Whom at the client decides (empty: the client's contact): they get the decision emails.
     contact_name = StringField(
-        "Who decides at the client", validators=[Optional(), fits(Position.contact_name)]
+        _l("Who decides at the client"), validators=[Optional(), fits(Position.contact_name)]
     )
     contact_email = StringField(
-        "Their email",
+        _l("Their email"),
         validators=[
             Optional(),
             fits(Position.contact_email),
@@ -67,9 +70,9 @@ class MoveForm(FlaskForm):
     # The application's version the preview was drawn from: a confirm against another
     # version is refused (app.pipeline.preview.confirm_move).
     version = HiddenField(validators=[Optional()])
-    reason = SelectField("Why does it end?", validators=[Optional()], validate_choice=False)
+    reason = SelectField(_l("Why does it end?"), validators=[Optional()], validate_choice=False)
     note = TextAreaField(
-        "Personal note (added to the email)",
+        _l("Personal note (added to the email)"),
         validators=[Optional(), fits(Notification.personal_note)],
         render_kw={"rows": 3},
     )
@@ -81,30 +84,30 @@ class UndoForm(FlaskForm):
 
 class InterviewForm(FlaskForm):
     date = DateField(
-        "Date",
-        validators=[DataRequired(message="Give the interview date."), INTERVIEW_DATES],
+        _l("Date"),
+        validators=[DataRequired(message=_l("Give the interview date.")), INTERVIEW_DATES],
     )
-    time = TimeField("Time", validators=[DataRequired(message="Give the interview time.")])
+    time = TimeField(_l("Time"), validators=[DataRequired(message=_l("Give the interview time."))])
     interviewers = StringField(
-        "Who they meet", validators=[Optional(), fits(Application.interviewers)]
+        _l("Who they meet"), validators=[Optional(), fits(Application.interviewers)]
     )
     promised_date = DateField(
-        "Client decides by",
+        _l("Client decides by"),
         validators=[
-            DataRequired(message="Give the date by which the client will decide."),
+            DataRequired(message=_l("Give the date by which the client will decide.")),
             INTERVIEW_DATES,
         ],
     )
     client_contact = StringField(
-        "Client contact", validators=[Optional(), fits(Application.client_contact)]
+        _l("Client contact"), validators=[Optional(), fits(Application.client_contact)]
     )
     next_step = TextAreaField(
-        "Next steps",
+        _l("Next steps"),
         validators=[Optional(), fits(Application.next_step)],
         render_kw={"rows": 2},
     )
     note = TextAreaField(
-        "Personal note (added to the email)",
+        _l("Personal note (added to the email)"),
         validators=[Optional(), fits(Notification.personal_note)],
         render_kw={"rows": 2},
     )

@@ -4,6 +4,7 @@ live in board.py."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import access
@@ -28,7 +29,7 @@ def list_clients():
 def new_client():
     form = ClientForm()
     if form.validate_on_submit() and (client := _save_client(form, None)):
-        flash(f"Client {client.name} added.", "success")
+        flash(_("Client %(name)s added.", name=client.name), "success")
         return redirect(url_for("positions.show_client", client_id=client.id))
     return render_template("positions/client_form.html", form=form, client=None)
 
@@ -47,7 +48,7 @@ def edit_client(client_id: int):
     client = access.client_or_404(client_id)
     form = ClientForm(obj=client)
     if form.validate_on_submit() and _save_client(form, client):
-        flash(f"Client {client.name} saved.", "success")
+        flash(_("Client %(name)s saved.", name=client.name), "success")
         return redirect(url_for("positions.show_client", client_id=client.id))
     return render_template("positions/client_form.html", form=form, client=client)
 
@@ -94,7 +95,7 @@ def new_position():
         form.owner_id.data = current_user.id
         form.client_id.data = request.args.get("client_id", type=int)
     if form.validate_on_submit() and (position := _save_position(form, None)):
-        flash(f"Position {position.title} opened.", "success")
+        flash(_("Position %(title)s opened.", title=position.title), "success")
         return redirect(url_for("positions.board", position_id=position.id))
     return render_template("positions/position_form.html", form=form, position=None)
 
@@ -106,7 +107,7 @@ def edit_position(position_id: int):
     form = PositionForm(obj=position)
     _position_choices(form, position)
     if form.validate_on_submit() and _save_position(form, position):
-        flash(f"Position {position.title} saved.", "success")
+        flash(_("Position %(title)s saved.", title=position.title), "success")
         return redirect(url_for("positions.board", position_id=position.id))
     return render_template("positions/position_form.html", form=form, position=position)
 

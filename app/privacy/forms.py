@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired
@@ -11,7 +12,7 @@ class ConfirmForm(FlaskForm):
 
 class EraseForm(FlaskForm):
     confirm = StringField(
-        'Type "ERASE" to confirm',
-        validators=[DataRequired(), AnyOf(["ERASE"], message='Type "ERASE" in capitals.')],
+        _l('Type "ERASE" to confirm'),
+        validators=[DataRequired(), AnyOf(["ERASE"], message=_l('Type "ERASE" in capitals.'))],
     )
-    submit = SubmitField("Erase this candidate's personal data")
+    submit = SubmitField(_l("Erase this candidate's personal data"))

@@ -6,6 +6,7 @@ import json
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.auth.decorators import role_required
@@ -84,7 +85,7 @@ def revoke(candidate_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     services.revoke(_get(candidate_id), actor=current_user)
-    flash("Every status link sent so far has stopped working.", "success")
+    flash(_("Every status link sent so far has stopped working."), "success")
     return redirect(url_for(".candidate", candidate_id=candidate_id))
 
 
@@ -93,7 +94,7 @@ def erase(candidate_id: int):
     c = _get(candidate_id)
     form = EraseForm()
     if not form.validate_on_submit():
-        flash('Nothing was erased: type "ERASE" to confirm.', "warning")
+        flash(_('Nothing was erased: type "ERASE" to confirm.'), "warning")
         return redirect(url_for(".candidate", candidate_id=candidate_id))
     try:
         done = services.erase_candidate(c, actor=current_user)
@@ -101,8 +102,12 @@ def erase(candidate_id: int):
         flash(str(exc), "warning")
     else:
         flash(
-            f"Erased. {done['withdrawn']} open application(s) withdrawn; "
-            f"{done['messages_kept_as_proof']} message record(s) kept as proof, without content.",
+            _(
+                "Erased. %(withdrawn)s open application(s) withdrawn; %(kept)s message "
+                "record(s) kept as proof, without content.",
+                withdrawn=done["withdrawn"],
+                kept=done["messages_kept_as_proof"],
+            ),
             "success",
         )
     return redirect(url_for(".candidate", candidate_id=candidate_id))

@@ -177,7 +177,7 @@ def _copy_statement(f: Filters) -> tuple[str, dict]:
         params["cutoff"] = now - timedelta(days=f.min_age_days)
     for name, table in _LABELLED.items():
         params[f"{name}_codes"] = [str(code) for code in table]
-        params[f"{name}_words"] = list(table.values())
+        params[f"{name}_words"] = [str(words) for words in table.values()]
     params.update(
         days=days,
         ords=ords,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -27,26 +28,26 @@ except ImportError:  # pragma: no cover - older wtforms
 
 class LogContactForm(FlaskForm):
     channel = SelectField(
-        "How",
+        _l("How"),
         choices=[_Choice(c, label) for c, label in labels.CHANNELS.items()],
         default="phone",
     )
     summary = TextAreaField(
-        "What was said",
+        _l("What was said"),
         validators=[DataRequired(), fits(Contact.summary)],
         render_kw={"rows": 3},
     )
     # The owed messages ticked (candidates/_settle.html); none settles nothing.
-    settle = SelectMultipleField("Settles", coerce=int, validate_choice=False)
+    settle = SelectMultipleField(_l("Settles"), coerce=int, validate_choice=False)
     next = HiddenField()
 
 
 class ExemptForm(FlaskForm):
-    notification_id = HiddenField(validators=[DataRequired("Choose the message to exempt.")])
+    notification_id = HiddenField(validators=[DataRequired(_l("Choose the message to exempt."))])
     reason = TextAreaField(
-        "Why this message must not be sent",
+        _l("Why this message must not be sent"),
         validators=[
-            DataRequired("The exemption needs a reason."),
+            DataRequired(_l("The exemption needs a reason.")),
             fits(Notification.discharge_reason),
         ],
         render_kw={"rows": 2},
@@ -55,9 +56,9 @@ class ExemptForm(FlaskForm):
 
 
 class DigestSettingsForm(FlaskForm):
-    enabled = BooleanField("Send me the morning digest")
+    enabled = BooleanField(_l("Send me the morning digest"))
     hour = IntegerField(
-        "Hour (your time zone)", validators=[InputRequired(), NumberRange(min=0, max=23)]
+        _l("Hour (your time zone)"), validators=[InputRequired(), NumberRange(min=0, max=23)]
     )
 
 

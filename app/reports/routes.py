@@ -17,6 +17,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -166,7 +167,7 @@ def refresh_report():
     form = RefreshForm()
     if form.validate_on_submit():
         result = overdue.refresh()
-        flash(f"Report refreshed: {result['items']} overdue items.", "success")
+        flash(_("Report refreshed: %(value)s overdue items.", value=result["items"]), "success")
     # Back to the same filters: only the report's own arguments are carried over (anything
     # else in the query string, such as `endpoint` or `_external`, is url_for's own).
     f = queries.Filters.from_args(request.args)
@@ -290,7 +291,7 @@ def exempt(application_id: int):
         flash(str(exc), "danger")
         return redirect(url_for("reports.application_detail", application_id=application_id))
     overdue.refresh_applications([application_id])
-    flash("Message exempted; the reason is recorded.", "success")
+    flash(_("Message exempted; the reason is recorded."), "success")
     return redirect(back or url_for("reports.application_detail", application_id=application_id))
 
 
@@ -439,7 +440,7 @@ def digest_settings():
     form = DigestSettingsForm(data={"enabled": enabled, "hour": hour})
     if form.validate_on_submit():
         digest.save_settings(current_user, enabled=form.enabled.data, hour=form.hour.data)
-        flash("Digest settings saved.", "success")
+        flash(_("Digest settings saved."), "success")
         return redirect(url_for("reports.digest_settings"))
     recent = list(
         db.session.scalars(

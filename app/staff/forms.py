@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
@@ -21,16 +23,18 @@ def _roles() -> list:
 
 class ProfileForm(FlaskForm):
     name = StringField(
-        "Name", filters=[_strip], validators=[DataRequired("Enter your name."), fits(User.name)]
+        _l("Name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter your name.")), fits(User.name)],
     )
     phone = StringField(
-        "Phone",
+        _l("Phone"),
         filters=[_strip],
         validators=[Optional(), fits(User.phone)],
-        description="Shown with your name and email in every email your candidates get.",
+        description=_l("Shown with your name and email in every email your candidates get."),
     )
     timezone = SelectField(
-        "Time zone", validate_choice=False, validators=[DataRequired("Choose a time zone.")]
+        _l("Time zone"), validate_choice=False, validators=[DataRequired(_l("Choose a time zone."))]
     )
 
     def __init__(self, *args, **kwargs):
@@ -42,7 +46,7 @@ class ProfileForm(FlaskForm):
 
     def validate_timezone(self, field) -> None:
         if field.data not in known_zones():
-            raise ValidationError("Choose a time zone from the list (e.g. Europe/London).")
+            raise ValidationError(_("Choose a time zone from the list (e.g. Europe/London)."))
 
 
 _LONGEST_PASSWORD = 200  # hashing a megabyte is work for nothing
@@ -50,52 +54,62 @@ _LONGEST_PASSWORD = 200  # hashing a megabyte is work for nothing
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        _l("Current password"), validators=[DataRequired(_l("Enter your current password."))]
     )
     new_password = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[
-            DataRequired("Enter a new password."),
+            DataRequired(_l("Enter a new password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=_LONGEST_PASSWORD,
-                message=f"Use {MIN_PASSWORD_LENGTH} to {_LONGEST_PASSWORD} characters.",
+                message=_l(
+                    "Use %(MIN_PASSWORD_LENGTH)s to %(LONGEST_PASSWORD)s characters.",
+                    MIN_PASSWORD_LENGTH=MIN_PASSWORD_LENGTH,
+                    LONGEST_PASSWORD=_LONGEST_PASSWORD,
+                ),
             ),
         ],
     )
     confirm = PasswordField(
-        "New password again",
+        _l("New password again"),
         validators=[EqualTo("new_password", "The two new passwords differ.")],
     )
 
 
 class NewUserForm(FlaskForm):
     name = StringField(
-        "Name", filters=[_strip], validators=[DataRequired("Enter the name."), fits(User.name)]
+        _l("Name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the name.")), fits(User.name)],
     )
     email = StringField(
-        "Email",
+        _l("Email"),
         filters=[_strip],
-        validators=[DataRequired("Enter the email address."), fits(User.email), valid_email],
+        validators=[DataRequired(_l("Enter the email address.")), fits(User.email), valid_email],
     )
-    phone = StringField("Phone", filters=[_strip], validators=[Optional(), fits(User.phone)])
-    role = SelectField("Role", choices=_roles(), default=Role.RECRUITER.value)
+    phone = StringField(_l("Phone"), filters=[_strip], validators=[Optional(), fits(User.phone)])
+    role = SelectField(_l("Role"), choices=_roles(), default=Role.RECRUITER.value)
     password = PasswordField(
-        "First password",
+        _l("First password"),
         validators=[
-            DataRequired("Give them a first password."),
+            DataRequired(_l("Give them a first password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=_LONGEST_PASSWORD,
-                message=f"Use {MIN_PASSWORD_LENGTH} to {_LONGEST_PASSWORD} characters.",
+                message=_l(
+                    "Use %(MIN_PASSWORD_LENGTH)s to %(LONGEST_PASSWORD)s characters.",
+                    MIN_PASSWORD_LENGTH=MIN_PASSWORD_LENGTH,
+                    LONGEST_PASSWORD=_LONGEST_PASSWORD,
+                ),
             ),
         ],
-        description="Tell them in person; they change it on their profile.",
+        description=_l("Tell them in person; they change it on their profile."),
     )
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=_roles())
+    role = SelectField(_l("Role"), choices=_roles())
 
 
 class ConfirmForm(FlaskForm):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from app import labels
@@ -51,9 +52,11 @@ def save_profile():
         form.name.errors.append(str(exc))
         return _render_profile(details=form, status=400)
     if "phone" in changed:
-        flash("Profile saved. Your candidates' next emails carry your new phone number.", "success")
+        flash(
+            _("Profile saved. Your candidates' next emails carry your new phone number."), "success"
+        )
     else:
-        flash("Profile saved.", "success")
+        flash(_("Profile saved."), "success")
     return redirect(url_for("staff.profile"))
 
 
@@ -71,7 +74,7 @@ def change_password():
         form.current_password.errors.append(str(exc))
         return _render_profile(password=form, status=400)
     login_user(current_user)  # this browser stays signed in, under the new session version
-    flash("Password changed. Every other session of yours has been signed out.", "success")
+    flash(_("Password changed. Every other session of yours has been signed out."), "success")
     return redirect(url_for("staff.profile"))
 
 
@@ -82,7 +85,7 @@ def save_digest():
     if not form.validate_on_submit():
         return _render_profile(digest_form=form, status=400)
     digest.save_settings(current_user, enabled=form.enabled.data, hour=form.hour.data)
-    flash("Digest settings saved.", "success")
+    flash(_("Digest settings saved."), "success")
     return redirect(url_for("staff.profile") + "#digest")
 
 
@@ -118,7 +121,10 @@ def new_user():
         except services.StaffError as exc:
             form.email.errors.append(str(exc))
         else:
-            flash(f"{user.name} can now sign in as {user.email}.", "success")
+            flash(
+                _("%(name)s can now sign in as %(email)s.", name=user.name, email=user.email),
+                "success",
+            )
             return redirect(url_for("staff.users"))
     status = 400 if form.is_submitted() else 200
     return render_template("staff/new_user.html", form=form), status
@@ -150,7 +156,7 @@ def change_role(user_id: int):
     user = _user_or_404(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the roles.", "danger")
+        flash(_("Choose one of the roles."), "danger")
         return _render_users(400)
     return _change(
         user.id,

@@ -198,7 +198,7 @@ def set_language(candidate: Candidate, tag: str) -> bool:
     if candidate.language == tag:
         return False
     candidate.language = tag
-    _record(candidate, "preferences_changed", detail=f"language {tag}")
+    _record(candidate, "language_changed", detail=f"language {tag}")
     db.session.commit()
     return True
 

@@ -38,6 +38,52 @@ def _check(page, label: str, found: dict) -> None:
     print(f"axe {label}: {len(blocking)} serious/critical; all: {summary or 'none'}")
 
 
+# What a screen reader's user navigates by, beyond axe's WCAG rules: one h1 and headings
+# that go down one level at a time; each progress bar named, with its value, and beside a
+# live region that says in words how far it has got.
+STRUCTURE_JS = """() => {
+  const out = [];
+  const shown = (el) => el.getClientRects().length > 0 || !!el.closest('.visually-hidden');
+  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(shown);
+  const ones = headings.filter((h) => h.tagName === 'H1').length;
+  if (ones !== 1) out.push(`${ones} h1 headings`);
+  let previous = 0;
+  for (const h of headings) {
+    const level = Number(h.tagName[1]);
+    if (previous && level > previous + 1) {
+      out.push(`h${previous} then h${level} (${h.textContent.trim().slice(0, 40)})`);
+    }
+    previous = level;
+  }
+  for (const bar of document.querySelectorAll('[role=progressbar]')) {
+    if (!bar.getAttribute('aria-label') && !bar.getAttribute('aria-labelledby')) {
+      out.push('a progress bar without a name');
+    }
+    if (!bar.hasAttribute('aria-valuenow')) out.push('a progress bar without aria-valuenow');
+    const box = bar.closest('.card, section') || bar.parentElement;
+    if (!box.querySelector('[aria-live], [role=status]')) {
+      out.push('a progress bar without a live region beside it');
+    }
+  }
+  return out;
+}"""
+
+
+def _structure(page, label: str, found: dict, *, staff: bool = True, banner: bool = True) -> None:
+    """Landmarks (banner, main, and the staff navigation), headings, progress bars. The sign-in
+    page is a lone form: its main landmark is all there is."""
+    problems = list(page.evaluate(STRUCTURE_JS))
+    roles = ("banner", "main") if banner else ("main",)
+    counts = {role: page.get_by_role(role).count() for role in roles}
+    for role, count in counts.items():
+        if count != 1:
+            problems.append(f"{count} {role} landmarks")
+    if staff and page.get_by_role("navigation", name="Main").count() != 1:
+        problems.append("no main navigation landmark")
+    if problems:
+        found[label] = problems
+
+
 def _describe(found: dict) -> str:
     lines = []
     for label, violations in found.items():
@@ -128,17 +174,24 @@ def test_no_serious_or_critical_violation_anywhere(live_server, tab, world_ids):
     page = tab
     found: dict = {}
 
+    structure: dict = {}
+
     page.goto(f"{live_server}/login")
     _check(page, "sign in", found)
+    _structure(page, "sign in", structure, staff=False, banner=False)
     page.goto(f"{live_server}/status/link")
     _check(page, "status link request", found)
+    _structure(page, "status link request", structure, staff=False)
     for label, token in (("status page", ids["demo_token"]), ("status page (2)", ids["token"])):
         page.goto(f"{live_server}/status/{token}")
         _check(page, label, found)
+        _structure(page, label, structure, staff=False)
     page.goto(f"{live_server}/status/not-a-token")
     _check(page, "status link problem", found)
+    _structure(page, "status link problem", structure, staff=False)
     page.goto(f"{live_server}/decide/{ids['decision_token']}")
     _check(page, "client decision page", found)
+    _structure(page, "client decision page", structure, staff=False)
     page.set_content(ids["email_html"])
     _check(page, "email HTML", found)
 
@@ -147,6 +200,10 @@ def test_no_serious_or_critical_violation_anywhere(live_server, tab, world_ids):
         response = page.goto(live_server + path.format(**ids))
         assert response is not None and response.status < 400, (label, response and response.status)
         _check(page, label, found)
+        _structure(page, label, structure)
 
     problems = _describe(found)
     assert not problems, "serious or critical accessibility violations:\n" + problems
+    assert not structure, "landmarks, headings or progress bars:\n" + "\n".join(
+        f"{label}: {'; '.join(p)}" for label, p in structure.items()
+    )

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from app import clock
 from app.extensions import db
@@ -118,6 +119,68 @@ def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     assert column(page, "client_review").get_by_text("Lou Lane").is_visible()
+    _screen_reader_after_a_move(page, "Lou Lane", "client review")
+
+
+def _focused(page, attribute: str) -> str | None:
+    return page.evaluate(f"document.activeElement.getAttribute({attribute!r})")
+
+
+def _screen_reader_after_a_move(page, name: str, stage_words: str) -> None:
+    """What a screen reader's user meets back on the board: the page's landmarks and
+    headings, focus on the move's announcement (a status live region, read out as it takes
+    focus), the moved card marked, and Undo the next Tab stop."""
+    assert page.get_by_role("banner").count() == 1
+    assert page.get_by_role("navigation", name="Main").count() == 1
+    assert page.get_by_role("main").count() == 1
+    assert page.get_by_role("heading", level=1).count() == 1
+    for column_name in ("Sourced", "Submitted", "Client review", "Interview", "Offer"):
+        assert page.get_by_role("heading", level=2, name=column_name).count() == 1
+        assert page.get_by_role("region", name=column_name).count() == 1
+    announcement = page.get_by_role("status").filter(has_text=f"{name} moved to {stage_words}")
+    expect(announcement).to_be_focused()
+    tree = page.get_by_role("main").aria_snapshot()  # what the accessibility tree holds
+    assert tree.lstrip().startswith("- main:\n  - status:"), tree
+    assert f"- text: {name} moved to {stage_words}." in tree, tree
+    assert '- button "Undo"' in tree, tree  # icons are hidden from the name
+    moved = page.locator(f'article[aria-label="{name}"]')
+    assert "cl-card-moved" in (moved.get_attribute("class") or "")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Undo"
+
+
+def test_keyboard_focus_returns_where_it_was_after_a_menu_or_a_cancelled_move(
+    live_server, tab, board
+):
+    """Escape closes a card's "Move to…" menu with focus back on its button; cancelling a
+    move's confirmation brings focus back to the same card's button on the board."""
+    position_id = board
+    page = tab
+    sign_in(page, live_server, EMAIL, PASSWORD)
+    page.goto(f"{live_server}/positions/{position_id}")
+    toggle = page.get_by_role("button", name="Move to… Ned North")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    menu_item = page.get_by_role("link", name="Submitted").locator("visible=true")
+    menu_item.wait_for()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Escape")
+    menu_item.wait_for(state="hidden")
+    assert _focused(page, "aria-label") == "Move to… Ned North"
+    assert toggle.get_attribute("aria-expanded") == "false"
+
+    page.keyboard.press("Enter")
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+        if menu_item.evaluate("el => el === document.activeElement"):
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/move\?to=submitted"))
+    assert page.get_by_role("heading", level=1).count() == 1
+    page.get_by_test_id("cancel-move").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/positions/{position_id}#card-\d+$"))
+    expect(page.get_by_role("button", name="Move to… Ned North")).to_be_focused()
 
 
 def test_interview_form(live_server, tab, board):

@@ -129,6 +129,9 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, tab, pos
     page.wait_for_url(re.compile(rf"/positions/{position.id}/progress$"))
     bar = page.get_by_test_id("fanout-bar")
     assert bar.get_attribute("aria-valuenow") == "0"
+    # A screen reader finds the bar by its name and hears the summary as it changes.
+    expect(page.get_by_role("progressbar", name="Messages handed over")).to_be_visible()
+    assert page.get_by_test_id("fanout-summary").get_attribute("aria-live") == "polite"
 
     half_done, go = threading.Event(), threading.Event()
     worker = threading.Thread(

@@ -103,6 +103,9 @@ def test_a_large_file_shows_progress_until_the_worker_finishes(
     tab.get_by_role("button", name="Import 150 valid rows").click()
     expect(tab.get_by_role("heading", name="Importing…")).to_be_visible()
     expect(tab.get_by_test_id("progress-text")).to_contain_text("Waiting for a worker")
+    # Named for a screen reader, its words in a live region (role=status) as they change.
+    expect(tab.get_by_role("progressbar", name="Import progress")).to_be_visible()
+    expect(tab.get_by_role("status")).to_contain_text("rows to write")
     tab.screenshot(path=SCREENSHOTS / "import-progress.png", full_page=True)
 
     worker = Proc(

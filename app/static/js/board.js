@@ -112,10 +112,35 @@
     });
   }
 
+  // Where the keyboard (and a screen reader) carries on after the board loads: after a move
+  // or an undo, on its announcement ("Lou Lane moved to client review", with Undo next),
+  // the moved card outlined; back from a move's confirmation (Cancel), on that card's
+  // "Move to…" button, where the move began.
+  function placeFocus(board) {
+    var note = document.querySelector("main [data-announce]");
+    if (note) {
+      var moved = note.dataset.moved && document.getElementById("card-" + note.dataset.moved);
+      if (moved) moved.classList.add("cl-card-moved");
+      note.focus();
+      return;
+    }
+    var match = /^#card-(\d+)$/.exec(window.location.hash);
+    var card = match && document.getElementById("card-" + match[1]);
+    var button = card && card.querySelector(".dropdown-toggle");
+    if (!button) return;
+    // After the load: the browser's own scroll to #card-N would take focus back to <body>.
+    var focusButton = function () {
+      button.focus();
+    };
+    if (document.readyState === "complete") focusButton();
+    else window.addEventListener("load", focusButton);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var board = document.getElementById("board");
     if (board) {
       initBoard(board);
+      placeFocus(board);
       board.addEventListener("show.bs.dropdown", function (event) {
         fillMenu(board, event.target);
       });
