@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit translations bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links bench-load soak simulate clean
+.PHONY: help run test lint format lock lock-upgrade audit translations bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links bench-load bench-reconcile bench-memory soak simulate clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -39,6 +39,8 @@ help:
 	@echo "make bench-links   run bench/link_requests.py (\"email me a new link\": known vs unknown)"
 	@echo "make bench-load    run bench/load.py (a recruiter's flows under gunicorn at 50 stage changes/s,"
 	@echo "                   against a hello-world app under the same gunicorn; PostgreSQL)"
+	@echo "make bench-reconcile run bench/reconcile.py (a reconciler pass at 1M settled + 10k stale)"
+	@echo "make bench-memory  run bench/memory.py (the RQ workers' RSS through 30 minutes of work)"
 	@echo "make soak          run bench/soak.py (chaos soak)"
 	@echo "make simulate      run bench/simulate.py (a seeded agency quarter; SIM_ARGS='--scale 0.05')"
 	@echo "make clean         remove caches and build leftovers (keeps .venv and instance/)"
@@ -109,11 +111,18 @@ bench-imports: $(STAMP)
 
 bench-metrics: $(STAMP)
 	$(PY) bench/metrics.py
+
 bench-links: $(STAMP)
 	$(PY) bench/link_requests.py
 
 bench-load: $(STAMP)
 	$(PY) bench/load.py
+
+bench-reconcile: $(STAMP)
+	$(PY) bench/reconcile.py
+
+bench-memory: $(STAMP)
+	$(PY) bench/memory.py
 
 soak: $(STAMP)
 	$(PY) bench/soak.py

@@ -85,6 +85,9 @@ def load(instance_path: str) -> dict:
         ),
         "DISPATCH_INTERVAL_SECONDS": _env_float("DISPATCH_INTERVAL_SECONDS", 10),
         "RECONCILE_INTERVAL_SECONDS": _env_float("RECONCILE_INTERVAL_SECONDS", 30),
+        # The reconciler's pass checks the promise for applications changed in the last hour;
+        # every terminal application is checked this often (and when a scheduler starts).
+        "INVARIANT_SWEEP_SECONDS": _env_float("INVARIANT_SWEEP_SECONDS", 3600),
         # A standby scheduler takes over this long after the active one stops renewing.
         "SCHEDULER_LEASE_SECONDS": _env_float("SCHEDULER_LEASE_SECONDS", 45),
         "CONFIG_ERROR_PAUSE_SECONDS": _env_int("CONFIG_ERROR_PAUSE_SECONDS", 300),

@@ -81,6 +81,23 @@ def test_reconcile_repairs_the_invariant(db):
     assert run.repaired == 1 and run.finished_at is not None
 
 
+def test_the_regular_pass_checks_recent_changes_and_the_hourly_one_every_application(db):
+    silent = f.application(stage=Stage.REJECTED)
+    silent.outcome_reason = OutcomeReason.CLIENT_DECLINED
+    db.session.commit()
+    # Left silent two hours ago (a manual SQL fix, say): older than the regular pass looks.
+    db.session.execute(
+        sa.update(Application)
+        .where(Application.id == silent.id)
+        .values(updated_at=clock.now() - timedelta(hours=2))
+    )
+    db.session.commit()
+    assert reconcile()["repaired"] == 0
+    assert _missing(db) == [silent.id]  # the overdue report still lists it meanwhile
+    assert reconcile(everywhere=True)["repaired"] == 1
+    assert _missing(db) == []
+
+
 def test_redis_flush_loses_nothing(db):
     a = f.application(stage=Stage.INTERVIEW)
     db.session.commit()

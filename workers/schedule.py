@@ -22,6 +22,12 @@ SCHEDULE: tuple[Periodic, ...] = (
     ),
     # Lost jobs, dead workers, the invariant, SLA escalation.
     Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
+    # The same, checking every terminal application for its message, not only the recent.
+    Periodic(
+        "reconcile-everywhere",
+        "INVARIANT_SWEEP_SECONDS",
+        "app.notifications.reconcile:reconcile_everywhere",
+    ),
     # Messages owed because time passed (app/pipeline/): a promised decision date missed
     # ("still deciding"), and the note a little after an interview. As often as the reconciler.
     Periodic(

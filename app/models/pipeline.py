@@ -32,6 +32,7 @@ ACTIVE_STAGES = (
     Stage.OFFER,
 )
 TERMINAL_STAGES = (Stage.HIRED, Stage.REJECTED, Stage.WITHDRAWN, Stage.POSITION_CLOSED)
+_TERMINAL = sa.text("stage IN (" + ", ".join(f"'{s.value}'" for s in TERMINAL_STAGES) + ")")
 
 
 class OutcomeReason(StrEnum):
@@ -53,6 +54,13 @@ class Application(TimestampMixin, db.Model):
         sa.UniqueConstraint("candidate_id", "position_id"),
         enum_check("stage", [s.value for s in Stage]),
         sa.Index("ix_applications_stage_entered", "stage", "stage_entered_at"),
+        # The reconciler's regular pass: terminal applications changed lately (invariant.py).
+        sa.Index(
+            "ix_applications_terminal_updated",
+            "updated_at",
+            postgresql_where=_TERMINAL,
+            sqlite_where=_TERMINAL,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,10 +35,10 @@ def status() -> None:
 
 @notifications_cli.command("reconcile")
 def reconcile_cmd() -> None:
-    """Run one reconciler pass now and print what it did."""
+    """Run one reconciler pass now (every terminal application checked) and print what it did."""
     from app.notifications.reconcile import reconcile
 
-    result = reconcile()
+    result = reconcile(everywhere=True)
     click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
 
 

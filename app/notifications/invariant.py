@@ -8,14 +8,19 @@ reconciler repairs it and the overdue report shows it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from app.models import TERMINAL_STAGES, Application, Contact, Notification, NState
 from app.models.notifications import RETURNED, UNDELIVERED
+from app.orm import literal_in
 
 
-def terminal_without_response() -> sa.Select:
+def terminal_without_response(changed_since: datetime | None = None) -> sa.Select:
+    """`changed_since`: only applications updated since then (the reconciler's regular pass,
+    read through the partial index ix_applications_terminal_updated); None: all of them."""
     outcome_message = (
         sa.select(Notification.id)
         .where(
@@ -34,11 +39,14 @@ def terminal_without_response() -> sa.Select:
         )
         .exists()
     )
-    return sa.select(Application).where(
-        Application.stage.in_([s.value for s in TERMINAL_STAGES]),
+    query = sa.select(Application).where(
+        literal_in(Application.stage, [s.value for s in TERMINAL_STAGES]),
         ~outcome_message,
         ~contact_since,
     )
+    if changed_since is not None:
+        query = query.where(Application.updated_at >= changed_since)
+    return query
 
 
 def undelivered_without_contact() -> sa.Select:
