@@ -19,7 +19,10 @@ the clock held, until the workers have sent everything due. The next moment is t
 of: the next action (people act on a grid of --grid seconds, see sim_agency), the next owed
 message's due time, the next promised date, the next after-interview note, and --max-gap.
 So a message due at 09:00 is dispatched at 09:00 sharp: what p95_seconds measures is the
-engine's own delay, in simulated seconds, not the stepping.
+engine's own delay, in simulated seconds, not the stepping. People act on a grid of --grid
+seconds (5 minutes: a recruiter's act drawn for 10:03 happens at 10:05), so the engine's
+waits, whole minutes from an act, fall on the grid too and one step serves all of them; the
+grid changes when people act, never when the engine sends.
 
 The agency (bench/sim_agency.py) and the measures (bench/sim_measure.py) are documented
 there. Per-week figures are printed as the quarter goes; the last line is
