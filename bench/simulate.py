@@ -259,7 +259,10 @@ def next_moment(now: datetime, agency: Agency, args, app) -> tuple[datetime, boo
         moments.append((promised, True))
     if interview is not None:
         moments.append((interview + after + timedelta(seconds=1), True))
-    moment, sweep = min(moments)
+    moment = min(m for m, _ in moments)
+    # A sweep's moment that coincides with an act or a due message (the grid makes that
+    # common) is still a sweep's: next time, the moment is no longer ahead of the clock.
+    sweep = any(flag for m, flag in moments if m == moment)
     return max(now + timedelta(seconds=1), moment), sweep
 
 
