@@ -64,8 +64,9 @@ class Promise:
 
 
 class Agency:
-    def __init__(self, seed: int, size: Size, start: datetime, end: datetime):
+    def __init__(self, seed: int, size: Size, start: datetime, end: datetime, grid: float = 60):
         self.rng = random.Random(seed)
+        self.grid = max(1, int(grid))
         self.size, self.start, self.end = size, start, end
         self.days = (end - start).total_seconds() / 86400
         self.agenda: list[Action] = []
@@ -84,6 +85,10 @@ class Agency:
     # -- the agenda ------------------------------------------------------------------------
 
     def at(self, moment: datetime, name: str, *args) -> None:
+        """Plan an act. People act on a grid of `grid` seconds (the next mark at or after
+        `moment`): the simulation stops its clock once per mark, not once per person."""
+        late = -int(moment.timestamp()) % self.grid
+        moment = moment.replace(microsecond=0) + timedelta(seconds=late)
         if moment < self.end or name in ("handle_bounces", "answer"):
             heapq.heappush(self.agenda, Action(moment, next(self._seq), name, args))
 

@@ -12,10 +12,14 @@ recruiter logged a contact after the decision.
   p95_seconds        decision -> handed to the provider, minus the delays the rules chose
                      (undo window, business hours, digest window, quiet hours, daily cap):
                      sent_at - max(created_at, due_at), due_at being the last rule-chosen time
-  promises_kept_pct  promised decision dates (the client's, and each "still deciding" date)
-                     answered by a decision or a "still deciding" email by the end of that day
-                     in the candidate's zone; promises replaced by a newer one before their
-                     day, or whose day is after the run, are not counted
+  promises_kept_pct  promised decision dates (the client's, and the next date each "still
+                     deciding" email names, however many came before it) answered by a
+                     decision or a "still deciding" email by the date: after the promise was
+                     made and before the end of the promised date's day in the candidate's
+                     zone (a date of 17:00 in London is kept in Kolkata by an email before
+                     midnight there, where quiet hours begin at 21:00); promises replaced by a
+                     newer one before their day ended, or whose day is after the run, are not
+                     counted
   max_per_day        most status emails one candidate got in one local day (answers to their
                      own requests excepted)
   contradictions     two different outcomes for one application, or an update after an outcome

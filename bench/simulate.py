@@ -16,10 +16,13 @@ services the pages call (bench/sim_agency.py), then the scheduler's periodic wor
 (workers/schedule.py: dispatch, the reconciler, promised dates, after-interview notes,
 reports) as the scheduler process would at that moment, then waits, in real time and with
 the clock held, until the workers have sent everything due. The next moment is the earliest
-of: the next action (actions within --window seconds are taken together), the next owed
+of: the next action (people act on a grid of --grid seconds, see sim_agency), the next owed
 message's due time, the next promised date, the next after-interview note, and --max-gap.
 So a message due at 09:00 is dispatched at 09:00 sharp: what p95_seconds measures is the
-engine's own delay, in simulated seconds, not the stepping.
+engine's own delay, in simulated seconds, not the stepping. People act on a grid of --grid
+seconds (5 minutes: a recruiter's act drawn for 10:03 happens at 10:05), so the engine's
+waits, whole minutes from an act, fall on the grid too and one step serves all of them; the
+grid changes when people act, never when the engine sends.
 
 The agency (bench/sim_agency.py) and the measures (bench/sim_measure.py) are documented
 there. Per-week figures are printed as the quarter goes; the last line is
@@ -60,9 +63,16 @@ START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 # moment they are due (see next_moment), so only the safety net and the staff reports go
 # less often than in production.
 SCHEDULER_INTERVALS = {
-    "RECONCILE_INTERVAL_SECONDS": 1800,
+    "RECONCILE_INTERVAL_SECONDS": 3600,
     "OVERDUE_REFRESH_SECONDS": 3600,
     "DIGEST_INTERVAL_SECONDS": 3600,
+    # Reports for staff pages nobody opens here; their jobs would take the workers' time.
+    "DASHBOARD_REFRESH_SECONDS": 3600,
+    # No outbound webhook endpoint is subscribed: the sweep finds nothing every time.
+    "WEBHOOK_SWEEP_SECONDS": 3600,
+    # The clock is held while settle waits, so a grace in simulated time never ends there;
+    # settle runs the reconciler after real seconds of waiting instead (see settle).
+    "QUEUED_GRACE_SECONDS": 0,
 }
 
 
@@ -74,8 +84,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--drain-days", type=float, default=7, help="quiet days after the quarter")
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
     parser.add_argument("--fork", action="store_true", help="forking workers, not SimpleWorker")
-    # Shorter than the digest window, so no message owed inside a step falls due inside it.
-    parser.add_argument("--window", type=float, default=290, help="seconds of actions per step")
+    # The agency's people act on a grid of whole minutes (sim_agency.Agency.at): the engine's
+    # waits (digest window, undo window, business hours, quiet hours) are whole minutes too,
+    # so what falls due falls due on the grid, and one step serves everything due at it.
+    parser.add_argument("--grid", type=float, default=300, help="seconds between acts")
     parser.add_argument("--max-gap", type=float, default=6 * 3600, help="longest step, seconds")
     parser.add_argument(
         "--db-name", default=os.environ.get("SIM_DB_NAME") or common.database_name("_sim")
@@ -110,6 +122,7 @@ class System:
             **SCHEDULER_INTERVALS,
         )
         common.reset_database(self.env, args.db_name)
+        _no_commit_wait(args.db_name)
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
@@ -140,6 +153,13 @@ class System:
         for i in range(self.args.workers):
             common.start_worker(self.procs, self.env, f"sim-w{i}", simple=not self.args.fork)
         self.app = common.make_app(self.env)
+        with self.app.app_context():
+            from app.extensions import db
+
+            # This process returns its connection after every act and step (as a request or a
+            # job does) and checks one out again at once: no ping to a server that answered
+            # a millisecond ago. Workers and the web app keep the production setting.
+            db.engine.pool._pre_ping = False
 
     def _start_web(self) -> str:
         port = common.free_port()
@@ -158,6 +178,16 @@ class System:
 
     def close(self) -> None:
         self.clock_file.unlink(missing_ok=True)
+
+
+def _no_commit_wait(name: str) -> None:
+    """The simulation's database does not wait for the disk at each commit (every process's
+    sessions): a quarter is about what the candidates were told, not about fsync on a shared
+    machine's disk. Nothing else changes: the same transactions, locks and isolation."""
+    import psycopg
+
+    with psycopg.connect(common.pg_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
 
 
 # -- stepping through time ------------------------------------------------------------------
@@ -202,10 +232,11 @@ def next_moment(now: datetime, agency: Agency, args, app) -> tuple[datetime, boo
     from app.extensions import db
     from app.models import Application, Notification
     from app.models.notifications import WAITING
+    from app.pipeline.promised_dates import next_sweep
 
     after = timedelta(hours=app.config["AFTER_INTERVIEW_DELAY_HOURS"])
     interviewing = Application.stage == "interview"
-    due, promised, interview = db.session.execute(
+    due, interview = db.session.execute(
         sa.select(
             sa.select(sa.func.min(Notification.due_at))
             .where(
@@ -213,25 +244,28 @@ def next_moment(now: datetime, agency: Agency, args, app) -> tuple[datetime, boo
                 Notification.due_at > now,
             )
             .scalar_subquery(),
-            sa.select(sa.func.min(Application.promised_response_at))
-            .where(interviewing, Application.promised_response_at > now)
-            .scalar_subquery(),
             sa.select(sa.func.min(Application.interview_at))
             .where(interviewing, Application.interview_at > now - after)
             .scalar_subquery(),
         )
     ).one()
+    # When the promised-dates sweep acts: the date, or before the candidate's night
+    # (promised_dates.sweep_at).
+    promised = next_sweep(now, within=timedelta(seconds=args.max_gap))
     db.session.remove()
     moments = [(now + timedelta(seconds=args.max_gap), False)]
     if agency.next_time() is not None:
-        moments.append((agency.next_time() + timedelta(seconds=args.window), False))
+        moments.append((agency.next_time(), False))
     if due is not None:
         moments.append((due, False))
     if promised is not None:
-        moments.append((promised + timedelta(seconds=1), True))
+        moments.append((promised, True))
     if interview is not None:
         moments.append((interview + after + timedelta(seconds=1), True))
-    moment, sweep = min(moments)
+    moment = min(m for m, _ in moments)
+    # A sweep's moment that coincides with an act or a due message (the grid makes that
+    # common) is still a sweep's: next time, the moment is no longer ahead of the clock.
+    sweep = any(flag for m, flag in moments if m == moment)
     return max(now + timedelta(seconds=1), moment), sweep
 
 
@@ -244,7 +278,7 @@ def settle(now: datetime, timeout: float = 300) -> float:
     from app.models import Notification
     from app.models.notifications import WAITING, NState
     from app.notifications.dispatch import NOTIFICATIONS_QUEUE
-    from app.notifications.reconcile import dispatch_due
+    from app.notifications.reconcile import dispatch_due, reconcile
     from app.redis_conn import get_redis
 
     conn = get_redis()
@@ -272,10 +306,18 @@ def settle(now: datetime, timeout: float = 300) -> float:
             logging.getLogger("simulate").warning("still busy after %.0f s at %s", waited, now)
             return waited
         rounds += 1
-        if rounds % 50 == 0:  # something due and not dispatched: as the scheduler would
+        if rounds % 200 == 0:  # something due and not dispatched: as the scheduler would
             dispatch_due(now)
             db.session.remove()
-        time.sleep(0.02)
+        if rounds % 1000 == 0:
+            # Seconds of real time with the clock held: what the reconciler would have done
+            # meanwhile. RQ's scheduler runs a job planned for a simulated due time (always
+            # in the real past) at once; it claims nothing, and the dispatch at the due time
+            # reuses its id, which RQ refuses while the first one's result is kept: the
+            # reconciler's requeue_vanished is what sends such a row, here as in production.
+            reconcile(now)
+            db.session.remove()
+        time.sleep(0.005)
 
 
 class Week:
@@ -291,7 +333,7 @@ def run(system: System, args) -> dict:
     finish = end + timedelta(days=args.drain_days)
     app = system.app
     with app.app_context():
-        agency = Agency(args.seed, Size.at(args.scale), START, end)
+        agency = Agency(args.seed, Size.at(args.scale), START, end, grid=args.grid)
         agency.seed()
         scheduler = Scheduler(app)
         now, week = START, Week(0)
@@ -301,13 +343,14 @@ def run(system: System, args) -> dict:
             until = min(until, finish)
             while (action := agency.pop_due(until)) is not None:
                 moment = max(now, action.at)
-                system.set_time(moment)
-                now = moment
+                if moment > now:
+                    # What the last acts sent at once (a withdrawal's acknowledgement, a
+                    # reply) goes before the clock moves on.
+                    week.settle += settle(now)
+                    system.set_time(moment)
+                    now = moment
                 agency.run(action)
                 week.actions += 1
-                # What the action sent at once (a withdrawal's acknowledgement, a reply)
-                # goes before the clock moves on to the next action.
-                week.settle += settle(now)
             now = until
             system.set_time(now)
             scheduler.tick(now, sweep=sweep)

@@ -77,7 +77,7 @@ def owe(
         context=context or {},
         # The same computation the confirmation page shows (undo window, business hours,
         # digest window, quiet hours, daily cap), so what it says is when it leaves.
-        due_at=pacing.departure(kind, candidate, now).at,
+        due_at=pacing.departure(kind, candidate, now, application.promised_response_at).at,
         to_email=candidate.email,
         created_at=now,
         updated_at=now,

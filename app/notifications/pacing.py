@@ -44,8 +44,11 @@ class Departure:
     # "daily_cap", in the order they applied
 
 
-def departure(kind: str, candidate: Candidate, now: datetime) -> Departure:
-    at, why = planned_time(kind, candidate.timezone, now)
+def departure(
+    kind: str, candidate: Candidate, now: datetime, promised: datetime | None = None
+) -> Departure:
+    """`promised`: the application's promised decision date (timing.planned_time)."""
+    at, why = planned_time(kind, candidate.timezone, now, promised)
     if KINDS[kind].requested:
         return Departure(at, tuple(why))
     slot = next_slot(candidate, at)

@@ -73,14 +73,42 @@ def morning_after(moment: datetime, tz_name: str | None, *, same_day_if_early=Fa
     return morning.astimezone(moment.tzinfo)
 
 
-def due_time(kind: str, tz_name: str | None, now: datetime) -> datetime:
+# How long before the candidate's quiet hours a message that keeps a promised date is
+# planned to leave: room for the dispatcher's interval and a queue, so it is not caught by the
+# night it was meant to beat.
+PROMISE_MARGIN = timedelta(minutes=15)
+
+
+def promise_deadline(promised: datetime, tz_name: str | None) -> datetime:
+    """The last moment a message can reach the candidate on the day they were promised, in
+    their own zone: PROMISE_MARGIN before their quiet hours begin that day (before midnight if
+    quiet hours are off). A date of 17:00 in London is 22:30 in Kolkata: the candidate's day
+    is what was promised, and after 21:00 there nothing is sent until the morning after."""
+    cfg = current_app.config
+    local = promised.astimezone(candidate_zone(tz_name))
+    end = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = cfg["QUIET_HOURS_START"]
+    if cfg["QUIET_HOURS_ENFORCED"] and start != cfg["QUIET_HOURS_END"] and start > 0:
+        end = local.replace(hour=start, minute=0, second=0, microsecond=0)
+    return (end - PROMISE_MARGIN).astimezone(promised.tzinfo)
+
+
+def due_time(
+    kind: str, tz_name: str | None, now: datetime, promised: datetime | None = None
+) -> datetime:
     """When a message owed now may first go out, before the daily cap (pacing.departure adds
     it for one candidate; a fan-out's rows are held by the sender if a cap applies)."""
-    return planned_time(kind, tz_name, now)[0]
+    return planned_time(kind, tz_name, now, promised)[0]
 
 
-def planned_time(kind: str, tz_name: str | None, now: datetime) -> tuple[datetime, list[str]]:
-    """due_time, with why it is not `now`: WAIT_REASONS codes, in the order applied."""
+def planned_time(
+    kind: str, tz_name: str | None, now: datetime, promised: datetime | None = None
+) -> tuple[datetime, list[str]]:
+    """due_time, with why it is not `now`: WAIT_REASONS codes, in the order applied.
+
+    `promised`: the decision date the candidate was promised, if any. An outcome's wait for
+    business hours stops at that day's promise_deadline, so a decision made on (or before) the
+    promised day reaches them on it; the undo window and quiet hours still apply."""
     spec = KINDS[kind]
     if spec.requested:
         return now, ["requested"]  # the candidate is waiting for this answer
@@ -92,6 +120,10 @@ def planned_time(kind: str, tz_name: str | None, now: datetime) -> tuple[datetim
             why.append("undo")
         if cfg["BUSINESS_HOURS_ENFORCED"]:
             moved = next_business_moment(due, tz_name)
+            if promised is not None and moved > due:
+                deadline = promise_deadline(promised, tz_name)
+                if deadline >= due:  # not for a date already past: it cannot be kept now
+                    moved = min(moved, deadline)
             if moved != due:
                 why.append("business_hours")
             due = moved

@@ -123,7 +123,7 @@ def plan_close(position: Position, action: Action, reason: str, *, actor: User) 
         sample = _sample(emailed[0], action, reason, actor)
         plan.groups.append(Group(kind, news_for(kind, position), emailed, sample))
     now = clock.now()
-    due = [due_time(kind, a.candidate.timezone, now) for a in emailed]
+    due = [due_time(kind, a.candidate.timezone, now, a.promised_response_at) for a in emailed]
     if due:
         plan.first_leaves, plan.last_leaves = min(due), max(due)
     return plan

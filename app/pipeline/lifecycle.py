@@ -77,6 +77,7 @@ def _active_rows(position: Position):
             Application.candidate_id,
             Candidate.timezone,
             Candidate.email,
+            Application.promised_response_at,
         )
         .join(Candidate, Candidate.id == Application.candidate_id)
         .where(
@@ -190,7 +191,19 @@ def _record_moves(moves, actor: User | None, now: datetime, *, reason=None, note
 def _owed_rows(rows, kind: str, reason: str | None, now: datetime) -> list[dict]:
     # One due time per time zone: the same for everyone there (10,000 rows, a few zones).
     due = {tz: due_time(kind, tz, now) for tz in {r.timezone for r in rows}}
-    return [_owed_row(r, kind, reason, now, due[r.timezone]) for r in rows]
+    # A candidate promised a decision keeps their own (timing.planned_time: the promised day).
+    return [
+        _owed_row(
+            r,
+            kind,
+            reason,
+            now,
+            due_time(kind, r.timezone, now, promised)
+            if (promised := getattr(r, "promised_response_at", None)) is not None
+            else due[r.timezone],
+        )
+        for r in rows
+    ]
 
 
 def _owed_row(r, kind: str, reason: str | None, now: datetime, due_at: datetime) -> dict:

@@ -169,7 +169,9 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
     problems = missing_fields(n)
     # owe() set the row's due time with this very computation; the time shown is the row's,
     # the one the sender claims it by.
-    leaving = Departure(n.due_at, pacing.departure(n.kind, candidate, now).why)
+    leaving = Departure(
+        n.due_at, pacing.departure(n.kind, candidate, now, application.promised_response_at).why
+    )
     try:
         rendered = render(n)
     except RenderError as exc:

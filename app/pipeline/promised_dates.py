@@ -1,17 +1,20 @@
 """Promised decision dates: the recruiter's reminder a business day before, and the sweep that
-tells the candidate "still deciding" (and pushes the date) once a promise is missed."""
+tells the candidate "still deciding" (and pushes the date) when a promise is missed, in time
+for the candidate's own day (sweep_at)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import clock
 from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
     Application,
+    Candidate,
     Notification,
     NState,
     Stage,
@@ -19,6 +22,7 @@ from app.models import (
     User,
 )
 from app.notifications import outbox
+from app.notifications.timing import promise_deadline
 from app.pipeline.base import actor_id
 
 # Reminders about a promised decision date: a decision recorded answers both.
@@ -74,31 +78,68 @@ def reopen_promise_reminder(application: Application, promised: datetime, now: d
         task.resolved_at = task.resolved_by_id = None
 
 
+def sweep_at(promised: datetime, tz_name: str | None) -> datetime:
+    """When the sweep acts on a promised date: once it has passed, or earlier if the
+    candidate's quiet hours begin before then on the promised day in their zone (a date of
+    17:00 in London is 22:30 in Kolkata). Early enough that "still deciding" (held for the
+    digest window) reaches them that day, and that a decision recorded just before it (held
+    for the undo window) does too (timing.promise_deadline)."""
+    cfg = current_app.config
+    lead = timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] + cfg["UNDO_WINDOW_SECONDS"])
+    return min(promised, promise_deadline(promised, tz_name) - lead)
+
+
+# sweep_at is at most a day (and the lead) before the date: the rows the sweep looks at.
+_SWEEP_HORIZON = timedelta(days=2)
+
+
+def next_sweep(now: datetime, within: timedelta = timedelta(days=1)) -> datetime | None:
+    """The next moment after `now`, and no later than `within` of it, at which
+    sweep_promised_dates has something to do (the simulated quarter stops its clock there)."""
+    rows = db.session.execute(
+        sa.select(Application.promised_response_at, Candidate.timezone)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(
+            Application.stage == Stage.INTERVIEW.value,
+            Application.promised_response_at > now,
+            Application.promised_response_at <= now + within + _SWEEP_HORIZON,
+        )
+    ).all()
+    times = [t for promised, tz in rows if (t := sweep_at(promised, tz)) > now]
+    return min(times, default=None)
+
+
 def sweep_promised_dates(
-    now: datetime | None = None, *, followup_days: int = 2, max_updates: int = 3
+    now: datetime | None = None,
+    *,
+    followup_days: int = 2,
+    max_updates: int = 3,
+    slow_followup_days: int = 5,
 ) -> int:
-    """Promised date passed with no decision: tell the candidate, push the date, remind the
-    recruiter. After `max_updates` such messages only the recruiter is reminded."""
+    """Promised date missed (or about to be, in the candidate's day: sweep_at) with no
+    decision: tell the candidate, push the date, remind the recruiter. Every "still deciding"
+    names the next date and the next sweep keeps it: the first `max_updates` name a date
+    `followup_days` business days on, later ones `slow_followup_days` (fewer emails for a
+    client who stays silent, and no date named in writing that nobody keeps)."""
     now = now or clock.now()
-    apps = list(
-        db.session.scalars(
+    apps = [
+        application
+        for application in db.session.scalars(
             sa.select(Application)
             .where(
                 Application.stage == Stage.INTERVIEW.value,
                 Application.promised_response_at.is_not(None),
-                Application.promised_response_at < now,
+                Application.promised_response_at < now + _SWEEP_HORIZON,
             )
-            .limit(2000)
+            .order_by(Application.promised_response_at, Application.id)
+            .limit(5000)
         )
-    )
+        if sweep_at(application.promised_response_at, application.candidate.timezone) <= now
+    ]
     owed = 0
     calendar = get_calendar()
     for application in apps:
         promised = application.promised_response_at
-        # Business days, as every date a candidate is promised (app/business_days.py).
-        new_date = calendar.shift(promised, followup_days)
-        while new_date < now:
-            new_date = calendar.shift(new_date, followup_days)
         sent_before = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Notification)
@@ -108,6 +149,11 @@ def sweep_promised_dates(
                 Notification.state != NState.SUPERSEDED.value,
             )
         )
+        # Business days, as every date a candidate is promised (app/business_days.py).
+        days = followup_days if sent_before < max_updates else slow_followup_days
+        new_date = calendar.shift(promised, days)
+        while new_date < now:
+            new_date = calendar.shift(new_date, days)
         task = outbox.open_task(
             kind="promise_missed",
             title=f"{application.position.client.name} missed its decision date for "
@@ -119,7 +165,7 @@ def sweep_promised_dates(
             due_at=now,
             now=now,
         )
-        if sent_before < max_updates and application.candidate.optional_updates:
+        if application.candidate.optional_updates:
             n = outbox.owe(
                 application,
                 "still_deciding",
