@@ -6,6 +6,10 @@ import argparse
 import gc
 import logging
 import sys
+from datetime import date
+
+# `python -m workers worker` without --simple/--fork: RQ's fork Worker.
+DEFAULT_SIMPLE = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +83,7 @@ def warm_up(app) -> None:
     env = app.jinja_env
     for name in env.list_templates(filter_func=lambda n: n.startswith("email/")):
         stencils.checked_template(env, env.get_template(name))
+    warm_calendar()
     try:
         prepare.warm_up()
     except SQLAlchemyError as exc:  # the database is not up yet: jobs will manage without
@@ -86,6 +91,20 @@ def warm_up(app) -> None:
     # No connection is carried into the children (each job's child opens its own).
     db.session.remove()
     db.engine.dispose()
+
+
+def warm_calendar() -> None:
+    """The business calendar, with this year's and next year's public holidays: the
+    `holidays` package imports its country's module when the calendar is built and works
+    out a year's holidays when a date of it is first asked about. Done in every fork
+    worker's child, that was most of a one-message send job (py-spy, bench/steady.py)."""
+    from app import clock
+    from app.business_days import get_calendar
+
+    calendar = get_calendar()
+    this_year = clock.now().year
+    for year in (this_year - 1, this_year, this_year + 1):
+        calendar.is_business_day(date(year, 6, 1))
 
 
 if __name__ == "__main__":
