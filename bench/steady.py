@@ -23,8 +23,11 @@ created again), Redis BENCH_REDIS_URL or database 9 of REDIS_URL's server (flush
 
 The last line is
 `steady: messages=<n> per_second=<r> p50_owed_to_sent_ms=<x> p95_owed_to_sent_ms=<x>
-baseline_per_second=<r> fork_per_second=<r> simple_per_second=<r>` (one line), where the
-unprefixed figures are those of the worker kind `python -m workers worker` runs by default.
+baseline_per_second=<r> fork_per_second=<r> fork_backlog_per_second=<r> simple_...` (one
+line), where the unprefixed figures are those of the worker kind `python -m workers worker`
+runs by default. `*_backlog_per_second`: before each stream, `--backlog` changes are made
+while no worker runs, then the workers start and send them: their capacity, whatever the
+producer's pace (one producer makes the stream's changes, and may be the bound).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=400, help="stage changes per worker kind")
     parser.add_argument("--workers", type=int, default=2, help="RQ workers of each kind")
     parser.add_argument("--noop-n", type=int, default=400, help="no-op jobs for the baseline")
+    parser.add_argument(
+        "--backlog", type=int, default=400, help="changes made before the workers start"
+    )
     parser.add_argument("--modes", default=",".join(MODES), help="worker kinds to run")
     parser.add_argument("--timeout", type=float, default=300, help="give up after this many s")
     return parser.parse_args(argv)
@@ -120,7 +126,10 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run_mode(procs, app, env: dict, mode: str, app_ids: list[int], warm_ids: list[int], args):
+def run_mode(procs, app, env: dict, mode: str, ids: tuple[list[int], ...], args):
+    app_ids, warm_ids, backlog_ids = ids
+    with app.app_context():
+        backlog = stream(backlog_ids)  # owed and dispatched while no worker runs
     workers = [
         common.start_worker(procs, env, f"steady-{mode}-{i}", simple=mode == "simple")
         for i in range(args.workers)
@@ -128,6 +137,13 @@ def run_mode(procs, app, env: dict, mode: str, app_ids: list[int], warm_ids: lis
     if not common.wait_for_workers("notifications", args.workers):
         raise RuntimeError(f"{mode} workers did not start; see bench/out/steady-{mode}-*.log")
     with app.app_context():
+        # The backlog first: a worker's capacity, whatever the producer's pace. (The
+        # workers warm up on it; a cold start is part of a backlog after an outage.)
+        b0 = time.perf_counter()
+        drained = common.wait_until(lambda: sent_count(backlog) == len(backlog), args.timeout, 0.02)
+        drain_seconds = time.perf_counter() - b0
+        if not drained:
+            raise RuntimeError(f"{mode}: the backlog was not sent within {args.timeout} s")
         warm = stream(warm_ids)  # imports, templates and connections ready in every worker
         if not common.wait_until(lambda: sent_count(warm) == len(warm), 60, 0.05):
             raise RuntimeError(f"{mode}: the warm-up messages were not sent within 60 s")
@@ -150,6 +166,7 @@ def run_mode(procs, app, env: dict, mode: str, app_ids: list[int], warm_ids: lis
         "produced_per_second": len(owed) / (produced - t0),
         "p50": percentile(latencies, 0.50),
         "p95": percentile(latencies, 0.95),
+        "backlog_per_second": len(backlog) / drain_seconds,
     }
 
 
@@ -207,12 +224,17 @@ def report(args, results: dict, baseline: float) -> None:
         print(
             f"  {mode}: all sent after {r['seconds']:.3f} s, {r['per_second']:.1f} messages/s "
             f"(changes made at {r['produced_per_second']:.1f}/s); owed->sent p50 "
-            f"{r['p50']:.0f} ms, p95 {r['p95']:.0f} ms"
+            f"{r['p50']:.0f} ms, p95 {r['p95']:.0f} ms; a backlog of {args.backlog} made "
+            f"before the workers started: {r['backlog_per_second']:.1f} messages/s"
         )
     print(f"baseline: RQ fork Worker, a job doing nothing: {baseline:.1f} jobs/s")
     main_mode = default_mode() if default_mode() in results else next(iter(results))
     r = results[main_mode]
-    extra = " ".join(f"{mode}_per_second={results[mode]['per_second']:.1f}" for mode in results)
+    extra = " ".join(
+        f"{mode}_per_second={results[mode]['per_second']:.1f} "
+        f"{mode}_backlog_per_second={results[mode]['backlog_per_second']:.1f}"
+        for mode in results
+    )
     print(
         f"steady: messages={args.n} per_second={r['per_second']:.1f} "
         f"p50_owed_to_sent_ms={r['p50']:.0f} p95_owed_to_sent_ms={r['p95']:.0f} "
@@ -238,8 +260,15 @@ def main(argv=None) -> int:
         env.update(SENDGRID_API_HOST=url, SENDGRID_TIMEOUT_SECONDS="30")
         app = common.make_app(env)
         with app.app_context():
-            ids = {m: (seed(m, args.n), seed(f"warm-{m}", 2 * args.workers)) for m in modes}
-        results = {mode: run_mode(procs, app, env, mode, *ids[mode], args) for mode in modes}
+            ids = {
+                m: (
+                    seed(m, args.n),
+                    seed(f"warm-{m}", 2 * args.workers),
+                    seed(f"bl-{m}", args.backlog),
+                )
+                for m in modes
+            }
+        results = {mode: run_mode(procs, app, env, mode, ids[mode], args) for mode in modes}
         baseline = run_noop(procs, env, args)
     report(args, results, baseline)
     return 0
