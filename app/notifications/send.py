@@ -37,8 +37,9 @@ PAUSE_FLAG = "sending_paused"
 MAX_FAILED_REQUESTS = 3
 
 
-def deliver(ids: list[int]) -> dict:
-    """Send what is still owed among `ids`; returns counts for the job result."""
+def deliver(ids: list[int], *, coalesce_waiting: bool = False) -> dict:
+    """Send what is still owed among `ids`; returns counts for the job result. The send job
+    also asks for `coalesce_waiting` (see coalesce)."""
     now = clock.now()
     pause = sending_paused(now)
     if pause is not None:
@@ -47,7 +48,8 @@ def deliver(ids: list[int]) -> dict:
     claimed = claim(ids, now)
     if not claimed:
         return {"claimed": 0}
-    claimed += coalesce(len(claimed), now)
+    if coalesce_waiting:
+        claimed += coalesce(len(claimed), now)
     waiting = pacing.siblings(claimed, now)
     if waiting is not None:
         claimed += take(waiting, now)
