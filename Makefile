@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 
 LOCK := requirements-dev.txt
 
-.PHONY: help run test lint format lock lock-upgrade audit translations bench-smoke bench-fanout bench-report bench-board bench-imports bench-metrics bench-links bench-load bench-reconcile bench-memory soak simulate clean
+.PHONY: help run test lint format lock lock-upgrade audit translations bench-smoke bench-fanout bench-steady bench-report bench-board bench-imports bench-metrics bench-links bench-load bench-reconcile bench-memory soak simulate clean
 
 help:
 	@echo "make run           migrate, seed and start web + worker + scheduler (Ctrl-C stops all)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-smoke   every benchmark and the soak at a tiny size: each still runs and prints"
 	@echo "                   its last line (bench/smoke.py; CI runs it)"
 	@echo "make bench-fanout  run bench/fanout.py (fan-out benchmark, against its physical limit)"
+	@echo "make bench-steady  run bench/steady.py (a stream of single stage changes, fork and simple workers)"
 	@echo "make bench-report  run bench/report.py (overdue report at 1M applications, PostgreSQL)"
 	@echo "make bench-board   run bench/board.py (pipeline board with 2,000 applications, PostgreSQL)"
 	@echo "make bench-imports run bench/imports.py (CSV import of 5,000 candidates into a position)"
@@ -99,6 +100,9 @@ bench-smoke: $(STAMP)
 
 bench-fanout: $(STAMP)
 	$(PY) bench/fanout.py
+
+bench-steady: $(STAMP)
+	$(PY) bench/steady.py
 
 bench-report: $(STAMP)
 	$(PY) bench/report.py

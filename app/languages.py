@@ -8,8 +8,9 @@ is the nearest shipped language (`de-AT` reads `de`), else the agency's default
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_app_context
@@ -112,11 +113,25 @@ TIME_PATTERNS = {"en": " 'at' HH:mm", "de": " 'um' HH:mm 'Uhr'", "es": " 'a las'
 
 def format_moment(local: datetime, lang: str, with_time: bool = False) -> str:
     """A local (already converted) date, and its time and zone, in `lang` (CLDR via Babel)."""
-    from babel.dates import format_date, format_time
-
     lang = _shipped(lang) or FALLBACK
-    text = format_date(local.date(), DAY_PATTERNS[lang], locale=lang)
+    text = _day(local.date(), lang)
     if with_time:
-        text += format_time(local.time(), TIME_PATTERNS[lang], locale=lang)
+        text += _clock(local.time(), lang)
         text += f" ({local.tzname()})"
     return text
+
+
+# A fan-out writes the same few dates in thousands of emails (every link expires on the
+# same day): Babel's pattern formatting, which depends on nothing else, is done once each.
+@functools.lru_cache(maxsize=4096)
+def _day(day: date, lang: str) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, DAY_PATTERNS[lang], locale=lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock(moment: time, lang: str) -> str:
+    from babel.dates import format_time
+
+    return format_time(moment, TIME_PATTERNS[lang], locale=lang)

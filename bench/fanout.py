@@ -90,7 +90,7 @@ def seed_position(tag: str, n: int, *, stage: str | None = None) -> tuple[int, l
             "candidate_id": cid,
             "position_id": position.id,
             "stage": stage or STAGES[i % len(STAGES)],
-            "outcome_reason": "budget_cut" if stage else None,
+            "outcome_reason": "budget_cut" if stage == "position_closed" else None,
             "stage_entered_at": now,
             "version": 1,
         }

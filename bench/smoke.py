@@ -52,6 +52,19 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ("n", "seconds", "per_second", "naive_per_second", "ratio", "floor_seconds"),
     ),
     Benchmark(
+        "steady",
+        ("bench/steady.py", "--n", "20", "--backlog", "20", "--noop-n", "20", "--workers", "1"),
+        "steady",
+        (
+            "messages",
+            "per_second",
+            "p50_owed_to_sent_ms",
+            "p95_owed_to_sent_ms",
+            "baseline_per_second",
+        ),
+        expect=(("messages", "20"),),
+    ),
+    Benchmark(
         "report",
         ("bench/report.py", "--applications", "2000", "--page-runs", "2"),
         "report",

@@ -111,7 +111,9 @@ def test_worker_sends_each_owed_message_once(db, stub, procs):
     stats = stub.stats()
     assert stats["per_notification"] == {str(i): 1 for i in ids}
     assert stats["multi_recipient_personalizations"] == 0
-    assert stats["requests_by_status"] == {"202": 6}  # one change, one job, one request
+    # Six changes, six jobs of one; the worker started after all of them: its first job
+    # took the five others waiting alone (send.coalesce) and sent the six in one request.
+    assert stats["requests_by_status"] == {"202": 1}
     recorded = {m["notification_id"]: m for m in stub.messages()}
     n = db.session.get(Notification, ids[0])
     assert (
@@ -193,11 +195,13 @@ def test_timeout_after_accept_is_sent_again_and_counted(db, stub, procs):
     procs("worker")
     wait_until(lambda: _all_sent(db, ids), timeout=40, message="sent after the timeout")
     first, second = (db.session.get(Notification, nid) for nid in ids)
-    assert (first.ambiguous_sends, second.ambiguous_sends) == (1, 0)
+    # The second may have gone in the first one's request (send.coalesce): then it timed
+    # out with it.
+    assert first.ambiguous_sends == 1 and second.ambiguous_sends in (0, 1)
     stats = stub.stats()
-    # The provider got the first one twice; we know, because we counted the ambiguity.
-    assert stats["per_notification"] == {str(first.id): 2, str(second.id): 1}
-    assert stats["duplicates"] == first.ambiguous_sends
+    # The provider got each timed-out one twice; we know, because we counted the ambiguity.
+    assert stats["per_notification"] == {str(n.id): 1 + n.ambiguous_sends for n in (first, second)}
+    assert stats["duplicates"] == first.ambiguous_sends + second.ambiguous_sends
 
 
 def test_processed_event_settles_an_ambiguous_send_without_a_duplicate(db, stub, procs):

@@ -10,7 +10,8 @@ def send_notifications(notification_ids: list[int]) -> dict:
     from app.notifications.send import deliver
 
     with job_context():
-        return deliver(list(notification_ids))
+        # A job of one also takes the messages waiting alone in other jobs (send.coalesce).
+        return deliver(list(notification_ids), coalesce_waiting=True)
 
 
 def send_staff_messages(staff_message_ids: list[int]) -> dict:

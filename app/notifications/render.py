@@ -11,10 +11,12 @@ language (app/languages.py), its dates in their locale and time zone.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import css_inline
+from babel import Locale
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -70,17 +72,24 @@ class Rendered:
     fills: dict[str, str] = field(default_factory=dict)
 
 
-def fmt_date(value: datetime | str | None, tz_name: str | None, with_time: bool = False):
+def fmt_date(
+    value: datetime | str | None,
+    tz_name: str | None,
+    with_time: bool = False,
+    lang: str | None = None,
+):
+    """`value` in the candidate's zone and language (`lang`, or the one being rendered)."""
     if not value:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     local = value.astimezone(candidate_zone(tz_name))
-    return languages.format_moment(local, languages.current(), with_time)
+    return languages.format_moment(local, lang or languages.current(), with_time)
 
 
-def build_context(n: Notification) -> dict:
-    """What one message's wording may use about its application."""
+def build_context(n: Notification, lang: str | None = None) -> dict:
+    """What one message's wording may use about its application. `lang`: the language the
+    caller forced (render_email), else the one being rendered."""
     candidate, application = n.candidate, n.application
     position = application.position
     owner = position.owner
@@ -88,9 +97,14 @@ def build_context(n: Notification) -> dict:
     extra = n.context or {}
     promised = extra.get("promised_response_at") or application.promised_response_at
     expected = next_expected(application)
+    if lang is None:
+        lang = languages.current()
+        stage_label = labels.stage_for_candidates(application.stage)
+    else:
+        stage_label = _stage_words(application.stage, lang)
     return {
         "kind": n.kind,
-        "language": languages.current(),
+        "language": lang,
         "candidate_name": candidate.name,
         "first_name": first_name(candidate.name),
         "position_title": position.title,
@@ -100,19 +114,34 @@ def build_context(n: Notification) -> dict:
         "recruiter_phone": owner.phone,
         "recruiter_phone_href": _tel(owner.phone),
         "agency_name": current_app.config["AGENCY_NAME"],
-        "interview_at": fmt_date(extra.get("interview_at") or application.interview_at, tz, True),
+        "interview_at": fmt_date(
+            extra.get("interview_at") or application.interview_at, tz, True, lang
+        ),
         "interviewers": extra.get("interviewers") or application.interviewers,
         "client_contact": extra.get("client_contact") or application.client_contact,
         "next_step": extra.get("next_step") or application.next_step,
-        "promised_date": fmt_date(promised, tz),
-        "new_expected_date": fmt_date(extra.get("new_expected_at"), tz),
-        "expected_date": fmt_date(expected.at, tz) if expected else None,
+        "promised_date": fmt_date(promised, tz, lang=lang),
+        "new_expected_date": fmt_date(extra.get("new_expected_at"), tz, lang=lang),
+        "expected_date": fmt_date(expected.at, tz, lang=lang) if expected else None,
         "expected_what": expected.what if expected else None,
         "application_id": n.application_id,
-        "stage_label": labels.stage_for_candidates(application.stage),
+        "stage_label": stage_label,
         "personal_note": n.personal_note,
         "reason": n.reason,
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(lang: str) -> Locale:
+    """Parsed once: force_locale takes a Locale as it is (a string is parsed every time)."""
+    return Locale.parse(lang, sep="-")
+
+
+@functools.lru_cache(maxsize=256)
+def _stage_words(stage: str | None, lang: str) -> str:
+    """The stage in the candidate's words, once per stage and language: called only inside
+    force_locale(lang) (render_email), so the catalog in force is `lang`'s."""
+    return labels.stage_for_candidates(stage)
 
 
 def first_name(name: str | None) -> str:
@@ -131,9 +160,10 @@ def render_email(rows: list[Notification], stencils=None) -> Rendered:
         candidate = rows[0].candidate
         if any(n.candidate_id != candidate.id for n in rows):
             raise ValueError("a message is never about more than one candidate")
-        with force_locale(languages.for_candidate(candidate.language)):
-            envelope = _envelope(candidate, rows)
-            contexts = [{**build_context(n), **envelope} for n in rows]
+        lang = languages.for_candidate(candidate.language)  # a shipped language: current()
+        with force_locale(_locale(lang)):
+            envelope = _envelope(candidate, rows, lang)
+            contexts = [{**build_context(n, lang), **envelope} for n in rows]
             shared, fills = None, {}
             if stencils is None:
                 subject, text, html = compose(rows, envelope, contexts)
@@ -165,15 +195,16 @@ def compose(rows: list[Notification], envelope: dict, contexts: list[dict]) -> t
     return subject, text, _INLINER.inline(html)
 
 
-def _envelope(candidate, rows: list[Notification]) -> dict:
+def _envelope(candidate, rows: list[Notification], lang: str | None = None) -> dict:
     cfg = current_app.config
+    lang = lang or languages.current()
     agency = cfg["AGENCY_NAME"]
     signature = (cfg.get("AGENCY_SIGNATURE") or "").replace("\\n", "\n")
     optional = any(KINDS[n.kind].category == "optional" for n in rows)
     status_url = links.status_url(candidate)
     return {
         "first_name": first_name(candidate.name),
-        "html_lang": languages.current(),
+        "html_lang": lang,
         "agency_name": agency,
         "logo_text": cfg.get("AGENCY_LOGO_TEXT") or agency,
         "signature_lines": [line.strip() for line in signature.split("\n") if line.strip()]
@@ -182,7 +213,9 @@ def _envelope(candidate, rows: list[Notification]) -> dict:
         "n_apps": len({n.application_id for n in rows}),
         "status_url": status_url,
         "preferences_url": status_url + "#preferences",
-        "link_expires": fmt_date(clock.now() + links.status_max_age(), candidate.timezone),
+        "link_expires": fmt_date(
+            clock.now() + links.status_max_age(), candidate.timezone, lang=lang
+        ),
         "unsubscribe_url": links.unsubscribe_url(candidate) if optional else None,
         "optional_updates": candidate.optional_updates,
     }

@@ -37,8 +37,9 @@ PAUSE_FLAG = "sending_paused"
 MAX_FAILED_REQUESTS = 3
 
 
-def deliver(ids: list[int]) -> dict:
-    """Send what is still owed among `ids`; returns counts for the job result."""
+def deliver(ids: list[int], *, coalesce_waiting: bool = False) -> dict:
+    """Send what is still owed among `ids`; returns counts for the job result. The send job
+    also asks for `coalesce_waiting` (see coalesce)."""
     now = clock.now()
     pause = sending_paused(now)
     if pause is not None:
@@ -47,6 +48,8 @@ def deliver(ids: list[int]) -> dict:
     claimed = claim(ids, now)
     if not claimed:
         return {"claimed": 0}
+    if coalesce_waiting:
+        claimed += coalesce(len(claimed), now)
     waiting = pacing.siblings(claimed, now)
     if waiting is not None:
         claimed += take(waiting, now)
@@ -94,6 +97,38 @@ def claim(ids: list[int], now: datetime) -> list[int]:
         ),
         now,
     )
+
+
+def coalesce(claimed: int, now: datetime) -> list[int]:
+    """Also claim due messages waiting alone in send jobs of their own that have not run
+    yet (a stream of single changes, each dispatched at its commit), up to SEND_BATCH_SIZE,
+    and take those jobs off the queue: a backlog then goes in one job and few requests
+    instead of a job (and, on the fork worker, a process) per message. The same claim as
+    any other (SKIP LOCKED, under this job's lease); a taken job that a worker has already
+    started finds nothing left to claim."""
+    room = current_app.config["SEND_BATCH_SIZE"] - claimed
+    if room <= 0:
+        return []
+    t = Notification
+    alone = sa.literal("notify-") + sa.cast(t.id, sa.String) + "-a" + sa.cast(t.attempts, sa.String)
+    taken = take(
+        sa.select(t.id)
+        .where(
+            t.state == NState.QUEUED.value,
+            t.due_at <= now + dispatch.DUE_SLACK,
+            t.job_id == alone,  # dispatch.job_id_for([id], attempts)
+        )
+        .order_by(t.due_at, t.id)
+        .limit(room),
+        now,
+    )
+    if taken:
+        jobs = sorted(
+            set(db.session.scalars(sa.select(t.job_id).where(ids_in(db.session, t.id, taken))))
+        )
+        db.session.commit()
+        dispatch.drop_idle_jobs_safely(jobs)
+    return taken
 
 
 def take(selection: sa.Select, now: datetime) -> list[int]:

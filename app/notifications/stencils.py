@@ -94,7 +94,7 @@ class _Stencil:
         return cls(_split(subject), text_parts, html_parts, shared)
 
     def fill(self, values: list[str]) -> tuple[str, str, str, SharedBody, dict[str, str]]:
-        escaped = [str(escape(v)) for v in values]
+        escaped = [_escaped(v) for v in values]
         fills = {_text_tag(i): values[i] for i in set(self.text[1])}
         fills.update({_html_tag(i): escaped[i] for i in set(self.html[1])})
         return (
@@ -104,6 +104,15 @@ class _Stencil:
             self.shared,
             fills,
         )
+
+
+_ESCAPED_CHARS = re.compile("[&<>\"']")
+
+
+def _escaped(value: str) -> str:
+    """str(markupsafe.escape(value)), without building a Markup for the (usual) values
+    that have nothing to escape."""
+    return str(escape(value)) if _ESCAPED_CHARS.search(value) else value
 
 
 def _split(rendered: str) -> tuple[list[str], list[int]]:
