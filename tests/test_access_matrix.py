@@ -16,6 +16,8 @@ A rule with no row, or a row for a rule that no longer exists, fails the suite: 
 
 from __future__ import annotations
 
+import pytest
+
 from tests import world
 from tests.world import EXTRA, path_values, rows, url_for_rule
 
@@ -270,14 +272,33 @@ def test_every_rule_has_exactly_one_row(make_app):
     assert not stale, "MATRIX has rows for rules that no longer exist: " + "; ".join(stale)
 
 
-def test_matrix(make_app, db):
+def _logout_last(key: str) -> tuple[bool, str]:
+    # Signing out ends the session the other rows of its slice use.
+    return (key == "POST /logout", key)
+
+
+# The rows in slices, each a test of its own with its own staff, sign-ins and records, so that
+# pytest-xdist spreads them over its workers (test_every_rule_has_exactly_one_row checks the
+# rows are exactly the app's rules).
+KEYS = sorted(MATRIX, key=_logout_last)
+SLICE = 20
+SLICES = [KEYS[i : i + SLICE] for i in range(0, len(KEYS), SLICE)]
+
+
+@pytest.mark.parametrize("keys", SLICES, ids=[f"{k[0]}..." for k in SLICES])
+def test_matrix(make_app, db, keys):
     team = world.staff()
     clients = world.clients(make_app, team, **world.ALL_ROUTES)
     shared = world.records(team.owner)
+    routes = rows(clients["anon"].client.application)
     got: dict[str, str] = {}
-    for key, rule in sorted(rows(clients["anon"].client.application).items(), key=_logout_last):
+    for key in keys:
+        if key not in routes:
+            got[key] = "(no such rule: see test_every_rule_has_exactly_one_row)"
+            continue
+        rule = routes[key]
         answers = []
-        expected = dict(zip(world.ROLES, MATRIX.get(key, "").split(), strict=False))
+        expected = dict(zip(world.ROLES, MATRIX[key].split(), strict=False))
         for role in world.ROLES:
             # A POST that may act gets records of its own: what it changes stays with it.
             refused = expected.get(role) in ("login", "401", "403", "404", "405")
@@ -285,17 +306,12 @@ def test_matrix(make_app, db):
             rec = world.records(team.owner) if fresh else shared
             answers.append(ask(clients, key, rule, rec, role))
         got[key] = " ".join(answers)
-    wrong = {k: v for k, v in got.items() if MATRIX.get(k, "").split() != v.split()}
+    wrong = {k: v for k, v in got.items() if MATRIX[k].split() != v.split()}
     size = len(got) * len(world.ROLES)
     print(f"authorization matrix: {len(got)} method-rules x {len(world.ROLES)} roles = {size}")
     assert not wrong, "Answers that differ from MATRIX (expected | got), as rows:\n" + "\n".join(
-        f'    "{k}": "{v}",  # expected {MATRIX.get(k, "(no row)")}' for k, v in wrong.items()
+        f'    "{k}": "{v}",  # expected {MATRIX[k]}' for k, v in wrong.items()
     )
-
-
-def _logout_last(item) -> tuple[bool, str]:
-    # Signing out ends the session the other rows use.
-    return (item[1].endpoint == "auth.logout", item[0])
 
 
 def test_another_recruiters_record_answers_like_a_missing_one(make_app, db):

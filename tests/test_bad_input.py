@@ -9,6 +9,9 @@ up each of their fields). Every key found is then sent each payload below in tur
 others keeping ordinary values. Every field of every WTForms form class must have been
 found this way, so a new form (or field) is covered as soon as its route exists.
 
+The routes are swept in slices (tests of their own, spread over the xdist workers); the slice
+that completes a run's set checks the form fields against what all of them found.
+
 The records the requests point at are the longest the columns allow (names of 200
 characters, right-to-left text and emoji), so every page and email is built from the
 longest values there are; each route gets a fresh set.
@@ -16,11 +19,15 @@ longest values there are; each route gets a fresh set.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
+import json
+import os
 import pkgutil
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import request
 from flask_wtf import FlaskForm
@@ -117,13 +124,18 @@ class RecordingArgs(BoundedArgs):
 
 
 def _recording_app(make_app):
+    """The app every slice of the sweep shares (built once per session: hooks can only be
+    added before its first request), and the keys its last request looked up."""
     app = make_app(PROPAGATE_EXCEPTIONS=False, LINK_REQUESTS_PER_IP=10_000, **world.ALL_ROUTES)
+    found = app.extensions.get("bad_input_found")
+    if found is not None:
+        return app, found
 
     class RecordingRequest(app.request_class):
         parameter_storage_class = RecordingArgs
 
     app.request_class = RecordingRequest
-    found: dict[str, set] = {}
+    found = app.extensions["bad_input_found"] = {}
 
     @app.after_request
     def _classify(response):
@@ -181,6 +193,7 @@ def _role(key: str) -> str:
     return "anon"
 
 
+@functools.cache
 def _form_fields() -> dict[str, dict[str, str]]:
     """Every WTForms form class of the app: its fields' names and types."""
     for module in pkgutil.walk_packages(app_package.__path__, "app."):
@@ -206,15 +219,22 @@ class Sweep:
         self.clients, self.owner = clients, owner
         self.sent = 0
         self.failures: list[str] = []
+        # The tables' fingerprint as the last request left them, when it was taken after it
+        # (a refused request): the next request's "before" without asking again.
+        self.fingerprint: list | None = None
         self.keys_seen: set[str] = set()
 
-    def route(self, key, rule, found, field_types) -> None:
+    def discover(self, key, rule, found) -> None:
+        """Ask the route once the ordinary way, with a fresh set of records, and note every
+        query, form and file key it looks up."""
         self.key, self.rule, self.role = key, rule, _role(key)
         self.rec = world.records(self.owner, long=True)
+        self.fingerprint = None
         extra = world.EXTRA[key](self.rec) if key in world.EXTRA else {}
         found.clear()
         # A form is only read when something was posted: post one key nobody reads.
         probe = {"probe": "1"} if key.startswith("POST") else {}
+        self.upload = False
         self.send(query=extra.get("query"), data={**probe, **extra.get("data", {})} or None)
         query_keys = set(found.get("query", ())) | set(extra.get("query", {}))
         form_keys = set(found.get("form", ())) | set(found.get("file", ()))
@@ -224,6 +244,9 @@ class Sweep:
         self.form = {**_ordinary(form_keys, self.rec), **extra.get("data", {})}
         self.upload = self.form.pop("file", None) is not None
         self.json = extra.get("json")
+
+    def route(self, key, rule, found, field_types) -> None:
+        self.discover(key, rule, found)
         self._path()
         for family, values in TOGETHER.items():
             for value in values:
@@ -307,7 +330,8 @@ class Sweep:
         if self.json is not None:
             kwargs.setdefault("json", None if "raw_json" in kwargs else self.json)
             kwargs["data"] = None
-        before = _fingerprint()
+        before = self.fingerprint or _fingerprint()
+        self.fingerprint = None
         response = self.send(**kwargs)
         self.check(f"{self.key} [{what}] as {self.role}", family, response, before)
 
@@ -317,9 +341,11 @@ class Sweep:
             self.failures.append(f"{what}: {family} -> {status}")
         elif family in ("NUL", "lone surrogate", "5,000-deep nesting") and status != 400:
             self.failures.append(f"{what}: {family} -> {status}, not 400")
-        elif status >= 400 and before != (after := _fingerprint()):
-            changed = sorted(set(after) - set(before))
-            self.failures.append(f"{what}: {family} -> {status} but wrote {changed}")
+        elif status >= 400:
+            self.fingerprint = after = _fingerprint()
+            if before != after:
+                changed = sorted(set(after) - set(before))
+                self.failures.append(f"{what}: {family} -> {status} but wrote {changed}")
 
 
 def _ordinary(keys: set[str], rec: world.Records) -> dict:
@@ -345,23 +371,64 @@ def _clients(app, team):
     return clients
 
 
-def test_bad_input_everywhere(make_app, db):
+def _swept(app) -> dict[str, object]:
+    # Signing out ends the session the others use; it reads no input.
+    return {k: r for k, r in world.rows(app).items() if r.endpoint != "auth.logout"}
+
+
+# The method-rules the sweep covers, as MATRIX lists them (test_every_route_is_swept checks
+# that they are exactly the app's), in slices of a few routes: each slice is a test of its own,
+# so pytest-xdist spreads them over its workers, and each starts from an empty database (a
+# route's page lists every record there is: one long sweep made the later routes build pages
+# from the records of all the earlier ones).
+ROUTES = sorted(k for k in MATRIX if k != "POST /logout")
+SLICE = 12
+SLICES = [ROUTES[i : i + SLICE] for i in range(0, len(ROUTES), SLICE)]
+
+
+def test_every_route_is_swept(make_app):
+    app, _ = _recording_app(make_app)
+    assert sorted(_swept(app)) == ROUTES, "Routes the sweep does not cover (or no longer exist)"
+
+
+def _keys_found_by_every_slice(tmp_path_factory, index: int, keys: set[str]) -> set[str] | None:
+    """Every key the slices found, once every slice of this run has swept its routes (None
+    before that). Each slice leaves its keys in a folder the run's xdist workers share; the
+    one that completes the set sees them all."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # each worker's own folder sits in the run's
+    shared = base / "bad-input-keys"
+    shared.mkdir(exist_ok=True)
+    part = shared / f"{index}.json.part"
+    part.write_text(json.dumps(sorted(keys)))
+    part.rename(shared / f"{index}.json")
+    files = sorted(shared.glob("*.json"))
+    if len(files) < len(SLICES):
+        return None
+    return {k for f in files for k in json.loads(f.read_text())}
+
+
+@pytest.mark.parametrize("index", range(len(SLICES)), ids=[f"{k[0]}..." for k in SLICES])
+def test_bad_input_everywhere(make_app, db, index, tmp_path_factory):
     app, found = _recording_app(make_app)
     team = world.staff()
     sweep = Sweep(_clients(app, team), team.owner)
+    routes = _swept(app)
     fields = _form_fields()
     field_types = {n: t for names in fields.values() for n, t in names.items()}
-    for key, rule in sorted(world.rows(app).items()):
-        if rule.endpoint == "auth.logout":
-            continue  # signing out ends the session the others use; it reads no input
-        sweep.route(key, rule, found, field_types)
+    for key in SLICES[index]:
+        assert key in routes, f"{key}: no such route (see test_every_route_is_swept)"
+        sweep.route(key, routes[key], found, field_types)
+    print(f"bad input: {sweep.sent} requests to {len(SLICES[index])} method-rules")
+    # Every field of every form, checked by the slice that completes the run's set.
+    keys_seen = _keys_found_by_every_slice(tmp_path_factory, index, sweep.keys_seen)
     unreached = sorted(
         f"{form}.{name}"
         for form, names in fields.items()
         for name in names
-        if name not in sweep.keys_seen and name != "submit"
+        if keys_seen is not None and name not in keys_seen and name != "submit"
     )
-    print(f"bad input: {sweep.sent} requests to {len(world.rows(app))} method-rules")
     assert not unreached, "Form fields no route was found to read: " + ", ".join(unreached)
     assert not sweep.failures, f"{len(sweep.failures)} bad answers:\n" + "\n".join(sweep.failures)
     assert not _overlong(), "Values longer than their column were stored"
