@@ -6,9 +6,8 @@ the `staff` catalog (babel-staff.cfg) and stay English.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from app.models import Stage
+from app.template_gettext import lazy_gettext as _l
 
 # Where an application stands, as the candidate reads it in an email ("Your application
 # is being reviewed by the client").

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from flask_babel import lazy_gettext as _l
-
 from app import candidate_words, languages
 from app.models import (
     ContactChannel,
@@ -30,6 +28,7 @@ from app.models import (
     Stage,
 )
 from app.models.people import CANDIDATE_ACTIONS
+from app.template_gettext import lazy_gettext as _l
 
 STAGES: dict[str, str] = {
     Stage.SOURCED: _l("Sourced"),
@@ -234,7 +233,10 @@ def _lookup(table: Mapping[str, str], code: str | None) -> str:
     if code is None or code == "":
         return ""
     words = table.get(code)
-    return str(words) if words else _words(code)
+    # One translation per call: the words are lazy strings, and testing one for truth
+    # translates it as well (My queue asks for hundreds of labels per view).
+    text = str(words) if words is not None else ""
+    return text or _words(code)
 
 
 def _reader(table: Mapping[str, str]) -> Callable[[str | None], str]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
 from app.models import ApiToken
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 

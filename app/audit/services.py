@@ -11,10 +11,10 @@ import getpass
 
 import sqlalchemy as sa
 from flask import has_request_context, request
-from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import AuditEntry, User
+from app.template_gettext import lazy_gettext as _l
 
 # Every action the log knows, in words for the admins' page. Add new ones here (API tokens).
 ACTIONS = {

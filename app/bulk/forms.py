@@ -3,7 +3,6 @@ POST. The selected application ids travel as repeated hidden `application_ids` i
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import Optional
@@ -11,6 +10,7 @@ from wtforms.validators import Optional
 from app import labels
 from app.models import Notification, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice

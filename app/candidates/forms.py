@@ -7,7 +7,6 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,6 +20,7 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 
 from app import labels, languages
 from app.models import Candidate, Contact, ContactChannel, Notification
+from app.template_gettext import lazy_gettext as _l
 from app.validators import DateWithin, fits, valid_email
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from app.candidates.forms import as_choices
 from app.models import ClientDecision
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 

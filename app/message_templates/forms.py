@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
@@ -14,6 +13,7 @@ from app.notifications.custom_templates import (
     PARTS,
     Draft,
 )
+from app.template_gettext import lazy_gettext as _l
 
 # Emptiness and template errors are checked by custom_templates.validate, which knows the
 # parts' labels; the form only bounds sizes.

@@ -20,7 +20,6 @@ from babel import Locale
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateNotFound
 
 from app import clock, labels, languages
@@ -30,6 +29,7 @@ from app.notifications.backends import SharedBody
 from app.notifications.expectations import next_expected
 from app.notifications.kinds import KINDS
 from app.notifications.timing import candidate_zone
+from app.template_gettext import lazy_gettext as _l
 
 SUBJECTS = {
     "submitted": _l("{position} at {client}: your profile is with the client"),

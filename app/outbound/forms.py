@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired
@@ -10,6 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.candidates.forms import as_choices
 from app.models import WEBHOOK_EVENTS, WebhookEndpoint
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 EVENT_WORDS = {

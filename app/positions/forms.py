@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Optional
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, Optional
 from app import labels
 from app.models import Application, Client, Notification, Position, Stage
 from app.notifications.kinds import TERMINAL_REASONS
+from app.template_gettext import lazy_gettext as _l
 from app.validators import DateWithin, fits, valid_email
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice

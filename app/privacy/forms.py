@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import AnyOf, DataRequired
+
+from app.template_gettext import lazy_gettext as _l
 
 
 class ConfirmForm(FlaskForm):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,6 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from app import labels
 from app.models import Contact, Notification
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 try:  # wtforms 3.3 deprecates (value, label) tuples in favour of SelectChoice

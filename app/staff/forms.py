@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
@@ -10,6 +9,7 @@ from app import labels
 from app.candidates.forms import as_choices, known_zones, timezone_choices
 from app.models import Role, User
 from app.staff.services import MIN_PASSWORD_LENGTH
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits, valid_email
 
 

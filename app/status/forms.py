@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SubmitField
 from wtforms.validators import DataRequired
 
 from app.models import Candidate
+from app.template_gettext import lazy_gettext as _l
 from app.validators import fits, valid_email
 
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from app import clock, languages
 from app.extensions import db
@@ -20,6 +19,7 @@ from app.notifications import outbox
 from app.notifications.dispatch import NOTIFICATIONS_QUEUE, queue
 from app.notifications.timing import next_business_moment
 from app.pipeline import services as pipeline
+from app.template_gettext import lazy_gettext as _l
 
 LINK_BUCKET_SECONDS = 15 * 60
 log = logging.getLogger(__name__)

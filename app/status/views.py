@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from app import clock
@@ -14,6 +13,7 @@ from app.extensions import db
 from app.models import Application, Candidate, Notification, Position, PositionStatus, Stage, Task
 from app.notifications.expectations import Expectation, next_expected
 from app.status.services import last_update_request, next_request_allowed
+from app.template_gettext import lazy_gettext as _l
 
 CLOSED_REASONS = {
     "agency_decision": (_l("Closed"), _l("We decided not to put you forward for this role.")),
