@@ -101,7 +101,11 @@ def test_a_phone_only_candidate_through_a_cancellation_until_the_call_is_logged(
     # Log the call from the queue: it settles the message and the task.
     calls = tab.get_by_test_id("section-calls")
     calls.get_by_role("button", name="Log the call").click()
-    calls.get_by_label("What was discussed").fill("Called Pat: Northwind cut the budget.")
+    summary = calls.get_by_label("What was discussed")
+    # The form has finished opening when the cursor is in it (candidates.js, on Bootstrap's
+    # "shown"); clicking while it still opens can miss the button as the focus scrolls it.
+    expect(summary).to_be_focused()
+    summary.fill("Called Pat: Northwind cut the budget.")
     calls.get_by_role("button", name="Log contact").click()
     expect(tab.locator(".alert-success")).to_contain_text("Contact with Pat Phone-Only logged")
     expect(tab.get_by_test_id("queue-summary")).to_contain_text("Nothing waiting on you")
