@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort
+from sqlalchemy import orm
 
 from app.extensions import db
 from app.models import (
@@ -68,11 +69,19 @@ def position_or_404(user: User, position_id: int) -> Position:
     return position
 
 
+_WITH_PEOPLE = (
+    orm.joinedload(Application.candidate),
+    orm.joinedload(Application.position).joinedload(Position.client),
+)
+
+
 def application_or_404(
     user: User, application_id: int, *, candidate: Candidate | None = None
 ) -> Application:
-    """An application `user` may open (and, given `candidate`, one of theirs)."""
-    application = db.session.get(Application, application_id)
+    """An application `user` may open (and, given `candidate`, one of theirs), loaded with
+    its candidate, position and client in one statement: every page about an application
+    shows them (the stage change's preview and confirm read them three statements later)."""
+    application = db.session.get(Application, application_id, options=_WITH_PEOPLE)
     if (
         application is None
         or not can_see_application(user, application)

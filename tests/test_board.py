@@ -424,6 +424,9 @@ def test_a_confirm_makes_the_move_once_not_its_preview_first(web, me, db):
     finally:
         stop()
     assert response.status_code == 302
-    assert len(statements) < previewed, (len(statements), previewed)
+    # No preview inside (its savepoint), and no more statements than the preview page (which
+    # no longer reloads the candidate, position and client after its savepoint).
+    assert not any("SAVEPOINT" in s.upper() for s in statements), statements
+    assert len(statements) <= previewed, (len(statements), previewed)
     db.session.expire_all()
     assert db.session.get(Application, a.id).stage == Stage.CLIENT_REVIEW

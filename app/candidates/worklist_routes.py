@@ -31,6 +31,7 @@ from app.pipeline.services import PipelineError, settleable
 from app.status import services as status_services
 
 BADGE_SECONDS = 30
+ID_SLOT = 987654321  # stands in for an id in a URL built once per page
 _BADGE_KEY = "queue_badge"
 
 
@@ -102,17 +103,28 @@ def render_queue(failed: tuple[str, object] | None = None, status: int = 200):
         user_zone=user_zone(),
         now=clock.now(),
         done_kinds=worklist.DONE_TASKS,
-        owed_messages=_owed_messages(items),
+        owed_messages=_OwedMessages(items),
+        open_key=request.args.get("open", "")[:40] if request.method == "GET" else "",
+        id_slot=ID_SLOT,
         # Signed once for the page's hundreds of row forms (each csrf_token() call signs anew).
         form_token=generate_csrf(),
     ), status
 
 
-def _owed_messages(items) -> dict:
-    """What each listed application owes, for the contact forms' tick boxes."""
-    sections = ("owed", *worklist.TASK_SECTIONS)  # every row that may carry a contact form
-    rows = [r for name in sections for r in getattr(items, name)]
-    return settleable(sorted({r.application_id for r in rows if r.application_id}))
+class _OwedMessages:
+    """What each listed application owes, for the contact forms' tick boxes: read when a
+    form is drawn (one statement for every row), never for a page that draws none."""
+
+    def __init__(self, items):
+        self.items = items
+        self.found: dict | None = None
+
+    def get(self, application_id: int, default=None):
+        if self.found is None:
+            sections = ("owed", *worklist.TASK_SECTIONS)  # every row that may carry one
+            rows = [r for name in sections for r in getattr(self.items, name)]
+            self.found = settleable(sorted({r.application_id for r in rows if r.application_id}))
+        return self.found.get(application_id, default)
 
 
 @bp.post("/queue/tasks/<int:task_id>/reply")

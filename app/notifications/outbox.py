@@ -17,6 +17,7 @@ still succeeds and the rows wait, pending or queued without a job, for the recon
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -64,6 +65,9 @@ def owe(
     if existing is not None:
         return None
     candidate = application.candidate
+    # The same computation the confirmation page shows (undo window, business hours,
+    # digest window, quiet hours, daily cap), so what it says is when it leaves.
+    leaving = pacing.departure(kind, candidate, now, application.promised_response_at)
     notification = Notification(
         application_id=application.id,
         candidate_id=application.candidate_id,
@@ -75,9 +79,7 @@ def owe(
         reason=reason,
         personal_note=note,
         context=context or {},
-        # The same computation the confirmation page shows (undo window, business hours,
-        # digest window, quiet hours, daily cap), so what it says is when it leaves.
-        due_at=pacing.departure(kind, candidate, now, application.promised_response_at).at,
+        due_at=leaving.at,
         to_email=candidate.email,
         created_at=now,
         updated_at=now,
@@ -85,7 +87,24 @@ def owe(
     db.session.add(notification)
     db.session.flush()
     _after_commit("owed", notification.id)
+    _DEPARTURES[notification] = (now, leaving.why)
     return notification
+
+
+# Why each row owed in this process leaves when it does, for the preview that shows it in
+# words (`departure_of`): computing it again counted the candidate's emails a second time.
+_DEPARTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def departure_of(notification: Notification, now: datetime) -> tuple[str, ...]:
+    """Why `notification`, owed at `now`, leaves at its due time (pacing.departure's `why`)."""
+    known = _DEPARTURES.get(notification)
+    if known is not None and known[0] == now:
+        return known[1]
+    application = notification.application
+    return pacing.departure(
+        notification.kind, notification.candidate, now, application.promised_response_at
+    ).why
 
 
 def expedite(notification: Notification, now: datetime | None = None) -> None:

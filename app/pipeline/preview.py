@@ -16,7 +16,7 @@ from flask import current_app
 from app import clock, languages
 from app.extensions import db
 from app.models import Application, Notification, Stage, User
-from app.notifications import custom_templates, outbox, pacing
+from app.notifications import custom_templates, outbox
 from app.notifications.pacing import Departure
 from app.notifications.render import RenderError, build_context, render
 from app.notifications.timing import candidate_zone
@@ -145,10 +145,16 @@ LATE_INTERVIEW = (
 def dry_run(application: Application, change: Callable[[datetime], Notification | None]):
     """Run `change(now)` in a savepoint, describe the message it owes, roll it back."""
     now = clock.now()
+    # Rolling the savepoint back expires the application, and with it its references to
+    # the candidate, position and client: the session holds objects weakly, so without
+    # these the page would load all three again (four statements for nothing).
+    kept = (application.candidate, application.position, application.position.client)
     with outbox.trial():
         notification = change(now)
         db.session.flush()
-        return _describe(application, notification, now)
+        described = _describe(application, notification, now)
+    del kept
+    return described
 
 
 def _describe(application: Application, n: Notification | None, now: datetime) -> Preview:
@@ -169,9 +175,7 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
     problems = missing_fields(n)
     # owe() set the row's due time with this very computation; the time shown is the row's,
     # the one the sender claims it by.
-    leaving = Departure(
-        n.due_at, pacing.departure(n.kind, candidate, now, application.promised_response_at).why
-    )
+    leaving = Departure(n.due_at, outbox.departure_of(n, now))
     try:
         rendered = render(n)
     except RenderError as exc:
