@@ -264,7 +264,7 @@ class Agency:
         if taken is not None:
             return False
         application = services.add_to_position(candidate, position, actor=position.owner)
-        now = application.stage_entered_at
+        now = self._now()  # its stage_entered_at, without reading the committed row back
         self.at(self.later(now, 1, 4), "screen", application.id)
         if self.rng.random() < 0.05:  # changes their mind at some point
             self.at(
@@ -286,7 +286,7 @@ class Agency:
                 self.at(now + timedelta(minutes=self.rng.uniform(1, 20)), "undo", app_id)
             return None
         self._move(application, "submitted")
-        self.at(self.later(application.stage_entered_at, 0.5, 3), "review", app_id)
+        self.at(self.later(self._now(), 0.5, 3), "review", app_id)
         return None
 
     def do_undo(self, app_id: int):
@@ -296,14 +296,14 @@ class Agency:
 
         application = db.session.get(Application, app_id)
         services.undo_last_change(application, actor=self._actor(application))
-        self.at(self.later(application.updated_at, 0.2, 2), "screen", app_id)
+        self.at(self.later(self._now(), 0.2, 2), "screen", app_id)
 
     def do_review(self, app_id: int):
         application = self._app(app_id, "submitted")
         if application is None:
             return False
         self._move(application, "client_review")
-        self.at(self.later(application.stage_entered_at, 2, 6), "verdict", app_id)
+        self.at(self.later(self._now(), 2, 6), "verdict", app_id)
         return None
 
     def do_verdict(self, app_id: int):
@@ -350,7 +350,7 @@ class Agency:
             return False
         if self.rng.random() < 0.35:
             self._move(application, "offer")
-            self.at(self.later(application.stage_entered_at, 1, 5), "accept", app_id)
+            self.at(self.later(self._now(), 1, 5), "accept", app_id)
         else:
             self._move(application, "rejected", reason="client_declined")
         return None
@@ -405,7 +405,7 @@ class Agency:
             return False
         task = status.request_update(application.candidate, app_id)
         # Recruiters answer late: some within hours, some after the automatic reply went.
-        self.at(self.later(task.created_at, 0.1, 3), "answer", task.id)
+        self.at(self.later(self._now(), 0.1, 3), "answer", task.id)
         return None
 
     def do_answer(self, task_id: int):
