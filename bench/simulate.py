@@ -348,6 +348,7 @@ class Costs:
         self.seconds: Counter = Counter()
         self.count: Counter = Counter()
         self.statements: Counter = Counter()
+        self.cpu: Counter = Counter()  # this process's CPU: less noisy on a shared machine
         self._live = 0
 
     def listen(self, engine) -> None:
@@ -358,13 +359,27 @@ class Costs:
 
     @contextmanager
     def timed(self, name: str):
-        began, before = time.perf_counter(), self._live
+        began, cpu, before = time.perf_counter(), time.process_time(), self._live
         try:
             yield
         finally:
             self.seconds[name] += time.perf_counter() - began
+            self.cpu[name] += time.process_time() - cpu
             self.count[name] += 1
             self.statements[name] += self._live - before
+
+    def summary(self) -> str:
+        """Per act and per step (its parts but the wait for the workers): wall and CPU ms."""
+        acts = [k for k in self.seconds if k.startswith("act ")]
+        n_acts = max(1, sum(self.count[k] for k in acts))
+        parts = ("step: next moment", "step: scheduler")
+        n_steps = max(1, self.count["step: scheduler"])
+        return (
+            f"{1000 * sum(self.seconds[k] for k in acts) / n_acts:.1f} ms per act "
+            f"(CPU {1000 * sum(self.cpu[k] for k in acts) / n_acts:.1f}), "
+            f"{1000 * sum(self.seconds[k] for k in parts) / n_steps:.1f} ms per step "
+            f"(CPU {1000 * sum(self.cpu[k] for k in parts) / n_steps:.1f})"
+        )
 
     def lines(self) -> list[str]:
         out = []
@@ -372,7 +387,8 @@ class Costs:
             n = self.count[name]
             out.append(
                 f"  {name}: {n} x {1000 * self.seconds[name] / n:.1f} ms "
-                f"({self.statements[name] / n:.1f} statements) = {self.seconds[name]:.1f} s"
+                f"(CPU {1000 * self.cpu[name] / n:.1f} ms, "
+                f"{self.statements[name] / n:.1f} statements) = {self.seconds[name]:.1f} s"
             )
         return out
 
@@ -423,7 +439,7 @@ def run(system: System, args) -> dict:
             week.steps += 1
             week.settle += waited
             if now >= START + timedelta(weeks=week.index + 1):
-                report_week(week, agency, args)
+                report_week(week, agency, args, costs)
                 week = Week(week.index + 1)
                 # The tables grow several-fold over the quarter: fresh statistics weekly, as
                 # autovacuum would give a production database (it may be late or off here).
@@ -431,7 +447,7 @@ def run(system: System, args) -> dict:
                     db.session.execute(sa.text("ANALYZE"))
                     db.session.commit()
                     db.session.remove()
-        report_week(week, agency, args)
+        report_week(week, agency, args, costs)
         # After the quarter: the provider's last events, the recruiters' last calls.
         common.wait_until(lambda: _stub_pending(system.stub_url) == 0, timeout=120)
         agency.do_handle_bounces()
@@ -450,7 +466,7 @@ def run(system: System, args) -> dict:
     return result
 
 
-def report_week(week: Week, agency: Agency, args) -> None:
+def report_week(week: Week, agency: Agency, args, costs: Costs) -> None:
     if args.quiet:
         return
     from app.extensions import db
@@ -469,7 +485,8 @@ def report_week(week: Week, agency: Agency, args) -> None:
     print(
         f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
         f"sent={sent} bounced={bounced} steps={week.steps} "
-        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f}",
+        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f} "
+        f"so far: {costs.summary()}; load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 
@@ -508,6 +525,12 @@ def print_result(result: dict, seconds: float, args) -> None:
     act_s = sum(v for k, v in costs.seconds.items() if k.startswith("act "))
     steps = costs.count["step: scheduler"]
     step_s = costs.seconds["step: next moment"] + costs.seconds["step: scheduler"]
+    act_cpu = sum(v for k, v in costs.cpu.items() if k.startswith("act "))
+    step_cpu = costs.cpu["step: next moment"] + costs.cpu["step: scheduler"]
+    print(
+        f"CPU in this process: {1000 * act_cpu / max(1, acts):.1f} ms per act, "
+        f"{1000 * step_cpu / max(1, steps):.1f} ms per step without waiting"
+    )
     print(
         f"cost in this process: {1000 * act_s / max(1, acts):.1f} ms per act ({acts} acts), "
         f"{1000 * step_s / max(1, steps):.1f} ms per step without waiting ({steps} steps); "
