@@ -190,11 +190,29 @@ class Agency:
         finally:
             db.session.remove()
 
-    def _app(self, app_id: int, *stages: str):
-        from app.extensions import db
-        from app.models import Application
+    @staticmethod
+    def _load(app_id: int):
+        """The application with what the act reads of it (its position, the position's owner
+        and client, the candidate) in one statement, as a page loading it eagerly would:
+        lazy loads cost three more round trips per act."""
+        from sqlalchemy.orm import joinedload
 
-        application = db.session.get(Application, app_id)
+        from app.extensions import db
+        from app.models import Application, Position
+
+        position = joinedload(Application.position)
+        return db.session.get(
+            Application,
+            app_id,
+            options=[
+                position.joinedload(Position.owner),
+                position.joinedload(Position.client),
+                joinedload(Application.candidate),
+            ],
+        )
+
+    def _app(self, app_id: int, *stages: str):
+        application = self._load(app_id)
         if application is None or (stages and application.stage not in stages):
             return None
         if application.position.status != "open":
@@ -246,24 +264,24 @@ class Agency:
         return candidate
 
     def do_add(self, p: int, c: int):
+        from sqlalchemy.orm import joinedload
+
         from app.extensions import db
-        from app.models import Application, Position
+        from app.models import Position
         from app.pipeline import services
+        from app.pipeline.base import PipelineError
 
         if p not in self.positions:
             return False
-        position = db.session.get(Position, self.positions[p])
+        position = db.session.get(Position, self.positions[p], options=[joinedload(Position.owner)])
         if position.status != "open":
             return False
         candidate = self._candidate(c, position.owner)
-        taken = db.session.scalar(
-            sa.select(Application.id).where(
-                Application.candidate_id == candidate.id, Application.position_id == position.id
-            )
-        )
-        if taken is not None:
+        try:
+            application = services.add_to_position(candidate, position, actor=position.owner)
+        except PipelineError:  # already in this pipeline: the service's own check said so
+            db.session.rollback()
             return False
-        application = services.add_to_position(candidate, position, actor=position.owner)
         now = self._now()  # its stage_entered_at, without reading the committed row back
         self.at(self.later(now, 1, 4), "screen", application.id)
         if self.rng.random() < 0.05:  # changes their mind at some point
@@ -290,11 +308,9 @@ class Agency:
         return None
 
     def do_undo(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.pipeline import services
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         services.undo_last_change(application, actor=self._actor(application))
         self.at(self.later(self._now(), 0.2, 2), "screen", app_id)
 
@@ -385,22 +401,18 @@ class Agency:
         return None
 
     def do_withdraw(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.status import services as status
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         if application.is_terminal:
             return False
         status.withdraw(application.candidate, app_id)
         return None
 
     def do_ask(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.status import services as status
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         if application.is_terminal or status.next_request_allowed(application) is not None:
             return False
         task = status.request_update(application.candidate, app_id)
