@@ -190,11 +190,29 @@ class Agency:
         finally:
             db.session.remove()
 
-    def _app(self, app_id: int, *stages: str):
-        from app.extensions import db
-        from app.models import Application
+    @staticmethod
+    def _load(app_id: int):
+        """The application with what the act reads of it (its position, the position's owner
+        and client, the candidate) in one statement, as a page loading it eagerly would:
+        lazy loads cost three more round trips per act."""
+        from sqlalchemy.orm import joinedload
 
-        application = db.session.get(Application, app_id)
+        from app.extensions import db
+        from app.models import Application, Position
+
+        position = joinedload(Application.position)
+        return db.session.get(
+            Application,
+            app_id,
+            options=[
+                position.joinedload(Position.owner),
+                position.joinedload(Position.client),
+                joinedload(Application.candidate),
+            ],
+        )
+
+    def _app(self, app_id: int, *stages: str):
+        application = self._load(app_id)
         if application is None or (stages and application.stage not in stages):
             return None
         if application.position.status != "open":
@@ -246,25 +264,25 @@ class Agency:
         return candidate
 
     def do_add(self, p: int, c: int):
+        from sqlalchemy.orm import joinedload
+
         from app.extensions import db
-        from app.models import Application, Position
+        from app.models import Position
         from app.pipeline import services
+        from app.pipeline.base import PipelineError
 
         if p not in self.positions:
             return False
-        position = db.session.get(Position, self.positions[p])
+        position = db.session.get(Position, self.positions[p], options=[joinedload(Position.owner)])
         if position.status != "open":
             return False
         candidate = self._candidate(c, position.owner)
-        taken = db.session.scalar(
-            sa.select(Application.id).where(
-                Application.candidate_id == candidate.id, Application.position_id == position.id
-            )
-        )
-        if taken is not None:
+        try:
+            application = services.add_to_position(candidate, position, actor=position.owner)
+        except PipelineError:  # already in this pipeline: the service's own check said so
+            db.session.rollback()
             return False
-        application = services.add_to_position(candidate, position, actor=position.owner)
-        now = application.stage_entered_at
+        now = self._now()  # its stage_entered_at, without reading the committed row back
         self.at(self.later(now, 1, 4), "screen", application.id)
         if self.rng.random() < 0.05:  # changes their mind at some point
             self.at(
@@ -286,24 +304,22 @@ class Agency:
                 self.at(now + timedelta(minutes=self.rng.uniform(1, 20)), "undo", app_id)
             return None
         self._move(application, "submitted")
-        self.at(self.later(application.stage_entered_at, 0.5, 3), "review", app_id)
+        self.at(self.later(self._now(), 0.5, 3), "review", app_id)
         return None
 
     def do_undo(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.pipeline import services
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         services.undo_last_change(application, actor=self._actor(application))
-        self.at(self.later(application.updated_at, 0.2, 2), "screen", app_id)
+        self.at(self.later(self._now(), 0.2, 2), "screen", app_id)
 
     def do_review(self, app_id: int):
         application = self._app(app_id, "submitted")
         if application is None:
             return False
         self._move(application, "client_review")
-        self.at(self.later(application.stage_entered_at, 2, 6), "verdict", app_id)
+        self.at(self.later(self._now(), 2, 6), "verdict", app_id)
         return None
 
     def do_verdict(self, app_id: int):
@@ -350,7 +366,7 @@ class Agency:
             return False
         if self.rng.random() < 0.35:
             self._move(application, "offer")
-            self.at(self.later(application.stage_entered_at, 1, 5), "accept", app_id)
+            self.at(self.later(self._now(), 1, 5), "accept", app_id)
         else:
             self._move(application, "rejected", reason="client_declined")
         return None
@@ -385,27 +401,23 @@ class Agency:
         return None
 
     def do_withdraw(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.status import services as status
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         if application.is_terminal:
             return False
         status.withdraw(application.candidate, app_id)
         return None
 
     def do_ask(self, app_id: int):
-        from app.extensions import db
-        from app.models import Application
         from app.status import services as status
 
-        application = db.session.get(Application, app_id)
+        application = self._load(app_id)
         if application.is_terminal or status.next_request_allowed(application) is not None:
             return False
         task = status.request_update(application.candidate, app_id)
         # Recruiters answer late: some within hours, some after the automatic reply went.
-        self.at(self.later(task.created_at, 0.1, 3), "answer", task.id)
+        self.at(self.later(self._now(), 0.1, 3), "answer", task.id)
         return None
 
     def do_answer(self, task_id: int):

@@ -40,6 +40,8 @@ import random
 import signal
 import sys
 import time
+from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -196,10 +198,10 @@ def _no_commit_wait(name: str) -> None:
 class Scheduler:
     """workers/schedule.py's entries at their intervals, in simulated time."""
 
-    def __init__(self, app):
+    def __init__(self, app, costs: Costs):
         from workers.schedule import SCHEDULE
 
-        self.app, self.schedule = app, SCHEDULE
+        self.app, self.schedule, self.costs = app, SCHEDULE, costs
         self.next_run: dict[str, datetime] = {}
         self.failures = 0
         self.seconds: dict[str, float] = {p.name: 0.0 for p in self.schedule}
@@ -208,6 +210,7 @@ class Scheduler:
     def tick(self, now: datetime, *, sweep: bool = False) -> None:
         from app.extensions import db
         from workers import scheduler
+        from workers.schedule import ENTRIES
 
         for p in self.schedule:
             swept = sweep and p.name in ("promised-dates", "after-interview")
@@ -216,11 +219,16 @@ class Scheduler:
             self.next_run[p.name] = now + timedelta(seconds=float(self.app.config[p.every]))
             began = time.perf_counter()
             try:
-                scheduler._enqueue(p) if p.queue else scheduler._resolve(p)()
+                with self.costs.timed(f"periodic {p.name}"):
+                    scheduler._enqueue(p) if p.queue else scheduler._resolve(p)()
             except Exception:
                 db.session.rollback()
                 self.failures += 1
                 self.log.exception("periodic %s failed", p.name)
+            else:
+                if p.covers:  # as workers/scheduler.py: the covered entry's run is done
+                    covered = self.app.config[ENTRIES[p.covers].every]
+                    self.next_run[p.covers] = now + timedelta(seconds=float(covered))
             finally:
                 db.session.remove()
                 self.seconds[p.name] += time.perf_counter() - began
@@ -283,11 +291,18 @@ def settle(now: datetime, timeout: float = 300) -> float:
 
     conn = get_redis()
     # The candidates' queue only: the maintenance queue's report refresh may run on.
-    queues = [Queue(NOTIFICATIONS_QUEUE, connection=conn)]
+    q = Queue(NOTIFICATIONS_QUEUE, connection=conn)
+    registry = StartedJobRegistry(queue=q)
     started = time.monotonic()
-    rounds = 0
+    # Poll often at first (most moments have little or nothing to send) and less as the wait
+    # grows: a 5 ms poll of Redis through a long wait took a tenth of this process's CPU,
+    # which the workers, on the same two cores, needed.
+    pause, dispatched_at, reconciled_at = 0.002, started, started
     while True:
-        busy = sum(q.count + StartedJobRegistry(queue=q).count for q in queues)
+        pipe = conn.pipeline(transaction=False)
+        pipe.llen(q.key)
+        pipe.zcard(registry.key)  # as registry.count, its cleanup every 5 s below
+        busy = sum(pipe.execute())
         if not busy:
             busy = db.session.scalar(
                 sa.select(sa.func.count()).where(
@@ -301,23 +316,81 @@ def settle(now: datetime, timeout: float = 300) -> float:
             db.session.remove()
         if not busy:
             return time.monotonic() - started
-        waited = time.monotonic() - started
+        clock_now = time.monotonic()
+        waited = clock_now - started
         if waited > timeout:
             logging.getLogger("simulate").warning("still busy after %.0f s at %s", waited, now)
             return waited
-        rounds += 1
-        if rounds % 200 == 0:  # something due and not dispatched: as the scheduler would
+        if clock_now - dispatched_at >= 1:  # something due and not dispatched: as the scheduler
+            dispatched_at = clock_now
             dispatch_due(now)
             db.session.remove()
-        if rounds % 1000 == 0:
+        if clock_now - reconciled_at >= 5:
             # Seconds of real time with the clock held: what the reconciler would have done
             # meanwhile. RQ's scheduler runs a job planned for a simulated due time (always
             # in the real past) at once; it claims nothing, and the dispatch at the due time
             # reuses its id, which RQ refuses while the first one's result is kept: the
             # reconciler's requeue_vanished is what sends such a row, here as in production.
+            reconciled_at = clock_now
+            registry.cleanup()  # a job whose worker died stops counting as started
             reconcile(now)
             db.session.remove()
-        time.sleep(0.005)
+        time.sleep(pause)
+        pause = min(0.02, pause * 1.5)
+
+
+class Costs:
+    """Where this process's real time goes: each act (by name) through the services, and each
+    step's parts (choosing the next moment, the scheduler's entries, waiting for the workers),
+    with the SQL statements each sent: what to cut to fit the quarter in 25 minutes."""
+
+    def __init__(self):
+        self.seconds: Counter = Counter()
+        self.count: Counter = Counter()
+        self.statements: Counter = Counter()
+        self.cpu: Counter = Counter()  # this process's CPU: less noisy on a shared machine
+        self._live = 0
+
+    def listen(self, engine) -> None:
+        def count(*_):
+            self._live += 1
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+
+    @contextmanager
+    def timed(self, name: str):
+        began, cpu, before = time.perf_counter(), time.process_time(), self._live
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - began
+            self.cpu[name] += time.process_time() - cpu
+            self.count[name] += 1
+            self.statements[name] += self._live - before
+
+    def summary(self) -> str:
+        """Per act and per step (its parts but the wait for the workers): wall and CPU ms."""
+        acts = [k for k in self.seconds if k.startswith("act ")]
+        n_acts = max(1, sum(self.count[k] for k in acts))
+        parts = ("step: next moment", "step: scheduler")
+        n_steps = max(1, self.count["step: scheduler"])
+        return (
+            f"{1000 * sum(self.seconds[k] for k in acts) / n_acts:.1f} ms per act "
+            f"(CPU {1000 * sum(self.cpu[k] for k in acts) / n_acts:.1f}), "
+            f"{1000 * sum(self.seconds[k] for k in parts) / n_steps:.1f} ms per step "
+            f"(CPU {1000 * sum(self.cpu[k] for k in parts) / n_steps:.1f})"
+        )
+
+    def lines(self) -> list[str]:
+        out = []
+        for name in sorted(self.seconds, key=lambda n: -self.seconds[n]):
+            n = self.count[name]
+            out.append(
+                f"  {name}: {n} x {1000 * self.seconds[name] / n:.1f} ms "
+                f"(CPU {1000 * self.cpu[name] / n:.1f} ms, "
+                f"{self.statements[name] / n:.1f} statements) = {self.seconds[name]:.1f} s"
+            )
+        return out
 
 
 class Week:
@@ -335,33 +408,46 @@ def run(system: System, args) -> dict:
     with app.app_context():
         agency = Agency(args.seed, Size.at(args.scale), START, end, grid=args.grid)
         agency.seed()
-        scheduler = Scheduler(app)
+        costs = Costs()
+        costs.listen(db.engine)
+        scheduler = Scheduler(app, costs)
         now, week = START, Week(0)
         settle_times: list[float] = []
         while now < finish:
-            until, sweep = next_moment(now, agency, args, app)
+            with costs.timed("step: next moment"):
+                until, sweep = next_moment(now, agency, args, app)
             until = min(until, finish)
             while (action := agency.pop_due(until)) is not None:
                 moment = max(now, action.at)
                 if moment > now:
                     # What the last acts sent at once (a withdrawal's acknowledgement, a
                     # reply) goes before the clock moves on.
-                    week.settle += settle(now)
+                    with costs.timed("step: settle (acts)"):
+                        week.settle += settle(now)
                     system.set_time(moment)
                     now = moment
-                agency.run(action)
+                with costs.timed(f"act {action.name}"):
+                    agency.run(action)
                 week.actions += 1
             now = until
             system.set_time(now)
-            scheduler.tick(now, sweep=sweep)
-            waited = settle(now)
+            with costs.timed("step: scheduler"):
+                scheduler.tick(now, sweep=sweep)
+            with costs.timed("step: settle"):
+                waited = settle(now)
             settle_times.append(waited)
             week.steps += 1
             week.settle += waited
             if now >= START + timedelta(weeks=week.index + 1):
-                report_week(week, agency, args)
+                report_week(week, agency, args, costs)
                 week = Week(week.index + 1)
-        report_week(week, agency, args)
+                # The tables grow several-fold over the quarter: fresh statistics weekly, as
+                # autovacuum would give a production database (it may be late or off here).
+                with costs.timed("step: analyze"):
+                    db.session.execute(sa.text("ANALYZE"))
+                    db.session.commit()
+                    db.session.remove()
+        report_week(week, agency, args, costs)
         # After the quarter: the provider's last events, the recruiters' last calls.
         common.wait_until(lambda: _stub_pending(system.stub_url) == 0, timeout=120)
         agency.do_handle_bounces()
@@ -375,11 +461,12 @@ def run(system: System, args) -> dict:
         result["steps"] = len(settle_times)
         result["periodic_failures"] = scheduler.failures
         result["periodic_seconds"] = scheduler.seconds
+        result["costs"] = costs
         db.session.remove()
     return result
 
 
-def report_week(week: Week, agency: Agency, args) -> None:
+def report_week(week: Week, agency: Agency, args, costs: Costs) -> None:
     if args.quiet:
         return
     from app.extensions import db
@@ -398,7 +485,8 @@ def report_week(week: Week, agency: Agency, args) -> None:
     print(
         f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
         f"sent={sent} bounced={bounced} steps={week.steps} "
-        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f}",
+        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f} "
+        f"so far: {costs.summary()}; load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 
@@ -432,6 +520,24 @@ def print_result(result: dict, seconds: float, args) -> None:
     )
     spent = ", ".join(f"{k} {v:.1f} s" for k, v in result["periodic_seconds"].items())
     print(f"periodic work in this process (real time): {spent}")
+    costs = result["costs"]
+    acts = sum(n for k, n in costs.count.items() if k.startswith("act "))
+    act_s = sum(v for k, v in costs.seconds.items() if k.startswith("act "))
+    steps = costs.count["step: scheduler"]
+    step_s = costs.seconds["step: next moment"] + costs.seconds["step: scheduler"]
+    act_cpu = sum(v for k, v in costs.cpu.items() if k.startswith("act "))
+    step_cpu = costs.cpu["step: next moment"] + costs.cpu["step: scheduler"]
+    print(
+        f"CPU in this process: {1000 * act_cpu / max(1, acts):.1f} ms per act, "
+        f"{1000 * step_cpu / max(1, steps):.1f} ms per step without waiting"
+    )
+    print(
+        f"cost in this process: {1000 * act_s / max(1, acts):.1f} ms per act ({acts} acts), "
+        f"{1000 * step_s / max(1, steps):.1f} ms per step without waiting ({steps} steps); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    for line in costs.lines():
+        print(line)
     print(
         f"emails handed over: {result['sent']}; wait p50 {result['p50_seconds']:.0f} s; "
         f"emails per candidate-day: {result['per_day_histogram']}; "

@@ -42,3 +42,19 @@ def test_queued_entries_are_enqueued_once_at_a_time(app):
     assert q.job_ids == ["periodic-probe"]
     job = q.fetch_job("periodic-probe")
     assert job.func_name == "workers.jobs.run_periodic" and job.args == (p.func,)
+
+
+def test_the_hourly_full_reconciler_pass_stands_in_for_the_regular_one(app, db):
+    """Both due at once (every hour): one pass checks everything, not two back to back."""
+    import time
+
+    import sqlalchemy as sa
+
+    from app.models import ReconcilerRun
+    from workers.scheduler import _run_due
+
+    next_run = {p.name: 0.0 for p in SCHEDULE}
+    _run_due(next_run)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReconcilerRun)) == 1
+    # The regular pass comes back at its own interval after the full one.
+    assert next_run["reconcile"] > time.monotonic()

@@ -143,3 +143,19 @@ def test_an_unrenderable_message_escalates_to_its_recruiter_past_the_sla(app, db
         reconcile(later)
     task = db.session.scalar(sa.select(Task).where(Task.notification_id == n.id))
     assert task is not None and task.assignee_id == n.application.position.owner_id
+
+
+def test_a_job_taken_off_the_queue_as_a_worker_starts_it_never_fails_the_send(db):
+    """send.coalesce takes the messages waiting alone in their own jobs and removes those
+    jobs; a worker that starts one in between leaves RQ an execution record already gone,
+    and RQ's delete raises. The coalescing job had claimed the rows: it must still send
+    them, not leave them `sending` until their lease runs out."""
+    from app.notifications.dispatch import queue
+
+    (_, first), (_, second) = _owed(db), _owed(db)
+    assert first.state == second.state == NState.QUEUED
+    # What the other worker's start leaves: an execution id whose record has gone.
+    queue().connection.zadd(f"rq:executions:{second.job_id}", {"gone-execution": 2**40})
+    assert deliver([first.id], coalesce_waiting=True)["sent"] == 2
+    db.session.refresh(second)
+    assert second.state == NState.SENT

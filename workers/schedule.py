@@ -13,6 +13,9 @@ class Periodic:
     # None: run inside the scheduler process (the reconciler must not depend on workers).
     # A queue name: enqueue it there instead, for long work that must not delay the rest.
     queue: str | None = None
+    # Another entry whose whole work this one's run also does: when both are due together,
+    # that one is not run again at the same moment (its next run counts from this one's).
+    covers: str | None = None
 
 
 SCHEDULE: tuple[Periodic, ...] = (
@@ -20,14 +23,17 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(
         "dispatch-due", "DISPATCH_INTERVAL_SECONDS", "app.notifications.reconcile:dispatch_due"
     ),
-    # Lost jobs, dead workers, the invariant, SLA escalation.
-    Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
-    # The same, checking every terminal application for its message, not only the recent.
+    # The reconciler's pass checking every terminal application for its message, not only
+    # the recently changed: the regular pass's work and more, so it stands in for it when
+    # both are due (before it here, so it is the one that runs).
     Periodic(
         "reconcile-everywhere",
         "INVARIANT_SWEEP_SECONDS",
         "app.notifications.reconcile:reconcile_everywhere",
+        covers="reconcile",
     ),
+    # Lost jobs, dead workers, the invariant, SLA escalation.
+    Periodic("reconcile", "RECONCILE_INTERVAL_SECONDS", "app.notifications.reconcile:reconcile"),
     # Messages owed because time passed (app/pipeline/): a promised decision date missed
     # ("still deciding"), and the note a little after an interview. As often as the reconciler.
     Periodic(
@@ -70,3 +76,5 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Morning digests for staff: built when each user's hour comes, then sent like the rest.
     Periodic("digests", "DIGEST_INTERVAL_SECONDS", "app.reports.digest:tick"),
 )
+
+ENTRIES = {p.name: p for p in SCHEDULE}

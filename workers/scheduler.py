@@ -13,7 +13,7 @@ import time
 
 from app import clock, tracing
 from workers.context import get_app
-from workers.schedule import SCHEDULE, Periodic
+from workers.schedule import ENTRIES, SCHEDULE, Periodic
 
 log = logging.getLogger("closeloop.scheduler")
 TICK_SECONDS = 1.0
@@ -105,5 +105,7 @@ def _run_due(next_run: dict[str, float]) -> None:
                 db.session.rollback()
                 log.exception("periodic %s failed", p.name)
                 continue
+            if p.covers:
+                next_run[p.covers] = now + float(current_app.config[ENTRIES[p.covers].every])
             if result and (not isinstance(result, dict) or any(result.values())):
                 log.info("%s at %s: %s", p.name, started.isoformat(), result)

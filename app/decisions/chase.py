@@ -15,13 +15,24 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from sqlalchemy.orm import selectinload
 
 from app import clock
 from app.business_days import get_calendar
 from app.decisions import links
-from app.decisions.services import awaiting, contact, pending_decision
+from app.decisions.services import contact
 from app.extensions import db
-from app.models import Application, Position, StaffMessage, StaffMessageState, Stage, Task
+from app.models import (
+    Application,
+    Candidate,
+    ClientDecision,
+    DecisionState,
+    Position,
+    StaffMessage,
+    StaffMessageState,
+    Stage,
+    Task,
+)
 from app.reports import digest
 
 REQUEST = "client_decision_request"
@@ -34,13 +45,14 @@ def sweep(now: datetime | None = None) -> dict:
 
     now = now or clock.now()
     written = []
-    for position in _positions_waiting():
-        waiting = [a for a in awaiting(position) if pending_decision(a) is None]
+    waiting_by_position = _waiting()
+    missed = _missed_tasks([a.id for apps in waiting_by_position.values() for a in apps])
+    for position, waiting in waiting_by_position.items():
         name, email = contact(position)
-        if not waiting or not email:
+        if not email:
             continue
         message = _request(position, waiting, name, email, now) or _reminder(
-            position, waiting, name, email, now
+            position, waiting, name, email, now, missed
         )
         if message is not None:
             written.append(message.id)
@@ -50,12 +62,51 @@ def sweep(now: datetime | None = None) -> dict:
     return {"written": len(written), "confirmed": confirm_due(now)}
 
 
-def _positions_waiting() -> list[Position]:
-    ids = sa.select(Application.position_id).where(
-        Application.stage == Stage.INTERVIEW.value,
-        Application.promised_response_at.is_not(None),
+def _waiting() -> dict[Position, list[Application]]:
+    """services.awaiting for every position at once, without the candidates whose client has
+    already decided (pending_decision): a few statements per pass, not a few per position
+    (the pass runs every RECONCILE_INTERVAL_SECONDS)."""
+    decided = (
+        sa.select(ClientDecision.id)
+        .where(
+            ClientDecision.application_id == Application.id,
+            ClientDecision.state == DecisionState.PREPARED.value,
+        )
+        .exists()
     )
-    return list(db.session.scalars(sa.select(Position).where(Position.id.in_(ids))))
+    applications = db.session.scalars(
+        sa.select(Application)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(
+            Application.stage == Stage.INTERVIEW.value,
+            Application.promised_response_at.is_not(None),
+            Candidate.anonymised_at.is_(None),
+            ~decided,
+        )
+        .options(selectinload(Application.position).selectinload(Position.client))
+        .order_by(Application.position_id, Application.promised_response_at, Application.id)
+    )
+    out: dict[Position, list[Application]] = {}
+    for application in applications:
+        out.setdefault(application.position, []).append(application)
+    return out
+
+
+def _missed_tasks(application_ids: list[int]) -> dict[int, int]:
+    """Open "decision date missed" tasks: the newest one's id per application."""
+    if not application_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(Task.application_id, sa.func.max(Task.id))
+            .where(
+                Task.kind == "promise_missed",
+                Task.resolved_at.is_(None),
+                Task.application_id.in_(application_ids),
+            )
+            .group_by(Task.application_id)
+        ).all()
+    )
 
 
 def _request(position, waiting, name, email, now) -> StaffMessage | None:
@@ -72,14 +123,8 @@ def _request(position, waiting, name, email, now) -> StaffMessage | None:
     return _write(position, REQUEST, key, waiting, name, email, now, due_by=first)
 
 
-def _reminder(position, waiting, name, email, now) -> StaffMessage | None:
-    missed = db.session.scalar(
-        sa.select(sa.func.max(Task.id)).where(
-            Task.kind == "promise_missed",
-            Task.resolved_at.is_(None),
-            Task.application_id.in_([a.id for a in waiting]),
-        )
-    )
+def _reminder(position, waiting, name, email, now, missed_by_app) -> StaffMessage | None:
+    missed = max((missed_by_app.get(a.id, 0) for a in waiting), default=0) or None
     if missed is None:
         return None
     recent = db.session.scalar(

@@ -86,7 +86,11 @@ def owe(
     )
     db.session.add(notification)
     db.session.flush()
-    _after_commit("owed", notification.id)
+    if notification.due_at <= now + dispatch.DUE_SLACK:
+        _after_commit("owed", notification.id)
+    # A row due later (undo window, digest window, business or quiet hours, daily cap) is the
+    # dispatcher's at its time (reconcile.dispatch_due): handing it over after the commit
+    # took a connection and two statements per stage change only to read it back not due.
     _DEPARTURES[notification] = (now, leaving.why)
     return notification
 

@@ -48,6 +48,8 @@ def reconcile(now: datetime | None = None, *, everywhere: bool = False) -> dict:
     now = now or clock.now()
     run = ReconcilerRun(holder=holder_name(), started_at=now)
     db.session.add(run)
+    db.session.flush()
+    run_id = run.id  # read before the commit expires it: no SELECT to read it back
     db.session.commit()
     counts = {}
     try:
@@ -58,15 +60,17 @@ def reconcile(now: datetime | None = None, *, everywhere: bool = False) -> dict:
         counts["escalated"] = escalate_overdue(now)
     except Exception as exc:
         db.session.rollback()
-        run = db.session.get(ReconcilerRun, run.id)
+        run = db.session.get(ReconcilerRun, run_id)
         run.error = f"{type(exc).__name__}: {exc}"[:2000]
         run.finished_at = clock.now()
         db.session.commit()
         raise
-    run = db.session.get(ReconcilerRun, run.id)
-    for key in ("reclaimed", "repaired", "requeued", "dispatched", "escalated"):
-        setattr(run, key, counts[key])
-    run.finished_at = clock.now()
+    db.session.execute(
+        sa.update(ReconcilerRun)
+        .where(ReconcilerRun.id == run_id)
+        .values(**counts, finished_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
     # Keep a month of history: enough for the engine-health page, bounded in size.
     db.session.execute(
         sa.delete(ReconcilerRun).where(ReconcilerRun.started_at < now - timedelta(days=30))
@@ -101,7 +105,8 @@ def reclaim_expired(now: datetime) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    if result.rowcount:
+        db.session.commit()  # else nothing to make visible: the pass commits at its end
     return result.rowcount or 0
 
 
@@ -216,7 +221,8 @@ def repair_invariant(now: datetime, changed_since: datetime | None = None) -> in
         if n is not None:
             repaired += 1
             log.error("invariant repaired: application %s owed %s", application.id, kind)
-    db.session.commit()
+    if repaired:
+        db.session.commit()  # dispatches what was owed (outbox's session event)
     return repaired
 
 
@@ -252,7 +258,8 @@ def escalate_overdue(now: datetime) -> int:
             assignee_id=position.owner_id,
             due_at=now,
         )
-    db.session.commit()
+    if rows:
+        db.session.commit()
     return len(rows)
 
 

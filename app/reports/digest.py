@@ -228,7 +228,8 @@ def reclaim_expired(now: datetime) -> int:
         .values(state=_PENDING, lease_expires_at=None, last_error="worker stopped while sending")
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    if result.rowcount:
+        db.session.commit()  # else nothing to make visible: tick commits at its end
     return result.rowcount or 0
 
 
@@ -237,6 +238,8 @@ def dispatch(ids: list[int]) -> int:
     from app.notifications.dispatch import JOB_RETRY, queue
 
     handed = 0
+    if not ids:
+        return 0  # the usual hour: nothing owed, no query and no Redis
     try:
         q = queue()
         for message_id, attempts in db.session.execute(
