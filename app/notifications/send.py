@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import clock, labels
-from app.bulk_sql import id_filters, ids_in, update_many
+from app.bulk_sql import id_filters, ids_in, is_postgresql, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
 from app.models.notifications import CLAIMABLE, OWED
@@ -35,6 +35,8 @@ PAUSE_FLAG = "sending_paused"
 # A send job's requests are independent: after a rejected message or a server error the
 # rest of the batch still goes, until this many requests of the job have failed.
 MAX_FAILED_REQUESTS = 3
+# For the transaction that records a batch sent (PostgreSQL), see _mark_sent.
+_MARK_SENT_WORK_MEM = "64MB"
 
 
 def deliver(ids: list[int], *, coalesce_waiting: bool = False) -> dict:
@@ -261,6 +263,10 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
         for p, pid in zip(ready, provider_ids, strict=True)
         for nid in p.ids
     ]
+    if is_postgresql(db.session):
+        # The rows and their bodies (about 5 MB per 1,000 emails) are read from arrays into
+        # a tuplestore; past work_mem (4 MB by default) it spills to a temporary file.
+        db.session.execute(sa.text(f"SET LOCAL work_mem = '{_MARK_SENT_WORK_MEM}'"))
     # From any owed state, not only sending: if our lease was taken back while the provider
     # accepted, the truth is still "sent". (or_() rather than in_(): this may be an
     # executemany.)
