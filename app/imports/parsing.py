@@ -14,11 +14,10 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
-
 from app.models import Candidate
 from app.orm import max_length
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import fast_ngettext as ngettext
 from app.template_gettext import lazy_gettext as _l
 
 FIELDS = ("name", "email", "phone", "timezone", "language")

@@ -14,7 +14,6 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
 
 from app import labels, languages
 from app.access import can_see_position, candidate_filter, visible_positions
@@ -30,6 +29,7 @@ from app.models import (
     User,
 )
 from app.orm import chunks, max_length
+from app.template_gettext import fast_gettext as _
 from app.validators import InvalidEmail, normalize_email
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024

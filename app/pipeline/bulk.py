@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from app import clock, labels
 from app.extensions import db
@@ -33,6 +31,8 @@ from app.orm import parse_id
 from app.pipeline import preview
 from app.pipeline.services import PipelineError, plan_move, plan_undo
 from app.template_gettext import and_list
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import fast_ngettext as ngettext
 from app.template_gettext import lazy_gettext as _l
 
 # What to say on the phone when a candidate has no email address.

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 
 from app import clock, languages
 from app.extensions import db
@@ -22,6 +21,7 @@ from app.notifications.pacing import Departure
 from app.notifications.render import RenderError, build_context, render
 from app.notifications.timing import candidate_zone
 from app.pipeline.services import PipelineError, plan_interview, plan_move  # noqa: F401
+from app.template_gettext import fast_gettext as _
 from app.template_gettext import lazy_gettext as _l
 
 # Merge fields a message cannot go without: every message names the role and whom to
