@@ -73,8 +73,8 @@ audit: $(STAMP)
 # into each language's .po (new strings appear untranslated; tests/test_i18n.py names them),
 # then compile the .mo files the app reads. Both are committed: see app/translations/README.
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l --no-location --omit-header --sort-output -o app/translations/messages.pot .
-	$(VENV)/bin/pybabel extract -F babel-staff.cfg -k _l --no-location --omit-header --sort-output -o app/translations/staff.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_ngettext:1,2 --no-location --omit-header --sort-output -o app/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel-staff.cfg -k _l -k lazy_ngettext:1,2 --no-location --omit-header --sort-output -o app/translations/staff.pot .
 	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d app/translations --statistics
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_app_context
+from flask_babel import gettext as _
 
 # Wording ships in these (templates/email/kinds/<lang>/, app/translations/<lang>/).
 SHIPPED: tuple[str, ...] = ("en", "de", "es")
@@ -36,13 +37,23 @@ def normalize(tag: str | None) -> str | None:
     tag = (tag or "").strip().replace("_", "-")
     if not tag:
         return None
-    hint = "Give a language tag such as en, de, es or fr-CA."
     if len(tag) > MAX_LENGTH or not _SHAPE.match(tag):
-        raise BadLanguage(f"“{tag[:40]}” is not a language tag. {hint}")
+        raise BadLanguage(
+            _(
+                "“%(tag)s” is not a language tag. Give a language tag such as en, de, es or fr-CA.",
+                tag=tag[:40],
+            )
+        )
     try:
         locale = Locale.parse(tag, sep="-")
     except (UnknownLocaleError, ValueError):
-        raise BadLanguage(f"“{tag[:40]}” is not a language we know. {hint}") from None
+        raise BadLanguage(
+            _(
+                "“%(tag)s” is not a language we know. Give a language tag such as en, de, es "
+                "or fr-CA.",
+                tag=tag[:40],
+            )
+        ) from None
     parts = [locale.language]
     if locale.script:
         parts.append(locale.script)
@@ -81,7 +92,7 @@ def choices() -> list[tuple[str, str]]:
 def name(tag: str | None) -> str:
     """A tag as words for staff pages (`German`, `French (Canada)`)."""
     if not tag:
-        return "Agency default"
+        return _("Agency default")
     try:
         return Locale.parse(tag, sep="-").get_display_name("en") or tag
     except (UnknownLocaleError, ValueError):

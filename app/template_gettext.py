@@ -70,3 +70,24 @@ def lazy_gettext(string: str, **variables) -> LazyString:
     """Flask-Babel's `lazy_gettext` (the same LazyString), translated through the cached
     lookup: labels and form texts are lazy, and My queue renders hundreds per view."""
     return LazyString(fast_gettext, string, **variables)
+
+
+def fast_ngettext(singular: str, plural: str, n: int, **variables) -> str:
+    """`ngettext` with the cached catalog lookup; `%(num)s` is the count unless given
+    (as a formatted number: num="1,000")."""
+    variables.setdefault("num", n)
+    return translations().ungettext(singular, plural, n) % variables
+
+
+def lazy_ngettext(singular: str, plural: str, n: int, **variables) -> LazyString:
+    """`lazy_gettext` for a count: a form's message built when the module is imported
+    (`make translations` extracts it with `-k lazy_ngettext:1,2`)."""
+    return LazyString(fast_ngettext, singular, plural, n, **variables)
+
+
+def and_list(items: list[str]) -> str:
+    """ "a, b and c" in the current language: the words between come from the catalog."""
+    items = [str(i) for i in items]
+    if len(items) < 2:
+        return "".join(items)
+    return fast_gettext("%(items)s and %(last)s", items=", ".join(items[:-1]), last=items[-1])

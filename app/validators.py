@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from wtforms.validators import Length, ValidationError
 
 from app import clock
 from app.orm import max_length
+from app.template_gettext import lazy_ngettext
 
 
 class InvalidEmail(ValueError):
@@ -38,13 +40,22 @@ def valid_email(form, field) -> None:
     try:
         normalize_email(field.data)
     except InvalidEmail as exc:
-        raise ValidationError(f"Enter a valid email address ({exc}).") from None
+        raise ValidationError(
+            _("Enter a valid email address (%(problem)s).", problem=exc)
+        ) from None
 
 
 def fits(attribute, message: str | None = None) -> Length:
     """At most as many characters as the model attribute's column holds."""
     limit = max_length(attribute)
-    return Length(max=limit, message=message or f"Keep it to {limit:,} characters or fewer.")
+    if message is None:
+        message = lazy_ngettext(
+            "Keep it to %(num)s character or fewer.",
+            "Keep it to %(num)s characters or fewer.",
+            limit,
+            num=format(limit, ","),
+        )
+    return Length(max=limit, message=message)
 
 
 class DateWithin:
@@ -66,5 +77,10 @@ class DateWithin:
         if not isinstance(day, date) or not today - self.past <= day <= today + self.future:
             first, last = today - self.past, today + self.future
             raise ValidationError(
-                self.message or f"Give a date between {first:%d %b %Y} and {last:%d %b %Y}."
+                self.message
+                or _(
+                    "Give a date between %(first)s and %(last)s.",
+                    first=first.strftime("%d %b %Y"),
+                    last=last.strftime("%d %b %Y"),
+                )
             )

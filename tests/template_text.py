@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tests.js_text import reads_as_words
+
 # Attributes whose value a person reads (or hears, from a screen reader).
-READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "aria-description")
+READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "aria-description", "data-confirm")
 # Elements whose text is code, data or script rather than words; and any element marked
 # translate="no" (HTML's own word for "this is a name or a code": CSV column names).
 NOT_WORDS = ("script", "style", "code", "pre", "kbd", "samp", "svg", "textarea")
@@ -176,4 +178,89 @@ def unmarked(source: str) -> list[str]:
                 plain = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", value, flags=re.S)
                 if has_words(plain):
                     found.append(f"{name}={plain.strip()}")
+    return found
+
+
+# -- English inside Jinja expressions --------------------------------------------------------
+
+_GETTEXT = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
+# Methods whose arguments are codes and formats, not text: {% if category.startswith('undo:') %}
+_STRING_METHODS = {"startswith", "endswith", "split", "replace", "strftime", "format", "join"}
+_NOT_WORDS_CONST = re.compile(
+    r"^[\s\W\d]*$"  # punctuation, numbers
+    r"|^%[-#0 +]?[\d.]*[A-Za-z]$"  # '%.1f'
+    r"|^(%[A-Za-z][\s:,./-]*)+$"  # strftime('%d %b %H:%M')
+    r"|^\{\w+\}$"  # a placeholder a script fills in (templates/_js_strings.html)
+)
+
+
+def _shown_consts(node, jinja_nodes):
+    """String constants an expression can evaluate to (through `a if c else b`, `~`, `+`,
+    `or`/`and` and the value a filter is applied to): what ends up on the page."""
+    if isinstance(node, jinja_nodes.Const):
+        if isinstance(node.value, str):
+            yield node
+    elif isinstance(node, jinja_nodes.CondExpr):
+        yield from _shown_consts(node.expr1, jinja_nodes)
+        if node.expr2 is not None:
+            yield from _shown_consts(node.expr2, jinja_nodes)
+    elif isinstance(node, jinja_nodes.Concat):
+        for child in node.nodes:
+            yield from _shown_consts(child, jinja_nodes)
+    elif isinstance(node, jinja_nodes.Add | jinja_nodes.Or | jinja_nodes.And):
+        yield from _shown_consts(node.left, jinja_nodes)
+        yield from _shown_consts(node.right, jinja_nodes)
+    elif isinstance(node, jinja_nodes.Filter) and node.node is not None:
+        yield from _shown_consts(node.node, jinja_nodes)
+
+
+def english_in_expressions(source: str, env) -> list[str]:
+    """English written as a string inside `{{ }}` rather than in a marked message: what an
+    expression prints in the text or in a read attribute ({{ 's' if n != 1 }},
+    {{ 'agency' if x else 'client' }}), and the values given to `_()` ("%(value)s",
+    value='s' if n != 1: plural fragments and phrases a translator never sees). Formats
+    ('%d %b', '%.1f'), punctuation and {name} placeholders for scripts are not words; an
+    expression inside a tag counts only in a read attribute (a class name is not English)."""
+    from jinja2 import nodes
+
+    def words(const) -> bool:
+        return bool(re.search(r"[A-Za-z]", const.value)) and not _NOT_WORDS_CONST.match(const.value)
+
+    def printed(expression: str) -> list[str]:
+        found = []
+        for output in env.parse(expression).find_all(nodes.Output):
+            for child in output.nodes:
+                if not isinstance(child, nodes.TemplateData):
+                    found += [c.value for c in _shown_consts(child, nodes) if words(c)]
+        return found
+
+    toks = tokens(source)
+    found: list[str] = []
+    for run in runs(toks):
+        for tok in run:
+            if tok.kind == "expr":
+                found += printed(tok.source)
+    for tok in toks:
+        if tok.kind == "tag":
+            for _name, value, _s, _e in read_attributes(tok.source):
+                for expr in re.findall(r"\{\{.*?\}\}", value, flags=re.S):
+                    found += printed(expr)
+    for call in env.parse(source).find_all(nodes.Call):
+        name = call.node.name if isinstance(call.node, nodes.Name) else ""
+        if isinstance(call.node, nodes.Getattr) and call.node.attr in _STRING_METHODS:
+            continue
+        if name in _GETTEXT:
+            for kw in call.kwargs:
+                found += [
+                    f"{kw.key}={c.value!r}" for c in _shown_consts(kw.value, nodes) if words(c)
+                ]
+        elif name != "url_for":
+            # A macro's title or label ({{ header(imp, "Importing…") }}); a single lower-case
+            # word is taken for a code ('owed', 'hourglass-bottom'), as in tests/js_text.py.
+            for arg in [*call.args, *(kw.value for kw in call.kwargs)]:
+                found += [
+                    f"{name}({c.value!r})"
+                    for c in _shown_consts(arg, nodes)
+                    if words(c) and reads_as_words(c.value)
+                ]
     return found

@@ -149,7 +149,8 @@ def test_the_staff_catalog_is_extracted_apart_from_the_candidates_one():
     def extracted(cfg: str) -> set[str]:
         with (ROOT / cfg).open() as fh:
             method_map, options_map = parse_mapping_cfg(fh)
-        keywords = DEFAULT_KEYWORDS | {"_l": None}  # as `make translations` (-k _l)
+        # As `make translations` (-k _l -k lazy_ngettext:1,2).
+        keywords = DEFAULT_KEYWORDS | {"_l": None, "lazy_ngettext": (1, 2)}
         found = extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
         return {m[2] if isinstance(m[2], str) else tuple(m[2]) for m in found}
 

@@ -38,7 +38,7 @@ def test_an_account_is_throttled_after_repeated_failures(db, web, app):
     limit = app.config["LOGIN_FAILURES_PER_ACCOUNT"]
     for _ in range(limit):
         page = attempt(web, email).get_data(as_text=True)
-        assert GENERIC_LOGIN_ERROR in page
+        assert str(GENERIC_LOGIN_ERROR) in page
     refused = attempt(web, email, PASSWORD)  # even the right password, now
     assert throttled(refused)
     window = app.config["LOGIN_THROTTLE_WINDOW_SECONDS"]

@@ -115,7 +115,7 @@ def test_too_late_once_one_closing_email_has_left(db, position, me):
     result = services.close_position(position, actor=me, status="filled", reason="filled_by_other")
     with clock.frozen(clock.now() + timedelta(days=2)):  # after the window
         assert deliver(result["notification_ids"][:1])["sent"] == 1
-    with pytest.raises(PipelineError, match=r"Too late to undo: 1 candidate\(s\)"):
+    with pytest.raises(PipelineError, match=r"Too late to undo: 1 candidate has"):
         services.reopen_position(position, actor=me)
     assert _db.session.get(Position, position.id).status == "filled"
 
@@ -142,7 +142,7 @@ def test_board_offers_reopen_and_undo_and_the_page_shows_the_email(db, web, posi
     response = web.post(f"/positions/{position.id}/reopen")
     assert response.headers["Location"] == f"/positions/{position.id}"
     board = web.get(response.headers["Location"]).get_data(as_text=True)
-    assert "is open again: the 3 candidate(s) told of the hold" in board
+    assert "is open again: the 3 candidates told of the hold" in board
     assert 'data-testid="reopen"' not in board
 
     services.close_position(position, actor=me, status="cancelled", reason="budget_cut")

@@ -13,6 +13,8 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import audit, clock
 from app.extensions import db
@@ -36,10 +38,16 @@ def create(user: User, name: str, *, actor: User | None) -> tuple[ApiToken, str]
     """A new token for `user`; returns the record and the token itself (shown once)."""
     name = (name or "").strip()
     if not name:
-        raise TokenRefused("Give the token a name, such as the system that will use it.")
+        raise TokenRefused(_("Give the token a name, such as the system that will use it."))
     limit = max_length(ApiToken.name)
     if len(name) > limit:
-        raise TokenRefused(f"Keep the name to {limit} characters or fewer.")
+        raise TokenRefused(
+            ngettext(
+                "Keep the name to %(num)d character or fewer.",
+                "Keep the name to %(num)d characters or fewer.",
+                limit,
+            )
+        )
     raw = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -16,10 +17,9 @@ from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
 from app.models.people import password_hash_method
+from app.template_gettext import lazy_gettext as _l
 
-GENERIC_LOGIN_ERROR = "Invalid email or password."
-# The same whichever limit was reached (the account's or the address's).
-THROTTLED_LOGIN_ERROR = "Too many sign-in attempts. Try again in {minutes} minute{s}."
+GENERIC_LOGIN_ERROR = _l("Invalid email or password.")
 
 
 @functools.cache
@@ -77,7 +77,12 @@ def login():
         verdict = throttle.attempt(form.email.data, address)
         if not verdict.allowed:
             minutes = max(1, -(-verdict.retry_after // 60))
-            error = THROTTLED_LOGIN_ERROR.format(minutes=minutes, s="" if minutes == 1 else "s")
+            # The same whichever limit was reached (the account's or the address's).
+            error = ngettext(
+                "Too many sign-in attempts. Try again in %(num)d minute.",
+                "Too many sign-in attempts. Try again in %(num)d minutes.",
+                minutes,
+            )
             page = render_template("auth/login.html", form=form, error=error, next_url=next_url)
             return page, 429, {"Retry-After": str(verdict.retry_after)}
         user = authenticate(form.email.data, form.password.data)

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - older wtforms
 
 
 def reason_choices(reasons) -> list:
-    pairs = [("", "Choose a reason…")] + [(r, labels.reason(r)) for r in reasons]
+    pairs = [("", _l("Choose a reason…"))] + [(r, labels.reason(r)) for r in reasons]
     return [_Choice(value, label) for value, label in pairs]
 
 

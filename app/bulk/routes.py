@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from app import access
@@ -44,7 +45,7 @@ def review(position_id: int):
     applications, not_here = bulk.select(position, ids)
     errors: list[str] = []
     if not form.validate() and posted:
-        errors.append("Check the form: " + "; ".join(_messages(form)))
+        errors.append(_("Check the form: %(problems)s", problems="; ".join(_messages(form))))
     reason, note = _reason(form, to_stage), _text(form.note.data)
 
     def show():
@@ -55,10 +56,12 @@ def review(position_id: int):
 
     result = show()
     if posted and not errors and result.needs_reason:
-        form.reason.errors = ["Choose why these applications end: it picks the email."]
+        form.reason.errors = [_("Choose why these applications end: it picks the email.")]
     elif posted and not errors and "confirm" in request.form:
         if not _as_shown(form, reason, note):
-            errors.append("The emails changed since you looked at them: check them, then confirm.")
+            errors.append(
+                _("The emails changed since you looked at them: check them, then confirm.")
+            )
         elif result.ready:
             try:
                 bulk.apply(applications, to_stage, actor=current_user, reason=reason, note=note)
@@ -186,24 +189,23 @@ def lifecycle(position_id: int, action: str):
     errors: list[str] = []
     if posted and form.validate() and "confirm" in request.form:
         if not reason:
-            _reason_field(form, act).errors = ["Give the reason: it is recorded with the change."]
+            _reason_field(form, act).errors = [
+                _("Give the reason: it is recorded with the change.")
+            ]
         elif form.shown_reason.data != reason:
-            errors.append("The reason changed: check who will be told what, then confirm.")
+            errors.append(_("The reason changed: check who will be told what, then confirm."))
         else:
             try:
                 fanout.close(position, act, reason, actor=current_user)
             except PipelineError as exc:
                 errors.append(str(exc))
             else:
-                done = {"hold": "is on hold", "cancel": "is cancelled", "fill": "is filled"}
-                flash(
-                    _(
-                        "%(title)s %(value)s: the candidates are being told.",
-                        title=position.title,
-                        value=done[act.name],
-                    ),
-                    "success",
-                )
+                done = {
+                    "hold": _("%(title)s is on hold: the candidates are being told."),
+                    "cancel": _("%(title)s is cancelled: the candidates are being told."),
+                    "fill": _("%(title)s is filled: the candidates are being told."),
+                }
+                flash(done[act.name] % {"title": position.title}, "success")
                 return redirect(url_for("bulk.progress", position_id=position.id))
     form.shown_reason.data = reason
     return render_template(
@@ -246,17 +248,37 @@ def reopen(position_id: int):
 
 def _reopened(position, result: dict) -> str:
     n = result["applications"]
+    title = position.title
     if result["from_hold"]:
         if not n:
-            return f"{position.title} is open again. Nobody had heard of the hold: no email goes."
-        return (
-            f"{position.title} is open again: the {n} candidate(s) told of the hold will hear "
-            "that it is open again."
+            return _(
+                "%(title)s is open again. Nobody had heard of the hold: no email goes.",
+                title=title,
+            )
+        return ngettext(
+            "%(title)s is open again: the %(num)d candidate told of the hold will hear that it "
+            "is open again.",
+            "%(title)s is open again: the %(num)d candidates told of the hold will hear that "
+            "it is open again.",
+            n,
+            title=title,
         )
-    again = "back on hold" if result["status"] == PositionStatus.ON_HOLD.value else "open again"
-    return (
-        f"Undone: {position.title} is {again} and {n} candidate(s) are back where they were. "
-        "No email goes: none had left."
+    if result["status"] == PositionStatus.ON_HOLD.value:
+        return ngettext(
+            "Undone: %(title)s is back on hold and %(num)d candidate is back where they were. "
+            "No email goes: none had left.",
+            "Undone: %(title)s is back on hold and %(num)d candidates are back where they were. "
+            "No email goes: none had left.",
+            n,
+            title=title,
+        )
+    return ngettext(
+        "Undone: %(title)s is open again and %(num)d candidate is back where they were. "
+        "No email goes: none had left.",
+        "Undone: %(title)s is open again and %(num)d candidates are back where they were. "
+        "No email goes: none had left.",
+        n,
+        title=title,
     )
 
 

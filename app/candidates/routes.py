@@ -64,7 +64,7 @@ def _save(form: CandidateForm, candidate):
             saved = services.save_candidate(candidate, actor=current_user, data=data)
         except services.DuplicateEmail as exc:
             duplicate = exc.existing
-            form.email.errors.append("Another candidate already has this email address.")
+            form.email.errors.append(_("Another candidate already has this email address."))
         else:
             flash(
                 _(
@@ -136,7 +136,7 @@ def _openable(applications) -> set[int]:
 def _contact_choices(form: ContactForm, applications) -> None:
     openable = _openable(applications)
     form.application_id.choices = as_choices(
-        [(0, "The candidate in general")]
+        [(0, _("The candidate in general"))]
         + [
             (a.id, f"{a.position_title} at {a.client_name}")
             for a in applications
@@ -188,7 +188,11 @@ def log_contact(candidate_id: int):
         except PipelineError as exc:
             form.summary.errors.append(str(exc))
         else:
-            message = f"Contact with {candidate.name} logged. {outcome.summary()}".strip()
+            message = _(
+                "Contact with %(name)s logged. %(settled)s",
+                name=candidate.name,
+                settled=outcome.summary(),
+            ).strip()
             flash(message, "success")
             if back_to_queue:
                 return redirect(url_for("candidates.queue", **keep_filter()))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import clock, labels
 from app.access import can_see_candidate
@@ -26,6 +28,7 @@ from app.notifications import outbox
 from app.notifications.invariant import undelivered_without_contact
 from app.pipeline import services as pipeline
 from app.pipeline.services import PipelineError
+from app.template_gettext import and_list
 
 UNDELIVERABLE_TASKS = ("undeliverable", "send_failed")
 # A contact "in the future" is a typo in the date, not a plan.
@@ -37,7 +40,7 @@ class DuplicateEmail(PipelineError):
     user may know who it is depends on who asks (see `duplicate_message`)."""
 
     def __init__(self, existing: Candidate):
-        super().__init__("Another candidate already has this email address.")
+        super().__init__(_("Another candidate already has this email address."))
         self.existing = existing
 
 
@@ -46,8 +49,8 @@ def duplicate_message(user: User, existing: Candidate) -> str:
     `user` may open their record; otherwise only that it is someone they cannot see, and
     whom to ask (a manager sees everyone)."""
     if can_see_candidate(user, existing):
-        return f"{existing.name} already has this email address."
-    return (
+        return _("%(name)s already has this email address.", name=existing.name)
+    return _(
         "This email address belongs to a candidate you cannot see (another recruiter's). "
         "Check the address with the candidate, or ask a manager."
     )
@@ -140,12 +143,8 @@ class ContactOutcome:
     def summary(self) -> str:
         parts = list(dict.fromkeys(self.settled))
         if self.tasks_closed:
-            parts.append(f"{self.tasks_closed} open task{'s' if self.tasks_closed > 1 else ''}")
-        return f"This also settles {_join(parts)}." if parts else ""
-
-
-def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+            parts.append(ngettext("%(num)d open task", "%(num)d open tasks", self.tasks_closed))
+        return _("This also settles %(what)s.", what=and_list(parts)) if parts else ""
 
 
 def log_contact(
@@ -162,13 +161,17 @@ def log_contact(
     bounced ones the contact answers (contact after the bounce), and tasks it closed."""
     now = clock.now()
     if occurred_at is not None and occurred_at > now + _FUTURE_SLACK:
-        raise PipelineError("The contact cannot be in the future: check the date and time.")
+        raise PipelineError(_("The contact cannot be in the future: check the date and time."))
     when = occurred_at or now
     undelivered: dict[int, str] = {}
     tasks = 0
     if application is not None:
         undelivered = {
-            n.id: f"the {labels.phrase(labels.state(n.state))} {labels.kind_phrase(n.kind)}"
+            n.id: _(
+                "the %(state)s %(message)s",
+                state=labels.phrase(labels.state(n.state)),
+                message=labels.kind_phrase(n.kind),
+            )
             for n in _undelivered_before(application, when)
         }
         tasks = _open_tasks(application)
@@ -195,7 +198,9 @@ def log_contact(
         if nid in answered or nid not in _failed(undelivered)
     }
     settled = list(undelivered.values()) + [
-        f"the owed {labels.kind_phrase(kind)}" for nid, kind in discharged if nid not in undelivered
+        _("the owed %(message)s", message=labels.kind_phrase(kind))
+        for nid, kind in discharged
+        if nid not in undelivered
     ]
     return ContactOutcome(contact, settled, tasks or 0)
 
@@ -241,7 +246,7 @@ def fix_email_and_retry(task: Task, *, actor: User, email: str) -> Notification 
     """The address was wrong: correct it and send the message again. Returns the message
     that will go (None when the application has moved on and newer news replaces it)."""
     if task.kind not in UNDELIVERABLE_TASKS or task.resolved_at is not None:
-        raise PipelineError("That problem has already been handled.")
+        raise PipelineError(_("That problem has already been handled."))
     candidate = db.session.get(Candidate, task.candidate_id)
     existing = find_by_email(email, exclude_id=candidate.id)
     if existing is not None:
@@ -285,6 +290,6 @@ def mark_task_done(task: Task, *, actor: User) -> None:
     """Close a task whose settling happened outside Closeloop (the client was told, or
     chased); who closed it and when is kept on the task."""
     if task.resolved_at is not None:
-        raise PipelineError("That task has already been handled.")
+        raise PipelineError(_("That task has already been handled."))
     task.resolved_at, task.resolved_by_id = clock.now(), actor.id
     db.session.commit()

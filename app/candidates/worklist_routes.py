@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
@@ -138,7 +139,7 @@ def reply(task_id: int):
         status_services.answer_update_request(task, actor=current_user, message=form.message.data)
     except status_services.StatusError as exc:
         return _back(str(exc), "warning")
-    return _back("Your answer is on its way to the candidate.", "success")
+    return _back(_("Your answer is on its way to the candidate."), "success")
 
 
 @bp.post("/queue/tasks/<int:task_id>/retry")
@@ -157,9 +158,14 @@ def retry(task_id: int):
         form.email.errors.append(str(exc))
         return render_queue((f"retry-{task.id}", form), 400)
     if sent is None:
-        message = "Address corrected. Newer news has replaced that message, so nothing is resent."
+        message = _(
+            "Address corrected. Newer news has replaced that message, so nothing is resent."
+        )
     else:
-        message = f"Address corrected; the {labels.kind_phrase(sent.kind)} is being sent again."
+        message = _(
+            "Address corrected; the %(message)s is being sent again.",
+            message=labels.kind_phrase(sent.kind),
+        )
     return _back(message, "success")
 
 
@@ -168,12 +174,12 @@ def retry(task_id: int):
 def done(task_id: int):
     task = access.task_or_404(current_user, task_id, worklist.DONE_TASKS)
     if not DoneForm().validate_on_submit():
-        return _back("That form has expired: try again.", "warning")
+        return _back(_("That form has expired: try again."), "warning")
     try:
         services.mark_task_done(task, actor=current_user)
     except PipelineError as exc:
         return _back(str(exc), "warning")
-    return _back(f"Done: {task.title}", "success")
+    return _back(_("Done: %(task)s", task=task.title), "success")
 
 
 def _back(message: str, category: str):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from app import clock
@@ -156,9 +157,19 @@ def _write(position, kind, key, waiting, name, email, now, *, due_by) -> StaffMe
         "link_days": current_app.config["CLIENT_DECISION_LINK_DAYS"],
     }
     if kind == REQUEST:
-        subject = f"Your decision on {position.title}: {len(waiting)} candidate(s) waiting"
+        subject = ngettext(
+            "Your decision on %(title)s: %(num)d candidate waiting",
+            "Your decision on %(title)s: %(num)d candidates waiting",
+            len(waiting),
+            title=position.title,
+        )
     else:
-        subject = f"Reminder: {len(waiting)} candidate(s) still waiting on {position.title}"
+        subject = ngettext(
+            "Reminder: %(num)d candidate still waiting on %(title)s",
+            "Reminder: %(num)d candidates still waiting on %(title)s",
+            len(waiting),
+            title=position.title,
+        )
     message = StaffMessage(
         user_id=position.owner_id,
         kind=kind,

@@ -15,9 +15,9 @@ class DecisionForm(FlaskForm):
         _l("Your decision"),
         choices=as_choices(
             [
-                ("move_forward", "Move forward"),
-                ("decline", "Decline"),
-                ("more_time", "I need more time"),
+                ("move_forward", _l("Move forward")),
+                ("decline", _l("Decline")),
+                ("more_time", _l("I need more time")),
             ]
         ),
         validators=[DataRequired(_l("Choose a decision."))],

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import clock
 from app.business_days import get_calendar
@@ -92,7 +94,9 @@ def decide(
 ) -> ClientDecision:
     application = _waiting_application(position, application_id)
     if pending_decision(application) is not None:
-        raise DecisionError("You have already decided on this candidate; the recruiter is on it.")
+        raise DecisionError(
+            _("You have already decided on this candidate; the recruiter is on it.")
+        )
     now = clock.now()
     record = ClientDecision(
         application_id=application.id,
@@ -128,7 +132,7 @@ def _waiting_application(position: Position, application_id: int) -> Application
         .with_for_update()
     )
     if application is None or application not in awaiting(position):
-        raise DecisionError("This candidate is no longer waiting for your decision.")
+        raise DecisionError(_("This candidate is no longer waiting for your decision."))
     return application
 
 
@@ -137,7 +141,11 @@ def _more_time(application: Application, record: ClientDecision, day: date | Non
     today = calendar.local_date(now)
     if day is None or not today < day <= today + timedelta(days=MAX_MORE_TIME_DAYS):
         raise DecisionError(
-            f"Choose a date after today and at most {MAX_MORE_TIME_DAYS} days ahead."
+            ngettext(
+                "Choose a date after today and at most %(num)d day ahead.",
+                "Choose a date after today and at most %(num)d days ahead.",
+                MAX_MORE_TIME_DAYS,
+            )
         )
     old = application.promised_response_at
     new = datetime.combine(day, time(17, 0), tzinfo=calendar.tz).astimezone(UTC)
@@ -219,9 +227,9 @@ def confirm(task: Task, *, actor: User | None) -> ClientDecision:
     """Make the prepared stage change (its message owed as for any move) and close the task."""
     record = decision_for_task(task)
     if task.kind != TASK_KIND or task.resolved_at is not None or record is None:
-        raise DecisionError("That decision has already been handled.")
+        raise DecisionError(_("That decision has already been handled."))
     if record.state != DecisionState.PREPARED.value:
-        raise DecisionError("That decision has already been handled.")
+        raise DecisionError(_("That decision has already been handled."))
     application = db.session.scalar(
         sa.select(Application).where(Application.id == record.application_id).with_for_update()
     )
@@ -230,7 +238,7 @@ def confirm(task: Task, *, actor: User | None) -> ClientDecision:
     if application.stage != Stage.INTERVIEW.value:
         record.state = DecisionState.OVERTAKEN.value
         db.session.commit()
-        raise DecisionError("The application has moved on since: nothing was changed.")
+        raise DecisionError(_("The application has moved on since: nothing was changed."))
     stage, reason = MOVES[Decision(record.decision)]
     plan_move(application, stage, actor, reason, None, now)
     record.state, record.confirmed_at = DecisionState.CONFIRMED.value, now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request
+from flask_babel import ngettext
 
 from app.auth.decorators import role_required
 from app.devmail import bp
@@ -51,8 +52,8 @@ def timing() -> dict:
 
 def _duration(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{seconds // 60} minutes"
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
 
 
 @bp.route("/<int:message_id>")

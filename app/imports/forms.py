@@ -20,11 +20,11 @@ POOL = ""
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired("Choose a CSV file to upload.")])
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file to upload."))])
     target = SelectField(_l("Import into"), choices=[], validate_choice=True)
 
     def set_positions(self, positions) -> None:
-        self.target.choices = [_Choice(POOL, "The candidate pool (no position)")] + [
+        self.target.choices = [_Choice(POOL, _l("The candidate pool (no position)"))] + [
             _Choice(str(p.id), f"{p.title} · {p.client.name}") for p in positions
         ]
 

@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 
 from app.models import Candidate
 from app.orm import max_length
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import fast_ngettext as ngettext
+from app.template_gettext import lazy_gettext as _l
 
 FIELDS = ("name", "email", "phone", "timezone", "language")
 # What the candidates table holds, so a row that would not fit is an error in the preview.
 MAX_LENGTH = {f: max_length(getattr(Candidate, f)) for f in FIELDS}
+# The columns in words, for "The email is longer than 320 characters."
+COLUMN_WORDS = {
+    "name": _l("name"),
+    "email": _l("email"),
+    "phone": _l("phone"),
+    "timezone": _l("time zone"),
+    "language": _l("language"),
+}
 
 # Header names after normalising (lower case, letters and digits only).
 ALIASES = {
@@ -61,17 +72,21 @@ def _normalise(header: str) -> str:
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise FileProblem("The file is empty.")
+        raise FileProblem(_("The file is empty."))
     if b"\x00" in data[:4096]:
         raise FileProblem(
-            "This is not a CSV file (it looks like a binary file, such as a spreadsheet "
-            "saved as .xlsx). Save it as \u201cCSV UTF-8\u201d and upload that."
+            _(
+                "This is not a CSV file (it looks like a binary file, such as a spreadsheet "
+                "saved as .xlsx). Save it as \u201cCSV UTF-8\u201d and upload that."
+            )
         )
     text = data.decode("utf-8-sig", errors="replace")
     if text.count(REPLACEMENT) > max(20, len(text) // 20):
         raise FileProblem(
-            "This file is not UTF-8 text. Save it from your spreadsheet as \u201cCSV UTF-8\u201d "
-            "and upload it again."
+            _(
+                "This file is not UTF-8 text. Save it from your spreadsheet as "
+                "\u201cCSV UTF-8\u201d and upload it again."
+            )
         )
     return text
 
@@ -102,8 +117,10 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
             ignored.append(raw.strip())
     if "name" not in columns and not {"first_name", "last_name"} & columns.keys():
         raise FileProblem(
-            "No name column found. The first line must be a header naming the columns, "
-            "for example: name, email, phone, timezone."
+            _(
+                "No name column found. The first line must be a header naming the columns, "
+                "for example: name, email, phone, timezone."
+            )
         )
     return columns, ignored
 
@@ -123,21 +140,33 @@ def _row(line: int, values: list[str], columns: dict[str, int], width: int) -> d
         row["name"] = " ".join(p for p in parts if p)
     if len(values) > width:
         row["errors"].append(
-            f"Has {len(values)} values but the header has {width} columns "
-            "(a comma or semicolon inside a value that is not in quotes?)."
+            _(
+                "Has %(values)s values but the header has %(columns)s columns (a comma or "
+                "semicolon inside a value that is not in quotes?).",
+                values=len(values),
+                columns=width,
+            )
         )
     if any("\x00" in v for v in values):
         row["errors"].append(
-            "Contains a NUL character, which no spreadsheet writes: the file may be damaged. "
-            "Save it again as \u201cCSV UTF-8\u201d."
+            _(
+                "Contains a NUL character, which no spreadsheet writes: the file may be "
+                "damaged. Save it again as \u201cCSV UTF-8\u201d."
+            )
         )
     if any(REPLACEMENT in v for v in values):
         row["errors"].append(
-            "Contains characters that are not UTF-8 (save the file as \u201cCSV UTF-8\u201d)."
+            _("Contains characters that are not UTF-8 (save the file as \u201cCSV UTF-8\u201d).")
         )
     for f, limit in MAX_LENGTH.items():
         if len(row[f]) > limit:
-            row["errors"].append(f"The {f} is longer than {limit} characters.")
+            row["errors"].append(
+                _(
+                    "The %(column)s is longer than %(limit)s characters.",
+                    column=COLUMN_WORDS[f],
+                    limit=limit,
+                )
+            )
     return row
 
 
@@ -155,14 +184,22 @@ def parse(data: bytes, *, max_rows: int) -> ParsedFile:
                 continue  # blank lines at the end of a sheet
             if len(rows) >= max_rows:
                 raise FileProblem(
-                    f"The file has more than {max_rows} rows. Split it into smaller files."
+                    ngettext(
+                        "The file has more than %(num)d row. Split it into smaller files.",
+                        "The file has more than %(num)d rows. Split it into smaller files.",
+                        max_rows,
+                    )
                 )
             rows.append(_row(reader.line_num, values, columns, len(header)))
     except csv.Error as exc:
-        message = f"The file could not be read as CSV (line {reader.line_num}): {exc}."
+        message = _(
+            "The file could not be read as CSV (line %(line)s): %(problem)s.",
+            line=reader.line_num,
+            problem=exc,
+        )
         raise FileProblem(message) from exc
     if not rows:
-        raise FileProblem("The file has a header but no rows of candidates.")
+        raise FileProblem(_("The file has a header but no rows of candidates."))
     return ParsedFile(rows=rows, delimiter=delimiter, ignored_columns=ignored)
 
 

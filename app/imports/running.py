@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -67,7 +68,7 @@ def changed_rows(before: list[dict], after: list[dict]) -> list[dict]:
 def confirm(user, candidate_import: CandidateImport) -> Outcome:
     """Re-validate, claim the import (only once), then write it here or hand it to a worker."""
     if candidate_import.status != ImportStatus.PREVIEWED.value:
-        raise ImportRefused("This import has already been confirmed.")
+        raise ImportRefused(_("This import has already been confirmed."))
     check_target(user, candidate_import.position)
     fresh = validate(candidate_import.rows, candidate_import.position)
     if changed_rows(candidate_import.rows, fresh):
@@ -77,9 +78,11 @@ def confirm(user, candidate_import: CandidateImport) -> Outcome:
         return Outcome("changed", candidate_import)
     valid = sum(1 for r in fresh if r["action"])
     if not valid:
-        raise ImportRefused("There are no valid rows to import. Fix the file and upload it again.")
+        raise ImportRefused(
+            _("There are no valid rows to import. Fix the file and upload it again.")
+        )
     if not _claim(candidate_import, fresh, valid):
-        raise ImportRefused("This import has already been confirmed.")
+        raise ImportRefused(_("This import has already been confirmed."))
     if valid > inline_rows():
         _enqueue(candidate_import)
         return Outcome("queued", candidate_import)
@@ -129,8 +132,10 @@ def _enqueue(candidate_import: CandidateImport) -> None:
         log.exception("could not enqueue import %s", candidate_import.id)
         _mark_failed(
             candidate_import.id,
-            "The background worker queue is unavailable, so the import did not start. "
-            "Nothing was imported. Upload the file again in a few minutes.",
+            _(
+                "The background worker queue is unavailable, so the import did not start. "
+                "Nothing was imported. Upload the file again in a few minutes."
+            ),
         )
         db.session.refresh(candidate_import)
 
@@ -250,7 +255,9 @@ def _candidate_for(row: dict, owner_id: int) -> Candidate:
     if row["action"] == "attach":
         candidate = db.session.get(Candidate, row["existing_id"])
         if candidate is None:
-            raise ImportRefused(f"Row {row['line']}: the existing candidate has been removed.")
+            raise ImportRefused(
+                _("Row %(line)s: the existing candidate has been removed.", line=row["line"])
+            )
         return candidate
     candidate = Candidate(**_new_candidate(row, owner_id, clock.now()))
     db.session.add(candidate)
@@ -284,7 +291,7 @@ def _finish(candidate_import, rows, created, attached) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if marked != 1:
-        raise ImportRefused("The import was stopped before it finished.")
+        raise ImportRefused(_("The import was stopped before it finished."))
 
 
 def _back_to_preview(candidate_import: CandidateImport, rows: list[dict]) -> str:
@@ -292,7 +299,7 @@ def _back_to_preview(candidate_import: CandidateImport, rows: list[dict]) -> str
     recount(candidate_import)
     candidate_import.status = ImportStatus.PREVIEWED.value
     candidate_import.job_id = None
-    candidate_import.error = (
+    candidate_import.error = _(
         "Some rows changed since the preview (candidates were added or edited meanwhile). "
         "Nothing was imported: check the rows below, then import again."
     )
@@ -301,23 +308,41 @@ def _back_to_preview(candidate_import: CandidateImport, rows: list[dict]) -> str
 
 
 def failure_reason(exc: Exception, line: int | None) -> str:
-    where = f" at row {line}" if line else ""
     if isinstance(exc, ImportRefused):
-        return f"{exc} Nothing was imported."
+        return _("%(problem)s Nothing was imported.", problem=exc)
     if isinstance(exc, sa.exc.IntegrityError):
         detail = str(exc.orig).strip().splitlines()[0][:200]
-        return (
-            f"The database refused the import{where} ({detail}). Nothing was imported. "
-            "Check that row in the file and upload it again."
+        refused = (
+            _("The database refused the import at row %(line)s", line=line)
+            if line
+            else _("The database refused the import")
+        )
+        return _(
+            "%(refused)s (%(detail)s). Nothing was imported. Check that row in the file and "
+            "upload it again.",
+            refused=refused,
+            detail=detail,
         )
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return (
-            f"The database was unavailable{where}. Nothing was imported. "
-            "Upload the file again in a few minutes."
+        gone = (
+            _("The database was unavailable at row %(line)s", line=line)
+            if line
+            else _("The database was unavailable")
         )
-    return (
-        f"The import stopped with an unexpected error{where} ({type(exc).__name__}). "
-        "Nothing was imported. Try again, and tell an administrator if it happens again."
+        return _(
+            "%(unavailable)s. Nothing was imported. Upload the file again in a few minutes.",
+            unavailable=gone,
+        )
+    stopped = (
+        _("The import stopped with an unexpected error at row %(line)s", line=line)
+        if line
+        else _("The import stopped with an unexpected error")
+    )
+    return _(
+        "%(stopped)s (%(error)s). Nothing was imported. Try again, and tell an administrator "
+        "if it happens again.",
+        stopped=stopped,
+        error=type(exc).__name__,
     )
 
 
@@ -371,8 +396,10 @@ def _fail_if_lost(candidate_import: CandidateImport) -> None:
     if lost:
         _mark_failed(
             candidate_import.id,
-            "The import stopped before it finished (its worker was lost). Nothing was "
-            "imported. Upload the file again.",
+            _(
+                "The import stopped before it finished (its worker was lost). Nothing was "
+                "imported. Upload the file again."
+            ),
         )
         db.session.refresh(candidate_import)
 

@@ -29,6 +29,7 @@ from app.models import (
     User,
 )
 from app.orm import chunks, max_length
+from app.template_gettext import fast_gettext as _
 from app.validators import InvalidEmail, normalize_email
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -78,11 +79,14 @@ def check_target(user: User, position: Position | None) -> None:
     if position is None:
         return
     if not can_see_position(user, position):
-        raise ImportRefused("Choose one of your open positions, or the candidate pool.")
+        raise ImportRefused(_("Choose one of your open positions, or the candidate pool."))
     if position.status != PositionStatus.OPEN.value:
         raise ImportRefused(
-            f"{position.title} is {labels.phrase(labels.position_status(position.status))}: "
-            "candidates can only be added to open positions."
+            _(
+                "%(title)s is %(status)s: candidates can only be added to open positions.",
+                title=position.title,
+                status=labels.phrase(labels.position_status(position.status)),
+            )
         )
 
 
@@ -95,7 +99,10 @@ def create_preview(
     """Parse and validate an upload and keep it server-side; writes no candidate."""
     if len(data) > max_bytes():
         raise FileProblem(
-            f"The file is larger than {size_label(max_bytes())}. Split it into smaller files."
+            _(
+                "The file is larger than %(size)s. Split it into smaller files.",
+                size=size_label(max_bytes()),
+            )
         )
     check_target(user, position)
     parsed = parse(data, max_rows=current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
@@ -147,10 +154,10 @@ def validate(rows: list[dict], position: Position | None) -> list[dict]:
         if match is None:
             row["action"] = "create"
         elif position is None:
-            row["errors"].append("Already a candidate (same email).")
+            row["errors"].append(_("Already a candidate (same email)."))
             row["action"] = None
         elif match.id in in_position:
-            row["errors"].append(f"Already in {position.title}.")
+            row["errors"].append(_("Already in %(title)s.", title=position.title))
             row["action"] = None
         else:
             row["action"] = "attach"
@@ -163,12 +170,18 @@ def _check_fields(row: dict, default_zone: str) -> dict:
     row = {**row, "errors": list(row.get("parse_errors", row["errors"]))}
     row["parse_errors"] = list(row["errors"])  # kept apart, so re-validating starts clean
     if not row["name"]:
-        row["errors"].append("Name is missing.")
+        row["errors"].append(_("Name is missing."))
     if row["email"]:
         try:
             row["email"] = normalize_email(row["email"])
         except InvalidEmail as exc:
-            row["errors"].append(f"Email \u201c{row['email']}\u201d is not valid: {exc}")
+            row["errors"].append(
+                _(
+                    "Email \u201c%(email)s\u201d is not valid: %(problem)s",
+                    email=row["email"],
+                    problem=exc,
+                )
+            )
     zone = row.get("timezone_given", row["timezone"])
     row["timezone_given"] = zone
     if not zone:
@@ -177,7 +190,10 @@ def _check_fields(row: dict, default_zone: str) -> dict:
         row["timezone"] = _zones()[zone.lower()]
     else:
         row["errors"].append(
-            f"Unknown time zone \u201c{zone}\u201d (use a name such as Europe/London)."
+            _(
+                "Unknown time zone \u201c%(zone)s\u201d (use a name such as Europe/London).",
+                zone=zone,
+            )
         )
     # BCP 47 (`de`, `fr-CA`); empty: the agency's default. Previews stored before the
     # column existed have no language at all.
@@ -200,8 +216,11 @@ def _mark_file_duplicates(rows: list[dict]) -> None:
         first = first_line.setdefault(row["email"].lower(), row["line"])
         if first != row["line"]:
             row["errors"].append(
-                f"Same email as row {first} in this file: row {first} is imported, "
-                "this one is left out."
+                _(
+                    "Same email as row %(first)s in this file: row %(first)s is imported, "
+                    "this one is left out.",
+                    first=first,
+                )
             )
 
 

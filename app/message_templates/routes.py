@@ -128,16 +128,11 @@ def reset(kind: str):
     kind, client, language = _kind_or_404(kind), _client_arg(), _language_arg()
     if ResetForm().validate_on_submit() and svc.reset(kind, client, current_user, language):
         agency = client and svc.find(kind, None, language)
-        fallback = "the agency's wording" if agency else "built-in"
-        flash(
-            _(
-                "“%(kind)s” for %(where)s is back to %(fallback)s.",
-                kind=labels.kind(kind),
-                where=_where(client),
-                fallback=fallback,
-            ),
-            "success",
-        )
+        if agency:
+            done = _("“%(kind)s” for %(where)s is back to the agency's wording.")
+        else:
+            done = _("“%(kind)s” for %(where)s is back to built-in.")
+        flash(done % {"kind": labels.kind(kind), "where": _where(client)}, "success")
     return redirect(url_for(".edit", **_here(kind, client, language)))
 
 
@@ -154,12 +149,15 @@ def preview(kind: str):
         60,
     )
     if not verdict.allowed:
-        message = f"Too many previews in a minute; the preview resumes in {verdict.retry_after} s."
+        message = _(
+            "Too many previews in a minute; the preview resumes in %(seconds)s s.",
+            seconds=verdict.retry_after,
+        )
         body = jsonify(ok=False, errors={}, message=message)
         return body, 429, {"Retry-After": str(verdict.retry_after)}
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return jsonify(ok=False, errors={"subject": ["Send the template as JSON."]}), 400
+        return jsonify(ok=False, errors={"subject": [_("Send the template as JSON.")]}), 400
     try:
         out = svc.preview(kind, draft_from(data), client, language)
     except ct.TemplateInvalid as exc:
@@ -172,7 +170,7 @@ def _in(language: str) -> str:
 
 
 def _where(client: Client | None) -> str:
-    return client.name if client else "agency-wide"
+    return client.name if client else _("agency-wide")
 
 
 def _editor(kind, client, form, source, errors=None, *, language="en"):

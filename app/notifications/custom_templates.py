@@ -34,12 +34,14 @@ from markupsafe import Markup, escape
 from app import labels
 from app.extensions import db
 from app.models import MessageTemplate
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import lazy_gettext as _l
 
 PARTS = ("happened", "next", "when")
 PART_LABELS = {
-    "happened": "What happened",
-    "next": "What happens next",
-    "when": "When they will hear from us",
+    "happened": _l("What happened"),
+    "next": _l("What happens next"),
+    "when": _l("When they will hear from us"),
 }
 
 
@@ -54,30 +56,30 @@ class MergeField:
 
 
 MERGE_FIELDS: tuple[MergeField, ...] = (
-    MergeField("first_name", "The candidate's first name", "Priya"),
-    MergeField("candidate_name", "The candidate's full name", "Priya Sharma"),
-    MergeField("position_title", "The position's title", "Senior Data Engineer"),
-    MergeField("client_name", "The client's name", "Northwind Logistics"),
-    MergeField("agency_name", "Our agency's name", "Closeloop Staffing"),
-    MergeField("recruiter_name", "The recruiter who owns the position", "Sam Carter"),
-    MergeField("recruiter_email", "The recruiter's email address", "sam@agency.example"),
-    MergeField("recruiter_phone", "The recruiter's phone number", "+44 20 7946 0000"),
-    MergeField("stage_label", "Where the application stands", "being reviewed by the client"),
-    MergeField("interview_at", "Interview date and time, in their time zone",
+    MergeField("first_name", _l("The candidate's first name"), "Priya"),
+    MergeField("candidate_name", _l("The candidate's full name"), "Priya Sharma"),
+    MergeField("position_title", _l("The position's title"), "Senior Data Engineer"),
+    MergeField("client_name", _l("The client's name"), "Northwind Logistics"),
+    MergeField("agency_name", _l("Our agency's name"), "Closeloop Staffing"),
+    MergeField("recruiter_name", _l("The recruiter who owns the position"), "Sam Carter"),
+    MergeField("recruiter_email", _l("The recruiter's email address"), "sam@agency.example"),
+    MergeField("recruiter_phone", _l("The recruiter's phone number"), "+44 20 7946 0000"),
+    MergeField("stage_label", _l("Where the application stands"), "being reviewed by the client"),
+    MergeField("interview_at", _l("Interview date and time, in their time zone"),
                "Tuesday 1 December 2026 at 14:00 (GMT)"),
-    MergeField("interviewers", "Who will interview them", "Dana Lee and Omar Haddad"),
-    MergeField("client_contact", "Their contact at the client on the day", "Dana Lee"),
-    MergeField("next_step", "The next step the recruiter wrote", "A short technical exercise."),
-    MergeField("promised_date", "The date the client promised a decision by",
+    MergeField("interviewers", _l("Who will interview them"), "Dana Lee and Omar Haddad"),
+    MergeField("client_contact", _l("Their contact at the client on the day"), "Dana Lee"),
+    MergeField("next_step", _l("The next step the recruiter wrote"), "A short technical exercise."),
+    MergeField("promised_date", _l("The date the client promised a decision by"),
                "Friday 4 December 2026"),
-    MergeField("new_expected_date", "The new expected date (role on hold, still deciding)",
+    MergeField("new_expected_date", _l("The new expected date (role on hold, still deciding)"),
                "Monday 14 December 2026"),
-    MergeField("expected_date", "When we expect the next news", "Friday 4 December 2026"),
-    MergeField("expected_what", "What we expect then: interview, decision or update",
+    MergeField("expected_date", _l("When we expect the next news"), "Friday 4 December 2026"),
+    MergeField("expected_what", _l("What we expect then: interview, decision or update"),
                "decision"),
-    MergeField("reason", "Why it ended, to test in a condition", "budget_cut",
+    MergeField("reason", _l("Why it ended, to test in a condition"), "budget_cut",
                codes=labels.REASONS),
-    MergeField("link_expires", "The date their status link stops working",
+    MergeField("link_expires", _l("The date their status link stops working"),
                "Friday 25 December 2026"),
 )  # fmt: skip
 FIELD_NAMES = tuple(f.name for f in MERGE_FIELDS)
@@ -158,10 +160,18 @@ class Draft:
 
     def sources(self) -> dict[str, tuple[str, str, bool]]:
         """form field -> (source, label, is_html)"""
-        out = {"subject": (self.subject, "Subject", False)}
+        out = {"subject": (self.subject, _("Subject"), False)}
         for p in PARTS:
-            out[f"text_{p}"] = (self.text.get(p, ""), f"{PART_LABELS[p]} (plain text)", False)
-            out[f"html_{p}"] = (self.html.get(p, ""), f"{PART_LABELS[p]} (HTML)", True)
+            out[f"text_{p}"] = (
+                self.text.get(p, ""),
+                _("%(part)s (plain text)", part=PART_LABELS[p]),
+                False,
+            )
+            out[f"html_{p}"] = (
+                self.html.get(p, ""),
+                _("%(part)s (HTML)", part=PART_LABELS[p]),
+                True,
+            )
         return out
 
     @property
@@ -205,7 +215,8 @@ def validate(draft: Draft) -> None:
     try:
         render_draft(draft, SAMPLE_VALUES)
     except Exception as exc:  # noqa: BLE001 - the sandbox's refusal, reported to the editor
-        raise TemplateInvalid({"subject": [f"The template cannot be rendered: {exc}"]}) from exc
+        problem = _("The template cannot be rendered: %(problem)s", problem=exc)
+        raise TemplateInvalid({"subject": [problem]}) from exc
 
 
 def problems(draft: Draft) -> dict[str, list[str]]:
@@ -215,14 +226,19 @@ def problems(draft: Draft) -> dict[str, list[str]]:
         required = name == "subject" or name.startswith("text_")
         if not source.strip():
             if required:
-                errors.setdefault(name, []).append(f"{label}: this part cannot be empty.")
+                errors.setdefault(name, []).append(
+                    _("%(part)s: this part cannot be empty.", part=label)
+                )
             continue
         limit = MAX_SUBJECT_CHARS if name == "subject" else MAX_SOURCE_CHARS
         found = check_source(source, label, HTML_ENV if is_html else TEXT_ENV, limit)
         if is_html and not found and _jinja_inside_a_tag(sanitize_html(source)):
             found = [
-                f"{label}: merge fields and {{% if %}} go in the text, not inside an HTML tag "
-                'or attribute (like href="…").'
+                _(
+                    "%(part)s: merge fields and {%% if %%} go in the text, not inside an HTML "
+                    'tag or attribute (like href="…").',
+                    part=label,
+                )
             ]
         if found:
             errors[name] = found
@@ -267,19 +283,33 @@ def check_source(source: str, label: str, env=TEXT_ENV, limit: int = MAX_SOURCE_
     """What is wrong with one part, from a fresh parse that nothing has compiled or
     optimised yet; nothing is compiled or rendered here, so no input can make it slow."""
     if len(source) > limit:
-        return [f"{label}: at most {limit:,} characters (this has {len(source):,})."]
+        return [
+            _(
+                "%(part)s: at most %(limit)s characters (this has %(length)s).",
+                part=label,
+                limit=format(limit, ","),
+                length=format(len(source), ","),
+            )
+        ]
     if _BLOCK_TAG.search(source):
-        return [f"{label}: {{% block %}} and {{% raw %}} tags are not allowed."]
+        return [_("%(part)s: {%% block %%} and {%% raw %%} tags are not allowed.", part=label)]
     try:
         if _nesting(env, source) > MAX_NESTING:
             return [_too_deep(label)]
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        return [f"{label}, line {exc.lineno}: {exc.message}"]
+        return [
+            _(
+                "%(part)s, line %(line)s: %(problem)s",
+                part=label,
+                line=exc.lineno,
+                problem=exc.message,
+            )
+        ]
     except RecursionError:
         return [_too_deep(label)]
     except ValueError as exc:  # e.g. a number literal too long to convert
-        return [f"{label}: cannot be read ({exc})."]
+        return [_("%(part)s: cannot be read (%(problem)s).", part=label, problem=exc)]
     problems: list[str] = []
     stack = [(ast, 0)]
     while stack:  # iteratively: a deep tree must not overflow the checker either
@@ -287,14 +317,20 @@ def check_source(source: str, label: str, env=TEXT_ENV, limit: int = MAX_SOURCE_
         if depth > 4 * MAX_NESTING:
             return [_too_deep(label)]
         problem = _refused(node)
-        if problem and f"{label}: {problem}" not in problems:
-            problems.append(f"{label}: {problem}")
+        if problem and (isinstance(node, nodes.Name), problem) not in problems:
+            problems.append((isinstance(node, nodes.Name), problem))
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
-    return sorted(problems, key=lambda p: "unknown merge field" not in p)
+    # An unknown merge field (a typo, most likely) is named first.
+    ordered = sorted(problems, key=lambda p: not p[0])
+    return [_("%(part)s: %(problem)s", part=label, problem=problem) for _n, problem in ordered]
 
 
 def _too_deep(label: str) -> str:
-    return f"{label}: nested too deeply (at most {MAX_NESTING} levels of {{% if %}} or brackets)."
+    return _(
+        "%(part)s: nested too deeply (at most %(levels)s levels of {%% if %%} or brackets).",
+        part=label,
+        levels=MAX_NESTING,
+    )
 
 
 def _nesting(env, source: str) -> int:
@@ -317,27 +353,36 @@ def _nesting(env, source: str) -> int:
 def _refused(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Name):
         if node.name not in FIELD_NAMES:
-            return f'unknown merge field "{node.name}". Valid fields are: {", ".join(FIELD_NAMES)}.'
+            return _(
+                'unknown merge field "%(name)s". Valid fields are: %(fields)s.',
+                name=node.name,
+                fields=", ".join(FIELD_NAMES),
+            )
         return None
     if isinstance(node, nodes.Filter):
         if node.name not in ALLOWED_FILTERS or node.args or node.kwargs:
-            return f'the filter "{node.name}" is not allowed (use {", ".join(ALLOWED_FILTERS)}).'
+            return _(
+                'the filter "%(name)s" is not allowed (use %(filters)s).',
+                name=node.name,
+                filters=", ".join(ALLOWED_FILTERS),
+            )
         return None
     if isinstance(node, nodes.Const):
         if node.value is not None and not isinstance(node.value, str | bool):
-            return "numbers are not allowed: merge fields are text; compare them with words."
+            return _("numbers are not allowed: merge fields are text; compare them with words.")
         return None
     if isinstance(node, _ALLOWED_NODES):
         return None
     if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Slice):
-        return "attribute and item access (like .name or [0]) is not allowed; use merge fields."
+        return _("attribute and item access (like .name or [0]) is not allowed; use merge fields.")
     if isinstance(node, nodes.Call):
-        return "calling functions is not allowed."
+        return _("calling functions is not allowed.")
     if isinstance(node, nodes.BinExpr | nodes.UnaryExpr | nodes.Concat):
-        return "arithmetic and joining (+, -, *, /, ~ …) are not allowed; write the words out."
-    return (
-        f"{type(node).__name__.lower()} is not allowed. Use merge fields like "
-        "{{ first_name }}, {% if field %}…{% endif %} and simple filters."
+        return _("arithmetic and joining (+, -, *, /, ~ …) are not allowed; write the words out.")
+    return _(
+        "%(construct)s is not allowed. Use merge fields like {{ first_name }}, "
+        "{%% if field %%}…{%% endif %%} and simple filters.",
+        construct=type(node).__name__.lower(),
     )
 
 
@@ -443,11 +488,19 @@ def active(kind: str, client_id: int | None, language: str = "en") -> Compiled |
     overrides = _overrides()
     found = overrides.get((kind, client_id, language)) or overrides.get((kind, None, language))
     if isinstance(found, Refused):
-        where = "agency-wide" if (kind, client_id, language) not in overrides else "this client's"
-        raise TemplateRefused(
-            f"the {where} wording for this message fails the template checks "
-            f"({found.problems[0]}); open it under Templates and save it again"
-        )
+        if (kind, client_id, language) not in overrides:
+            refusal = _(
+                "the agency-wide wording for this message fails the template checks "
+                "(%(problem)s); open it under Templates and save it again",
+                problem=found.problems[0],
+            )
+        else:
+            refusal = _(
+                "this client's wording for this message fails the template checks "
+                "(%(problem)s); open it under Templates and save it again",
+                problem=found.problems[0],
+            )
+        raise TemplateRefused(refusal)
     return found
 
 

@@ -13,13 +13,13 @@ from app.template_gettext import lazy_gettext as _l
 from app.validators import fits
 
 EVENT_WORDS = {
-    "notification.sent": "A message to a candidate was sent",
-    "notification.delivered": "A message was delivered",
-    "notification.bounced": "A message bounced",
-    "notification.failed": "A message could not be sent",
-    "application.stage_changed": "An application moved stage",
-    "task.opened": "A task was opened for a recruiter",
-    "candidate.replied": "A candidate replied to an email and is owed an answer",
+    "notification.sent": _l("A message to a candidate was sent"),
+    "notification.delivered": _l("A message was delivered"),
+    "notification.bounced": _l("A message bounced"),
+    "notification.failed": _l("A message could not be sent"),
+    "application.stage_changed": _l("An application moved stage"),
+    "task.opened": _l("A task was opened for a recruiter"),
+    "candidate.replied": _l("A candidate replied to an email and is owed an answer"),
 }
 
 

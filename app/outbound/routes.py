@@ -12,14 +12,15 @@ from app.extensions import db
 from app.models import Role, WebhookDelivery, WebhookEndpoint
 from app.outbound import services
 from app.outbound.forms import EVENT_WORDS, EndpointForm, ToggleForm
+from app.template_gettext import lazy_gettext as _l
 
 bp = Blueprint("outbound", __name__, url_prefix="/admin/webhooks")
 LOG_SIZE = 100
 STATE_WORDS = {
-    "pending": "Waiting to be sent",
-    "delivered": "Delivered",
-    "failed": "Gave up after every retry",
-    "abandoned": "Abandoned",
+    "pending": _l("Waiting to be sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Gave up after every retry"),
+    "abandoned": _l("Abandoned"),
 }
 
 

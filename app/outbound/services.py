@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from app import clock
 from app.extensions import db
@@ -71,10 +72,10 @@ class EndpointRefused(ValueError):
 def create_endpoint(*, url: str, events: list[str], description: str | None, actor: User):
     url = (url or "").strip()
     if not url.startswith(("https://", "http://")) or len(url) > max_length(WebhookEndpoint.url):
-        raise EndpointRefused("url", "Give the full address, starting with https://.")
+        raise EndpointRefused("url", _("Give the full address, starting with https://."))
     chosen = [e for e in WEBHOOK_EVENTS if e in set(events or [])]
     if not chosen:
-        raise EndpointRefused("events", "Choose at least one event.")
+        raise EndpointRefused("events", _("Choose at least one event."))
     endpoint = WebhookEndpoint(
         url=url,
         description=(description or "").strip()[: max_length(WebhookEndpoint.description)] or None,

@@ -8,7 +8,6 @@ selected applications may take part and what the recruiter must be told.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -31,27 +30,31 @@ from app.notifications import outbox
 from app.orm import parse_id
 from app.pipeline import preview
 from app.pipeline.services import PipelineError, plan_move, plan_undo
+from app.template_gettext import and_list
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import fast_ngettext as ngettext
+from app.template_gettext import lazy_gettext as _l
 
 # What to say on the phone when a candidate has no email address.
 NEWS = {
-    "submitted": "their profile has gone to {client} for {title}",
-    "client_review": "{client} is reviewing their profile for {title}",
-    "interview_scheduled": "an interview for {title} is being arranged",
-    "after_interview": "we are waiting for {client}'s decision on {title}",
-    "offer": "an offer for {title} is on its way",
-    "not_selected_agency": "we will not be putting them forward for {title}",
-    "not_selected_client": "{client} has decided not to go ahead with them for {title}",
-    "position_on_hold": "{title} at {client} is on hold for now",
-    "position_reopened": "{title} at {client} is open again",
-    "position_cancelled": "{client} has cancelled {title}",
-    "position_filled": "{title} at {client} has been filled",
+    "submitted": _l("their profile has gone to %(client)s for %(title)s"),
+    "client_review": _l("%(client)s is reviewing their profile for %(title)s"),
+    "interview_scheduled": _l("an interview for %(title)s is being arranged"),
+    "after_interview": _l("we are waiting for %(client)s's decision on %(title)s"),
+    "offer": _l("an offer for %(title)s is on its way"),
+    "not_selected_agency": _l("we will not be putting them forward for %(title)s"),
+    "not_selected_client": _l("%(client)s has decided not to go ahead with them for %(title)s"),
+    "position_on_hold": _l("%(title)s at %(client)s is on hold for now"),
+    "position_reopened": _l("%(title)s at %(client)s is open again"),
+    "position_cancelled": _l("%(client)s has cancelled %(title)s"),
+    "position_filled": _l("%(title)s at %(client)s has been filled"),
 }
 MAX_SELECTION = 500
 
 
 def news_for(kind: str, position: Position) -> str:
-    template = NEWS.get(kind, "there is news about {title}")
-    return template.format(client=position.client.name, title=position.title)
+    template = str(NEWS.get(kind) or _("there is news about %(title)s"))
+    return template % {"client": position.client.name, "title": position.title}
 
 
 def target_stage(action: str | None, stage: str | None) -> Stage:
@@ -62,11 +65,11 @@ def target_stage(action: str | None, stage: str | None) -> Stage:
         try:
             to_stage = Stage(stage or "")
         except ValueError:
-            raise PipelineError("Choose the stage to move the selected candidates to.") from None
+            raise PipelineError(_("Choose the stage to move the selected candidates to.")) from None
         if to_stage not in ACTIVE_STAGES:
-            raise PipelineError("Use “Reject selected” to end applications.")
+            raise PipelineError(_("Use “Reject selected” to end applications."))
         return to_stage
-    raise PipelineError("Choose what to do with the selected candidates.")
+    raise PipelineError(_("Choose what to do with the selected candidates."))
 
 
 def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
@@ -76,11 +79,17 @@ def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
     for value in values:
         application_id = parse_id(value)
         if application_id is None:
-            refused.append(f"“{value[:40]}” is not an application id.")
+            refused.append(_("“%(value)s” is not an application id.", value=value[:40]))
         elif application_id not in ids:
             ids.append(application_id)
     if len(ids) > MAX_SELECTION:
-        refused.append(f"Select at most {MAX_SELECTION} candidates at a time.")
+        refused.append(
+            ngettext(
+                "Select at most %(num)d candidate at a time.",
+                "Select at most %(num)d candidates at a time.",
+                MAX_SELECTION,
+            )
+        )
         ids = ids[:MAX_SELECTION]
     return ids, refused
 
@@ -99,10 +108,22 @@ def select(position: Position, ids: list[int]) -> tuple[list[Application], list[
     for app_id in ids:
         application = found.get(app_id)
         if application is None or application.position_id != position.id:
-            refused.append(f"Application #{app_id} is not on the board of {position.title}.")
+            refused.append(
+                _(
+                    "Application #%(id)s is not on the board of %(title)s.",
+                    id=app_id,
+                    title=position.title,
+                )
+            )
         elif application.is_terminal:
             label = labels.phrase(labels.stage(application.stage))
-            refused.append(f"{application.candidate.name} has already ended ({label}).")
+            refused.append(
+                _(
+                    "%(name)s has already ended (%(stage)s).",
+                    name=application.candidate.name,
+                    stage=label,
+                )
+            )
         else:
             chosen.append(application)
     chosen.sort(key=lambda a: (a.candidate.name.casefold(), a.id))
@@ -165,22 +186,20 @@ class Review:
         """Candidates missing the same fields are named together, in one sentence."""
         by_gap: dict[str, list[str]] = {}
         for r in self.blocked:
-            gap = _and([_missing(p) for p in r.preview.problems])
+            missing = r.preview.missing
+            others = [p.rstrip(".") for p in r.preview.problems[len(missing) :]]
+            gap = and_list([*missing, *others])
             by_gap.setdefault(gap, []).append(r.application.candidate.name)
         return " ".join(
-            f"{_and(names)} {'is' if len(names) == 1 else 'are'} missing {gap}."
+            ngettext(
+                "%(names)s is missing %(gap)s.",
+                "%(names)s are missing %(gap)s.",
+                len(names),
+                names=and_list(names),
+                gap=gap,
+            )
             for gap, names in by_gap.items()
         )
-
-
-def _missing(problem: str) -> str:
-    # preview.missing_fields says "Missing <what>: add it before sending."
-    match = re.fullmatch(r"Missing (.+?): add it before sending\.", problem)
-    return match.group(1) if match else problem.rstrip(".")
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def review(
@@ -225,11 +244,15 @@ def apply(
         for application in applications:
             name = application.candidate.name
             if application.is_terminal:
-                raise PipelineError(f"{name} has already ended: nothing was changed.")
+                raise PipelineError(
+                    _("%(name)s has already ended: nothing was changed.", name=name)
+                )
             try:
                 n = plan_move(application, to_stage, actor, reason, note, now)
             except PipelineError as exc:
-                raise PipelineError(f"{name}: {exc} Nothing was changed.") from None
+                raise PipelineError(
+                    _("%(name)s: %(problem)s Nothing was changed.", name=name, problem=exc)
+                ) from None
             if n is not None and not application.candidate.email:
                 open_phone_task(n, application)
         db.session.commit()
@@ -261,8 +284,15 @@ def open_phone_task(n: Notification, application: Application) -> Task | None:
     position = application.position
     return outbox.open_task(
         kind="call_candidate",
-        title=f"Call {candidate.name}: tell them {news_for(n.kind, position)}",
-        detail=f"No email address on file. Phone: {candidate.phone or 'not on file either'}.",
+        title=_(
+            "Call %(name)s: tell them %(news)s",
+            name=candidate.name,
+            news=news_for(n.kind, position),
+        ),
+        detail=_(
+            "No email address on file. Phone: %(phone)s.",
+            phone=candidate.phone or _("not on file either"),
+        ),
         dedupe_key=outbox.undeliverable_task_key(n.id),
         candidate_id=candidate.id,
         application_id=application.id,
@@ -338,7 +368,7 @@ def undo_all(applications: list[Application], to_stage: Stage, *, actor: User) -
         for application in applications:
             name = application.candidate.name
             if application.stage != to_stage or not _last_move_was(application, to_stage):
-                skipped.append(f"{name} has been changed since: left as they are.")
+                skipped.append(_("%(name)s has been changed since: left as they are.", name=name))
                 continue
             try:
                 with db.session.begin_nested():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app import access, audit, clock, labels
 from app.extensions import db
@@ -87,22 +88,24 @@ def log_contact(
     none by default) and closes the application's tasks, except those about a message it
     leaves owed."""
     if not access.can_log_contact(actor, candidate, application):
-        raise PermissionError("That application is not one you can open.")
+        raise PermissionError(_("That application is not one you can open."))
     now = clock.now()
     if not summary or not summary.strip():
-        raise PipelineError("Say briefly what was discussed.")
+        raise PipelineError(_("Say briefly what was discussed."))
     settle = set(settle)
     if settle and application is None:
         raise PipelineError(
-            "Choose the application the contact was about to settle the messages you ticked."
+            _("Choose the application the contact was about to settle the messages you ticked.")
         )
     owed: set[int] = set()
     if application is not None:
         owed = {s.id for s in settleable([application.id])[application.id]}
         if settle - owed:
             raise PipelineError(
-                "A message you ticked is no longer owed by this application (or belongs to "
-                "another one): check the list and log the contact again."
+                _(
+                    "A message you ticked is no longer owed by this application (or belongs to "
+                    "another one): check the list and log the contact again."
+                )
             )
     contact = Contact(
         candidate_id=candidate.id,
@@ -143,13 +146,13 @@ def log_contact(
 def exempt(notification: Notification, *, actor: User, reason: str) -> None:
     """A manager's recorded decision that this message must not be sent."""
     if not access.can_exempt(actor):
-        raise PermissionError("Only a manager can exempt a message.")
+        raise PermissionError(_("Only a manager can exempt a message."))
     if not reason or not reason.strip():
-        raise PipelineError("An exemption needs a reason.")
+        raise PipelineError(_("An exemption needs a reason."))
     if (
         outbox.discharge([notification.id], reason=f"exempt: {reason.strip()}", user_id=actor.id)
         == 0
     ):
-        raise PipelineError("That message is no longer owed.")
+        raise PipelineError(_("That message is no longer owed."))
     audit.record(actor, "message.exempted", notification, reason.strip())
     db.session.commit()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from app import clock
@@ -42,6 +44,7 @@ from app.pipeline.lifecycle import (
     told_of_hold,
 )
 from app.pipeline.services import close_position, plan_move
+from app.template_gettext import lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -53,17 +56,17 @@ class Action:
 
 
 ACTIONS = {
-    "hold": Action("hold", PositionStatus.ON_HOLD, "Put on hold"),
+    "hold": Action("hold", PositionStatus.ON_HOLD, _l("Put on hold")),
     "cancel": Action(
         "cancel",
         PositionStatus.CANCELLED,
-        "Cancel",
+        _l("Cancel"),
         (OutcomeReason.BUDGET_CUT, OutcomeReason.CLIENT_WITHDREW, OutcomeReason.FILLED_INTERNALLY),
     ),
     "fill": Action(
         "fill",
         PositionStatus.FILLED,
-        "Mark filled",
+        _l("Mark filled"),
         (OutcomeReason.FILLED_BY_OTHER, OutcomeReason.FILLED_INTERNALLY),
     ),
 }
@@ -276,24 +279,51 @@ def _latest(a, b):
 def describe(p: Progress, tz_name: str | None) -> str:
     """The progress in words, times in the reader's zone."""
     if not p.owed:
-        return "Nobody was active on this position: no messages were owed."
+        return _("Nobody was active on this position: no messages were owed.")
     if p.finished and not p.needs_attention:
-        return f"All {p.owed:,} messages are handed to the mail provider or settled."
-    parts = [f"{p.handed_to_provider:,} of {p.owed:,} handed to the mail provider"]
+        return ngettext(
+            "All %(count)s messages are handed to the mail provider or settled.",
+            "All %(count)s messages are handed to the mail provider or settled.",
+            p.owed,
+            count=format(p.owed, ","),
+        )
+    parts = [
+        _(
+            "%(done)s of %(owed)s handed to the mail provider",
+            done=format(p.handed_to_provider, ","),
+            owed=format(p.owed, ","),
+        )
+    ]
     if p.sending:
-        parts.append(f"{p.sending:,} being sent now")
+        parts.append(_("%(n)s being sent now", n=format(p.sending, ",")))
     if p.waiting:
         at = clock_time(p.waiting_from, tz_name)
         if p.waiting_until and clock_time(p.waiting_until, tz_name) != at:
             at += f"–{clock_time(p.waiting_until, tz_name)}"
-        who = "the rest" if p.waiting == p.owed - p.done - p.sending else f"{p.waiting:,}"
-        window = "the undo window" if p.delayed else "the short digest window"
-        parts.append(f"{who} leave at {at}, after {window}")
+        rest = p.waiting == p.owed - p.done - p.sending
+        if rest and p.delayed:
+            parts.append(_("the rest leave at %(at)s, after the undo window", at=at))
+        elif rest:
+            parts.append(_("the rest leave at %(at)s, after the short digest window", at=at))
+        elif p.delayed:
+            parts.append(
+                _("%(n)s leave at %(at)s, after the undo window", n=format(p.waiting, ","), at=at)
+            )
+        else:
+            parts.append(
+                _(
+                    "%(n)s leave at %(at)s, after the short digest window",
+                    n=format(p.waiting, ","),
+                    at=at,
+                )
+            )
     if p.needs_attention:
-        parts.append(f"{p.needs_attention:,} need a phone call (see your tasks)")
+        parts.append(
+            _("%(n)s need a phone call (see your tasks)", n=format(p.needs_attention, ","))
+        )
     if p.settled:
-        parts.append(f"{p.settled:,} settled without an email")
-    return "; ".join(parts) + "."
+        parts.append(_("%(n)s settled without an email", n=format(p.settled, ",")))
+    return _("%(parts)s.", parts="; ".join(parts))
 
 
 def clock_time(moment: datetime | None, tz_name: str | None) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import clock, labels
 from app.bulk_sql import id_filters, insert_many
@@ -36,9 +38,21 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     """Cancel, fill or hold a position; every active candidate is told, in one transaction."""
     status = PositionStatus(status)
     if position.status not in (PositionStatus.OPEN, PositionStatus.ON_HOLD):
-        raise PipelineError(f"{position.title} is already {status_words(position)}.")
+        raise PipelineError(
+            _(
+                "%(title)s is already %(status)s.",
+                title=position.title,
+                status=status_words(position),
+            )
+        )
     if status == PositionStatus.ON_HOLD and position.status == PositionStatus.ON_HOLD:
-        raise PipelineError(f"{position.title} is already {status_words(position)}.")
+        raise PipelineError(
+            _(
+                "%(title)s is already %(status)s.",
+                title=position.title,
+                status=status_words(position),
+            )
+        )
     allowed = {
         PositionStatus.CANCELLED: (
             OutcomeReason.BUDGET_CUT,
@@ -53,12 +67,15 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     elif status in allowed:
         if reason not in allowed[status]:
             raise PipelineError(
-                f"Choose why the position is {labels.phrase(labels.position_status(status))}: "
-                + "; ".join(labels.reason(r) for r in allowed[status])
+                _(
+                    "Choose why the position is %(status)s: %(reasons)s",
+                    status=labels.phrase(labels.position_status(status)),
+                    reasons="; ".join(labels.reason(r) for r in allowed[status]),
+                )
             )
         ids = _close_all(position, actor, reason, now)
     else:
-        raise PipelineError("A position can be put on hold, cancelled or filled.")
+        raise PipelineError(_("A position can be put on hold, cancelled or filled."))
     position.status = status.value
     position.status_reason = reason
     position.status_changed_at = now
@@ -262,16 +279,19 @@ def reopen_blocker(position: Position, fanout=None) -> str | None:
     """Why the position cannot be reopened now, or None."""
     status = PositionStatus(position.status)
     if status == PositionStatus.OPEN:
-        return f"{position.title} is open."
+        return _("%(title)s is open.", title=position.title)
     if status == PositionStatus.ON_HOLD:
         return None
     rows = _fanout_rows(position) if fanout is None else fanout
     # A close can be undone while none of its messages has gone anywhere.
     left = [state for _, _, state in rows if state not in UNDOABLE]
     if left:
-        return (
-            f"Too late to undo: {len(left)} candidate(s) have already been told (or called) "
-            "that the role closed. Open a new position, and tell them yourself."
+        return ngettext(
+            "Too late to undo: %(num)d candidate has already been told (or called) that the "
+            "role closed. Open a new position, and tell them yourself.",
+            "Too late to undo: %(num)d candidates have already been told (or called) that the "
+            "role closed. Open a new position, and tell them yourself.",
+            len(left),
         )
     return None
 
@@ -307,7 +327,7 @@ def reopen_position(position: Position, *, actor: User | None) -> dict:
     nobody is told anything (nothing reached them); the position is back on hold if it was
     closed from a hold."""
     if position.status == PositionStatus.OPEN:
-        raise PipelineError(f"{position.title} is open.")
+        raise PipelineError(_("%(title)s is open.", title=position.title))
     fanout = _fanout_rows(position)
     blocker = reopen_blocker(position, fanout)
     if blocker:

@@ -21,6 +21,8 @@ from app.notifications.pacing import Departure
 from app.notifications.render import RenderError, build_context, render
 from app.notifications.timing import candidate_zone
 from app.pipeline.services import PipelineError, plan_interview, plan_move  # noqa: F401
+from app.template_gettext import fast_gettext as _
+from app.template_gettext import lazy_gettext as _l
 
 # Merge fields a message cannot go without: every message names the role and whom to
 # contact; some kinds are about a date the candidate must be told.
@@ -29,14 +31,14 @@ REQUIRED_BY_KIND = {
     "interview_scheduled": ("interview_at", "promised_date"),
 }
 FIELD_LABELS = {
-    "candidate_name": "the candidate's name",
-    "position_title": "the position title",
-    "client_name": "the client's name",
-    "recruiter_name": "the recruiter's name",
-    "interview_at": "the interview date and time",
-    "promised_date": "the date the client will decide by",
+    "candidate_name": _l("the candidate's name"),
+    "position_title": _l("the position title"),
+    "client_name": _l("the client's name"),
+    "recruiter_name": _l("the recruiter's name"),
+    "interview_at": _l("the interview date and time"),
+    "promised_date": _l("the date the client will decide by"),
 }
-_FIELD_DESCRIPTIONS = {f.name: f.description.lower() for f in custom_templates.MERGE_FIELDS}
+_FIELD_DESCRIPTIONS = {f.name: f.description for f in custom_templates.MERGE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Preview:
     send_at: datetime | None = None
     when: str = ""
     problems: list[str] = field(default_factory=list)  # block the send until fixed
+    # The merge fields among `problems` (the first ones), in words: "the position title".
+    missing: list[str] = field(default_factory=list)
 
     @property
     def contact_by_phone(self) -> bool:
@@ -101,8 +105,10 @@ def confirm_move(
     a second time first (it was: twice the statements for every confirm)."""
     if previewed_version is not None and application.version != previewed_version:
         raise StalePreview(
-            "This application changed since the preview was shown: check the email below "
-            "again, then confirm."
+            _(
+                "This application changed since the preview was shown: check the email below "
+                "again, then confirm."
+            )
         )
     notification = plan_move(application, Stage(to_stage), actor, reason, note, clock.now())
     if notification is not None:
@@ -132,11 +138,11 @@ def preview_interview(application: Application, *, actor: User | None, **details
         application, lambda now: plan_interview(application, actor=actor, now=now, **details)
     )
     if result.kind is None and details["promised_response_at"] <= clock.now():
-        return replace(result, when=LATE_INTERVIEW)
+        return replace(result, when=str(LATE_INTERVIEW))
     return result
 
 
-LATE_INTERVIEW = (
+LATE_INTERVIEW = _l(
     "No email now: the decision date has passed, so the candidate is owed the decision. "
     "Record it (offer, not selected) or they will be told the client is still deciding."
 )
@@ -169,10 +175,12 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
     if n is None:
         return Preview(
             kind=None,
-            when="No message: this step does not change what the candidate has been told.",
+            when=_("No message: this step does not change what the candidate has been told."),
             **base,
         )
-    problems = missing_fields(n)
+    names = missing_names(n)
+    problems = [missing_message(name) for name in names]
+    base["missing"] = [missing_words(name) for name in names]
     # owe() set the row's due time with this very computation; the time shown is the row's,
     # the one the sender claims it by.
     leaving = Departure(n.due_at, outbox.departure_of(n, now))
@@ -189,13 +197,22 @@ def _describe(application: Application, n: Notification | None, now: datetime) -
         # No address: nothing leaves; the recruiter's call is the message.
         when=describe_send_time(leaving, candidate.timezone, now)
         if base["to_email"]
-        else "Never by email: call them instead",
+        else _("Never by email: call them instead"),
         problems=problems,
         **base,
     )
 
 
 def missing_fields(n: Notification) -> list[str]:
+    return [missing_message(name) for name in missing_names(n)]
+
+
+def missing_message(name: str) -> str:
+    return _("Missing %(what)s: add it before sending.", what=missing_words(name))
+
+
+def missing_names(n: Notification) -> list[str]:
+    """The merge fields this message needs that the candidate's data leaves empty."""
     ctx = build_context(n)
     needed = ALWAYS_REQUIRED + REQUIRED_BY_KIND.get(n.kind, ())
     # An edited template may print more fields; an empty one would leave a hole in the email.
@@ -203,12 +220,14 @@ def missing_fields(n: Notification) -> list[str]:
         n.kind, n.application.position.client_id, languages.for_candidate(n.candidate.language)
     )
     needed += tuple(sorted(used - set(needed)))
-    return [
-        f"Missing {FIELD_LABELS.get(name) or _FIELD_DESCRIPTIONS.get(name, name)}: "
-        "add it before sending."
-        for name in needed
-        if not ctx.get(name)
-    ]
+    return [name for name in needed if not ctx.get(name)]
+
+
+def missing_words(name: str) -> str:
+    """A merge field in words, as "Missing …" names it."""
+    if name in FIELD_LABELS:
+        return str(FIELD_LABELS[name])
+    return str(_FIELD_DESCRIPTIONS.get(name, name)).lower()
 
 
 def describe_send_time(departure: Departure, tz_name: str | None, now: datetime) -> str:
@@ -217,52 +236,64 @@ def describe_send_time(departure: Departure, tz_name: str | None, now: datetime)
     cfg = current_app.config
     at = leave_words(departure.at, tz_name)
     if departure.at <= now + timedelta(seconds=5) and not departure.why:
-        return "Now."
+        return _("Now.")
     if departure.why == ("requested",):
-        return "Now: it answers the candidate's own request."
+        return _("Now: it answers the candidate's own request.")
     why = [_why_words(code, cfg) for code in departure.why if code in WAIT_WORDS]
-    return f"{at}: {'; '.join(why)}." if why else f"{at}."
+    if why:
+        return _("%(at)s: %(why)s.", at=at, why="; ".join(why))
+    return _("%(at)s.", at=at)
 
 
 def leave_words(moment: datetime, tz_name: str | None) -> str:
     local = moment.astimezone(candidate_zone(tz_name))
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M} ({local.tzname()}, their time)"
+    return _(
+        "%(day)s at %(time)s (%(zone)s, their time)",
+        day=" ".join((local.strftime("%a"), str(local.day), local.strftime("%b"))),
+        time=local.strftime("%H:%M"),
+        zone=local.tzname(),
+    )
 
 
 WAIT_WORDS = {
-    "undo": "after the {undo} undo window",
-    "digest": "after the {digest} digest window, so changes close together go as one email",
-    "business_hours": "in the candidate's business hours ({bh_start:02d}:00–{bh_end:02d}:00 "
-    "on business days, their time)",
-    "quiet_hours": "after the candidate's quiet hours ({q_start:02d}:00–{q_end:02d}:00, "
-    "their time)",
-    "daily_cap": "they already get {cap} status emails that day, the most we send in a day, "
-    "so it waits for the next morning",
+    "undo": _l("after the %(undo)s undo window"),
+    "digest": _l("after the %(digest)s digest window, so changes close together go as one email"),
+    "business_hours": _l(
+        "in the candidate's business hours (%(bh_start)02d:00–%(bh_end)02d:00 on business "
+        "days, their time)"
+    ),
+    "quiet_hours": _l(
+        "after the candidate's quiet hours (%(q_start)02d:00–%(q_end)02d:00, their time)"
+    ),
+    "daily_cap": _l(
+        "they already get %(cap)s status emails that day, the most we send in a day, so it "
+        "waits for the next morning"
+    ),
 }
 
 
 def _why_words(code: str, cfg) -> str:
-    return WAIT_WORDS[code].format(
-        undo=duration_words(cfg["UNDO_WINDOW_SECONDS"]),
-        digest=duration_words(cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"]),
-        bh_start=cfg["BUSINESS_HOURS_START"],
-        bh_end=cfg["BUSINESS_HOURS_END"],
-        q_start=cfg["QUIET_HOURS_START"],
-        q_end=cfg["QUIET_HOURS_END"],
-        cap=cfg["MAX_STATUS_EMAILS_PER_DAY"],
-    )
+    return str(WAIT_WORDS[code]) % {
+        "undo": duration_words(cfg["UNDO_WINDOW_SECONDS"]),
+        "digest": duration_words(cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"]),
+        "bh_start": cfg["BUSINESS_HOURS_START"],
+        "bh_end": cfg["BUSINESS_HOURS_END"],
+        "q_start": cfg["QUIET_HOURS_START"],
+        "q_end": cfg["QUIET_HOURS_END"],
+        "cap": cfg["MAX_STATUS_EMAILS_PER_DAY"],
+    }
 
 
 def duration_words(seconds: int) -> str:
     """45 -> "45-second", 300 -> "5-minute", 5400 -> "1-hour 30-minute" (before a noun)."""
     seconds = max(0, int(seconds))
     if seconds < 60:
-        return f"{seconds}-second"
+        return _("%(n)s-second", n=seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}-hour"] if hours else []
+    parts = [_("%(n)s-hour", n=hours)] if hours else []
     if minutes:
-        parts.append(f"{minutes}-minute")
+        parts.append(_("%(n)s-minute", n=minutes))
     if secs:
-        parts.append(f"{secs}-second")
+        parts.append(_("%(n)s-second", n=secs))
     return " ".join(parts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app import clock, labels
 from app.bulk_sql import insert_many
@@ -57,14 +58,22 @@ def plan_add_to_position(
 ) -> Application:
     """add_to_position without the commit (imports add many in one transaction)."""
     if position.status != PositionStatus.OPEN:
-        raise PipelineError(f"{position.title} is {status_words(position)}.")
+        raise PipelineError(
+            _("%(title)s is %(status)s.", title=position.title, status=status_words(position))
+        )
     exists = db.session.scalar(
         sa.select(Application.id).where(
             Application.candidate_id == candidate.id, Application.position_id == position.id
         )
     )
     if exists:
-        raise PipelineError(f"{candidate.name} is already in the pipeline for {position.title}.")
+        raise PipelineError(
+            _(
+                "%(name)s is already in the pipeline for %(title)s.",
+                name=candidate.name,
+                title=position.title,
+            )
+        )
     now = clock.now()
     application = Application(
         candidate=candidate,
@@ -95,7 +104,9 @@ def plan_add_many(candidate_ids: list[int], position: Position, *, actor: User |
     applications and one for their history. The caller has checked that none is in the
     position yet; the unique (candidate, position) constraint stands behind that check."""
     if position.status != PositionStatus.OPEN:
-        raise PipelineError(f"{position.title} is {status_words(position)}.")
+        raise PipelineError(
+            _("%(title)s is %(status)s.", title=position.title, status=status_words(position))
+        )
     now = clock.now()
     application_ids = insert_many(
         db.session,
@@ -167,7 +178,7 @@ def plan_move(
 ) -> Notification | None:
     """move_stage without the commit (previews and bulk work run it, then decide)."""
     if application.stage == to_stage:
-        raise PipelineError(f"Already at {labels.phrase(labels.stage(to_stage))}.")
+        raise PipelineError(_("Already at %(stage)s.", stage=labels.phrase(labels.stage(to_stage))))
     kind = None
     if to_stage in TERMINAL_STAGES:
         try:
@@ -175,11 +186,11 @@ def plan_move(
         except ValueError as exc:
             raise PipelineError(str(exc)) from None
     elif reason:
-        raise PipelineError("A reason is only recorded when an application ends.")
+        raise PipelineError(_("A reason is only recorded when an application ends."))
     else:
         kind = STAGE_KIND[to_stage]
     if application.position.status != PositionStatus.OPEN and to_stage in ACTIVE_STAGES:
-        raise PipelineError("The position is not open: reopen it before moving candidates on.")
+        raise PipelineError(_("The position is not open: reopen it before moving candidates on."))
     from_stage = application.stage
     application.version += 1
     application.stage = to_stage.value
@@ -249,9 +260,11 @@ def plan_interview(
 ) -> Notification | None:
     """record_interview without the commit (previews run it in a savepoint)."""
     if application.is_terminal:
-        raise PipelineError("This application has ended; reopen it before recording an interview.")
+        raise PipelineError(
+            _("This application has ended; reopen it before recording an interview.")
+        )
     if promised_response_at < interview_at:
-        raise PipelineError("The client cannot decide before the interview takes place.")
+        raise PipelineError(_("The client cannot decide before the interview takes place."))
     if application.stage != Stage.INTERVIEW:
         plan_move(application, Stage.INTERVIEW, actor, None, note, now, owe_message=False)
     else:
@@ -297,7 +310,7 @@ def plan_undo(application: Application, *, actor: User | None, now: datetime) ->
         .limit(1)
     )
     if last is None or last.from_stage is None:
-        raise PipelineError("There is nothing to undo.")
+        raise PipelineError(_("There is nothing to undo."))
     gone = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Notification)
@@ -308,7 +321,7 @@ def plan_undo(application: Application, *, actor: User | None, now: datetime) ->
         )
     )
     if gone:
-        raise PipelineError("Too late to undo: the candidate has already been sent the message.")
+        raise PipelineError(_("Too late to undo: the candidate has already been sent the message."))
     plan_move(application, Stage(last.from_stage), actor, None, "undo", now, owe_message=False)
     promised = application.promised_response_at
     if last.from_stage == Stage.INTERVIEW and promised is not None and promised > now:

@@ -50,7 +50,7 @@ def board_cards(position_id: int):
     position = access.position_or_404(current_user, position_id)
     stage = request.args.get("stage", "")
     if stage not in {s.value for s in (*ACTIVE_STAGES, *TERMINAL_STAGES)}:
-        abort(400, description="Choose a column of the board.")
+        abort(400, description=_("Choose a column of the board."))
     offset = _bounded_int(request.args.get("offset"), 0, queries.BOARD_MAX)
     col = queries.column(position, stage, offset)
     return render_template(
@@ -110,7 +110,7 @@ def move(application_id: int):
     if request.method == "POST" and form.validate_on_submit():
         reason = (form.reason.data or None) if terminal else None
         if terminal and not reason:
-            form.reason.errors.append("Choose why the application ends: it picks the email.")
+            form.reason.errors.append(_("Choose why the application ends: it picks the email."))
         elif "confirm" in request.form:
             done = _confirm_move(form, application, to_stage, reason, form.note.data or None)
             if done is not None:

@@ -30,7 +30,7 @@ def choices(pairs) -> list:
 
 def reason_choices(stage: str) -> list:
     reasons = TERMINAL_REASONS.get(Stage(stage), ())
-    return choices([("", "Choose a reason…")] + [(r, labels.reason(r)) for r in reasons])
+    return choices([("", _l("Choose a reason…"))] + [(r, labels.reason(r)) for r in reasons])
 
 
 class ClientForm(FlaskForm):

@@ -122,7 +122,7 @@ def _save_position(form: PositionForm, position: Position | None) -> Position | 
 
 def _position_choices(form: PositionForm, position: Position | None = None) -> None:
     clients = queries.client_choices()
-    form.client_id.choices = choices([(0, "Choose a client…")] + clients)
+    form.client_id.choices = choices([(0, _("Choose a client…"))] + clients)
     owners = services.owner_choices(current_user, position)
     form.owner_id.choices = choices(sorted(owners.items(), key=lambda item: item[1]))
 

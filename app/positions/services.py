@@ -6,6 +6,8 @@ beside that field and keep what the user typed."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import access, clock
 from app.decisions import links as decision_links
@@ -30,10 +32,12 @@ def _text(field: str, value: str | None, column, *, required: bool = False) -> s
     column (the model's length is the limit, whoever calls)."""
     value = (value or "").strip() or None
     if value is None and required:
-        raise Refused(field, "This field is required.")
+        raise Refused(field, _("This field is required."))
     limit = column.type.length
     if value is not None and limit and len(value) > limit:
-        raise Refused(field, f"At most {limit} characters.")
+        raise Refused(
+            field, ngettext("At most %(num)d character.", "At most %(num)d characters.", limit)
+        )
     return value
 
 
@@ -106,10 +110,10 @@ def save_position(
     contact_name = _text("contact_name", contact_name, Position.__table__.c.contact_name)
     contact_email = _text("contact_email", contact_email, Position.__table__.c.contact_email)
     if not client_id or db.session.get(Client, client_id) is None:
-        raise Refused("client_id", "Choose a client.")
+        raise Refused("client_id", _("Choose a client."))
     owner_id = owner_id or actor.id
     if owner_id not in owner_choices(actor, position):
-        raise Refused("owner_id", "Choose someone who may own this position.")
+        raise Refused("owner_id", _("Choose someone who may own this position."))
     now = clock.now()
     if position is None:
         position = Position(

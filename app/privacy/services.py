@@ -15,6 +15,7 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app import audit, clock, labels
 from app.extensions import db
@@ -106,7 +107,7 @@ def export_candidate(candidate: Candidate, *, actor: User | None = None) -> dict
 def erase_candidate(candidate: Candidate, *, actor: User | None = None) -> dict:
     """Anonymise the candidate in one transaction; returns what was done."""
     if candidate.anonymised_at is not None:
-        raise PrivacyError("This candidate's data has already been erased.")
+        raise PrivacyError(_("This candidate's data has already been erased."))
     now = clock.now()
     withdrawn = _withdraw_open(candidate, actor, now)
     ids = _message_ids(candidate)

@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
@@ -121,18 +122,18 @@ def answer(task: Task, *, actor: User, message: str) -> Notification:
     """The recruiter's answer, owed now and sent through the outbox like any message."""
     message = (message or "").strip()
     if task.kind != TASK_KIND or task.resolved_at is not None:
-        raise ReplyError("That reply has already been answered.")
+        raise ReplyError(_("That reply has already been answered."))
     if not message:
-        raise ReplyError("Write a short answer for the candidate.")
+        raise ReplyError(_("Write a short answer for the candidate."))
     application = db.session.get(Application, task.application_id)
     if application is None or application.candidate.anonymised_at is not None:
-        raise ReplyError("This candidate's data has been erased: there is nobody to answer.")
+        raise ReplyError(_("This candidate's data has been erased: there is nobody to answer."))
     now = clock.now()
     owed = outbox.owe(
         application, "reply_answer", note=message, key_extra=f"answer{task.id}", now=now
     )
     if owed is None:
-        raise ReplyError("That reply has already been answered.")
+        raise ReplyError(_("That reply has already been answered."))
     task.resolved_at, task.resolved_by_id = now, actor.id
     db.session.commit()
     return owed

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import redis
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import ngettext
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
@@ -105,14 +106,24 @@ def build_digest(user: User, now: datetime | None = None) -> Digest | None:
         "more": max(0, counts.total - len(rows)),
         "base_url": base,
         "report_url": f"{base}/reports/overdue",
+        "applications_url": f"{base}/reports/applications/",
         "settings_url": f"{base}/reports/digest",
         "agency": current_app.config["AGENCY_NAME"],
         "today": get_calendar().local_date(now),
         "late_clients": promises.late_clients() if is_manager(user) else [],
     }
-    noun = "item" if counts.total == 1 else "items"
-    who = "across the agency" if is_manager(user) else "on your positions"
-    subject = f"Closeloop: {counts.total} overdue {noun} {who}"
+    if is_manager(user):
+        subject = ngettext(
+            "Closeloop: %(num)d overdue item across the agency",
+            "Closeloop: %(num)d overdue items across the agency",
+            counts.total,
+        )
+    else:
+        subject = ngettext(
+            "Closeloop: %(num)d overdue item on your positions",
+            "Closeloop: %(num)d overdue items on your positions",
+            counts.total,
+        )
     return Digest(
         subject=subject[:300],
         text=render_template("reports/email/digest.txt", **context),

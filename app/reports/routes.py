@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -93,10 +94,10 @@ def overdue_report():
     counts = queries.counts(f, top=TOP)
     trend = queries.trend(30, f)
     trend_chart = charts.line_chart(
-        "Overdue items per day",
+        _("Overdue items per day"),
         charts.day_labels([day for day, _ in trend]),
         [(labels.overdue_reason(r), [per[r.value] for _, per in trend]) for r in queries.REASONS],
-        y_title="items",
+        y_title=_("items"),
     )
     refreshed_at, stats = overdue.last_refresh()
     return render_template(
@@ -237,7 +238,7 @@ def _render_application(application, back, contact_form, exempt_error):
         exempt_error=exempt_error,
         exemptable=DISCHARGEABLE,  # what a manager may still exempt
         settle_groups=groups,
-        settle_titles={application.id: "this application"},
+        settle_titles={application.id: _("this application")},
         can_exempt=access.can_exempt(current_user),
         back=back,
         now=clock.now(),
@@ -267,11 +268,19 @@ def log_contact(application_id: int):
         return redirect(url_for("reports.application_detail", application_id=application_id))
     overdue.refresh_applications([application_id])
     settled = len(form.settle.data or ())
-    flash(
-        f"Contact logged; it settles {settled} owed message{'' if settled == 1 else 's'}"
-        + (" (the others still go by email)." if _owed_count(application) else "."),
-        "success",
-    )
+    if _owed_count(application):
+        done = ngettext(
+            "Contact logged; it settles %(num)d owed message (the others still go by email).",
+            "Contact logged; it settles %(num)d owed messages (the others still go by email).",
+            settled,
+        )
+    else:
+        done = ngettext(
+            "Contact logged; it settles %(num)d owed message.",
+            "Contact logged; it settles %(num)d owed messages.",
+            settled,
+        )
+    flash(done, "success")
     return redirect(back or url_for("reports.application_detail", application_id=application_id))
 
 
@@ -326,22 +335,22 @@ def sla():
     promises = saved_promises.value if saved_promises else dashboards.promises_kept(weeks, now)
     week_labels = [w.strftime("%d %b") for w, _ in report.weeks]
     latency_chart = _line_chart(
-        "Decision → notification time per week (hours)",
+        _("Decision → notification time per week (hours)"),
         week_labels,
         [
-            ("Median", [stats.median for _, stats in report.weeks]),
-            ("95th percentile", [stats.p95 for _, stats in report.weeks]),
+            (_("Median"), [stats.median for _, stats in report.weeks]),
+            (_("95th percentile"), [stats.p95 for _, stats in report.weeks]),
         ],
-        y_title="hours",
+        y_title=_("hours"),
         scale="measure",
     )
     share_chart = _line_chart(
-        "Share told within the SLA, and promises kept, per week (%)",
+        _("Share told within the SLA, and promises kept, per week (%)"),
         week_labels,
         [
-            ("Told within SLA", [_pct(s.share_in_sla) for _, s in report.weeks]),
+            (_("Told within SLA"), [_pct(s.share_in_sla) for _, s in report.weeks]),
             (
-                "Promises kept",
+                _("Promises kept"),
                 [_pct(kept / due if due else None) for _, due, kept in promises.weeks],
             ),
         ],
@@ -401,13 +410,13 @@ def delivery():
     saved = snapshots.delivery_per_day(days, now)
     table = saved.value if saved else dashboards.delivery_per_day(days, now)
     chart = _line_chart(
-        "Candidate messages per day (UTC)",
+        _("Candidate messages per day (UTC)"),
         charts.day_labels([d for d, _ in table]),
         [
             (labels.state(name), [per[name] for _, per in table])
             for name, _ in dashboards.DELIVERY_SERIES
         ],
-        y_title="messages",
+        y_title=_("messages"),
     )
     return render_template(
         "reports/delivery.html",

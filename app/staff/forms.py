@@ -73,7 +73,7 @@ class PasswordForm(FlaskForm):
     )
     confirm = PasswordField(
         _l("New password again"),
-        validators=[EqualTo("new_password", "The two new passwords differ.")],
+        validators=[EqualTo("new_password", _l("The two new passwords differ."))],
     )
 
 

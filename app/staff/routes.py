@@ -136,7 +136,7 @@ def deactivate(user_id: int):
     return _change(
         user_id,
         lambda user: services.set_active(current_user, user, False),
-        "{name} is deactivated and signed out everywhere.",
+        _("%(name)s is deactivated and signed out everywhere."),
     )
 
 
@@ -146,7 +146,7 @@ def activate(user_id: int):
     return _change(
         user_id,
         lambda user: services.set_active(current_user, user, True),
-        "{name} can sign in again.",
+        _("%(name)s can sign in again."),
     )
 
 
@@ -161,7 +161,7 @@ def change_role(user_id: int):
     return _change(
         user.id,
         lambda u: services.set_role(current_user, u, form.role.data),
-        "{name} is now {role}; their sessions have ended.",
+        _("%(name)s is now %(role)s; their sessions have ended."),
     )
 
 
@@ -175,7 +175,7 @@ def _change(user_id: int, change, done: str):
         flash(str(exc), "danger")
         return redirect(url_for("staff.users"))
     if changed:
-        flash(done.format(name=user.name, role=labels.role(user.role).lower()), "success")
+        flash(done % {"name": user.name, "role": labels.role(user.role).lower()}, "success")
     if not current_user.is_authenticated or not current_user.active:
         return redirect(url_for("auth.login"))
     return redirect(url_for("staff.users"))

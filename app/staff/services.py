@@ -6,6 +6,8 @@ The agency always keeps at least one active admin."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import audit
 from app.extensions import db
@@ -31,7 +33,13 @@ def find_user(email: str) -> User | None:
 
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+        raise StaffError(
+            ngettext(
+                "The password must be at least %(num)d character.",
+                "The password must be at least %(num)d characters.",
+                MIN_PASSWORD_LENGTH,
+            )
+        )
 
 
 def update_profile(user: User, *, name: str, phone: str | None, timezone: str) -> list[str]:
@@ -40,7 +48,7 @@ def update_profile(user: User, *, name: str, phone: str | None, timezone: str) -
     changes = {"name": name.strip(), "phone": (phone or "").strip() or None, "timezone": timezone}
     changed = [field for field, value in changes.items() if getattr(user, field) != value]
     if not changes["name"]:
-        raise StaffError("Enter your name.")
+        raise StaffError(_("Enter your name."))
     for field in changed:
         setattr(user, field, changes[field])
     if changed:
@@ -53,7 +61,7 @@ def change_password(user: User, *, current: str, new: str) -> None:
     """The current password first (a session left open is not enough). Every other session
     of the user ends; the caller signs this one in again under the new version."""
     if not user.check_password(current or ""):
-        raise StaffError("That is not your current password.")
+        raise StaffError(_("That is not your current password."))
     check_password(new)
     user.set_password(new)
     audit.record(user, "user.password_set", user, "by themselves, with their current password")
@@ -66,14 +74,14 @@ def create_user(
     try:
         email = normalize_email(email)
     except InvalidEmail as exc:
-        raise StaffError(f"Enter a valid email address ({exc}).") from None
+        raise StaffError(_("Enter a valid email address (%(problem)s).", problem=exc)) from None
     name = name.strip()
     if not name:
-        raise StaffError("Enter the name.")
+        raise StaffError(_("Enter the name."))
     check_password(password)
     role = Role(role).value
     if find_user(email) is not None:
-        raise DuplicateUser(f"A user with email {email} already exists.")
+        raise DuplicateUser(_("A user with email %(email)s already exists.", email=email))
     user = User(name=name, email=email, role=role, active=True, phone=(phone or "").strip() or None)
     user.set_password(password)
     db.session.add(user)
@@ -83,7 +91,7 @@ def create_user(
         db.session.commit()
     except sa.exc.IntegrityError:  # created by someone else in the meantime
         db.session.rollback()
-        raise DuplicateUser(f"A user with email {email} already exists.") from None
+        raise DuplicateUser(_("A user with email %(email)s already exists.", email=email)) from None
     return user
 
 
@@ -128,7 +136,10 @@ def _keep_an_admin(user: User, *, losing: bool) -> None:
     ).all()
     if set(admins) <= {user.id}:
         raise StaffError(
-            "That would leave the agency without an active admin: make someone else an admin first."
+            _(
+                "That would leave the agency without an active admin: make someone else an admin "
+                "first."
+            )
         )
 
 

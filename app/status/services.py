@@ -92,7 +92,7 @@ def request_update(candidate: Candidate, application_id: int) -> Task:
         now=now,
     )
     if n is None:  # the same click twice within a second
-        raise TooSoon("You have already asked for an update on this application.", now)
+        raise TooSoon(_l("You have already asked for an update on this application."), now)
     n.due_at = due
     position = application.position
     task = outbox.open_task(
@@ -123,9 +123,9 @@ def answer_update_request(task: Task, *, actor: User, message: str) -> Notificat
     """The recruiter's personal answer goes now, in place of the automatic one."""
     message = (message or "").strip()
     if task.kind != "update_request" or task.resolved_at is not None:
-        raise StatusError("That request has already been answered.")
+        raise StatusError(_l("That request has already been answered."))
     if not message:
-        raise StatusError("Write a short answer for the candidate.")
+        raise StatusError(_l("Write a short answer for the candidate."))
     now = clock.now()
     application = db.session.get(Application, task.application_id)
     if application.is_terminal:
@@ -134,8 +134,10 @@ def answer_update_request(task: Task, *, actor: User, message: str) -> Notificat
         task.resolved_at, task.resolved_by_id = now, actor.id
         db.session.commit()
         raise StatusError(
-            "This application has ended: the candidate is told its outcome, which answers "
-            "their request, so no separate reply was sent."
+            _l(
+                "This application has ended: the candidate is told its outcome, which answers "
+                "their request, so no separate reply was sent."
+            )
         )
     owed = db.session.get(Notification, task.notification_id) if task.notification_id else None
     if owed is not None and owed.state in WAITING:

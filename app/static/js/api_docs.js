@@ -2,6 +2,7 @@
 // answers. Own code: the docs page needs no CDN and no third-party bundle.
 (function () {
   "use strict";
+  const words = window.closeloopWords;
   const root = document.getElementById("api-docs");
   if (!root) return;
 
@@ -28,7 +29,7 @@
     if (schema.const !== undefined) return JSON.stringify(schema.const);
     let t = schema.type || "";
     if (schema.format) t += " (" + schema.format + ")";
-    if (schema.maxLength) t += ", ≤ " + schema.maxLength + " characters";
+    if (schema.maxLength) t += ", " + words("max_length", { n: schema.maxLength });
     return t;
   }
 
@@ -39,7 +40,7 @@
       el("tr", {}, [
         el("td", {}, [el("code", {}, [name])]),
         el("td", {}, [typeOf(spec, prop)]),
-        el("td", {}, [required.has(name) ? "required" : ""]),
+        el("td", {}, [required.has(name) ? words("required") : ""]),
       ])
     );
     return el("table", { class: "table table-sm" }, [el("tbody", {}, rows)]);
@@ -57,14 +58,14 @@
         const params = (op.parameters || []).map((p) =>
           el("li", {}, [el("code", {}, [p.name]), " (" + p.in + ") " + typeOf(spec, p.schema)])
         );
-        if (params.length) body.append(el("p", { class: "mb-1 fw-semibold" }, ["Parameters"]), el("ul", {}, params));
+        if (params.length) body.append(el("p", { class: "mb-1 fw-semibold" }, [words("parameters")]), el("ul", {}, params));
         const request = op.requestBody && op.requestBody.content["application/json"];
         if (request) {
-          body.append(el("p", { class: "mb-1 fw-semibold" }, ["Body: " + typeOf(spec, request.schema)]));
+          body.append(el("p", { class: "mb-1 fw-semibold" }, [words("body", { type: typeOf(spec, request.schema) })]));
           body.append(fields(spec, request.schema));
         }
         const answers = Object.entries(op.responses).map(([code, r]) => code + " " + r.description);
-        body.append(el("p", { class: "small text-body-secondary" }, ["Answers: " + answers.join(", ")]));
+        body.append(el("p", { class: "small text-body-secondary" }, [words("answers", { answers: answers.join(", ") })]));
         card.append(body);
         root.append(card);
       });
@@ -74,5 +75,5 @@
   fetch(root.dataset.spec)
     .then((r) => r.json())
     .then(render)
-    .catch(() => { root.textContent = "The description could not be loaded."; });
+    .catch(() => { root.textContent = words("not_loaded"); });
 })();

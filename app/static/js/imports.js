@@ -14,8 +14,8 @@
     bar.setAttribute("aria-valuenow", String(info.percent));
     percent.textContent = info.percent + "%";
     text.textContent = info.done
-      ? info.done + " of " + info.total + " rows written"
-      : "Waiting for a worker to start \u2014 " + info.total + " rows to write";
+      ? window.closeloopWords("written", { done: info.done, total: info.total })
+      : window.closeloopWords("waiting", { total: info.total });
   }
 
   function poll() {

@@ -39,7 +39,7 @@
 
   function schedulePreview() {
     document.querySelector(".cl-tpl-preview").classList.add("cl-stale");
-    setState("Updating…");
+    setState(window.closeloopWords("updating"));
     clearTimeout(timer);
     timer = setTimeout(refreshPreview, 400);
   }
@@ -63,7 +63,7 @@
       .then(function (response) { return response.json(); })
       .then(showResult)
       .catch(function (err) {
-        if (err.name !== "AbortError") setState("Preview unavailable");
+        if (err.name !== "AbortError") setState(window.closeloopWords("unavailable"));
       });
   }
 
@@ -74,14 +74,14 @@
     }
     showErrors(result.ok ? {} : result.errors || {});
     if (!result.ok) {
-      setState("Has errors");
+      setState(window.closeloopWords("has_errors"));
       return;
     }
     document.getElementById("preview-subject").textContent = result.subject;
     document.getElementById("preview-frame").srcdoc = result.html;
     document.getElementById("preview-text").textContent = result.text;
     document.querySelector(".cl-tpl-preview").classList.remove("cl-stale");
-    setState("Up to date");
+    setState(window.closeloopWords("up_to_date"));
   }
 
   function showErrors(errors) {
