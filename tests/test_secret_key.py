@@ -37,6 +37,8 @@ def _build(monkeypatch, tmp_path, base_config, **overrides):
         "x" * 64,
         "changeme-changeme-changeme-changeme",
         "passwordpasswordpasswordpassword1",
+        # No repeats, but only five different letters.
+        "beebcedeaeadcebbdeeddbbbedaabeacac",
         # A stray space from a .env file before an otherwise strong key (fixed, so every
         # pytest-xdist process collects the same test ids).
         " y7gXoAneMpywENM-k7M8nIYDO_xvNBs816gaqmcMswE",
@@ -48,6 +50,8 @@ def test_weak_keys_stop_the_app(monkeypatch, tmp_path, base_config, key):
 
 
 def test_random_keys_are_accepted():
+    # A real token_hex(16) with few different characters, once refused as "too predictable".
+    assert weakness("8c808c880388b8c88b578448c04dc4f8") is None
     for make in (secrets.token_urlsafe, secrets.token_hex):
         for _ in range(500):
             key = make(32) if make is secrets.token_urlsafe else make(16)
