@@ -68,7 +68,10 @@ def check_if_match(record, current: BaseModel) -> None:
     wanted = request.headers.get("If-Match")
     if wanted is None:
         return
-    db.session.refresh(record, with_for_update=True)
+    # Only the record's own row: it may have been loaded with its candidate, position and
+    # client joined in (access.application_or_404), and PostgreSQL refuses FOR UPDATE on the
+    # nullable side of an outer join.
+    db.session.refresh(record, with_for_update={"of": type(record)})
     tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
     if "*" not in tags and etag_of(current(record)) not in tags:
         raise ApiProblem(
