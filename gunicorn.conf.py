@@ -11,6 +11,12 @@
 import glob
 import os
 
+# Imported here, when the arbiter reads this file, never inside child_exit: that hook runs in
+# the arbiter's SIGCHLD handling, and a second worker exiting during the first import (two
+# workers reaching max_requests together) re-entered it half-initialised: ImportError, and
+# the arbiter died ("Unhandled exception in main loop"), taking the site down.
+from prometheus_client import multiprocess
+
 from app import logs
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104 - in its container
@@ -47,6 +53,4 @@ def on_starting(server):
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

@@ -35,7 +35,7 @@
         var fresh = page.querySelector('[data-row-slot="' + CSS.escape(key) + '"]');
         var slot = link.closest("[data-row-slot]");
         var form = fresh && fresh.querySelector("form.cl-row-form");
-        if (!form || !slot) { throw new Error(key);  // not shown: the catch follows the link }
+        if (!form || !slot) { throw new Error(key); }  // not shown: the catch follows the link
         form.classList.remove("show");  // opened below, as a click on its button would
         var toggle = fresh.querySelector("[data-bs-toggle=collapse]");
         if (toggle) { toggle.setAttribute("aria-expanded", "false"); }
