@@ -111,13 +111,18 @@ def reset_database(env: dict, name: str = DB_NAME) -> None:
     with psycopg.connect(pg_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(env)
+
+
+def migrate(env: dict, timeout: float = 300) -> None:
+    """Bring the database `env` names to the head, as a deployment would."""
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 

@@ -170,18 +170,9 @@ def seed(settled: int) -> dict:
 
 def reuse(env: dict) -> dict:
     """The database of an earlier run, migrated to the head, without its stale rows."""
-    import subprocess
-
     import psycopg
 
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    common.migrate(env, timeout=600)
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         # Without the foreign keys' checks: before d2recon0013 indexed
         # notifications.superseded_by_id, each deleted row cost a scan of the whole table
