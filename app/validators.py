@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from wtforms.validators import Length, ValidationError
 
-from app import clock
+from app import clock, dates
 from app.orm import max_length
 from app.template_gettext import lazy_ngettext
 
@@ -80,7 +80,7 @@ class DateWithin:
                 self.message
                 or _(
                     "Give a date between %(first)s and %(last)s.",
-                    first=first.strftime("%d %b %Y"),
-                    last=last.strftime("%d %b %Y"),
+                    first=dates.moment(first, "day"),
+                    last=dates.moment(last, "day"),
                 )
             )

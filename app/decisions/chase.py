@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import ngettext
+from flask_babel import force_locale, ngettext
 from sqlalchemy.orm import selectinload
 
-from app import clock
+from app import clock, languages
 from app.business_days import get_calendar
 from app.decisions import links
 from app.decisions.services import contact
@@ -155,7 +155,16 @@ def _write(position, kind, key, waiting, name, email, now, *, due_by) -> StaffMe
         "recruiter": position.owner,
         "agency_name": current_app.config["AGENCY_NAME"],
         "link_days": current_app.config["CLIENT_DECISION_LINK_DAYS"],
+        # The client's dates on the agency's calendar, like the promise itself.
+        "zone": current_app.config["AGENCY_TIMEZONE"],
     }
+    # A client is no candidate with a language of their own: the agency's, for the words
+    # and the dates alike (the words are English until a staff catalog ships for it).
+    with force_locale(languages.agency_default()):
+        return _store(position, kind, key, waiting, email, now, values)
+
+
+def _store(position, kind, key, waiting, email, now, values) -> StaffMessage | None:
     if kind == REQUEST:
         subject = ngettext(
             "Your decision on %(title)s: %(num)d candidate waiting",

@@ -7,7 +7,7 @@ from flask import current_app, render_template
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from app import access, labels
+from app import access, dates, labels
 from app.candidates import worklist
 from app.extensions import db
 from app.main import bp, queries
@@ -37,6 +37,8 @@ def _is_csrf_error(error) -> bool:
 for _name, _words in labels.FILTERS.items():
     bp.add_app_template_filter(_words, _name)
 bp.add_app_template_global(labels, "labels")  # the tables themselves, e.g. for choices
+# Dates in the page's language: `{{ e.created_at | moment('minute', show_zone=True) }}`.
+bp.add_app_template_filter(dates.moment, "moment")
 
 
 @bp.route("/")

@@ -197,6 +197,7 @@ def _editor(kind, client, form, source, errors=None, *, language="en"):
         missing=svc.missing_languages(kind),
         agency_language=languages.agency_default(),
         fields=ct.MERGE_FIELDS,
+        examples=svc.field_examples(client, language),
         parts=ct.PARTS,
         part_labels=ct.PART_LABELS,
         initial=initial,

@@ -209,13 +209,21 @@ SAMPLE_MOMENTS: dict[str, tuple[datetime, bool]] = {
 def sample_values(client: Client | None) -> dict[str, str]:
     """The sample candidate, in the language being rendered (force_locale): dates in its
     words, where the application stands in the candidate's words."""
-    values = {**ct.SAMPLE_VALUES, "agency_name": current_app.config["AGENCY_NAME"]}
+    values = {name: str(v) for name, v in ct.SAMPLE_VALUES.items()}
+    values["agency_name"] = current_app.config["AGENCY_NAME"]
     for name, (moment, with_time) in SAMPLE_MOMENTS.items():
         values[name] = fmt_date(moment, SAMPLE_ZONE, with_time)
     values["stage_label"] = labels.stage_for_candidates(Stage.CLIENT_REVIEW)
     if client is not None:
         values["client_name"] = client.name
     return values
+
+
+def field_examples(client: Client | None, language: str) -> dict[str, str]:
+    """Each merge field's sample value as an email in `language` would hold it (the editor's
+    field list): its dates in that language's words."""
+    with force_locale(language):
+        return sample_values(client)
 
 
 def preview(kind: str, draft: ct.Draft, client: Client | None, language: str = "en") -> dict:

@@ -49,6 +49,8 @@ PART_LABELS = {
 class MergeField:
     name: str
     description: str
+    # Words are marked (the editor shows them in the page's language); a date's example is
+    # "" here and written when shown (message_templates.services.SAMPLE_MOMENTS).
     example: str
     # A field holding a code, for conditions only ({% if reason == "budget_cut" %}): the
     # codes it can hold and their words, shown to whoever writes the condition.
@@ -58,31 +60,32 @@ class MergeField:
 MERGE_FIELDS: tuple[MergeField, ...] = (
     MergeField("first_name", _l("The candidate's first name"), "Priya"),
     MergeField("candidate_name", _l("The candidate's full name"), "Priya Sharma"),
-    MergeField("position_title", _l("The position's title"), "Senior Data Engineer"),
+    MergeField("position_title", _l("The position's title"), _l("Senior Data Engineer")),
     MergeField("client_name", _l("The client's name"), "Northwind Logistics"),
     MergeField("agency_name", _l("Our agency's name"), "Closeloop Staffing"),
     MergeField("recruiter_name", _l("The recruiter who owns the position"), "Sam Carter"),
     MergeField("recruiter_email", _l("The recruiter's email address"), "sam@agency.example"),
     MergeField("recruiter_phone", _l("The recruiter's phone number"), "+44 20 7946 0000"),
-    MergeField("stage_label", _l("Where the application stands"), "being reviewed by the client"),
-    MergeField("interview_at", _l("Interview date and time, in their time zone"),
-               "Tuesday 1 December 2026 at 14:00 (GMT)"),
-    MergeField("interviewers", _l("Who will interview them"), "Dana Lee and Omar Haddad"),
+    MergeField("stage_label", _l("Where the application stands"),
+               _l("being reviewed by the client")),
+    MergeField("interview_at", _l("Interview date and time, in their time zone"), ""),
+    MergeField("interviewers", _l("Who will interview them"), _l("Dana Lee and Omar Haddad")),
     MergeField("client_contact", _l("Their contact at the client on the day"), "Dana Lee"),
-    MergeField("next_step", _l("The next step the recruiter wrote"), "A short technical exercise."),
-    MergeField("promised_date", _l("The date the client promised a decision by"),
-               "Friday 4 December 2026"),
+    MergeField("next_step", _l("The next step the recruiter wrote"),
+               _l("A short technical exercise.")),
+    MergeField("promised_date", _l("The date the client promised a decision by"), ""),
     MergeField("new_expected_date", _l("The new expected date (role on hold, still deciding)"),
-               "Monday 14 December 2026"),
-    MergeField("expected_date", _l("When we expect the next news"), "Friday 4 December 2026"),
+               ""),
+    MergeField("expected_date", _l("When we expect the next news"), ""),
     MergeField("expected_what", _l("What we expect then: interview, decision or update"),
                "decision"),
     MergeField("reason", _l("Why it ended, to test in a condition"), "budget_cut",
                codes=labels.REASONS),
-    MergeField("link_expires", _l("The date their status link stops working"),
-               "Friday 25 December 2026"),
+    MergeField("link_expires", _l("The date their status link stops working"), ""),
 )  # fmt: skip
 FIELD_NAMES = tuple(f.name for f in MERGE_FIELDS)
+# What a check renders with; the editor's sample candidate (message_templates.services)
+# adds the dates, written in the language being previewed.
 SAMPLE_VALUES = {f.name: f.example for f in MERGE_FIELDS}
 ALLOWED_FILTERS = ("upper", "lower", "title", "capitalize", "trim")
 
@@ -213,7 +216,7 @@ def validate(draft: Draft) -> None:
     if errors:
         raise TemplateInvalid(errors)
     try:
-        render_draft(draft, SAMPLE_VALUES)
+        render_draft(draft, {name: str(v) for name, v in SAMPLE_VALUES.items()})
     except Exception as exc:  # noqa: BLE001 - the sandbox's refusal, reported to the editor
         problem = _("The template cannot be rendered: %(problem)s", problem=exc)
         raise TemplateInvalid({"subject": [problem]}) from exc

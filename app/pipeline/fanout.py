@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
-from app import clock
+from app import clock, dates
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -331,5 +331,5 @@ def clock_time(moment: datetime | None, tz_name: str | None) -> str:
         return "–"
     local = moment.astimezone(candidate_zone(tz_name))
     today = clock.now().astimezone(local.tzinfo).date()
-    day = "" if local.date() == today else f"{local:%a} {local.day} {local:%b} "
-    return f"{day}{local:%H:%M}"
+    form = "clock" if local.date() == today else "weekday_day_month_minute"
+    return dates.moment(local, form, local.tzinfo)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from app import clock, languages
+from app import clock, dates, languages
 from app.extensions import db
 from app.models import Application, Notification, Stage, User
 from app.notifications import custom_templates, outbox
@@ -249,8 +249,8 @@ def leave_words(moment: datetime, tz_name: str | None) -> str:
     local = moment.astimezone(candidate_zone(tz_name))
     return _(
         "%(day)s at %(time)s (%(zone)s, their time)",
-        day=" ".join((local.strftime("%a"), str(local.day), local.strftime("%b"))),
-        time=local.strftime("%H:%M"),
+        day=dates.moment(local, "weekday_day_month", local.tzinfo),
+        time=dates.moment(local, "clock", local.tzinfo),
         zone=local.tzname(),
     )
 

@@ -12,6 +12,8 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
+from app import dates
+
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 DASHES = (None, "8,4", "2,4", "12,4,2,4", "4,2", "1,1")
@@ -127,4 +129,4 @@ def y_ticks(values: list[float], scale: str = "count") -> tuple[list[float], int
 
 
 def day_labels(days: list[date]) -> list[str]:
-    return [d.strftime("%d %b") for d in days]
+    return [dates.moment(d, "day_month") for d in days]

@@ -22,7 +22,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 
-from app import access, audit, clock, labels
+from app import access, audit, clock, dates, labels
 from app.auth.decorators import role_required
 from app.auth.routes import safe_next_url
 from app.extensions import db
@@ -333,7 +333,7 @@ def sla():
     )
     saved_promises = snapshots.promises_kept(weeks, now)
     promises = saved_promises.value if saved_promises else dashboards.promises_kept(weeks, now)
-    week_labels = [w.strftime("%d %b") for w, _ in report.weeks]
+    week_labels = [dates.moment(w, "day_month") for w, _ in report.weeks]
     latency_chart = _line_chart(
         _("Decision → notification time per week (hours)"),
         week_labels,
