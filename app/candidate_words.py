@@ -6,8 +6,12 @@ the `staff` catalog (babel-staff.cfg) and stay English.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel.speaklater import LazyString
+
 from app.models import Stage
 from app.template_gettext import lazy_gettext as _l
+from app.template_gettext import lazy_ngettext
 
 # Where an application stands, as the candidate reads it in an email ("Your application
 # is being reviewed by the client").
@@ -22,4 +26,38 @@ STAGES_FOR_CANDIDATES: dict[str, str] = {
     Stage.REJECTED: _l("closed"),
     Stage.WITHDRAWN: _l("withdrawn"),
     Stage.POSITION_CLOSED: _l("closed because the role closed"),
+}
+
+
+# -- form messages a candidate can meet (the status page's "email me a new link") -----------
+# The validators every form shares (app/validators.py) take their words from here, so they
+# read in the candidate's language there and stay one sentence everywhere else.
+
+
+def too_long(limit: int) -> LazyString:
+    """A field's length limit (validators.fits)."""
+    return lazy_ngettext(
+        "Keep it to %(num)s character or fewer.",
+        "Keep it to %(num)s characters or fewer.",
+        limit,
+        num=format(limit, ","),
+    )
+
+
+def invalid_email(problem: str) -> str:
+    """An address refused, with what is wrong with it (EMAIL_PROBLEMS)."""
+    return _("Enter a valid email address (%(problem)s).", problem=problem)
+
+
+# What is wrong with an address, in our words: email_validator explains in English only
+# (validators.email_problem picks one).
+EMAIL_PROBLEMS: dict[str, str] = {
+    "no_at": _l("an email address needs an @ sign, as in name@example.com"),
+    "nothing_before": _l("something must come before the @ sign"),
+    "nothing_after": _l("a domain such as example.com must come after the @ sign"),
+    "too_long": _l("it is longer than an email address can be"),
+    "space": _l("an email address cannot contain spaces"),
+    "before": _l("the part before the @ sign has a character an email address cannot have"),
+    "after": _l("the part after the @ sign is not a domain such as example.com"),
+    "other": _l("it is not written like name@example.com"),
 }

@@ -10,13 +10,19 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from wtforms.validators import Length, ValidationError
 
-from app import clock, dates
+from app import candidate_words, clock, dates
 from app.orm import max_length
-from app.template_gettext import lazy_ngettext
 
 
 class InvalidEmail(ValueError):
-    """Not an email address; the message says why, in words."""
+    """Not an email address; the message says why, in our words (`code`: EMAIL_PROBLEMS)."""
+
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(code)
+
+    def __str__(self) -> str:
+        return str(candidate_words.EMAIL_PROBLEMS[self.code])
 
 
 def normalize_email(value: str) -> str:
@@ -24,12 +30,32 @@ def normalize_email(value: str) -> str:
     staff's candidate form, the public "email me a new link" form, the CSV import and
     `flask users create` accept exactly the same addresses. No DNS lookups (no network, and
     slow); the reserved .test domain is allowed (demo and test data use it)."""
+    value = value.strip()
     try:
-        return validate_email(
-            value.strip(), check_deliverability=False, test_environment=True
-        ).normalized
+        return validate_email(value, check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc).rstrip(".")) from None
+        raise InvalidEmail(email_problem(value, str(exc))) from None
+
+
+def email_problem(value: str, reason: str) -> str:
+    """Which of EMAIL_PROBLEMS a refused address has: from its shape first, then from
+    email_validator's (English) reason; anything unrecognised is the general one."""
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return "no_at"
+    if not local:
+        return "nothing_before"
+    if not domain:
+        return "nothing_after"
+    if len(value) > 254 or "too long" in reason:
+        return "too_long"
+    if " " in value:
+        return "space"
+    if "after the @-sign" in reason:
+        return "after"
+    if "before the @-sign" in reason:
+        return "before"
+    return "other"
 
 
 def valid_email(form, field) -> None:
@@ -40,21 +66,14 @@ def valid_email(form, field) -> None:
     try:
         normalize_email(field.data)
     except InvalidEmail as exc:
-        raise ValidationError(
-            _("Enter a valid email address (%(problem)s).", problem=exc)
-        ) from None
+        raise ValidationError(candidate_words.invalid_email(str(exc))) from None
 
 
 def fits(attribute, message: str | None = None) -> Length:
     """At most as many characters as the model attribute's column holds."""
     limit = max_length(attribute)
     if message is None:
-        message = lazy_ngettext(
-            "Keep it to %(num)s character or fewer.",
-            "Keep it to %(num)s characters or fewer.",
-            limit,
-            num=format(limit, ","),
-        )
+        message = candidate_words.too_long(limit)
     return Length(max=limit, message=message)
 
 

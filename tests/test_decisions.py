@@ -99,6 +99,9 @@ def test_one_email_a_business_day_before_lists_everyone_waiting(db, hiring, froz
     (message,) = _staff_mail(db, chase.REQUEST)
     assert message.to_email == "hannah@client.test"
     assert "Dear Hannah Hiring" in message.body_text
+    # Dates on the agency's calendar, in its language (English: the house style).
+    assert "promised by Thursday 19 November:" in message.body_text
+    assert "Anna Waits (interviewed 17 Nov), decision promised by 19 Nov" in message.body_text
     assert "Anna Waits" in message.body_text and "Ben Waits" in message.body_text
     url = re.search(r"http\S+/decide/\S+", message.body_text).group(0)
     assert links.read(url.rsplit("/", 1)[1]).id == hiring["position"].id
@@ -107,6 +110,18 @@ def test_one_email_a_business_day_before_lists_everyone_waiting(db, hiring, froz
         sa.select(MailboxMessage).where(MailboxMessage.to_email == message.to_email)
     )
     assert mail is not None and "Anna Waits" in mail.body_text
+
+
+@pytest.mark.app_config(AGENCY_LANGUAGE="de", AGENCY_TIMEZONE="Europe/Berlin")
+def test_the_decision_email_writes_its_dates_in_the_agencys_language_and_zone(db, hiring, frozen):
+    frozen.current = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)
+    assert chase.sweep()["written"] == 1
+    (message,) = _staff_mail(db, chase.REQUEST)
+    # 17:00 UTC is 18:00 in Berlin: still Thursday the 19th, in German words and order.
+    assert "Donnerstag, 19. November" in message.body_text
+    assert "19. Nov." in message.body_text and "17. Nov." in message.body_text
+    assert "Donnerstag, 19. November" in message.body_html
+    assert "Thursday" not in message.body_text and "Nov)" not in message.body_text
 
 
 def test_the_decision_page_needs_a_valid_link(db, web, hiring):
