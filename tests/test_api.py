@@ -171,6 +171,47 @@ def test_errors_are_problem_json(api):
     _problem(nul, 400)
 
 
+def test_each_problem_has_a_stable_code_and_english_words_whatever_the_language(api, client):
+    """The API is a machine contract: `code` is what a client maps; `title` and `detail`
+    stay English even when the caller's language is German (Accept-Language ignored)."""
+    german = {"Accept-Language": "de"}
+    cases = [
+        (Web(client).get("/api/v1/clients", headers=german), 401, "token_missing"),
+        (api.get("/api/v1/clients/2000000000", headers=german), 404, "not_found"),
+        (api.get("/api/v1/clients?cursor=zzz", headers=german), 422, "invalid_cursor"),
+        (api.post("/api/v1/clients", json={"name": "A", "colour": "red"}), 422, "invalid"),
+        (api.open("DELETE", "/api/v1/clients"), 405, "method_not_allowed"),
+    ]
+    for response, status, code in cases:
+        body = _problem(response, status)
+        assert body["code"] == code, body
+        assert body["detail"].isascii() and "nicht" not in body["detail"], body
+    created = api.post("/api/v1/candidates", json={"name": "Ann", "email": "ann@x.test"})
+    assert created.status_code == 201, created.get_json()
+    again = api.post(
+        "/api/v1/candidates", json={"name": "Ann B", "email": "ann@x.test"}, headers=german
+    )
+    body = _problem(again, 409)
+    assert body["code"] == "duplicate_email" and "already" in body["detail"]
+
+
+def test_every_problem_code_is_documented_in_the_openapi_document(client):
+    import re
+    from pathlib import Path
+
+    from app.api.problems import CODES
+
+    used = {
+        code
+        for path in Path("app/api").glob("*.py")
+        for code in re.findall(r'code="(\w+)"', path.read_text())
+    }
+    assert used and used <= set(CODES), used - set(CODES)
+    problem = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Problem"]
+    assert "code" in problem["required"]
+    assert all(f"`{code}`" in problem["properties"]["code"]["description"] for code in CODES)
+
+
 def test_a_server_error_is_problem_json(make_app, team):
     app = make_app(fresh=True, PROPAGATE_EXCEPTIONS=False)
 
@@ -439,6 +480,7 @@ def test_openapi_document_and_docs_page_need_no_token_and_no_cdn(client):
     assert any(p["name"] == "Idempotency-Key" for p in move["parameters"])
     page = client.get("/api/docs").get_data(as_text=True)
     assert "js/api_docs.js" in page and "openapi.json" in page
+    assert "in English by design" in page and "stable code" in page
     assert "http" not in page.split("<body>")[1].replace("http-equiv", "")
 
 

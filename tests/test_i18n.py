@@ -90,16 +90,25 @@ def test_every_kind_renders_in_every_language_with_nothing_left_untranslated(db,
                 assert words not in email.text, (kind, words)
 
 
+def _entries(catalog) -> dict:
+    """msgid -> msgstr; a plural's are tuples (read_po gives tuples, read_mo lists)."""
+
+    def key(value):
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {key(m.id): key(m.string) for m in catalog if m.id}
+
+
 def test_the_catalogs_translate_every_marked_string_and_the_compiled_ones_match():
     template = _read(read_po, TRANSLATIONS / "messages.pot")
     wanted = {m.id for m in template if m.id}
     for lang in OTHER_LANGUAGES:
         po = _read(read_po, TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
-        got = {m.id: m.string for m in po if m.id}
+        got = _entries(po)
         untranslated = sorted(i for i in wanted if not got.get(i))
         assert not untranslated, f"{lang}: not translated (run make translations): {untranslated}"
         mo = _read(read_mo, TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo")
-        compiled = {m.id: m.string for m in mo if m.id}
+        compiled = _entries(mo)
         assert compiled == got, f"{lang}: messages.mo is older than messages.po (make translations)"
 
 

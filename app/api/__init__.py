@@ -5,7 +5,9 @@ models the document is built from; the views call the services the pages call.""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
+
+from app.languages import FALLBACK
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -18,6 +20,13 @@ def _token_only():
         return None
     authenticate()
     return None
+
+
+@bp.before_request
+def _english():
+    # A machine contract: the services' messages that reach `detail` are English whatever
+    # a staff member's or a browser's language (app/api/problems.py).
+    g.language = FALLBACK
 
 
 PUBLIC = {"api.openapi_json", "api.docs"}

@@ -123,6 +123,7 @@ def move_application(application_id: int, body: MoveIn):
             "Record the interview (POST …/interview): its message needs the date and the "
             "client's promised decision date.",
             errors=[field_error("to_stage", "Use the interview operation.")],
+            code="use_interview_operation",
         )
     try:
         services.move_stage(

@@ -20,7 +20,10 @@ def authenticate() -> None:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise ApiProblem(
-            401, "Send an API token: Authorization: Bearer <token>.", headers=CHALLENGE
+            401,
+            "Send an API token: Authorization: Bearer <token>.",
+            headers=CHALLENGE,
+            code="token_missing",
         )
     token = tokens.authenticate(raw.strip())
     if token is None:
@@ -31,6 +34,7 @@ def authenticate() -> None:
                 **CHALLENGE,
                 "WWW-Authenticate": CHALLENGE["WWW-Authenticate"] + ', error="invalid_token"',
             },
+            code="token_invalid",
         )
     limit = current_app.config["API_REQUESTS_PER_MINUTE"]
     verdict = ratelimit.hit("api", f"token:{token.id}", limit, WINDOW_SECONDS)

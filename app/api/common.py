@@ -36,6 +36,7 @@ def decode_cursor(cursor: str | None) -> int:
             422,
             "The cursor is not one this API gave out.",
             errors=[field_error("cursor", "Use the next_cursor of the previous page.")],
+            code="invalid_cursor",
         ) from None
     return value
 
@@ -86,9 +87,9 @@ def refused(exc: Refused) -> ApiProblem:
     return ApiProblem(422, str(exc), errors=[field_error(exc.field, str(exc))])
 
 
-def conflict(exc: PipelineError, field: str | None = None) -> ApiProblem:
+def conflict(exc: PipelineError, field: str | None = None, code: str = "conflict") -> ApiProblem:
     """A change the record's state does not allow now (already at that stage, position not
     open, too late to undo): 409, in the pages' words."""
     db.session.rollback()
     errors = [field_error(field, str(exc))] if field else None
-    return ApiProblem(409, str(exc), errors=errors)
+    return ApiProblem(409, str(exc), errors=errors, code=code)

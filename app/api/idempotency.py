@@ -51,6 +51,7 @@ def _checked_key() -> str | None:
             400,
             f"{HEADER} must be 1 to {MAX_KEY} printable characters.",
             errors=[field_error(HEADER, "Not a usable key.")],
+            code="idempotency_key_invalid",
         )
     return key
 
@@ -113,7 +114,11 @@ def claim(user_id: int, key: str, print_: str) -> tuple[IdempotencyKey, bool]:
         )
     )
     if existing is None:  # expired and removed by another request in between
-        raise ApiProblem(409, "This Idempotency-Key is being used by another request; retry.")
+        raise ApiProblem(
+            409,
+            "This Idempotency-Key is being used by another request; retry.",
+            code="idempotency_key_busy",
+        )
     return existing, False
 
 
@@ -124,12 +129,14 @@ def _replay(record: IdempotencyKey, print_: str) -> Response:
             "This Idempotency-Key was used with a different request. Use a new key for a "
             "new request.",
             errors=[field_error(HEADER, "Used before with another method, path or body.")],
+            code="idempotency_key_reused",
         )
     if record.status is None:
         raise ApiProblem(
             409,
             "A request with this Idempotency-Key is still being handled; retry shortly.",
             headers={"Retry-After": "1"},
+            code="idempotency_key_busy",
         )
     response = Response(record.body or "", status=record.status)
     for name, value in (record.headers or {}).items():

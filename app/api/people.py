@@ -44,7 +44,7 @@ def _out(candidate: Candidate) -> CandidateOut:
 
 def _duplicate(exc: DuplicateEmail) -> ApiProblem:
     message = duplicate_message(user(), exc.existing)
-    problem = conflict(exc)
+    problem = conflict(exc, code="duplicate_email")
     problem.detail, problem.errors = message, [field_error("email", message)]
     return problem
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from app import clock, languages
+from app.api.problems import CODES
 from app.candidates.forms import known_zones
 from app.models import (
     Application,
@@ -122,13 +123,20 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+_CODES_TEXT = "Stable and snake_case: map it to your own words. " + "; ".join(
+    f"`{code}`: {meaning}" for code, meaning in CODES.items()
+)
+
+
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details. `title` and `detail` are English on purpose, for the
+    developer reading a log (Accept-Language is not negotiated); map `code`."""
 
     type: str
     title: str
     status: int
     detail: str
+    code: Annotated[str, Field(description=_CODES_TEXT)]
     errors: list[FieldError] | None = None
 
 

@@ -62,7 +62,7 @@ def _parse_body(model: type[BaseModel]):
         raise ApiProblem(415, "Send the body as application/json.")
     data = request.get_json(silent=True)
     if data is None:
-        raise ApiProblem(400, "The body is not valid JSON.")
+        raise ApiProblem(400, "The body is not valid JSON.", code="invalid_json")
     if not isinstance(data, dict):
         raise ApiProblem(
             422,
@@ -222,8 +222,11 @@ def document(server_url: str = "/") -> dict:
             "description": (
                 "Drive Closeloop from an ATS. Authenticate with `Authorization: Bearer <token>` "
                 "(a token from your profile's API tokens page or `flask users token EMAIL`). "
-                "Errors are RFC 9457 problem details. Every POST and PATCH takes an "
-                "`Idempotency-Key`."
+                "Errors are RFC 9457 problem details. Their `title` and `detail` are English "
+                "by design, whatever Accept-Language says: this is a machine contract, and "
+                "they are written for the developer reading a log and may be reworded. Map "
+                "the stable `code` instead (listed under the Problem schema; codes are only "
+                "ever added). Every POST and PATCH takes an `Idempotency-Key`."
             ),
         },
         "servers": [{"url": server_url}],
