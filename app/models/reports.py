@@ -63,6 +63,10 @@ class OverdueItem(db.Model):
     message_kind: Mapped[str | None] = mapped_column(sa.String(40))
     message_state: Mapped[str | None] = mapped_column(sa.String(20))
     note: Mapped[str | None] = mapped_column(sa.String(300))
+    # note in the reader's language: its code and arguments in app/stored_words.py
+    # (None: note is someone's own words, or was written before the codes).
+    note_code: Mapped[str | None] = mapped_column(sa.String(40))
+    note_args: Mapped[dict | None] = mapped_column(sa.JSON)
     candidate_id: Mapped[int]
     position_id: Mapped[int]
     owner_id: Mapped[int]
