@@ -25,6 +25,7 @@ from flask import has_app_context
 from flask_babel import force_locale, format_date
 
 from app import labels
+from app.template_gettext import english
 from app.template_gettext import fast_gettext as _
 
 ENGLISH = "en"  # the msgids' language
@@ -82,6 +83,7 @@ WORDS: dict[str, str] = {
     ),
     "error.sending_paused": N_("sending paused: %(reason)s"),
     "error.worker_stopped": N_("worker stopped while sending; sending again"),
+    "error.staff_worker_stopped": N_("worker stopped while sending"),
     "error.rejected": N_("SendGrid rejected the message: %(reason)s"),
     "error.deferred": N_("deferred: %(reason)s"),
     "error.bounced": N_("bounce: %(reason)s"),
@@ -96,6 +98,9 @@ WORDS: dict[str, str] = {
     "action.language_by_staff": N_("language %(language)s (changed by staff)"),
     # Audit log details (audit_log.detail) that are sentences of ours
     "audit.password_by_self": N_("by themselves, with their current password"),
+    "audit.role": N_("role: %(role)s"),
+    "audit.token": N_("token %(id)s (%(token_name)s)"),
+    "audit.subject": N_("subject: %(subject)s"),
     "audit.erased": N_(
         "%(withdrawn)s application(s) withdrawn, %(settled)s owed message(s) settled"
     ),
@@ -131,6 +136,7 @@ ARGS: dict[str, Callable[[Any], str]] = {
     "kind": labels.kind_phrase,
     "task_kind": labels.task_kind,
     "kind_label": labels.kind,
+    "role": labels.role,
     "date": _date,
     "news": lambda v: labels.phone_news(*v),
     "name": lambda v: v or _("the candidate"),
@@ -179,11 +185,13 @@ def say(code: str | None, args: Mapping[str, Any] | None, english: str | None = 
 
 
 def in_english(said: Said) -> str:
-    """The English column's text, whatever locale the writer's request is in."""
-    if not has_app_context():
-        return _render(said.code, said.args, None)
-    with force_locale(ENGLISH):
-        return _render(said.code, said.args, None)
+    """The English column's text, whatever locale the writer's request is in (a candidate's
+    status page in German opens a task) and whatever catalog is loaded."""
+    with english():
+        if not has_app_context():
+            return _render(said.code, said.args, None)
+        with force_locale(ENGLISH):  # dates in English too
+            return _render(said.code, said.args, None)
 
 
 def columns(field: str, value: Said | str | None, limit: int | None = None) -> dict[str, Any]:

@@ -148,6 +148,9 @@ class StaffMessage(db.Model):
     job_id: Mapped[str | None] = mapped_column(sa.String(120))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(200))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # last_error in the reader's language: its code and arguments in app/stored_words.py.
+    last_error_code: Mapped[str | None] = mapped_column(sa.String(40))
+    last_error_args: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]

@@ -88,7 +88,7 @@ def create_user(
     db.session.add(user)
     try:
         db.session.flush()  # the id, for the audit entry
-        audit.record(actor, "user.created", user, f"role: {role}")
+        audit.record(actor, "user.created", user, words("audit.role", role=role))
         db.session.commit()
     except sa.exc.IntegrityError:  # created by someone else in the meantime
         db.session.rollback()

@@ -22,6 +22,7 @@ FIELDS = {
     "tasks": ("title", "detail"),
     "notifications": ("last_error",),
     "alerts": ("message",),
+    "staff_messages": ("last_error",),
     "overdue_items": ("note",),
     "webhook_endpoints": ("disabled_reason",),
     "candidate_actions": ("detail",),
