@@ -136,7 +136,7 @@ ARGS: dict[str, Callable[[Any], str]] = {
     "kind": labels.kind_phrase,
     "task_kind": labels.task_kind,
     "kind_label": labels.kind,
-    "role": labels.role,
+    "role": lambda v: labels.phrase(labels.role(v)),  # "role: recruiter", as before
     "date": _date,
     "news": lambda v: labels.phone_news(*v),
     "name": lambda v: v or _("the candidate"),

@@ -66,7 +66,7 @@ class OverdueItem(db.Model):
     # note in the reader's language: its code and arguments in app/stored_words.py
     # (None: note is someone's own words, or was written before the codes).
     note_code: Mapped[str | None] = mapped_column(sa.String(40))
-    note_args: Mapped[dict | None] = mapped_column(sa.JSON)
+    note_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     candidate_id: Mapped[int]
     position_id: Mapped[int]
     owner_id: Mapped[int]
@@ -150,7 +150,7 @@ class StaffMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     # last_error in the reader's language: its code and arguments in app/stored_words.py.
     last_error_code: Mapped[str | None] = mapped_column(sa.String(40))
-    last_error_args: Mapped[dict | None] = mapped_column(sa.JSON)
+    last_error_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
