@@ -28,6 +28,7 @@ from app.models import (
     Stage,
 )
 from app.models.people import CANDIDATE_ACTIONS
+from app.template_gettext import fast_gettext
 from app.template_gettext import lazy_gettext as _l
 
 STAGES: dict[str, str] = {
@@ -300,6 +301,11 @@ def phone_news(kind: str, client: str, title: str) -> str:
     """What to tell a candidate without email about a message of this kind."""
     template = str(PHONE_NEWS.get(kind) or _l("there is news about %(title)s"))
     return template % {"client": client, "title": title}
+
+
+def position_at(title: str | None, client: str | None) -> str:
+    """ "Welder at Acme Ltd": a position named with its client, in the reader's language."""
+    return fast_gettext("%(title)s at %(client)s", title=title or "", client=client or "")
 
 
 def phrase(label: str) -> str:

@@ -30,7 +30,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from app import clock, stored_words
+from app import clock, labels, stored_words
 from app.access import sees_everything
 from app.candidates.services import UNDELIVERABLE_TASKS
 from app.decisions.services import TASK_KIND as DECISION_TASK
@@ -312,7 +312,7 @@ def _owed_rows(query: sa.Select, params: dict) -> tuple[list[Row], int, int]:
         ).all()
     )
     about = {
-        pid: f"{title} at {client}"
+        pid: labels.position_at(title, client)
         for pid, title, client in db.session.execute(
             sa.select(Position.id, Position.title, Client.name)
             .join(Client, Client.id == Position.client_id)
@@ -378,7 +378,7 @@ def _task_rows(query: sa.Select, now: datetime) -> tuple[list[Row], int, int]:
             c.name,
             t.application_id,
             pid,
-            f"{title} at {client}" if title else None,
+            labels.position_at(title, client) if title else None,
             t.created_at,
             t.kind,
             stored_words.said(t, "detail"),
