@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     from app import (
         languages,
         models,  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+        stored_words,
         template_gettext,
     )
     from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
@@ -96,6 +97,7 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories="translations;translations",
     )
     template_gettext.install(app.jinja_env)
+    stored_words.install(app.jinja_env)
     with app.app_context():
         configure_sqlite(db.engine)
 

@@ -28,6 +28,7 @@ from app.models import (
     Stage,
 )
 from app.models.people import CANDIDATE_ACTIONS
+from app.template_gettext import fast_gettext
 from app.template_gettext import lazy_gettext as _l
 
 STAGES: dict[str, str] = {
@@ -223,6 +224,22 @@ TABLES: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
 }
 
 
+# What to say on the phone when a candidate has no email address.
+PHONE_NEWS: dict[str, str] = {
+    "submitted": _l("their profile has gone to %(client)s for %(title)s"),
+    "client_review": _l("%(client)s is reviewing their profile for %(title)s"),
+    "interview_scheduled": _l("an interview for %(title)s is being arranged"),
+    "after_interview": _l("we are waiting for %(client)s's decision on %(title)s"),
+    "offer": _l("an offer for %(title)s is on its way"),
+    "not_selected_agency": _l("we will not be putting them forward for %(title)s"),
+    "not_selected_client": _l("%(client)s has decided not to go ahead with them for %(title)s"),
+    "position_on_hold": _l("%(title)s at %(client)s is on hold for now"),
+    "position_reopened": _l("%(title)s at %(client)s is open again"),
+    "position_cancelled": _l("%(client)s has cancelled %(title)s"),
+    "position_filled": _l("%(title)s at %(client)s has been filled"),
+}
+
+
 def _words(code: str) -> str:
     """A code nobody has named yet, as words rather than as a code."""
     text = str(code).replace("_", " ").strip()
@@ -278,6 +295,17 @@ def preferred_channel(code: str | None) -> str:
 def kind_phrase(code: str | None) -> str:
     """A message kind for the middle of a sentence: "the owed rejection email (…)"."""
     return phrase(kind(code))
+
+
+def phone_news(kind: str, client: str, title: str) -> str:
+    """What to tell a candidate without email about a message of this kind."""
+    template = str(PHONE_NEWS.get(kind) or _l("there is news about %(title)s"))
+    return template % {"client": client, "title": title}
+
+
+def position_at(title: str | None, client: str | None) -> str:
+    """ "Welder at Acme Ltd": a position named with its client, in the reader's language."""
+    return fast_gettext("%(title)s at %(client)s", title=title or "", client=client or "")
 
 
 def phrase(label: str) -> str:

@@ -13,6 +13,10 @@ as it was, so templates read exactly as before.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
 from flask.globals import _cv_app
 from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
@@ -20,6 +24,19 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 _SLOT = "_closeloop_catalog"
+# Set while the English of a stored text is written (app/stored_words.py): the msgids as
+# they are, whatever the request's locale or catalog.
+_ENGLISH: ContextVar[bool] = ContextVar("closeloop_english", default=False)
+
+
+@contextlib.contextmanager
+def english() -> Iterator[None]:
+    """`fast_gettext` and the lazy strings give their msgids (English) inside."""
+    token = _ENGLISH.set(True)
+    try:
+        yield
+    finally:
+        _ENGLISH.reset(token)
 
 
 def translations():
@@ -62,7 +79,7 @@ def install(jinja_env) -> None:
 
 def fast_gettext(string: str, **variables) -> str:
     """`gettext` with the cached catalog lookup, for Python code called per row."""
-    text = translations().ugettext(string)
+    text = string if _ENGLISH.get() else translations().ugettext(string)
     return text if not variables else text % variables
 
 
@@ -76,6 +93,8 @@ def fast_ngettext(singular: str, plural: str, n: int, **variables) -> str:
     """`ngettext` with the cached catalog lookup; `%(num)s` is the count unless given
     (as a formatted number: num="1,000")."""
     variables.setdefault("num", n)
+    if _ENGLISH.get():
+        return (singular if n == 1 else plural) % variables
     return translations().ungettext(singular, plural, n) % variables
 
 

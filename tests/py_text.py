@@ -102,3 +102,76 @@ def exception_classes(sources: list[str], roots: set[str]) -> set[str]:
         if not more:
             return found
         found |= more
+
+
+# -- text written into the database for staff (app/stored_words.py) ------------------------
+
+# Columns holding our words for staff to read later: they store a code and its arguments.
+STORED_FIELDS = {"title", "detail", "last_error", "note", "disabled_reason"}
+# Calls whose keyword `<field>=` writes such a column (constructors, open_task, update values).
+STORED_WRITERS = {
+    "open_task", "Task", "values", "CandidateAction", "AuditEntry", "WebhookEndpoint",
+    "OverdueItem", "Alert", "Notification", "record", "record_alone",
+}  # fmt: skip
+# Functions taking the words to store by position (index) or as `reason=` / `message=`.
+STORED_ARGUMENTS = {
+    "fail": 1, "hold": 2, "_release": 2, "_reschedule": 2, "raise_alert": 2,
+    "record": 3, "record_alone": 3,
+}  # fmt: skip
+
+
+def _frozen(node: ast.expr) -> str | None:
+    """English, or words marked at write time (`_("…")` stores the writer's language)."""
+    if isinstance(node, ast.Call) and _name(node.func) in MARKERS and node.args:
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return f"{_name(node.func)}({first.value!r})"
+    if isinstance(node, ast.IfExp):
+        return _frozen(node.body) or _frozen(node.orelse)
+    return _english(node)
+
+
+def stored_english(source: str) -> list[tuple[int, str]]:
+    """(line, text) of English (or words marked when written) stored into a column staff
+    read later: `title=f"…"`, `n.last_error = "…"`, `fail(n, "…")`,
+    `sa.literal("…").label("note")`. A code from app/stored_words.py is what to store."""
+    found: list[tuple[int, str]] = []
+
+    def check(node: ast.expr, line: int) -> None:
+        text = _frozen(node)
+        if text:
+            found.append((line, text))
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            name = _name(node.func)
+            if name in STORED_WRITERS:
+                for k in node.keywords:
+                    if k.arg in STORED_FIELDS:
+                        check(k.value, node.lineno)
+            if name in STORED_ARGUMENTS:
+                at = STORED_ARGUMENTS[name]
+                if len(node.args) > at:
+                    check(node.args[at], node.lineno)
+                for k in node.keywords:
+                    if k.arg in ("reason", "message"):
+                        check(k.value, node.lineno)
+            if (
+                name == "label"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value in STORED_FIELDS
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call)
+                and node.func.value.args
+            ):
+                check(node.func.value.args[0], node.lineno)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                pairs = [(target, node.value)]
+                if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    pairs = list(zip(target.elts, node.value.elts, strict=False))
+                for t, value in pairs:
+                    if isinstance(t, ast.Attribute) and t.attr in STORED_FIELDS:
+                        check(value, node.lineno)
+    return sorted(found, key=lambda item: item[0])

@@ -20,6 +20,7 @@ from app import audit, clock
 from app.extensions import db
 from app.models import ApiToken, User
 from app.orm import max_length
+from app.stored_words import words
 
 PREFIX = "clk_"
 # last_used_at is written at most this often per token: not one UPDATE per request.
@@ -58,7 +59,9 @@ def create(user: User, name: str, *, actor: User | None) -> tuple[ApiToken, str]
     )
     db.session.add(token)
     db.session.flush()
-    audit.record(actor, "api_token.created", user, f"token {token.id} ({name})")
+    audit.record(
+        actor, "api_token.created", user, words("audit.token", id=token.id, token_name=name)
+    )
     db.session.commit()
     return token, raw
 
@@ -66,7 +69,12 @@ def create(user: User, name: str, *, actor: User | None) -> tuple[ApiToken, str]
 def revoke(token: ApiToken, *, actor: User | None) -> None:
     if token.revoked_at is None:
         token.revoked_at = clock.now()
-        audit.record(actor, "api_token.revoked", token.user, f"token {token.id} ({token.name})")
+        audit.record(
+            actor,
+            "api_token.revoked",
+            token.user,
+            words("audit.token", id=token.id, token_name=token.name),
+        )
     db.session.commit()
 
 

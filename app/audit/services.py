@@ -12,8 +12,10 @@ import getpass
 import sqlalchemy as sa
 from flask import has_request_context, request
 
+from app import stored_words
 from app.extensions import db
 from app.models import AuditEntry, User
+from app.stored_words import Said
 from app.template_gettext import lazy_gettext as _l
 
 # Every action the log knows, in words for the admins' page. Add new ones here (API tokens).
@@ -42,25 +44,26 @@ class AuditLogReadOnly(RuntimeError):
     """Something tried to change or remove an audit entry."""
 
 
-def record(actor: User | None, action: str, target, detail: str | None = None) -> AuditEntry:
+def record(actor: User | None, action: str, target, detail: Said | str | None = None) -> AuditEntry:
     """Add an entry for `actor` (None: the command line) doing `action` to `target` (a
-    model instance, named by its id, or a short text)."""
+    model instance, named by its id, or a short text). `detail`: data (a before → after, the
+    actor's own words) or, for a sentence of ours, stored words (app/stored_words.py)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; add it to audit.ACTIONS")
-    if detail and len(detail) > _MAX_DETAIL:
+    if isinstance(detail, str) and len(detail) > _MAX_DETAIL:
         detail = detail[: _MAX_DETAIL - 1] + "…"
     entry = AuditEntry(
         actor_id=actor.id if actor is not None else None,
         action=action,
         target=describe(target)[:200],
-        detail=detail or None,
+        **stored_words.columns("detail", detail or None, limit=_MAX_DETAIL),
         origin=_origin()[:100],
     )
     db.session.add(entry)
     return entry
 
 
-def record_alone(actor: User | None, action: str, target, detail: str | None = None) -> None:
+def record_alone(actor: User | None, action: str, target, detail: Said | str | None = None) -> None:
     """Record an action whose only write is its entry (an export streamed after this), and
     commit it before the action starts."""
     record(actor, action, target, detail)

@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import access, clock, languages
+from app import access, clock, labels, languages
 from app.access import can_see_candidate, candidate_or_404, position_or_404
 from app.candidates import bp, queries, services
 from app.candidates.forms import AddToPositionForm, CandidateForm, ContactForm, as_choices
@@ -119,7 +119,9 @@ def _render_profile(candidate, *, contact_form=None, add_form=None, status=200):
         candidate=candidate,
         applications=applications,
         settle_groups=groups,
-        settle_titles={a.id: f"{a.position_title} at {a.client_name}" for a in applications},
+        settle_titles={
+            a.id: labels.position_at(a.position_title, a.client_name) for a in applications
+        },
         entries=timeline(candidate),
         openable=_openable(applications),
         contact_form=contact_form,
@@ -138,7 +140,7 @@ def _contact_choices(form: ContactForm, applications) -> None:
     form.application_id.choices = as_choices(
         [(0, _("The candidate in general"))]
         + [
-            (a.id, f"{a.position_title} at {a.client_name}")
+            (a.id, labels.position_at(a.position_title, a.client_name))
             for a in applications
             if a.id in openable
         ]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from app import clock, labels
+from app import clock, labels, stored_words
 from app.access import can_see_candidate
 from app.extensions import db
 from app.models import (
@@ -28,6 +28,7 @@ from app.notifications import outbox
 from app.notifications.invariant import undelivered_without_contact
 from app.pipeline import services as pipeline
 from app.pipeline.services import PipelineError
+from app.stored_words import words
 from app.template_gettext import and_list
 
 UNDELIVERABLE_TASKS = ("undeliverable", "send_failed")
@@ -115,7 +116,9 @@ def _record_preference(candidate: Candidate, actor: User, enabled: bool, now: da
             candidate_id=candidate.id,
             action="preferences_changed",
             actor_id=actor.id,
-            detail=f"optional updates {'on' if enabled else 'off'} (changed by staff)",
+            **stored_words.columns(
+                "detail", words(f"action.updates_{'on' if enabled else 'off'}_by_staff")
+            ),
             created_at=now,
         )
     )
@@ -127,7 +130,9 @@ def _record_language(candidate: Candidate, actor: User, language: str | None, no
             candidate_id=candidate.id,
             action="language_changed",
             actor_id=actor.id,
-            detail=f"language {language or 'agency default'} (changed by staff)",
+            **stored_words.columns(
+                "detail", words("action.language_by_staff", language=language or None)
+            ),
             created_at=now,
         )
     )
@@ -264,7 +269,8 @@ def _resend(n: Notification | None, task: Task, now: datetime) -> Notification |
         return None
     if n.state == NState.FAILED:
         # Same row again, as `flask notifications retry-failed` does: it never left.
-        n.state, n.failed_at, n.last_error, n.error_kind = NState.PENDING.value, None, None, None
+        n.state, n.failed_at, n.error_kind = NState.PENDING.value, None, None
+        stored_words.put(n, "last_error", None)
         n.to_email = db.session.get(Candidate, n.candidate_id).email
         outbox.expedite(n, now)
         return n

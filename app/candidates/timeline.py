@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app import labels
 from app.extensions import db
 from app.models import (
     Application,
@@ -72,7 +73,7 @@ def _applications(candidate_id: int) -> dict[int, str]:
         .join(Client, Client.id == Position.client_id)
         .where(Application.candidate_id == candidate_id)
     ).all()
-    return {aid: f"{title} at {client}" for aid, title, client in rows}
+    return {aid: labels.position_at(title, client) for aid, title, client in rows}
 
 
 def _user_names() -> dict[int, str]:

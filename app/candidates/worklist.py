@@ -30,7 +30,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from app import clock
+from app import clock, labels, stored_words
 from app.access import sees_everything
 from app.candidates.services import UNDELIVERABLE_TASKS
 from app.decisions.services import TASK_KIND as DECISION_TASK
@@ -288,6 +288,8 @@ def _build_owed(scoped: bool) -> sa.Select:
             overdue.c.since,
             overdue.c.reason,
             overdue.c.note,
+            overdue.c.note_code,
+            overdue.c.note_args,
             overdue.c.notification_id,
         )
         .join(Application, Application.id == overdue.c.application_id)
@@ -310,7 +312,7 @@ def _owed_rows(query: sa.Select, params: dict) -> tuple[list[Row], int, int]:
         ).all()
     )
     about = {
-        pid: f"{title} at {client}"
+        pid: labels.position_at(title, client)
         for pid, title, client in db.session.execute(
             sa.select(Position.id, Position.title, Client.name)
             .join(Client, Client.id == Position.client_id)
@@ -330,7 +332,7 @@ def _owed_rows(query: sa.Select, params: dict) -> tuple[list[Row], int, int]:
             about.get(r.position_id),
             r.since,
             r.reason,
-            r.note,
+            stored_words.say(r.note_code, r.note_args, r.note),
             notification=messages.get(r.notification_id),
         )
         for r in found
@@ -376,10 +378,10 @@ def _task_rows(query: sa.Select, now: datetime) -> tuple[list[Row], int, int]:
             c.name,
             t.application_id,
             pid,
-            f"{title} at {client}" if title else None,
+            labels.position_at(title, client) if title else None,
             t.created_at,
             t.kind,
-            t.detail,
+            stored_words.said(t, "detail"),
             task=t,
             notification=n,
             candidate_email=c.email,

@@ -36,6 +36,7 @@ from app.notifications import outbox
 from app.pipeline import promised_dates
 from app.pipeline.preview import Preview, preview_move
 from app.pipeline.services import PipelineError, plan_move
+from app.stored_words import words
 
 TASK_KIND = "client_decision"
 MAX_MORE_TIME_DAYS = 60
@@ -180,22 +181,23 @@ def _prepare(application: Application, record: ClientDecision, now: datetime) ->
     position, candidate = application.position, application.candidate
     client = position.client.name
     if record.decision == Decision.DECLINE:
-        title = f"{client} declined {candidate.name}: confirm the rejection email"
+        title = words("task.client_declined", client=client, name=candidate.name)
     else:
-        title = f"{client} wants to move {candidate.name} forward: confirm the offer stage"
-    detail = " ".join(
-        part
-        for part in (
-            f"Reason: {record.reason}." if record.reason else "",
-            f"Feedback for you: {record.feedback}" if record.feedback else "",
-        )
-        if part
-    )
+        title = words("task.client_forward", client=client, name=candidate.name)
+    # The client's own words, quoted in ours.
+    if record.reason and record.feedback:
+        detail = words("detail.decision_both", reason=record.reason, feedback=record.feedback)
+    elif record.reason:
+        detail = words("detail.decision_reason", reason=record.reason)
+    elif record.feedback:
+        detail = words("detail.decision_feedback", feedback=record.feedback)
+    else:
+        detail = None
     hours = current_app.config["CLIENT_DECISION_CONFIRM_HOURS"]
     task = outbox.open_task(
         kind=TASK_KIND,
         title=title,
-        detail=detail or None,
+        detail=detail,
         dedupe_key=f"{TASK_KIND}:{record.id}",
         candidate_id=candidate.id,
         application_id=application.id,

@@ -19,6 +19,7 @@ from app.notifications import custom_templates as ct
 from app.notifications import links
 from app.notifications.kinds import KINDS
 from app.notifications.render import SUBJECTS, builtin_file, fmt_date
+from app.stored_words import words
 
 PURPOSES = {
     "submitted": "We sent the candidate's profile to the client.",
@@ -170,7 +171,7 @@ def _write(
     row.updated_by_id = user.id
     row.updated_at = clock.now()
     target = _audit_target(kind, client_id, language)
-    audit.record(user, "template.saved", target, f"subject: {row.subject}")
+    audit.record(user, "template.saved", target, words("audit.subject", subject=row.subject))
     db.session.commit()
     ct.invalidate()
     return row

@@ -76,6 +76,10 @@ class WebhookEndpoint(db.Model):
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    # disabled_reason in the reader's language: its code and arguments in app/stored_words.py
+    # (None: disabled_reason is someone's own words, or was written before the codes).
+    disabled_reason_code: Mapped[str | None] = mapped_column(sa.String(40))
+    disabled_reason_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,6 +27,10 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(sa.String(60), index=True)
     target: Mapped[str] = mapped_column(sa.String(200))
     detail: Mapped[str | None] = mapped_column(sa.String(1000))
+    # detail in the reader's language: its code and arguments in app/stored_words.py
+    # (None: detail is someone's own words, or was written before the codes).
+    detail_code: Mapped[str | None] = mapped_column(sa.String(40))
+    detail_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     origin: Mapped[str] = mapped_column(sa.String(100))
 
     actor = db.relationship("User", lazy="joined")

@@ -122,6 +122,10 @@ class Notification(db.Model):
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # last_error in the reader's language: its code and arguments in app/stored_words.py
+    # (None: last_error is someone's own words, or was written before the codes).
+    last_error_code: Mapped[str | None] = mapped_column(sa.String(40))
+    last_error_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     error_kind: Mapped[str | None] = mapped_column(sa.String(20))
     # Sends whose outcome we could not know (timeout after the request left, worker died
     # mid-send); each one may have produced a duplicate.
@@ -257,6 +261,9 @@ class Alert(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
     message: Mapped[str] = mapped_column(sa.Text)
+    # message in the reader's language: its code and arguments in app/stored_words.py.
+    message_code: Mapped[str | None] = mapped_column(sa.String(40))
+    message_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     occurrences: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

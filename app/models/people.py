@@ -154,4 +154,7 @@ class CandidateAction(db.Model):
     # The staff member who acted on the candidate's request (export, erasure); None: themselves.
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     detail: Mapped[str | None] = mapped_column(sa.String(300))
+    # detail in the reader's language: its code and arguments in app/stored_words.py.
+    detail_code: Mapped[str | None] = mapped_column(sa.String(40))
+    detail_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

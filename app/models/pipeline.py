@@ -134,6 +134,12 @@ class Task(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(40))
     title: Mapped[str] = mapped_column(sa.String(300))
     detail: Mapped[str | None] = mapped_column(sa.Text)
+    # title in the reader's language: its code and arguments in app/stored_words.py
+    # (None: title is someone's own words, or was written before the codes).
+    title_code: Mapped[str | None] = mapped_column(sa.String(40))
+    title_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
+    detail_code: Mapped[str | None] = mapped_column(sa.String(40))
+    detail_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     candidate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
     application_id: Mapped[int | None] = mapped_column(sa.ForeignKey("applications.id"), index=True)
     notification_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id"))

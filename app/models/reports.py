@@ -63,6 +63,10 @@ class OverdueItem(db.Model):
     message_kind: Mapped[str | None] = mapped_column(sa.String(40))
     message_state: Mapped[str | None] = mapped_column(sa.String(20))
     note: Mapped[str | None] = mapped_column(sa.String(300))
+    # note in the reader's language: its code and arguments in app/stored_words.py
+    # (None: note is someone's own words, or was written before the codes).
+    note_code: Mapped[str | None] = mapped_column(sa.String(40))
+    note_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     candidate_id: Mapped[int]
     position_id: Mapped[int]
     owner_id: Mapped[int]
@@ -144,6 +148,9 @@ class StaffMessage(db.Model):
     job_id: Mapped[str | None] = mapped_column(sa.String(120))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(200))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # last_error in the reader's language: its code and arguments in app/stored_words.py.
+    last_error_code: Mapped[str | None] = mapped_column(sa.String(40))
+    last_error_args: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, labels
+from app import clock, stored_words
 from app.extensions import db
 from app.models import DeliveryEvent, Notification, NState, Task
 from app.models.notifications import OWED
 from app.orm import MAX_INT
+from app.stored_words import words
 
 # "delivered" may arrive before the worker recorded the provider's acceptance.
 DELIVERABLE_FROM = (*OWED, NState.SENT.value)
@@ -306,7 +307,8 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
         n.state = NState.DELIVERED.value
         n.delivered_at = _when(row, now)
         n.sent_at = n.sent_at or n.delivered_at
-        n.last_error = n.error_kind = None  # e.g. an earlier "deferred" no longer matters
+        n.error_kind = None  # e.g. an earlier "deferred" no longer matters
+        stored_words.put(n, "last_error", None)
         return True
     if row.event in ("bounce", "dropped"):
         if n.state not in UNDELIVERABLE_FROM:
@@ -316,7 +318,8 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
     if row.event == "deferred":
         if n.state not in DELIVERABLE_FROM:
             return False
-        n.last_error = f"deferred: {row.reason or 'no reason given'}"
+        # The provider's reason is its own words: quoted data after our marked prefix.
+        stored_words.put(n, "last_error", words("error.deferred", reason=row.reason or None))
         n.error_kind = "deferred"
         return True
     if row.event == "processed":
@@ -329,35 +332,39 @@ def _apply(n: Notification, row: DeliveryEvent, now: datetime) -> bool:
         n.state = NState.SENT.value
         n.sent_at = n.sent_at or now
         n.lease_expires_at = None
-        n.last_error = n.error_kind = None
+        n.error_kind = None
+        stored_words.put(n, "last_error", None)
         return True
     return False  # open, click, spamreport …: kept for the audit trail only
 
 
 def _undeliverable(n: Notification, row: DeliveryEvent, now: datetime) -> None:
-    reason = row.reason or "no reason given"
+    reason = row.reason or None  # the provider's words; None reads "no reason given"
     when = _when(row, now)
     if row.event == "dropped":
-        n.state, n.dropped_at, what = NState.DROPPED.value, when, "was dropped"
-        n.last_error, n.error_kind = f"dropped: {reason}", "dropped"
+        n.state, n.dropped_at, what = NState.DROPPED.value, when, "dropped"
+        n.error_kind = "dropped"
     else:
         label = "blocked" if row.event_type == "blocked" else "bounce"
         n.state, n.bounced_at = NState.BOUNCED.value, when
-        what = "was blocked" if label == "blocked" else "bounced"
-        n.last_error, n.error_kind = f"{label}: {reason}", label
+        what = "blocked" if label == "blocked" else "bounced"
+        n.error_kind = label
+    stored_words.put(n, "last_error", words(f"error.{what}", reason=reason))
     _ensure_task(n, what, reason, now)
 
 
-def _ensure_task(n: Notification, what: str, reason: str, now: datetime) -> None:
+def _ensure_task(n: Notification, what: str, reason: str | None, now: datetime) -> None:
+    """`what`: bounced, blocked or dropped (the codes task.<what> and detail.<what>)."""
     key = f"undeliverable:{n.id}"
     if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == key)) is not None:
         return
-    name = (n.candidate.name if n.candidate else None) or "the candidate"
+    name = (n.candidate.name if n.candidate else None) or None  # None: "the candidate"
     task = Task(
         kind="undeliverable",
-        title=f"Email to {name[:200]} {what} — reach them another way",
-        detail=(
-            f"Our {labels.kind_phrase(n.kind)} to {n.to_email or 'their address'} {what}: {reason}"
+        **stored_words.columns("title", words(f"task.{what}", name=name and name[:200]), limit=300),
+        **stored_words.columns(
+            "detail",
+            words(f"detail.{what}", kind=n.kind, address=n.to_email or None, reason=reason),
         ),
         candidate_id=n.candidate_id,
         application_id=n.application_id,

@@ -24,7 +24,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app import clock
+from app import clock, stored_words
 from app.bulk_sql import id_filters, insert_many, is_postgresql, next_ids
 from app.extensions import db
 from app.models import Application, Notification, NState, Task
@@ -32,6 +32,7 @@ from app.models.notifications import DISCHARGEABLE, REPLACEABLE
 from app.notifications import dispatch, pacing
 from app.notifications.kinds import KINDS
 from app.orm import chunks
+from app.stored_words import Said
 
 # session.info[_AFTER_COMMIT]: (transaction or savepoint, what, value) recorded during the
 # session's current transaction. `what`: "owed" (a notification id to dispatch), "batch"
@@ -236,9 +237,9 @@ def undeliverable_task_key(notification_id: int) -> str:
 def open_task(
     *,
     kind: str,
-    title: str,
+    title: Said | str,
     dedupe_key: str,
-    detail: str | None = None,
+    detail: Said | str | None = None,
     candidate_id: int | None = None,
     application_id: int | None = None,
     notification_id: int | None = None,
@@ -246,13 +247,14 @@ def open_task(
     due_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Task | None:
-    """Create a task unless one with the same dedupe key exists."""
+    """Create a task unless one with the same dedupe key exists. `title` and `detail` are
+    stored words (app/stored_words.py) or someone's own text."""
     if db.session.scalar(sa.select(Task.id).where(Task.dedupe_key == dedupe_key)):
         return None
     task = Task(
         kind=kind,
-        title=title[:300],
-        detail=detail,
+        **stored_words.columns("title", title, limit=300),
+        **stored_words.columns("detail", detail),
         dedupe_key=dedupe_key,
         candidate_id=candidate_id,
         application_id=application_id,

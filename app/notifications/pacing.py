@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g
 
+from app import stored_words
 from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
 from app.models import Candidate, Notification, NState
@@ -32,6 +33,7 @@ from app.notifications.timing import (
     outside_quiet_hours,
     planned_time,
 )
+from app.stored_words import Said, words
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,12 @@ def departure(
     return Departure(slot, tuple(why))
 
 
-def hold_reason(candidate: Candidate, now: datetime) -> str:
-    """Why the sender holds a status email back, in words (the time is shown beside it)."""
+def hold_reason(candidate: Candidate, now: datetime) -> Said:
+    """Why the sender holds a status email back, as stored words (the time is shown beside
+    it): the reader's language when a page shows it."""
     if in_quiet_hours(now, candidate.timezone):
-        return "held for the candidate's quiet hours"
-    cap = current_app.config["MAX_STATUS_EMAILS_PER_DAY"]
-    return f"held: the candidate had {cap} status emails that day, the daily limit"
+        return words("error.quiet_hours")
+    return words("error.daily_cap", cap=current_app.config["MAX_STATUS_EMAILS_PER_DAY"])
 
 
 def next_slot(candidate: Candidate, now: datetime) -> datetime:
@@ -155,7 +157,7 @@ def siblings(claimed: list[int], now: datetime) -> sa.Select | None:
     )
 
 
-def hold(ids: list[int], until: datetime, reason: str, now: datetime) -> None:
+def hold(ids: list[int], until: datetime, reason: Said | str, now: datetime) -> None:
     """Give claimed rows back, owed, for `until` (not an attempt: nothing was tried)."""
     db.session.execute(
         sa.update(Notification)
@@ -165,7 +167,7 @@ def hold(ids: list[int], until: datetime, reason: str, now: datetime) -> None:
             due_at=until,
             lease_expires_at=None,
             attempts=Notification.attempts - 1,
-            last_error=reason[:2000],
+            **stored_words.columns("last_error", reason, limit=2000),
             error_kind="paced",
             updated_at=now,
         )

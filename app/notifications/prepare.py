@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
-from app import clock
+from app import clock, stored_words
 from app.bulk_sql import ids_in
 from app.extensions import db
 from app.models import Application, Notification, NState, Position
@@ -19,6 +19,7 @@ from app.notifications.backends import OutgoingEmail
 from app.notifications.kinds import KINDS
 from app.notifications.render import Rendered, RenderError, render_email
 from app.notifications.stencils import Stencils
+from app.stored_words import Said, words
 
 SLACK = timedelta(seconds=5)
 OPTED_OUT = "candidate opted out of optional updates"
@@ -70,7 +71,7 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
         candidate = group[0].candidate
         if not candidate.email:
             for n in group:
-                fail(n, "No email address on file: contact the candidate by phone.", "no_address")
+                fail(n, words("error.no_address"), "no_address")
             plan.failed += len(group)
             continue
         group = _without_opted_out(group, plan)
@@ -210,18 +211,19 @@ def warm_up() -> None:
     db.session.rollback()
 
 
-def fail(n: Notification, reason: str, kind: str) -> None:
-    """A permanent failure: the debt stays visible as a task for the recruiter."""
+def fail(n: Notification, reason: Said | str, kind: str) -> None:
+    """A permanent failure: the debt stays visible as a task for the recruiter. `reason`:
+    stored words (app/stored_words.py), or the provider's own text."""
     now = clock.now()
     n.state = NState.FAILED.value
     n.failed_at = now
-    n.last_error = reason
+    stored_words.put(n, "last_error", reason)
     n.error_kind = kind
     n.lease_expires_at = None
     position = n.application.position
     outbox.open_task(
         kind="send_failed",
-        title=f"Message to {n.candidate.name} could not be sent: reach them another way",
+        title=words("task.send_failed", name=n.candidate.name),
         detail=reason,
         dedupe_key=outbox.undeliverable_task_key(n.id),
         candidate_id=n.candidate_id,

@@ -18,7 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import selectinload
 
-from app import clock, labels
+from app import clock, stored_words
 from app.extensions import db
 from app.models import Application, Lease, Notification, NState, ReconcilerRun
 from app.models.notifications import UNSENT
@@ -27,6 +27,7 @@ from app.notifications.invariant import terminal_without_response
 from app.notifications.kinds import outcome_kind
 from app.orm import chunks, literal_in
 from app.redis_conn import get_redis
+from app.stored_words import words
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def reclaim_expired(now: datetime) -> int:
             lease_expires_at=None,
             ambiguous_sends=Notification.ambiguous_sends + 1,
             error_kind="ambiguous",
-            last_error="worker stopped while sending; sending again",
+            **stored_words.columns("last_error", words("error.worker_stopped")),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -249,8 +250,8 @@ def escalate_overdue(now: datetime) -> int:
         position = n.application.position
         outbox.open_task(
             kind="overdue_message",
-            title=f"{n.candidate.name} is still owed a message ({labels.kind_phrase(n.kind)})",
-            detail=n.last_error,
+            title=words("task.still_owed", name=n.candidate.name, kind=n.kind),
+            detail=stored_words.stored(n, "last_error"),
             dedupe_key=f"overdue:{n.id}",
             candidate_id=n.candidate_id,
             application_id=n.application_id,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock, labels
+from app import clock, stored_words
 from app.bulk_sql import id_filters, ids_in, is_postgresql, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
@@ -28,6 +28,7 @@ from app.notifications.errors import (
     TransientSendError,
 )
 from app.notifications.prepare import Prepared, fail, prepare
+from app.stored_words import Said, words
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def deliver(ids: list[int], *, coalesce_waiting: bool = False) -> dict:
     now = clock.now()
     pause = sending_paused(now)
     if pause is not None:
-        _reschedule(ids, pause.until, reason=f"sending paused: {pause.value}")
+        _reschedule(ids, pause.until, reason=words("error.sending_paused", reason=pause.value))
         return {"paused": len(ids)}
     claimed = claim(ids, now)
     if not claimed:
@@ -82,9 +83,7 @@ def _keep_unrendered(unrendered: dict[str, tuple[list[int], int, str]]) -> int:
         raise_alert(
             "render",
             _render_alert_key(kind),
-            f"{labels.kind(kind)} messages cannot be rendered, so they are held (still owed) "
-            f"and tried again: {error}. Fix the template (Templates) or the code; they go out "
-            "on their own once they render.",
+            words("alert.render_failed", kind_label=kind, error=error),
         )
         _release(ids, _backoff_after(attempts), error, "render")
     return sum(len(ids) for ids, _, _ in unrendered.values())
@@ -223,7 +222,7 @@ def _handle_error(exc: SendError, ready: list[Prepared], counts: dict) -> None:
             if named and len(named) < len(ready):
                 for p in named:
                     for nid in p.ids:
-                        reason = f"SendGrid rejected the message: {rejected[p.id]}"
+                        reason = words("error.rejected", reason=rejected[p.id])
                         fail(db.session.get(Notification, nid), reason, "permanent")
                     counts["failed"] += len(p.ids)
                 db.session.commit()
@@ -280,7 +279,7 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
             sent_at=now,
             updated_at=now,
             lease_expires_at=None,
-            last_error=None,
+            **stored_words.columns("last_error", None),
             error_kind=None,
         ),
     )
@@ -344,7 +343,7 @@ def _settle_time(ready: list[Prepared]) -> datetime:
 
 
 def _release(
-    ids: list[int], until: datetime, reason: str, kind: str, *, ambiguous: bool = False
+    ids: list[int], until: datetime, reason: Said | str, kind: str, *, ambiguous: bool = False
 ) -> None:
     """Give rows back as owed, to be retried at `until`."""
     now = clock.now()
@@ -352,7 +351,7 @@ def _release(
         state=NState.QUEUED.value,
         due_at=until,
         lease_expires_at=None,
-        last_error=reason[:2000],
+        **stored_words.columns("last_error", reason, limit=2000),
         error_kind=kind,
         updated_at=now,
     )
@@ -377,7 +376,7 @@ def _release(
     dispatch.enqueue_send(ids, job_id, at=until)
 
 
-def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
+def _reschedule(ids: list[int], until: datetime, reason: Said) -> None:
     """While paused, owed rows wait in `queued` until the pause ends."""
     job_id = dispatch.job_id_for(ids, 0) + f"-p{int(until.timestamp())}"
     db.session.execute(
@@ -387,7 +386,7 @@ def _reschedule(ids: list[int], until: datetime, reason: str) -> None:
             state=NState.QUEUED.value,
             due_at=until,
             job_id=job_id,
-            last_error=reason,
+            **stored_words.columns("last_error", reason),
             error_kind="config",
         )
         .execution_options(synchronize_session=False)
@@ -437,22 +436,22 @@ def pause_sending(reason: str) -> datetime:
     return until
 
 
-def raise_alert(kind: str, key: str, message: str) -> None:
+def raise_alert(kind: str, key: str, message: Said | str) -> None:
     """Open the alert `key` for admins (on the dashboard), or count one more occurrence of
-    it if it is open already. In the caller's transaction."""
+    it if it is open already. In the caller's transaction. `message`: stored words
+    (app/stored_words.py), or someone else's text (the provider's error)."""
     now = clock.now()
     alert = db.session.scalar(sa.select(Alert).where(Alert.dedupe_key == key))
     if alert is None or alert.resolved_at is not None:
         if alert is not None:
             db.session.delete(alert)
             db.session.flush()
-        db.session.add(
-            Alert(kind=kind, message=message, dedupe_key=key, created_at=now, last_seen_at=now)
-        )
+        alert = Alert(kind=kind, dedupe_key=key, created_at=now, last_seen_at=now)
+        db.session.add(alert)
     else:
         alert.occurrences += 1
         alert.last_seen_at = now
-        alert.message = message
+    stored_words.put(alert, "message", message)
 
 
 def _resolve_alerts(keys: list[str]) -> None:

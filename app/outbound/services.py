@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from app import clock
+from app import clock, stored_words
 from app.extensions import db
 from app.models import (
     WEBHOOK_EVENTS,
@@ -42,6 +42,7 @@ from app.models.notifications import Alert
 from app.models.replies import InboundReply, ReplyStatus
 from app.orm import max_length
 from app.outbound import signing
+from app.stored_words import words
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def set_enabled(endpoint: WebhookEndpoint, enabled: bool) -> None:
     now = clock.now()
     endpoint.enabled = enabled
     if enabled:
-        endpoint.disabled_at = endpoint.disabled_reason = None
+        endpoint.disabled_at = None
+        stored_words.put(endpoint, "disabled_reason", None)
         endpoint.consecutive_failures = 0
         db.session.execute(
             sa.update(WebhookDelivery)
@@ -109,7 +111,8 @@ def set_enabled(endpoint: WebhookEndpoint, enabled: bool) -> None:
             .values(resolved_at=now)
         )
     else:
-        endpoint.disabled_at, endpoint.disabled_reason = now, "Disabled by an admin."
+        endpoint.disabled_at = now
+        stored_words.put(endpoint, "disabled_reason", words("endpoint.disabled_by_admin"))
     db.session.commit()
 
 
@@ -339,14 +342,18 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime)
 
         endpoint.enabled = False
         endpoint.disabled_at = now
-        endpoint.disabled_reason = (
-            f"{limit} failed deliveries in a row; last: {delivery.last_error}"[:300]
+        # The receiver's answer is its own words: quoted data in ours.
+        last = (delivery.last_error or "")[:200]
+        stored_words.put(
+            endpoint,
+            "disabled_reason",
+            words("endpoint.failed_in_a_row", limit=limit, last=last),
+            limit=300,
         )
         raise_alert(
             "webhook_disabled",
             _alert_key(endpoint),
-            f"The webhook endpoint {endpoint.url[:200]} was disabled after {limit} failed "
-            "deliveries in a row. Its events are kept: enable it again once it answers.",
+            words("alert.webhook_disabled", url=endpoint.url[:200], limit=limit),
         )
 
 

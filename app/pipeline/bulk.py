@@ -30,31 +30,16 @@ from app.notifications import outbox
 from app.orm import parse_id
 from app.pipeline import preview
 from app.pipeline.services import PipelineError, plan_move, plan_undo
+from app.stored_words import words
 from app.template_gettext import and_list
 from app.template_gettext import fast_gettext as _
 from app.template_gettext import fast_ngettext as ngettext
-from app.template_gettext import lazy_gettext as _l
 
-# What to say on the phone when a candidate has no email address.
-NEWS = {
-    "submitted": _l("their profile has gone to %(client)s for %(title)s"),
-    "client_review": _l("%(client)s is reviewing their profile for %(title)s"),
-    "interview_scheduled": _l("an interview for %(title)s is being arranged"),
-    "after_interview": _l("we are waiting for %(client)s's decision on %(title)s"),
-    "offer": _l("an offer for %(title)s is on its way"),
-    "not_selected_agency": _l("we will not be putting them forward for %(title)s"),
-    "not_selected_client": _l("%(client)s has decided not to go ahead with them for %(title)s"),
-    "position_on_hold": _l("%(title)s at %(client)s is on hold for now"),
-    "position_reopened": _l("%(title)s at %(client)s is open again"),
-    "position_cancelled": _l("%(client)s has cancelled %(title)s"),
-    "position_filled": _l("%(title)s at %(client)s has been filled"),
-}
 MAX_SELECTION = 500
 
 
 def news_for(kind: str, position: Position) -> str:
-    template = str(NEWS.get(kind) or _("there is news about %(title)s"))
-    return template % {"client": position.client.name, "title": position.title}
+    return labels.phone_news(kind, position.client.name, position.title)
 
 
 def target_stage(action: str | None, stage: str | None) -> Stage:
@@ -284,15 +269,12 @@ def open_phone_task(n: Notification, application: Application) -> Task | None:
     position = application.position
     return outbox.open_task(
         kind="call_candidate",
-        title=_(
-            "Call %(name)s: tell them %(news)s",
+        title=words(
+            "task.call_candidate",
             name=candidate.name,
-            news=news_for(n.kind, position),
+            news=[n.kind, position.client.name, position.title],
         ),
-        detail=_(
-            "No email address on file. Phone: %(phone)s.",
-            phone=candidate.phone or _("not on file either"),
-        ),
+        detail=words("detail.call_candidate", phone=candidate.phone or None),
         dedupe_key=outbox.undeliverable_task_key(n.id),
         candidate_id=candidate.id,
         application_id=application.id,

@@ -24,6 +24,7 @@ from app.models import (
 from app.notifications import outbox
 from app.notifications.timing import promise_deadline
 from app.pipeline.base import actor_id
+from app.stored_words import words
 
 # Reminders about a promised decision date: a decision recorded answers both.
 PROMISE_TASKS = ("promised_date_due", "promise_missed")
@@ -57,8 +58,12 @@ def remind_before_promise(application: Application, promised: datetime, now: dat
     due = get_calendar().shift(promised, -1)
     outbox.open_task(
         kind="promised_date_due",
-        title=f"Chase {application.position.client.name} for a decision on "
-        f"{application.candidate.name} (promised by {promised:%d %b})",
+        title=words(
+            "task.promise_reminder",
+            client=application.position.client.name,
+            name=application.candidate.name,
+            date=promised.date().isoformat(),
+        ),
         dedupe_key=promise_key(application, promised),
         candidate_id=application.candidate_id,
         application_id=application.id,
@@ -156,8 +161,11 @@ def sweep_promised_dates(
             new_date = calendar.shift(new_date, days)
         task = outbox.open_task(
             kind="promise_missed",
-            title=f"{application.position.client.name} missed its decision date for "
-            f"{application.candidate.name}",
+            title=words(
+                "task.promise_missed",
+                client=application.position.client.name,
+                name=application.candidate.name,
+            ),
             dedupe_key=f"promise_missed:{application.id}:{promised.isoformat()}",
             candidate_id=application.candidate_id,
             application_id=application.id,

@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app import audit, clock, labels
+from app import audit, clock, labels, stored_words
 from app.extensions import db
 from app.models import (
     Application,
@@ -37,6 +37,7 @@ from app.models import (
 from app.models.notifications import DISCHARGEABLE
 from app.notifications import links, outbox
 from app.pipeline import services as pipeline
+from app.stored_words import words
 
 ERASED_REASON = "candidate data erased on request: nobody left to write to"
 EXPORT_FORMAT = "closeloop.candidate-export.v1"
@@ -133,7 +134,7 @@ def erase_candidate(candidate: Candidate, *, actor: User | None = None) -> dict:
         actor,
         "candidate.erased",
         candidate,
-        f"{withdrawn} application(s) withdrawn, {settled} owed message(s) settled",
+        words("audit.erased", withdrawn=withdrawn, settled=settled),
     )
     db.session.commit()
     return {"withdrawn": withdrawn, "settled": settled, "messages_kept_as_proof": len(ids)}
@@ -172,7 +173,8 @@ def _scrub_messages(ids: list[int]) -> None:
                 proof[name] = hashlib.sha256(value.encode("utf-8")).hexdigest()
         n.context = proof
         n.subject = f"{labels.kind(n.kind)} (candidate erased)" if n.subject else None
-        n.to_email = n.body_text = n.body_html = n.personal_note = n.last_error = None
+        n.to_email = n.body_text = n.body_html = n.personal_note = None
+        stored_words.put(n, "last_error", None)  # its arguments may quote the address
         if n.discharge_reason and n.discharge_reason != ERASED_REASON:
             n.discharge_reason = "[erased on request]"  # a contact's summary, an exemption
     db.session.execute(sa.delete(MailboxMessage).where(MailboxMessage.notification_id.in_(ids)))
@@ -188,10 +190,11 @@ def _scrub_history(candidate: Candidate) -> None:
     for contact in _rows(Contact, Contact.candidate_id == candidate.id):
         contact.summary = "[erased on request]"
     for task in _rows(Task, Task.candidate_id == candidate.id):
-        task.title = f"{labels.task_kind(task.kind)} (candidate erased)"
-        task.detail = None
+        # The codes' arguments hold the candidate's name: replaced with the rest.
+        stored_words.put(task, "title", words("task.erased", task_kind=task.kind))
+        stored_words.put(task, "detail", None)
     for action in _rows(CandidateAction, CandidateAction.candidate_id == candidate.id):
-        action.detail = None
+        stored_words.put(action, "detail", None)
     for reply in _rows(InboundReply, InboundReply.candidate_id == candidate.id):
         reply.body = reply.full_text = reply.subject = reply.from_email = reply.to_email = None
         reply.attachments = []

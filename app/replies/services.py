@@ -20,6 +20,7 @@ from app.models import Application, InboundReply, Notification, ReplyStatus, Tas
 from app.notifications import outbox, reply_tokens
 from app.replies.parsing import InboundPost, automatic, latest_reply
 from app.status.services import reply_due
+from app.stored_words import words
 
 TASK_KIND = "reply_owed"
 
@@ -90,16 +91,18 @@ def _classify(post: InboundPost, reply: InboundReply) -> tuple[str, str | None]:
 def _open_task(reply: InboundReply) -> Task:
     application = db.session.get(Application, reply.application_id)
     candidate, position = application.candidate, application.position
-    about = f"{position.title} at {position.client.name}"
+    about = {"name": candidate.name, "position": position.title, "client": position.client.name}
+    body = (reply.body or "")[:1000]
     if reply.status == ReplyStatus.OTHER_SENDER:
-        title = f"A reply about {candidate.name} from another address: {about}"
-        detail = (
-            f"Sent from {reply.from_email}, not the candidate's address: check who wrote "
-            "before sharing anything. "
+        title = words("task.reply_other_sender", **about)
+        detail = words(
+            "detail.reply_other_sender",
+            email=reply.from_email,
+            body=body or None,
         )
     else:
-        title, detail = f"{candidate.name} replied: {about}", ""
-    detail += (reply.body or "(no text)")[:1000]
+        title = words("task.reply", **about)
+        detail = body or words("detail.reply_no_text")  # the candidate's own words as they are
     now = reply.received_at
     return outbox.open_task(
         kind=TASK_KIND,

@@ -27,7 +27,7 @@ from flask_babel import ngettext
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
-from app import clock
+from app import clock, stored_words
 from app.access import sees_everything
 from app.business_days import get_calendar
 from app.extensions import db
@@ -40,6 +40,7 @@ from app.models import (
 from app.notifications.backends import OutgoingEmail, get_backend
 from app.notifications.errors import ConfigurationError, PermanentSendError, SendError
 from app.reports import promises, queries
+from app.stored_words import words
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,11 @@ def reclaim_expired(now: datetime) -> int:
     result = db.session.execute(
         sa.update(StaffMessage)
         .where(StaffMessage.state == _SENDING, StaffMessage.lease_expires_at < now)
-        .values(state=_PENDING, lease_expires_at=None, last_error="worker stopped while sending")
+        .values(
+            state=_PENDING,
+            lease_expires_at=None,
+            **stored_words.columns("last_error", words("error.staff_worker_stopped")),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount:
@@ -373,9 +378,11 @@ def _finish(message_id: int, state, *, error: str | None = None, provider_id=Non
     message.state = state.value
     message.lease_expires_at = None
     if state == StaffMessageState.SENT:
-        message.sent_at, message.provider_message_id, message.last_error = now, provider_id, None
+        message.sent_at, message.provider_message_id = now, provider_id
+        stored_words.put(message, "last_error", None)
     else:
-        message.failed_at, message.last_error = now, (error or "")[:2000]
+        message.failed_at = now
+        stored_words.put(message, "last_error", error or "", limit=2000)  # the provider's words
         log.error("staff message %s failed: %s", message_id, error)
     db.session.commit()
 
@@ -383,7 +390,8 @@ def _finish(message_id: int, state, *, error: str | None = None, provider_id=Non
 def _retry(message_id: int, until: datetime, reason: str) -> None:
     message = db.session.get(StaffMessage, message_id)
     message.state, message.due_at = _PENDING, until
-    message.lease_expires_at, message.last_error = None, reason[:2000]
+    message.lease_expires_at = None
+    stored_words.put(message, "last_error", reason, limit=2000)
     db.session.commit()
 
 

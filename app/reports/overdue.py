@@ -33,7 +33,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock
+from app import clock, stored_words
 from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
@@ -83,7 +83,16 @@ def thresholds(now: datetime | None = None) -> Thresholds:
 
 # -- the five reasons ---------------------------------------------------------------------
 
-_COLUMNS = ("application_id", "since", "notification_id", "message_kind", "message_state", "note")
+_COLUMNS = (
+    "application_id",
+    "since",
+    "notification_id",
+    "message_kind",
+    "message_state",
+    "note",
+    "note_code",
+    "note_args",
+)
 
 
 def _typed_null(type_):
@@ -99,20 +108,34 @@ def _notification_columns(since):
         n.kind.label("message_kind"),
         n.state.label("message_state"),
         sa.func.substr(n.last_error, 1, 300).label("note"),
+        n.last_error_code.label("note_code"),
+        n.last_error_args.label("note_args"),
     )
 
 
-def _application_columns(since, note):
-    """`note`: a fixed text, or an SQL expression giving it per row."""
-    if isinstance(note, str):
-        note = sa.literal(note, sa.String(300))
+def _note(code: str) -> tuple[sa.ColumnElement, ...]:
+    """A fixed note (app/stored_words.py): its English, its code, no arguments."""
+    english = stored_words.in_english(stored_words.words(code))
+    return _note_columns(sa.literal(english, sa.String(300)), sa.literal(code, sa.String(40)))
+
+
+def _note_columns(english, code) -> tuple[sa.ColumnElement, ...]:
+    return (
+        sa.cast(english, sa.String(300)).label("note"),
+        sa.cast(code, sa.String(40)).label("note_code"),
+        _typed_null(sa.JSON).label("note_args"),
+    )
+
+
+def _application_columns(since, note: tuple[sa.ColumnElement, ...]):
+    """`note`: _note(code), or _note_columns(english, code) with expressions per row."""
     return (
         Application.id.label("application_id"),
         since.label("since"),
         _typed_null(sa.Integer).label("notification_id"),
         _typed_null(sa.String(40)).label("message_kind"),
         _typed_null(sa.String(20)).label("message_state"),
-        sa.cast(note, sa.String(300)).label("note"),
+        *note,
     )
 
 
@@ -137,7 +160,7 @@ def _owed_unsent(t: Thresholds, ids) -> list[sa.Select]:
     missing = (
         terminal_without_response()
         .with_only_columns(
-            *_application_columns(Application.stage_entered_at, "no outcome message recorded")
+            *_application_columns(Application.stage_entered_at, _note("note.no_outcome"))
         )
         .where(Application.stage_entered_at < t.sla_before)
     )
@@ -163,7 +186,7 @@ def _undeliverable(t: Thresholds, ids) -> list[sa.Select]:
 def _promise_missed(t: Thresholds, ids) -> list[sa.Select]:
     a = Application
     passed = sa.select(
-        *_application_columns(a.promised_response_at, "decision date passed, no decision yet")
+        *_application_columns(a.promised_response_at, _note("note.promise_passed"))
     ).where(
         a.stage == Stage.INTERVIEW.value,
         a.promised_response_at.is_not(None),
@@ -190,7 +213,7 @@ def _promise_missed(t: Thresholds, ids) -> list[sa.Select]:
             _typed_null(sa.Integer).label("notification_id"),
             _typed_null(sa.String(40)).label("message_kind"),
             _typed_null(sa.String(20)).label("message_state"),
-            sa.literal("decision date missed, candidate not told", sa.String(300)).label("note"),
+            *_note("note.promise_untold"),
         )
         .join(a, a.id == Task.application_id)
         .where(
@@ -217,7 +240,12 @@ def _silent(t: Thresholds, ids) -> list[sa.Select]:
         )
         .exists()
     )
-    note = sa.case((a.last_candidate_contact_at.is_(None), "never contacted"), else_="last contact")
+    never = a.last_candidate_contact_at.is_(None)
+    codes = ("note.never_contacted", "note.last_contact")
+    english = [stored_words.in_english(stored_words.words(c)) for c in codes]
+    note = _note_columns(
+        sa.case((never, english[0]), else_=english[1]), sa.case((never, codes[0]), else_=codes[1])
+    )
     query = sa.select(*_application_columns(last, note)).where(
         a.stage.in_([s.value for s in ACTIVE_STAGES]), last < t.silent_before, ~candidate_contact
     )
@@ -235,7 +263,7 @@ def _reply_unanswered(t: Thresholds, ids) -> list[sa.Select]:
         _typed_null(sa.Integer).label("notification_id"),
         _typed_null(sa.String(40)).label("message_kind"),
         _typed_null(sa.String(20)).label("message_state"),
-        sa.literal("the candidate's email is waiting for an answer", sa.String(300)).label("note"),
+        *_note("note.reply_waiting"),
     ).where(
         Task.kind == "reply_owed",
         Task.resolved_at.is_(None),
@@ -305,6 +333,8 @@ def overdue_rows(
             union.c.message_kind,
             union.c.message_state,
             union.c.note,
+            union.c.note_code,
+            union.c.note_args,
             Application.candidate_id,
             Application.position_id,
             Position.owner_id,
@@ -325,6 +355,8 @@ _ITEM_COLUMNS = [
     "message_kind",
     "message_state",
     "note",
+    "note_code",
+    "note_args",
     "candidate_id",
     "position_id",
     "owner_id",

@@ -93,6 +93,9 @@ class Row:
     message_kind: str | None
     message_state: str | None
     note: str | None
+    # The note's words in the reader's language (app/stored_words.py): `row | said("note")`.
+    note_code: str | None = None
+    note_args: dict | None = None
 
 
 @dataclass
@@ -137,6 +140,8 @@ def _rows_query(f: Filters) -> sa.Select:
             i.message_kind,
             i.message_state,
             i.note,
+            i.note_code,
+            i.note_args,
         )
         .outerjoin(Candidate, Candidate.id == i.candidate_id)
         .outerjoin(Position, Position.id == i.position_id)
@@ -164,6 +169,8 @@ def _row(values, now: datetime, calendar) -> Row:
         kind,
         state,
         note,
+        note_code,
+        note_args,
     ) = values
     return Row(
         application_id=app_id,
@@ -182,6 +189,8 @@ def _row(values, now: datetime, calendar) -> Row:
         message_kind=kind,
         message_state=state,
         note=note,
+        note_code=note_code,
+        note_args=note_args,
     )
 
 

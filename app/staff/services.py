@@ -12,6 +12,7 @@ from flask_babel import ngettext
 from app import audit
 from app.extensions import db
 from app.models import Role, User
+from app.stored_words import words
 from app.validators import InvalidEmail, normalize_email
 
 MIN_PASSWORD_LENGTH = 8
@@ -64,7 +65,7 @@ def change_password(user: User, *, current: str, new: str) -> None:
         raise StaffError(_("That is not your current password."))
     check_password(new)
     user.set_password(new)
-    audit.record(user, "user.password_set", user, "by themselves, with their current password")
+    audit.record(user, "user.password_set", user, words("audit.password_by_self"))
     db.session.commit()
 
 
@@ -87,7 +88,7 @@ def create_user(
     db.session.add(user)
     try:
         db.session.flush()  # the id, for the audit entry
-        audit.record(actor, "user.created", user, f"role: {role}")
+        audit.record(actor, "user.created", user, words("audit.role", role=role))
         db.session.commit()
     except sa.exc.IntegrityError:  # created by someone else in the meantime
         db.session.rollback()

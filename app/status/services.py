@@ -11,7 +11,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock, languages
+from app import clock, languages, stored_words
 from app.extensions import db
 from app.models import Application, Candidate, CandidateAction, Notification, Task, User
 from app.models.notifications import WAITING
@@ -19,6 +19,7 @@ from app.notifications import outbox
 from app.notifications.dispatch import NOTIFICATIONS_QUEUE, queue
 from app.notifications.timing import next_business_moment
 from app.pipeline import services as pipeline
+from app.stored_words import Said, words
 from app.template_gettext import lazy_gettext as _l
 
 LINK_BUCKET_SECONDS = 15 * 60
@@ -97,9 +98,13 @@ def request_update(candidate: Candidate, application_id: int) -> Task:
     position = application.position
     task = outbox.open_task(
         kind="update_request",
-        title=f"{candidate.name} asked for an update: {position.title} at {position.client.name}",
-        detail="Answer from this task before it is due; otherwise the candidate is sent the "
-        "current status automatically.",
+        title=words(
+            "task.update_request",
+            name=candidate.name,
+            position=position.title,
+            client=position.client.name,
+        ),
+        detail=words("detail.update_request"),
         dedupe_key=f"update_request:{n.id}",
         candidate_id=candidate.id,
         application_id=application.id,
@@ -164,8 +169,12 @@ def withdraw(candidate: Candidate, application_id: int) -> Notification | None:
     now = clock.now()
     outbox.open_task(
         kind="candidate_withdrew",
-        title=f"{candidate.name} withdrew from {position.title} at {position.client.name}: "
-        "tell the client",
+        title=words(
+            "task.candidate_withdrew",
+            name=candidate.name,
+            position=position.title,
+            client=position.client.name,
+        ),
         dedupe_key=f"candidate_withdrew:{application.id}:v{application.version}",
         candidate_id=candidate.id,
         application_id=application.id,
@@ -187,7 +196,7 @@ def set_optional_updates(candidate: Candidate, enabled: bool, *, via: str = "pag
         return False
     candidate.optional_updates = enabled
     action = "unsubscribed" if via == "unsubscribe" else "preferences_changed"
-    _record(candidate, action, detail=f"optional updates {'on' if enabled else 'off'}")
+    _record(candidate, action, detail=words(f"action.updates_{'on' if enabled else 'off'}"))
     db.session.commit()
     return True
 
@@ -200,7 +209,7 @@ def set_language(candidate: Candidate, tag: str) -> bool:
     if candidate.language == tag:
         return False
     candidate.language = tag
-    _record(candidate, "language_changed", detail=f"language {tag}")
+    _record(candidate, "language_changed", detail=words("action.language", language=tag))
     db.session.commit()
     return True
 
@@ -271,7 +280,7 @@ def _record(
     action: str,
     application: Application | None = None,
     *,
-    detail: str | None = None,
+    detail: Said | None = None,
     now: datetime | None = None,
 ) -> None:
     db.session.add(
@@ -279,7 +288,7 @@ def _record(
             candidate_id=candidate.id,
             application_id=application.id if application else None,
             action=action,
-            detail=detail,
+            **stored_words.columns("detail", detail, limit=300),
             created_at=now or clock.now(),
         )
     )
