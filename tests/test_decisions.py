@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_babel import get_locale
 import sqlalchemy as sa
 
 from app import clock
@@ -113,15 +114,36 @@ def test_one_email_a_business_day_before_lists_everyone_waiting(db, hiring, froz
 
 
 @pytest.mark.app_config(AGENCY_LANGUAGE="de", AGENCY_TIMEZONE="Europe/Berlin")
-def test_the_decision_email_writes_its_dates_in_the_agencys_language_and_zone(db, hiring, frozen):
+def test_the_decision_email_keeps_one_language_and_the_agencys_zone(db, hiring, frozen):
     frozen.current = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)
     assert chase.sweep()["written"] == 1
     (message,) = _staff_mail(db, chase.REQUEST)
-    # 17:00 UTC is 18:00 in Berlin: still Thursday the 19th, in German words and order.
+    # No German staff catalog ships: the sentences are English, so the dates are too (a
+    # German date inside an English sentence reads as a mistake). 17:00 UTC is 18:00 in
+    # Berlin: still Thursday the 19th on the agency's calendar.
+    assert "promised by Thursday 19 November:" in message.body_text
+    assert "(interviewed 17 Nov), decision promised by 19 Nov" in message.body_text
+    assert "Thursday 19 November" in message.body_html
+    assert "Donnerstag" not in message.body_text and "Nov." not in message.body_text
+
+
+@pytest.mark.app_config(AGENCY_LANGUAGE="de", AGENCY_TIMEZONE="Europe/Berlin")
+def test_the_decision_email_follows_the_agency_language_once_its_wording_is_translated(
+    db, hiring, frozen, monkeypatch
+):
+    from tests.test_i18n_staff import _german
+
+    catalog = _german({chase._SUBJECT: "Ihre Entscheidung zu %(title)s"})
+    real = chase.get_translations
+    monkeypatch.setattr(
+        chase, "get_translations", lambda: catalog if str(get_locale()) == "de" else real()
+    )
+    frozen.current = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)
+    assert chase.sweep()["written"] == 1
+    (message,) = _staff_mail(db, chase.REQUEST)
     assert "Donnerstag, 19. November" in message.body_text
     assert "19. Nov." in message.body_text and "17. Nov." in message.body_text
-    assert "Donnerstag, 19. November" in message.body_html
-    assert "Thursday" not in message.body_text and "Nov)" not in message.body_text
+    assert "Thursday" not in message.body_text
 
 
 def test_the_decision_page_needs_a_valid_link(db, web, hiring):

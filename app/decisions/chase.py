@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale, get_translations, ngettext
 from sqlalchemy.orm import selectinload
 
 from app import clock, languages
@@ -159,9 +159,23 @@ def _write(position, kind, key, waiting, name, email, now, *, due_by) -> StaffMe
         "zone": current_app.config["AGENCY_TIMEZONE"],
     }
     # A client is no candidate with a language of their own: the agency's, for the words
-    # and the dates alike (the words are English until a staff catalog ships for it).
-    with force_locale(languages.agency_default()):
+    # and the dates alike, once the staff wording is translated into it; until then English
+    # for both, so no email mixes English sentences with German dates.
+    with force_locale(_email_language()):
         return _store(position, kind, key, waiting, email, now, values)
+
+
+_SUBJECT = "Your decision on %(title)s: %(num)d candidate waiting"
+
+
+def _email_language() -> str:
+    """The agency's language if the catalogs translate this email's wording, else English."""
+    wanted = languages.agency_default()
+    if wanted == languages.FALLBACK:
+        return wanted
+    with force_locale(wanted):
+        translated = get_translations().gettext(_SUBJECT) != _SUBJECT
+    return wanted if translated else languages.FALLBACK
 
 
 def _store(position, kind, key, waiting, email, now, values) -> StaffMessage | None:
