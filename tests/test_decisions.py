@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_babel import get_locale
 import sqlalchemy as sa
+from flask_babel import get_locale
 
 from app import clock
 from app.decisions import chase, links
