@@ -131,3 +131,33 @@ def test_a_worker_sends_every_kind_in_every_language(db, stub, procs, simple):  
         if KINDS[kind].category == "optional":
             assert "/status/unsubscribe/" in record["headers"]["List-Unsubscribe"]
     assert seen == {(kind, lang) for kind in KINDS for lang in languages.SHIPPED}
+
+
+@pytest.mark.parametrize("simple", [False, True], ids=["fork", "simple"])
+def test_a_worker_delivers_a_signed_webhook(db, procs, simple):  # noqa: F811
+    from app.models import WebhookDelivery
+    from app.outbound import services as outbound
+    from app.outbound import signing
+    from tests.test_outbound_webhooks import Receiver, _endpoint, _move
+
+    receiver = Receiver()
+    try:
+        endpoint = _endpoint(receiver.url)
+        application_id = _move()
+        assert outbound.sweep() == {"collected": 1, "enqueued": 1}  # a deliver_webhook job
+        db.session.commit()
+        procs("worker", *(["--simple"] if simple else []))
+        wait_until(lambda: receiver.received, timeout=60, message="the webhook delivered")
+    finally:
+        receiver.close()
+    headers, body, status = receiver.received[0]
+    assert status == 204
+    assert signing.verify(endpoint.secret, headers, body, now=int(headers["webhook-timestamp"]))
+    assert json.loads(body)["data"]["application_id"] == application_id
+
+    def recorded() -> bool:
+        state = db.session.scalar(sa.select(WebhookDelivery.state))
+        db.session.commit()  # the next look sees the worker's commit
+        return state == "delivered"
+
+    wait_until(recorded, message="the delivery recorded")
