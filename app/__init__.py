@@ -7,8 +7,14 @@ import os
 from flask import Flask
 
 
-def create_app(config: dict | None = None) -> Flask:
-    """Application factory; `config` overrides what the environment says (tests use it)."""
+def create_app(config: dict | None = None, *, worker: bool = False) -> Flask:
+    """Application factory; `config` overrides what the environment says (tests use it).
+
+    `worker=True` builds the app the RQ workers and the scheduler run jobs in: the same
+    configuration, models, email templates and URL map (emails carry status and decision
+    links), without what only answers requests or runs the `flask db` commands: the REST
+    API's operations (pydantic), the RQ dashboard and Flask-Migrate (Alembic, Mako), about
+    20 MB of each worker's resident memory (issue 18, bench/memory.py)."""
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -33,8 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     input_guard.register(app)  # before any route: every <int:...> is bounded
     edge.register(app)
-    register_extensions(app)
-    register_blueprints(app)
+    register_extensions(app, worker=worker)
+    register_blueprints(app, worker=worker)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -64,14 +70,14 @@ def register_observability(app: Flask) -> None:
     sentry.init_app(app)
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: Flask, *, worker: bool = False) -> None:
     from app import (
         languages,
         models,  # noqa: F401  (every table known to SQLAlchemy and Alembic)
         stored_words,
         template_gettext,
     )
-    from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+    from app.extensions import babel, bootstrap, csrf, db, login_manager
     from app.orm import configure_sqlite
 
     if not app.config["DATABASE_PREPARED_STATEMENTS"] and app.config[
@@ -83,7 +89,11 @@ def register_extensions(app: Flask) -> None:
         options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    if not worker:
+        from flask_migrate import Migrate
+
+        # Created here, not in app.extensions: importing it imports Alembic (~12 MB).
+        Migrate(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
@@ -113,8 +123,7 @@ def register_extensions(app: Flask) -> None:
         return sessions.load(value)
 
 
-def register_blueprints(app: Flask) -> None:
-    from app.api import bp as api_bp
+def register_blueprints(app: Flask, *, worker: bool = False) -> None:
     from app.api_tokens import bp as api_tokens_bp
     from app.audit.routes import bp as audit_bp
     from app.auth import bp as auth_bp
@@ -130,7 +139,6 @@ def register_blueprints(app: Flask) -> None:
     from app.positions import bp as positions_bp
     from app.privacy import bp as privacy_bp
     from app.reports import bp as reports_bp
-    from app.reports.rq_admin import register_rq_dashboard
     from app.staff import bp as staff_bp
     from app.status import bp as status_bp
     from app.webhooks import bp as webhooks_bp
@@ -138,7 +146,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(reports_bp)
-    register_rq_dashboard(app)
+    if not worker:
+        from app.reports.rq_admin import register_rq_dashboard
+
+        register_rq_dashboard(app)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(decisions_bp)
@@ -151,9 +162,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(candidates_bp)
     app.register_blueprint(message_templates_bp)
     app.register_blueprint(imports_bp)
-    # The REST API answers bearer tokens only (no session cookie), so CSRF does not apply.
-    csrf.exempt(api_bp)
-    app.register_blueprint(api_bp)
+    if not worker:  # no job links to the API; its operations import pydantic
+        from app.api.routes import bp as api_bp
+
+        # The REST API answers bearer tokens only (no session cookie), so CSRF does not apply.
+        csrf.exempt(api_bp)
+        app.register_blueprint(api_bp)
     app.register_blueprint(api_tokens_bp)
     app.register_blueprint(outbound_bp)
     if app.config.get("DEV_MAILBOX_ENABLED"):

@@ -13,11 +13,15 @@ at 11:00 (Tuesday if Monday is a bank holiday). Dates are read in the agency's t
 from __future__ import annotations
 
 import functools
+import importlib.util
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from flask import current_app
+from holidays.registry import COUNTRIES
 
 _MAX_WALK = 3660  # ten years of days: a bound, not a limit anyone should reach
 
@@ -32,9 +36,7 @@ class BusinessCalendar:
     ):
         self.tz = tz
         self.extra = extra
-        self._public = (
-            holidays.country_holidays(country, subdiv=subdivision or None) if country else {}
-        )
+        self._public = country_holidays(country, subdivision) if country else {}
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.extra and day not in self._public
@@ -88,6 +90,37 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def country_holidays(country: str, subdivision: str | None = None) -> holidays.HolidayBase:
+    """`holidays.country_holidays(country, subdiv=...)`, importing only that country's module.
+
+    The package's own lookup imports `holidays.countries`, whose __init__ imports all ~250
+    countries (280 modules, 7 MB in every worker and web process; issue 18). The module is
+    loaded under its usual name, so the package, if something imports it later, reuses it.
+    A country whose module imports another country's (Åland reuses Finland's) loads the
+    package that way anyway; an unknown code raises what the package raises.
+    """
+    entry = next(
+        ((module, names[0]) for module, names in COUNTRIES.items() if country in names[1:]),
+        None,
+    )
+    path = Path(holidays.__file__).parent / "countries" / f"{entry[0]}.py" if entry else None
+    if path is None or "holidays.countries." in path.read_text(encoding="utf-8"):
+        return holidays.country_holidays(country, subdiv=subdivision or None)
+    module, class_name = entry
+    name = f"holidays.countries.{module}"
+    loaded = sys.modules.get(name)
+    if loaded is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        try:
+            spec.loader.exec_module(loaded)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return getattr(loaded, class_name)(subdiv=subdivision or None)
 
 
 def get_calendar() -> BusinessCalendar:

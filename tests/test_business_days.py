@@ -124,3 +124,21 @@ def test_the_reminder_before_a_promised_date_skips_bank_holidays(db):
     task = db.session.scalar(sa.select(Task).where(Task.kind == "promised_date_due"))
     # Monday 28 is a bank holiday, then the weekend, then Christmas Day: Thursday 24.
     assert task.due_at == datetime(2026, 12, 24, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("country", "subdivision"),
+    [("GB", "ENG"), ("GB", "SCT"), ("US", "CA"), ("DE", "BY"), ("AX", None)],
+)
+def test_a_country_loaded_alone_has_the_packages_holidays(country, subdivision):
+    """business_days imports one country's module (not all ~250); Åland's imports Finland's,
+    so it goes the package's own way. Either way the dates are the package's."""
+    import holidays
+
+    from app.business_days import country_holidays
+
+    ours = country_holidays(country, subdivision)
+    theirs = holidays.country_holidays(country, subdiv=subdivision)
+    for year in (2025, 2026, 2027):  # a year is worked out when a date of it is asked about
+        assert (date(year, 1, 1) in ours) is (date(year, 1, 1) in theirs)
+    assert dict(ours) == dict(theirs) and len(ours) > 20

@@ -95,6 +95,21 @@ def test_id_filters_select_exactly_the_ids_however_many(db):
     assert list(id_filters(db.session, Application.id, [])) == []
 
 
+def test_each_id_list_runs_the_same_compiled_statement(db):
+    """A worker sends thousands of different id lists: each must not be a new statement in
+    SQLAlchemy's compiled cache (they filled it, 500 statements, in a SimpleWorker)."""
+    _, apps = _applications(db, 3)
+    from app.models import Application
+
+    cache: dict = {}
+    found = []
+    for wanted in ([apps[0].id], [apps[1].id, apps[2].id], [apps[2].id, 10**6]):
+        stmt = sa.select(Application.id).where(ids_in(db.session, Application.id, wanted))
+        found.append(sorted(db.session.scalars(stmt, execution_options={"compiled_cache": cache})))
+    assert found == [[apps[0].id], [apps[1].id, apps[2].id], [apps[2].id]]
+    assert len(cache) == 1
+
+
 def test_fanout_rows_are_queued_in_jobs_of_one_kind_and_batch_size(app, db):
     app.config.update(SEND_BATCH_SIZE=4, UNDO_WINDOW_SECONDS=0)  # due at once
     position, apps = _applications(db, 10)

@@ -16,7 +16,7 @@ def get_app() -> Flask:
     if _app is None:
         from app import create_app
 
-        _app = create_app()
+        _app = create_app(worker=True)  # no API, dashboard or migrations: a smaller process
         _pid = os.getpid()
     return _app
 

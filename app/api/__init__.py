@@ -1,7 +1,11 @@
 """The REST API at /api/v1 (token auth, JSON in and out, problem+json errors), its OpenAPI
 document at /api/openapi.json and a docs page at /api/docs. Each resource module declares
 its operations with `spec.operation`, which validates input against the same pydantic
-models the document is built from; the views call the services the pages call."""
+models the document is built from; the views call the services the pages call.
+
+The operations are imported by app/api/routes.py (create_app does, for the web app), not
+here: the tokens service and the idempotency purge, which the CLI and the RQ workers use,
+import this package without pydantic and every operation coming along (issue 18)."""
 
 from __future__ import annotations
 
@@ -30,13 +34,3 @@ def _english():
 
 
 PUBLIC = {"api.openapi_json", "api.docs"}
-
-# The operations register themselves on import.
-from app.api import (  # noqa: E402
-    applications,  # noqa: F401
-    clients,  # noqa: F401
-    docs,  # noqa: F401
-    people,  # noqa: F401
-    positions,  # noqa: F401
-    reports,  # noqa: F401
-)

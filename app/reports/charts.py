@@ -4,13 +4,12 @@ safe palette), and every chart sits beside a table with its numbers."""
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date
 from xml.etree import ElementTree
 
-import pygal
 from markupsafe import Markup
-from pygal.style import Style
 
 from app import dates
 
@@ -19,26 +18,34 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 DASHES = (None, "8,4", "2,4", "12,4,2,4", "4,2", "1,1")
 DOTS = (3, 4.5, 3.5, 5, 3, 4)
 
-STYLE = Style(
-    background="transparent",
-    plot_background="#ffffff",
-    foreground="#334155",
-    foreground_strong="#0f172a",
-    foreground_subtle="#cbd5e1",
-    colors=PALETTE,
-    font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-    label_font_size=11,
-    major_label_font_size=11,
-    legend_font_size=12,
-    title_font_size=13,
-)
+
+# pygal (and the lxml it brings) is imported by the first chart drawn, not with the reports
+# blueprint: the RQ workers register that blueprint for its URLs and never draw (issue 18).
+@functools.cache
+def style():
+    from pygal.style import Style
+
+    return Style(
+        background="transparent",
+        plot_background="#ffffff",
+        foreground="#334155",
+        foreground_strong="#0f172a",
+        foreground_subtle="#cbd5e1",
+        colors=PALETTE,
+        font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        label_font_size=11,
+        major_label_font_size=11,
+        legend_font_size=12,
+        title_font_size=13,
+    )
+
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 
 
 def _config(**extra) -> dict:
     return dict(
-        style=STYLE,
+        style=style(),
         js=[],  # no tooltips script, and nothing loaded from the internet
         disable_xml_declaration=True,
         width=760,
@@ -87,6 +94,8 @@ def line_chart(
 ) -> Markup:
     """`scale`: "count" (whole-number ticks), "share" (percentages, 0-100 %) or "measure"
     (as many decimals as the tick step needs): no axis repeats a label."""
+    import pygal
+
     values = [v for _, vs in series for v in vs if v is not None]
     ticks, decimals = y_ticks(values, scale)
     suffix = "%" if scale == "share" else ""
