@@ -5,8 +5,13 @@ bulk fan-out included, is covered):
   messages wait CANDIDATE_DIGEST_WINDOW_SECONDS (timing.due_time); the job that sends the
   first one also claims the candidate's other waiting messages (`siblings`).
 - quiet hours: no status email in the candidate's night (timing.in_quiet_hours).
-- daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day.
-  Beyond it a message is delayed to the next morning — never dropped, outcomes included.
+- daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day
+  (a digest is one). Beyond it a message is delayed to the next morning — never dropped,
+  outcomes included. The day's last email is the one that must not be spent too early: if
+  an answer is due to the candidate later that day (a decision date promised for that day,
+  still open; or a decision already owed, inside its undo window), the last email waits for
+  it and takes everything owed by then along (`last_of_day`). So a promised date is still
+  answered on its day, and the day stays within the cap.
 
 Messages that answer the candidate's own action (`Kind.requested`) are exempt: they go at
 once and alone, and do not count.
@@ -22,7 +27,7 @@ from flask import current_app, g
 
 from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
-from app.models import Candidate, Notification, NState
+from app.models import Application, Candidate, Notification, NState, Stage
 from app.models.notifications import CLAIMABLE
 from app.notifications.kinds import DELAYED_KINDS, KINDS, PACED_KINDS
 from app.notifications.timing import (
@@ -31,6 +36,8 @@ from app.notifications.timing import (
     morning_after,
     outside_quiet_hours,
     planned_time,
+    promise_answered_by,
+    promise_deadline,
 )
 
 
@@ -41,20 +48,37 @@ class Departure:
 
     at: datetime
     why: tuple[str, ...]  # "requested", "undo", "business_hours", "digest", "quiet_hours",
-    # "daily_cap", in the order they applied
+    # "daily_cap", "last_of_day", in the order they applied
 
 
 def departure(
-    kind: str, candidate: Candidate, now: datetime, promised: datetime | None = None
+    kind: str,
+    candidate: Candidate,
+    now: datetime,
+    promised: datetime | None = None,
+    application_id: int | None = None,
 ) -> Departure:
-    """`promised`: the application's promised decision date (timing.planned_time)."""
+    """`promised`: the application's promised decision date (timing.planned_time);
+    `application_id`: the application the message is about (its own promise is what a
+    decision or "still deciding" answers, so that one does not wait for itself)."""
     at, why = planned_time(kind, candidate.timezone, now, promised)
     if KINDS[kind].requested:
         return Departure(at, tuple(why))
-    slot = next_slot(candidate, at)
-    if slot != at:
-        why.append("daily_cap")
-    return Departure(slot, tuple(why))
+    answering = (application_id,) if KINDS[kind].answers_promise and application_id else ()
+    at, capped = slot(candidate, at, answering)
+    return Departure(at, (*why, *capped))
+
+
+def answering(rows) -> tuple[int, ...]:
+    """The applications whose promised date these rows (about to leave together) answer."""
+    return tuple(sorted({n.application_id for n in rows if KINDS[n.kind].answers_promise}))
+
+
+# What a held row records when its day's last email waits for an answer due that day (the
+# time is shown beside it).
+LAST_OF_DAY_HELD = (
+    "held: the candidate's last status email of the day waits for an answer due that day"
+)
 
 
 def hold_reason(candidate: Candidate, now: datetime) -> str:
@@ -65,17 +89,78 @@ def hold_reason(candidate: Candidate, now: datetime) -> str:
     return f"held: the candidate had {cap} status emails that day, the daily limit"
 
 
-def next_slot(candidate: Candidate, now: datetime) -> datetime:
+def next_slot(candidate: Candidate, now: datetime, answering: tuple[int, ...] = ()) -> datetime:
     """The earliest moment, from `now`, at which one more status email may go to them."""
+    return slot(candidate, now, answering)[0]
+
+
+def slot(
+    candidate: Candidate, now: datetime, answering: tuple[int, ...] = ()
+) -> tuple[datetime, list[str]]:
+    """next_slot, with why it is later than `now` outside quiet hours: "daily_cap" (the day
+    is full: the next morning), "last_of_day" (the day's last email waits for an answer due
+    later that day, `answer_due`). `answering`: application ids the email itself answers."""
     moment = outside_quiet_hours(now, candidate.timezone)
     cap = current_app.config["MAX_STATUS_EMAILS_PER_DAY"]
+    why: list[str] = []
     if cap <= 0:
-        return moment
+        return moment, why
     for _ in range(3):  # today, then tomorrow morning (nothing is sent in the future)
-        if emails_on_day(candidate, moment) < cap:
-            return moment
+        sent = emails_on_day(candidate, moment)
+        if sent < cap - 1:
+            return moment, why
+        if sent == cap - 1:
+            wait = answer_due(candidate, moment, answering)
+            if wait is not None and wait > moment:
+                why.append("last_of_day")
+                return wait, why
+            return moment, why
+        if "daily_cap" not in why:
+            why.append("daily_cap")
         moment = outside_quiet_hours(morning_after(moment, candidate.timezone), candidate.timezone)
-    return moment
+    return moment, why
+
+
+def answer_due(
+    candidate: Candidate, moment: datetime, answering: tuple[int, ...] = ()
+) -> datetime | None:
+    """The latest moment, later on the local day of `moment`, at which an answer the candidate
+    is due that day can leave: a decision date promised for that day and still open is
+    answered by the promised-dates sweep at timing.promise_answered_by (or, if that has
+    passed without it, by the day's promise_deadline); a decision already owed leaves at its
+    due time (the undo window). None: nothing is due to them later that day."""
+    zone = candidate_zone(candidate.timezone)
+    day = moment.astimezone(zone).date()
+    latest: datetime | None = None
+    promises = db.session.execute(
+        sa.select(Application.id, Application.promised_response_at).where(
+            Application.candidate_id == candidate.id,
+            Application.stage == Stage.INTERVIEW.value,
+            Application.promised_response_at > moment - timedelta(days=2),
+            Application.promised_response_at < moment + timedelta(days=2),
+        )
+    ).all()
+    for app_id, promised in promises:
+        if app_id in answering or promised.astimezone(zone).date() != day:
+            continue
+        by = promise_answered_by(promised, candidate.timezone)
+        if by <= moment:  # the sweep is due: it owes the answer any moment now
+            by = promise_deadline(promised, candidate.timezone)
+        if by > moment and (latest is None or by > latest):
+            latest = by
+    owed = db.session.scalar(
+        sa.select(sa.func.max(Notification.due_at)).where(
+            Notification.candidate_id == candidate.id,
+            Notification.kind.in_(DELAYED_KINDS),
+            Notification.state.in_(CLAIMABLE),
+            Notification.due_at > moment,
+            Notification.due_at < moment + timedelta(days=1),
+        )
+    )
+    if owed is not None:
+        if owed.astimezone(zone).date() == day and (latest is None or owed > latest):
+            latest = owed
+    return latest
 
 
 _EMAIL_KEY = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
