@@ -340,3 +340,25 @@ def test_the_sender_holds_the_last_email_for_the_days_answer_and_says_why(paced,
         ["client_review"],
         ["not_selected_agency", "still_deciding"],
     ]
+
+
+def test_a_sender_ahead_of_the_promise_sweep_looks_again_minutes_later(paced, db):
+    """The sender reaches the held email at 17:00 before the sweep has owed "still deciding":
+    it looks again five minutes on, not at the end of the day, and both leave as one."""
+    with clock.frozen(MONDAY_NOON) as clk:
+        a, b = _promised_for_wednesday(db, clk)
+        clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        _send_due(db, services.move_stage(a, Stage.CLIENT_REVIEW, actor=None).due_at, clk)
+        clk.advance(hours=2)
+        second = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+        clk.current = PROMISED_WEDNESDAY
+        assert deliver([second.id])["held"] == 1
+        assert db.session.get(Notification, second.id).due_at == clk.current + timedelta(minutes=5)
+        assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
+        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+    assert list(_emails_on(db, PROMISED_WEDNESDAY.date()).values()) == [
+        ["client_review"],
+        ["client_review", "still_deciding"],
+    ]
+    sent = db.session.get(Notification, second.id).sent_at
+    assert sent == PROMISED_WEDNESDAY + timedelta(minutes=5)

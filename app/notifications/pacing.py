@@ -121,14 +121,20 @@ def slot(
     return moment, why
 
 
+# How long the day's last email waits for a promised-dates sweep that is due but has not run
+# yet (it runs with the reconciler, every RECONCILE_INTERVAL_SECONDS: workers/schedule.py).
+SWEEP_GRACE = timedelta(minutes=5)
+
+
 def answer_due(
     candidate: Candidate, moment: datetime, answering: tuple[int, ...] = ()
 ) -> datetime | None:
     """The latest moment, later on the local day of `moment`, at which an answer the candidate
     is due that day can leave: a decision date promised for that day and still open is
-    answered by the promised-dates sweep at timing.promise_answered_by (or, if that has
-    passed without it, by the day's promise_deadline); a decision already owed leaves at its
-    due time (the undo window). None: nothing is due to them later that day."""
+    answered by the promised-dates sweep at timing.promise_answered_by (if that moment has
+    passed and the sweep has not acted yet, look again SWEEP_GRACE later); a decision already
+    owed leaves at its due time (the undo window). None: nothing is due to them later that
+    day."""
     zone = candidate_zone(candidate.timezone)
     day = moment.astimezone(zone).date()
     latest: datetime | None = None
@@ -144,8 +150,8 @@ def answer_due(
         if app_id in answering or promised.astimezone(zone).date() != day:
             continue
         by = promise_answered_by(promised, candidate.timezone)
-        if by <= moment:  # the sweep is due: it owes the answer any moment now
-            by = promise_deadline(promised, candidate.timezone)
+        if by <= moment:  # the sweep is due and owes the answer any moment now: look again
+            by = min(moment + SWEEP_GRACE, promise_deadline(promised, candidate.timezone))
         if by > moment and (latest is None or by > latest):
             latest = by
     owed = db.session.scalar(
