@@ -362,3 +362,34 @@ def test_a_sender_ahead_of_the_promise_sweep_looks_again_minutes_later(paced, db
     ]
     sent = db.session.get(Notification, second.id).sent_at
     assert sent == PROMISED_WEDNESDAY + timedelta(minutes=5)
+
+
+def test_a_batch_holds_each_candidates_last_email_reading_their_promises_once(paced, db):
+    """A fan-out's send job: every candidate in it had one email today and a date promised
+    for today; each one's update is held for that answer, and the promises are read in one
+    statement for the batch, not one per candidate."""
+    with clock.frozen(MONDAY_NOON) as clk:
+        pairs = [_promised_for_wednesday(db, clk) for _ in range(3)]
+        clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        for a, _ in pairs:
+            services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        _send_due(db, datetime(2026, 12, 2, 11, 0, tzinfo=UTC), clk)
+        paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+        # Owed with the sender's view out of date (as a fan-out's rows are, written in bulk).
+        owed = [services.move_stage(b, Stage.CLIENT_REVIEW, actor=None) for _, b in pairs]
+        for n in owed:
+            n.due_at = clk.current
+        db.session.commit()
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert deliver([n.id for n in owed])["held"] == 3
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [db.session.get(Notification, n.id).due_at for n in owed] == [PROMISED_WEDNESDAY] * 3
+    promise_reads = [s for s in seen if "promised_response_at" in s and "FROM applications" in s]
+    assert len(promise_reads) == 1

@@ -135,38 +135,71 @@ def answer_due(
     passed and the sweep has not acted yet, look again SWEEP_GRACE later); a decision already
     owed leaves at its due time (the undo window). None: nothing is due to them later that
     day."""
+    promises, owed = _answers_owed(candidate, moment)
     zone = candidate_zone(candidate.timezone)
     day = moment.astimezone(zone).date()
-    latest: datetime | None = None
-    promises = db.session.execute(
-        sa.select(Application.id, Application.promised_response_at).where(
-            Application.candidate_id == candidate.id,
-            Application.stage == Stage.INTERVIEW.value,
-            Application.promised_response_at > moment - timedelta(days=2),
-            Application.promised_response_at < moment + timedelta(days=2),
-        )
-    ).all()
+    times = []
     for app_id, promised in promises:
         if app_id in answering or promised.astimezone(zone).date() != day:
             continue
         by = promise_answered_by(promised, candidate.timezone)
         if by <= moment:  # the sweep is due and owes the answer any moment now: look again
             by = min(moment + SWEEP_GRACE, promise_deadline(promised, candidate.timezone))
-        if by > moment and (latest is None or by > latest):
-            latest = by
-    owed = db.session.scalar(
-        sa.select(sa.func.max(Notification.due_at)).where(
-            Notification.candidate_id == candidate.id,
-            Notification.kind.in_(DELAYED_KINDS),
-            Notification.state.in_(CLAIMABLE),
-            Notification.due_at > moment,
-            Notification.due_at < moment + timedelta(days=1),
+        times.append(by)
+    times += [due for due in owed if due.astimezone(zone).date() == day]
+    return max((t for t in times if t > moment), default=None)
+
+
+# What answer_due reads, around `moment`: open promised dates (application id, date) within
+# two days of it, and the due times of decisions owed within a day after it.
+_PROMISE_SPAN = timedelta(days=2)
+_OWED_SPAN = timedelta(days=1)
+
+
+def _answers_owed(
+    candidate: Candidate, moment: datetime
+) -> tuple[list[tuple[int, datetime]], list[datetime]]:
+    if "closeloop_answers_cache" not in g and "closeloop_answers_batch" in g:
+        batch_at, batch = g.closeloop_answers_batch
+        if candidate.id in batch:
+            _prefetch_answers(batch, batch_at)
+    fetched_at, cache = g.get("closeloop_answers_cache", (None, {}))
+    if candidate.id in cache and fetched_at <= moment <= fetched_at + _OWED_SPAN:
+        promises, owed = cache[candidate.id]
+        return (
+            [(a, p) for a, p in promises if abs(p - moment) < _PROMISE_SPAN],
+            [d for d in owed if moment < d < moment + _OWED_SPAN],
         )
+    promises = db.session.execute(
+        sa.select(Application.id, Application.promised_response_at).where(
+            Application.candidate_id == candidate.id,
+            *_open_promises(moment - _PROMISE_SPAN, moment + _PROMISE_SPAN),
+        )
+    ).all()
+    owed = db.session.scalars(
+        sa.select(Notification.due_at).where(
+            Notification.candidate_id == candidate.id,
+            *_owed_decisions(moment, moment + _OWED_SPAN),
+        )
+    ).all()
+    return [tuple(row) for row in promises], list(owed)
+
+
+def _open_promises(after: datetime, before: datetime) -> tuple:
+    return (
+        Application.stage == Stage.INTERVIEW.value,
+        Application.promised_response_at > after,
+        Application.promised_response_at < before,
     )
-    if owed is not None:
-        if owed.astimezone(zone).date() == day and (latest is None or owed > latest):
-            latest = owed
-    return latest
+
+
+def _owed_decisions(after: datetime, before: datetime) -> tuple:
+    return (
+        Notification.kind.in_(DELAYED_KINDS),
+        Notification.state.in_(CLAIMABLE),
+        Notification.due_at > after,
+        Notification.due_at < before,
+    )
 
 
 _EMAIL_KEY = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
@@ -187,10 +220,37 @@ def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
         for cid, sent_at, key in rows:
             cache[cid].append((sent_at, key))
     g.closeloop_sent_cache = (now, cache)
+    # answer_due's rows for the batch are loaded the first time one candidate needs them.
+    g.closeloop_answers_batch = (now, candidate_ids)
+
+
+def _prefetch_answers(candidate_ids: list[int], now: datetime) -> None:
+    """What `answer_due` reads for each of these candidates, in two queries for the batch
+    (it is asked for every candidate of a fan-out with one email left that day)."""
+    cache: dict[int, tuple[list, list]] = {cid: ([], []) for cid in candidate_ids}
+    for among in id_filters(db.session, Application.candidate_id, candidate_ids):
+        rows = db.session.execute(
+            sa.select(
+                Application.candidate_id, Application.id, Application.promised_response_at
+            ).where(among, *_open_promises(now - _PROMISE_SPAN, now + _OWED_SPAN + _PROMISE_SPAN))
+        )
+        for cid, app_id, promised in rows:
+            cache[cid][0].append((app_id, promised))
+    for among in id_filters(db.session, Notification.candidate_id, candidate_ids):
+        rows = db.session.execute(
+            sa.select(Notification.candidate_id, Notification.due_at).where(
+                among, *_owed_decisions(now, now + 2 * _OWED_SPAN)
+            )
+        )
+        for cid, due in rows:
+            cache[cid][1].append(due)
+    g.closeloop_answers_cache = (now, cache)
 
 
 def forget_prefetched() -> None:
     g.pop("closeloop_sent_cache", None)
+    g.pop("closeloop_answers_cache", None)
+    g.pop("closeloop_answers_batch", None)
 
 
 def emails_on_day(candidate: Candidate, moment: datetime) -> int:
