@@ -103,8 +103,9 @@ def load(instance_path: str) -> dict:
         # Status changes within this window after the first reach the candidate as one email.
         "CANDIDATE_DIGEST_WINDOW_SECONDS": _env_int("CANDIDATE_DIGEST_WINDOW_SECONDS", 300),
         # At most this many status emails per candidate per day (their time zone); more wait
-        # for the next day, outcome messages included: delayed, never dropped.
-        "MAX_STATUS_EMAILS_PER_DAY": _env_int("MAX_STATUS_EMAILS_PER_DAY", 3),
+        # for the next day, outcome messages included: delayed, never dropped. The last one
+        # waits for an answer due that day (app/notifications/pacing.py).
+        "MAX_STATUS_EMAILS_PER_DAY": _env_int("MAX_STATUS_EMAILS_PER_DAY", 2),
         # No status email between these hours in the candidate's time zone.
         "QUIET_HOURS_START": _env_int("QUIET_HOURS_START", 21),
         "QUIET_HOURS_END": _env_int("QUIET_HOURS_END", 8),

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from app import clock
 from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
-from app.notifications import outbox
+from app.notifications import outbox, pacing
 from app.notifications.events import apply_events
+from app.notifications.kinds import PACED_KINDS
 from app.notifications.send import deliver
 from app.notifications.timing import due_time
-from app.pipeline import followups, services
+from app.pipeline import followups, preview, services
 from app.status import services as candidate_services
 from tests import factories as f
 
@@ -201,3 +202,194 @@ def test_after_the_interview_the_candidate_hears_when_the_decision_is_due(db):
     with clock.frozen(later):
         assert deliver([n.id])["sent"] == 1
     assert "We will write to you by then either way" in db.session.get(Notification, n.id).body_text
+
+
+# -- the day's last email waits for the answer due that day ----------------------------------
+
+MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+PROMISED_WEDNESDAY = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+
+
+def _emails_on(db, day) -> dict[str, list[str]]:
+    """The status emails the candidate got on `day` (London is on UTC): message -> kinds."""
+    emails: dict[str, list[str]] = {}
+    for message_id, kind, sent_at in db.session.execute(
+        sa.select(Notification.provider_message_id, Notification.kind, Notification.sent_at)
+        .where(Notification.sent_at.is_not(None), Notification.kind.in_(PACED_KINDS))
+        .order_by(Notification.sent_at, Notification.id)
+    ):
+        if sent_at.date() == day:
+            emails.setdefault(message_id, []).append(kind)
+    return emails
+
+
+def _send_due(db, upto: datetime, clk) -> None:
+    """A worker that runs each owed row when it falls due, up to `upto`."""
+    while True:
+        row = db.session.execute(
+            sa.select(Notification.id, Notification.due_at)
+            .where(Notification.state.in_((NState.PENDING.value, NState.QUEUED.value)))
+            .order_by(Notification.due_at)
+            .limit(1)
+        ).first()
+        if row is None or row.due_at > upto:
+            break
+        clk.current = max(clk.current, row.due_at)
+        deliver([row.id])
+    clk.current = max(clk.current, upto)
+
+
+def _promised_for_wednesday(db, clk):
+    """A candidate in three pipelines: one interviewed with a decision promised for
+    Wednesday 17:00 (told on Monday), two others that move on Wednesday."""
+    _, (promised, a, b) = _apps(db, 3, name="Priya Raman")
+    services.move_stage(promised, Stage.CLIENT_REVIEW, actor=None)
+    services.record_interview(
+        promised,
+        actor=None,
+        interview_at=MONDAY_NOON + timedelta(hours=3),
+        interviewers=None,
+        promised_response_at=PROMISED_WEDNESDAY,
+        client_contact=None,
+        next_step=None,
+    )
+    _send_due(db, MONDAY_NOON + timedelta(hours=1), clk)
+    return a, b
+
+
+def test_three_messages_in_a_day_are_two_emails_and_the_promise_is_answered_that_day(paced, db):
+    with clock.frozen(MONDAY_NOON) as clk:
+        a, b = _promised_for_wednesday(db, clk)
+        _send_due(db, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), clk)
+        first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        _send_due(db, first.due_at, clk)  # Wednesday's first email, 09:05
+        clk.advance(hours=2)
+        # The second update would be Wednesday's last email, and the candidate is owed an
+        # answer to Wednesday's promised date: it waits for that answer (the sweep at 17:00).
+        page = preview.preview_move(b, Stage.CLIENT_REVIEW, actor=None)
+        second = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+        assert second.due_at == page.send_at == PROMISED_WEDNESDAY
+        assert page.when.startswith("Wed 2 Dec at 17:00 (GMT, their time):")
+        assert "it is their last status email that day (at most 2 a day)" in page.when
+        assert "with the answer due to them later that day" in page.when
+        _send_due(db, PROMISED_WEDNESDAY - timedelta(minutes=1), clk)
+        assert db.session.get(Notification, second.id).state == NState.PENDING
+        clk.current = PROMISED_WEDNESDAY
+        assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1  # "still deciding"
+        _send_due(db, datetime(2026, 12, 2, 18, 0, tzinfo=UTC), clk)
+        # A third change that evening: the day is full, it waits for Thursday morning.
+        third = services.move_stage(a, Stage.INTERVIEW, actor=None)
+        assert third.due_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+        _send_due(db, datetime(2026, 12, 3, 12, 0, tzinfo=UTC), clk)
+    wednesday = list(_emails_on(db, PROMISED_WEDNESDAY.date()).values())
+    # Before: the update left at 11:05 as the second email and "still deciding", the third
+    # that day, was held to Thursday morning: a broken promise.
+    assert wednesday == [["client_review"], ["client_review", "still_deciding"]]
+    answered = db.session.get(Notification, second.id)
+    assert answered.sent_at == PROMISED_WEDNESDAY  # the promised day, before its evening
+    assert list(_emails_on(db, datetime(2026, 12, 3).date()).values()) == [["interview_scheduled"]]
+
+
+def test_the_last_email_waits_for_a_decision_inside_its_undo_window(paced, db):
+    paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+    with clock.frozen(WEDNESDAY_NOON) as clk:
+        _, (a, b, d) = _apps(db, 3)
+        services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        _send_due(db, clk.current, clk)  # the day's first email
+        clk.advance(hours=1)
+        outcome = services.move_stage(
+            d, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED
+        )
+        assert outcome.due_at == clk.current + timedelta(minutes=30)  # the undo window
+        clk.advance(minutes=10)
+        update = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+        # Sent now, the update would spend the day's last email and the outcome, decided
+        # today, would wait for tomorrow: it leaves with the outcome instead.
+        assert update.due_at == outcome.due_at
+        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+    assert list(_emails_on(db, WEDNESDAY_NOON.date()).values()) == [
+        ["client_review"],
+        ["not_selected_client", "client_review"],
+    ]
+    assert db.session.get(Notification, outcome.id).sent_at == outcome.due_at
+
+
+def test_the_sender_holds_the_last_email_for_the_days_answer_and_says_why(paced, db):
+    """An outcome owed before the day's first email left learns when it falls due that it
+    would be the day's last email, with a promised date still open that day: it is held for
+    the answer, with the reason, and leaves with it."""
+    with clock.frozen(MONDAY_NOON) as clk:
+        a, b = _promised_for_wednesday(db, clk)
+        clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        update = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        outcome = services.move_stage(
+            b, Stage.REJECTED, actor=None, reason=OutcomeReason.AGENCY_DECISION
+        )
+        assert outcome.due_at == clk.current + timedelta(minutes=30)  # nothing sent yet
+        clk.current = update.due_at
+        assert deliver([update.id])["sent"] == 1  # the outcome is still inside its undo window
+        clk.current = outcome.due_at
+        assert deliver([outcome.id]) == {"claimed": 1, "sent": 0, "failed": 0, "held": 1}
+        held = db.session.get(Notification, outcome.id)
+        assert (held.state, held.due_at) == (NState.PENDING, PROMISED_WEDNESDAY)
+        assert held.last_error == pacing.LAST_OF_DAY_HELD
+        clk.current = PROMISED_WEDNESDAY
+        assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
+        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+    assert list(_emails_on(db, PROMISED_WEDNESDAY.date()).values()) == [
+        ["client_review"],
+        ["not_selected_agency", "still_deciding"],
+    ]
+
+
+def test_a_sender_ahead_of_the_promise_sweep_looks_again_minutes_later(paced, db):
+    """The sender reaches the held email at 17:00 before the sweep has owed "still deciding":
+    it looks again five minutes on, not at the end of the day, and both leave as one."""
+    with clock.frozen(MONDAY_NOON) as clk:
+        a, b = _promised_for_wednesday(db, clk)
+        clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        _send_due(db, services.move_stage(a, Stage.CLIENT_REVIEW, actor=None).due_at, clk)
+        clk.advance(hours=2)
+        second = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+        clk.current = PROMISED_WEDNESDAY
+        assert deliver([second.id])["held"] == 1
+        assert db.session.get(Notification, second.id).due_at == clk.current + timedelta(minutes=5)
+        assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
+        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+    assert list(_emails_on(db, PROMISED_WEDNESDAY.date()).values()) == [
+        ["client_review"],
+        ["client_review", "still_deciding"],
+    ]
+    sent = db.session.get(Notification, second.id).sent_at
+    assert sent == PROMISED_WEDNESDAY + timedelta(minutes=5)
+
+
+def test_a_batch_holds_each_candidates_last_email_reading_their_promises_once(paced, db):
+    """A fan-out's send job: every candidate in it had one email today and a date promised
+    for today; each one's update is held for that answer, and the promises are read in one
+    statement for the batch, not one per candidate."""
+    with clock.frozen(MONDAY_NOON) as clk:
+        pairs = [_promised_for_wednesday(db, clk) for _ in range(3)]
+        clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        for a, _ in pairs:
+            services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        _send_due(db, datetime(2026, 12, 2, 11, 0, tzinfo=UTC), clk)
+        paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+        # Owed with the sender's view out of date (as a fan-out's rows are, written in bulk).
+        owed = [services.move_stage(b, Stage.CLIENT_REVIEW, actor=None) for _, b in pairs]
+        for n in owed:
+            n.due_at = clk.current
+        db.session.commit()
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert deliver([n.id for n in owed])["held"] == 3
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [db.session.get(Notification, n.id).due_at for n in owed] == [PROMISED_WEDNESDAY] * 3
+    promise_reads = [s for s in seen if "promised_response_at" in s and "FROM applications" in s]
+    assert len(promise_reads) == 1

@@ -68,3 +68,7 @@ def test_a_simulated_month_leaves_nobody_untold_and_tells_nobody_two_stories(red
     assert figures["untold"] == 0, run.stdout
     assert figures["told"] == figures["owed"]
     assert figures["contradictions"] == 0, run.stdout
+    # Issue 18: at most two status emails a candidate-day (the default daily cap), and every
+    # promised decision date answered on its day all the same.
+    assert figures["max_per_day"] <= 2, run.stdout
+    assert figures["kept"] == 100, run.stdout

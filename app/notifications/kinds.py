@@ -23,6 +23,9 @@ class Kind:
     # News the candidate still needs in writing even after a call (an offer, an outcome):
     # a logged contact does not settle it unless the recruiter ticks it on purpose.
     in_writing: bool = False
+    # Answers a promised decision date: a decision, or "still deciding" with the next date.
+    # The day's last status email waits for one that is due that day (pacing.py).
+    answers_promise: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -32,20 +35,20 @@ KINDS: dict[str, Kind] = {
         Kind("client_review", "update"),
         Kind("interview_scheduled", "update"),
         Kind("after_interview", "update"),
-        Kind("offer", "update", in_writing=True),
+        Kind("offer", "update", in_writing=True, answers_promise=True),
         Kind("position_on_hold", "update"),
         Kind("position_reopened", "update"),
-        Kind("still_deciding", "optional"),
+        Kind("still_deciding", "optional", answers_promise=True),
         Kind("update_reply", "update", requested=True),
         # The recruiter's answer to the candidate's email reply (app/replies/).
         Kind("reply_answer", "update", requested=True),
         Kind("status_link", "service", requested=True),
-        Kind("hired", "outcome", in_writing=True),
-        Kind("withdrawal_ack", "outcome", requested=True, in_writing=True),
-        Kind("not_selected_agency", "outcome", delayed=True, in_writing=True),
-        Kind("not_selected_client", "outcome", delayed=True, in_writing=True),
-        Kind("position_cancelled", "outcome", delayed=True, in_writing=True),
-        Kind("position_filled", "outcome", delayed=True, in_writing=True),
+        Kind("hired", "outcome", in_writing=True, answers_promise=True),
+        Kind("withdrawal_ack", "outcome", requested=True, in_writing=True, answers_promise=True),
+        Kind("not_selected_agency", "outcome", delayed=True, in_writing=True, answers_promise=True),
+        Kind("not_selected_client", "outcome", delayed=True, in_writing=True, answers_promise=True),
+        Kind("position_cancelled", "outcome", delayed=True, in_writing=True, answers_promise=True),
+        Kind("position_filled", "outcome", delayed=True, in_writing=True, answers_promise=True),
     )
 }
 

@@ -68,7 +68,9 @@ def owe(
     candidate = application.candidate
     # The same computation the confirmation page shows (undo window, business hours,
     # digest window, quiet hours, daily cap), so what it says is when it leaves.
-    leaving = pacing.departure(kind, candidate, now, application.promised_response_at)
+    leaving = pacing.departure(
+        kind, candidate, now, application.promised_response_at, application.id
+    )
     notification = Notification(
         application_id=application.id,
         candidate_id=application.candidate_id,
@@ -108,7 +110,11 @@ def departure_of(notification: Notification, now: datetime) -> tuple[str, ...]:
         return known[1]
     application = notification.application
     return pacing.departure(
-        notification.kind, notification.candidate, now, application.promised_response_at
+        notification.kind,
+        notification.candidate,
+        now,
+        application.promised_response_at,
+        application.id,
     ).why
 
 

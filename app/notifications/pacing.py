@@ -5,8 +5,13 @@ bulk fan-out included, is covered):
   messages wait CANDIDATE_DIGEST_WINDOW_SECONDS (timing.due_time); the job that sends the
   first one also claims the candidate's other waiting messages (`siblings`).
 - quiet hours: no status email in the candidate's night (timing.in_quiet_hours).
-- daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day.
-  Beyond it a message is delayed to the next morning — never dropped, outcomes included.
+- daily cap: at most MAX_STATUS_EMAILS_PER_DAY status emails per candidate per local day
+  (a digest is one). Beyond it a message is delayed to the next morning — never dropped,
+  outcomes included. The day's last email is the one that must not be spent too early: if
+  an answer is due to the candidate later that day (a decision date promised for that day,
+  still open; or a decision already owed, inside its undo window), the last email waits for
+  it and takes everything owed by then along (`last_of_day`). So a promised date is still
+  answered on its day, and the day stays within the cap.
 
 Messages that answer the candidate's own action (`Kind.requested`) are exempt: they go at
 once and alone, and do not count.
@@ -23,7 +28,7 @@ from flask import current_app, g
 from app import stored_words
 from app.bulk_sql import id_filters, ids_in
 from app.extensions import db
-from app.models import Candidate, Notification, NState
+from app.models import Application, Candidate, Notification, NState, Stage
 from app.models.notifications import CLAIMABLE
 from app.notifications.kinds import DELAYED_KINDS, KINDS, PACED_KINDS
 from app.notifications.timing import (
@@ -32,6 +37,8 @@ from app.notifications.timing import (
     morning_after,
     outside_quiet_hours,
     planned_time,
+    promise_answered_by,
+    promise_deadline,
 )
 from app.stored_words import Said, words
 
@@ -43,20 +50,37 @@ class Departure:
 
     at: datetime
     why: tuple[str, ...]  # "requested", "undo", "business_hours", "digest", "quiet_hours",
-    # "daily_cap", in the order they applied
+    # "daily_cap", "last_of_day", in the order they applied
 
 
 def departure(
-    kind: str, candidate: Candidate, now: datetime, promised: datetime | None = None
+    kind: str,
+    candidate: Candidate,
+    now: datetime,
+    promised: datetime | None = None,
+    application_id: int | None = None,
 ) -> Departure:
-    """`promised`: the application's promised decision date (timing.planned_time)."""
+    """`promised`: the application's promised decision date (timing.planned_time);
+    `application_id`: the application the message is about (its own promise is what a
+    decision or "still deciding" answers, so that one does not wait for itself)."""
     at, why = planned_time(kind, candidate.timezone, now, promised)
     if KINDS[kind].requested:
         return Departure(at, tuple(why))
-    slot = next_slot(candidate, at)
-    if slot != at:
-        why.append("daily_cap")
-    return Departure(slot, tuple(why))
+    answering = (application_id,) if KINDS[kind].answers_promise and application_id else ()
+    at, capped = slot(candidate, at, answering)
+    return Departure(at, (*why, *capped))
+
+
+def answering(rows) -> tuple[int, ...]:
+    """The applications whose promised date these rows (about to leave together) answer."""
+    return tuple(sorted({n.application_id for n in rows if KINDS[n.kind].answers_promise}))
+
+
+# What a held row records when its day's last email waits for an answer due that day (the
+# time is shown beside it).
+LAST_OF_DAY_HELD = (
+    "held: the candidate's last status email of the day waits for an answer due that day"
+)
 
 
 def hold_reason(candidate: Candidate, now: datetime) -> Said:
@@ -67,17 +91,117 @@ def hold_reason(candidate: Candidate, now: datetime) -> Said:
     return words("error.daily_cap", cap=current_app.config["MAX_STATUS_EMAILS_PER_DAY"])
 
 
-def next_slot(candidate: Candidate, now: datetime) -> datetime:
+def next_slot(candidate: Candidate, now: datetime, answering: tuple[int, ...] = ()) -> datetime:
     """The earliest moment, from `now`, at which one more status email may go to them."""
+    return slot(candidate, now, answering)[0]
+
+
+def slot(
+    candidate: Candidate, now: datetime, answering: tuple[int, ...] = ()
+) -> tuple[datetime, list[str]]:
+    """next_slot, with why it is later than `now` outside quiet hours: "daily_cap" (the day
+    is full: the next morning), "last_of_day" (the day's last email waits for an answer due
+    later that day, `answer_due`). `answering`: application ids the email itself answers."""
     moment = outside_quiet_hours(now, candidate.timezone)
     cap = current_app.config["MAX_STATUS_EMAILS_PER_DAY"]
+    why: list[str] = []
     if cap <= 0:
-        return moment
+        return moment, why
     for _ in range(3):  # today, then tomorrow morning (nothing is sent in the future)
-        if emails_on_day(candidate, moment) < cap:
-            return moment
+        sent = emails_on_day(candidate, moment)
+        if sent < cap - 1:
+            return moment, why
+        if sent == cap - 1:
+            wait = answer_due(candidate, moment, answering)
+            if wait is not None and wait > moment:
+                why.append("last_of_day")
+                return wait, why
+            return moment, why
+        if "daily_cap" not in why:
+            why.append("daily_cap")
         moment = outside_quiet_hours(morning_after(moment, candidate.timezone), candidate.timezone)
-    return moment
+    return moment, why
+
+
+# How long the day's last email waits for a promised-dates sweep that is due but has not run
+# yet (it runs with the reconciler, every RECONCILE_INTERVAL_SECONDS: workers/schedule.py).
+SWEEP_GRACE = timedelta(minutes=5)
+
+
+def answer_due(
+    candidate: Candidate, moment: datetime, answering: tuple[int, ...] = ()
+) -> datetime | None:
+    """The latest moment, later on the local day of `moment`, at which an answer the candidate
+    is due that day can leave: a decision date promised for that day and still open is
+    answered by the promised-dates sweep at timing.promise_answered_by (if that moment has
+    passed and the sweep has not acted yet, look again SWEEP_GRACE later); a decision already
+    owed leaves at its due time (the undo window). None: nothing is due to them later that
+    day."""
+    promises, owed = _answers_owed(candidate, moment)
+    zone = candidate_zone(candidate.timezone)
+    day = moment.astimezone(zone).date()
+    times = []
+    for app_id, promised in promises:
+        if app_id in answering or promised.astimezone(zone).date() != day:
+            continue
+        by = promise_answered_by(promised, candidate.timezone)
+        if by <= moment:  # the sweep is due and owes the answer any moment now: look again
+            by = min(moment + SWEEP_GRACE, promise_deadline(promised, candidate.timezone))
+        times.append(by)
+    times += [due for due in owed if due.astimezone(zone).date() == day]
+    return max((t for t in times if t > moment), default=None)
+
+
+# What answer_due reads, around `moment`: open promised dates (application id, date) within
+# two days of it, and the due times of decisions owed within a day after it.
+_PROMISE_SPAN = timedelta(days=2)
+_OWED_SPAN = timedelta(days=1)
+
+
+def _answers_owed(
+    candidate: Candidate, moment: datetime
+) -> tuple[list[tuple[int, datetime]], list[datetime]]:
+    if "closeloop_answers_cache" not in g and "closeloop_answers_batch" in g:
+        batch_at, batch = g.closeloop_answers_batch
+        if candidate.id in batch:
+            _prefetch_answers(batch, batch_at)
+    fetched_at, cache = g.get("closeloop_answers_cache", (None, {}))
+    if candidate.id in cache and fetched_at <= moment <= fetched_at + _OWED_SPAN:
+        promises, owed = cache[candidate.id]
+        return (
+            [(a, p) for a, p in promises if abs(p - moment) < _PROMISE_SPAN],
+            [d for d in owed if moment < d < moment + _OWED_SPAN],
+        )
+    promises = db.session.execute(
+        sa.select(Application.id, Application.promised_response_at).where(
+            Application.candidate_id == candidate.id,
+            *_open_promises(moment - _PROMISE_SPAN, moment + _PROMISE_SPAN),
+        )
+    ).all()
+    owed = db.session.scalars(
+        sa.select(Notification.due_at).where(
+            Notification.candidate_id == candidate.id,
+            *_owed_decisions(moment, moment + _OWED_SPAN),
+        )
+    ).all()
+    return [tuple(row) for row in promises], list(owed)
+
+
+def _open_promises(after: datetime, before: datetime) -> tuple:
+    return (
+        Application.stage == Stage.INTERVIEW.value,
+        Application.promised_response_at > after,
+        Application.promised_response_at < before,
+    )
+
+
+def _owed_decisions(after: datetime, before: datetime) -> tuple:
+    return (
+        Notification.kind.in_(DELAYED_KINDS),
+        Notification.state.in_(CLAIMABLE),
+        Notification.due_at > after,
+        Notification.due_at < before,
+    )
 
 
 _EMAIL_KEY = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
@@ -98,10 +222,37 @@ def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
         for cid, sent_at, key in rows:
             cache[cid].append((sent_at, key))
     g.closeloop_sent_cache = (now, cache)
+    # answer_due's rows for the batch are loaded the first time one candidate needs them.
+    g.closeloop_answers_batch = (now, candidate_ids)
+
+
+def _prefetch_answers(candidate_ids: list[int], now: datetime) -> None:
+    """What `answer_due` reads for each of these candidates, in two queries for the batch
+    (it is asked for every candidate of a fan-out with one email left that day)."""
+    cache: dict[int, tuple[list, list]] = {cid: ([], []) for cid in candidate_ids}
+    for among in id_filters(db.session, Application.candidate_id, candidate_ids):
+        rows = db.session.execute(
+            sa.select(
+                Application.candidate_id, Application.id, Application.promised_response_at
+            ).where(among, *_open_promises(now - _PROMISE_SPAN, now + _OWED_SPAN + _PROMISE_SPAN))
+        )
+        for cid, app_id, promised in rows:
+            cache[cid][0].append((app_id, promised))
+    for among in id_filters(db.session, Notification.candidate_id, candidate_ids):
+        rows = db.session.execute(
+            sa.select(Notification.candidate_id, Notification.due_at).where(
+                among, *_owed_decisions(now, now + 2 * _OWED_SPAN)
+            )
+        )
+        for cid, due in rows:
+            cache[cid][1].append(due)
+    g.closeloop_answers_cache = (now, cache)
 
 
 def forget_prefetched() -> None:
     g.pop("closeloop_sent_cache", None)
+    g.pop("closeloop_answers_cache", None)
+    g.pop("closeloop_answers_batch", None)
 
 
 def emails_on_day(candidate: Candidate, moment: datetime) -> int:

@@ -78,9 +78,12 @@ def _plan(groups: list[list[Notification]], now: datetime) -> Plan:
         if not group:
             continue
         if not KINDS[group[0].kind].requested:
-            slot = pacing.next_slot(candidate, now)
+            slot, why = pacing.slot(candidate, now, pacing.answering(group))
             if slot > now + SLACK:
-                reason = pacing.hold_reason(candidate, now)
+                if why == ["last_of_day"]:
+                    reason = pacing.LAST_OF_DAY_HELD
+                else:
+                    reason = pacing.hold_reason(candidate, now)
                 pacing.hold([n.id for n in group], slot, reason, now)
                 plan.held += len(group)
                 continue

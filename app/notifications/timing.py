@@ -93,6 +93,17 @@ def promise_deadline(promised: datetime, tz_name: str | None) -> datetime:
     return (end - PROMISE_MARGIN).astimezone(promised.tzinfo)
 
 
+def promise_answered_by(promised: datetime, tz_name: str | None) -> datetime:
+    """When a promised date is answered at the latest if nobody decides: the promised-dates
+    sweep acts then (once the date has passed, or earlier if the candidate's quiet hours begin
+    before it on the promised day in their zone: a date of 17:00 in London is 22:30 in
+    Kolkata), early enough that "still deciding" (held for the digest window) reaches them
+    that day, and that a decision recorded just before it (held for the undo window) does too."""
+    cfg = current_app.config
+    lead = timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] + cfg["UNDO_WINDOW_SECONDS"])
+    return min(promised, promise_deadline(promised, tz_name) - lead)
+
+
 def due_time(
     kind: str, tz_name: str | None, now: datetime, promised: datetime | None = None
 ) -> datetime:
@@ -104,7 +115,8 @@ def due_time(
 def planned_time(
     kind: str, tz_name: str | None, now: datetime, promised: datetime | None = None
 ) -> tuple[datetime, list[str]]:
-    """due_time, with why it is not `now`: WAIT_REASONS codes, in the order applied.
+    """due_time, with why it is not `now`: codes named in words by pipeline/preview.WAIT_WORDS,
+    in the order applied.
 
     `promised`: the decision date the candidate was promised, if any. An outcome's wait for
     business hours stops at that day's promise_deadline, so a decision made on (or before) the

@@ -269,6 +269,11 @@ WAIT_WORDS = {
         "they already get %(cap)s status emails that day, the most we send in a day, so it "
         "waits for the next morning"
     ),
+    "last_of_day": _l(
+        "it is their last status email that day (at most %(cap)s a day), so it waits to leave "
+        "in one email with the answer due to them later that day (sooner, if that answer "
+        "comes sooner)"
+    ),
 }
 
 

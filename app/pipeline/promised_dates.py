@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app import clock
 from app.business_days import get_calendar
@@ -22,7 +21,7 @@ from app.models import (
     User,
 )
 from app.notifications import outbox
-from app.notifications.timing import promise_deadline
+from app.notifications.timing import promise_answered_by
 from app.pipeline.base import actor_id
 from app.stored_words import words
 
@@ -84,14 +83,9 @@ def reopen_promise_reminder(application: Application, promised: datetime, now: d
 
 
 def sweep_at(promised: datetime, tz_name: str | None) -> datetime:
-    """When the sweep acts on a promised date: once it has passed, or earlier if the
-    candidate's quiet hours begin before then on the promised day in their zone (a date of
-    17:00 in London is 22:30 in Kolkata). Early enough that "still deciding" (held for the
-    digest window) reaches them that day, and that a decision recorded just before it (held
-    for the undo window) does too (timing.promise_deadline)."""
-    cfg = current_app.config
-    lead = timedelta(seconds=cfg["CANDIDATE_DIGEST_WINDOW_SECONDS"] + cfg["UNDO_WINDOW_SECONDS"])
-    return min(promised, promise_deadline(promised, tz_name) - lead)
+    """When the sweep acts on a promised date (timing.promise_answered_by: the daily cap
+    keeps a candidate's last email of that day for what the sweep owes then)."""
+    return promise_answered_by(promised, tz_name)
 
 
 # sweep_at is at most a day (and the lead) before the date: the rows the sweep looks at.
