@@ -81,6 +81,9 @@ WORDS: dict[str, str] = {
     "error.daily_cap": N_(
         "held: the candidate had %(cap)s status emails that day, the daily limit"
     ),
+    "error.last_of_day": N_(
+        "held: the candidate's last status email of the day waits for an answer due that day"
+    ),
     "error.sending_paused": N_("sending paused: %(reason)s"),
     "error.worker_stopped": N_("worker stopped while sending; sending again"),
     "error.staff_worker_stopped": N_("worker stopped while sending"),

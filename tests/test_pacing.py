@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app import clock
 from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
-from app.notifications import outbox, pacing
+from app.notifications import outbox
 from app.notifications.events import apply_events
 from app.notifications.kinds import PACED_KINDS
 from app.notifications.send import deliver
@@ -332,7 +332,10 @@ def test_the_sender_holds_the_last_email_for_the_days_answer_and_says_why(paced,
         assert deliver([outcome.id]) == {"claimed": 1, "sent": 0, "failed": 0, "held": 1}
         held = db.session.get(Notification, outcome.id)
         assert (held.state, held.due_at) == (NState.PENDING, PROMISED_WEDNESDAY)
-        assert held.last_error == pacing.LAST_OF_DAY_HELD
+        assert held.last_error == (
+            "held: the candidate's last status email of the day waits for an answer due that day"
+        )
+        assert held.last_error_code == "error.last_of_day"
         clk.current = PROMISED_WEDNESDAY
         assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
         _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)

@@ -78,9 +78,7 @@ def answering(rows) -> tuple[int, ...]:
 
 # What a held row records when its day's last email waits for an answer due that day (the
 # time is shown beside it).
-LAST_OF_DAY_HELD = (
-    "held: the candidate's last status email of the day waits for an answer due that day"
-)
+LAST_OF_DAY_HELD = words("error.last_of_day")
 
 
 def hold_reason(candidate: Candidate, now: datetime) -> Said:
