@@ -108,6 +108,19 @@ def test_a_client_asks_for_time_then_declines_and_the_recruiter_confirms(app, li
         db.session.commit()
         frozen.advance(hours=1)  # past the undo window
         _send_owed()
+        # Her third status email that day (the interview's, "still deciding"): the daily cap
+        # of two holds the outcome for the next morning, it is never dropped.
+        assert not [k for k, _ in _kinds(stub, "anna@example.com") if k == "not_selected_client"]
+        db.session.rollback()
+        held = db.session.scalar(
+            sa.select(Notification).where(Notification.kind == "not_selected_client")
+        )
+        assert held.state == "pending"
+        leaves = held.due_at.replace(tzinfo=None)
+        assert leaves > clock.now().replace(tzinfo=None) + timedelta(hours=6)  # next morning
+        db.session.commit()
+        frozen.advance(days=1)
+        _send_owed()
         _send_owed()
         outcomes = [k for k, _ in _kinds(stub, "anna@example.com") if k == "not_selected_client"]
         assert outcomes == ["not_selected_client"]
