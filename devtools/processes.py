@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -59,14 +60,21 @@ class Proc:
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM, then SIGKILL for whatever is still there."""
+        stop_all([self], timeout)
+
+    def _terminate(self) -> list[psutil.Process]:
+        """SIGTERM to the process group; its descendants as they were, to reap later."""
         family = self._descendants()
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        return family
+
+    def _reap(self, family: list[psutil.Process], deadline: float) -> None:
+        try:
+            self.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
         self.popen.wait(timeout=10)
         _, alive = psutil.wait_procs(family, timeout=5)
         for child in alive:
@@ -76,3 +84,13 @@ class Proc:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def stop_all(procs: list[Proc], timeout: float = 15) -> None:
+    """Stop several processes together: each gets its SIGTERM before any is waited for, so
+    their shutdowns (a worker finishing its job, a scheduler its entry) overlap instead of
+    adding up; whatever is still there after `timeout` is killed."""
+    families = [(p, p._terminate()) for p in procs]
+    deadline = time.monotonic() + timeout
+    for p, family in families:
+        p._reap(family, deadline)

@@ -9,6 +9,7 @@ The Flask apps are built once per worker and their config is put back after ever
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -93,6 +94,16 @@ def pytest_collection_modifyitems(config, items):
     slow = sorted((i for i in items if _known_cost(i)), key=_known_cost, reverse=True)
     rest = [i for i in items if not _known_cost(i)]
     items[:] = slow + [i for i in rest if waits(i)] + [i for i in rest if not waits(i)]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Past this point the process only exits: its last garbage collections would walk every
+    object the session built (apps, compiled SQL and templates), ~2 s per process (measured
+    1.75-2.15 s from unconfigure to exit, 0.05-0.15 s frozen); under xdist every worker and
+    the controller pay it at the end of the run. The session fixtures have already closed
+    their connections."""
+    gc.freeze()
 
 
 # -- one database and one Redis database per xdist worker ---------------------------------------

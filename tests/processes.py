@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from devtools.processes import ROOT, Proc
+from devtools.processes import ROOT, Proc, stop_all
 
-__all__ = ["ROOT", "Proc", "wait_until"]
+__all__ = ["ROOT", "Proc", "stop_all", "wait_until"]
 
 
 def wait_until(

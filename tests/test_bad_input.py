@@ -153,12 +153,16 @@ _FINGERPRINT_SQL: dict[str, sa.TextClause] = {}
 
 
 def _fingerprint() -> list:
-    """Rows per table, and the latest change of each table that records one."""
+    """Rows per table, and the latest change of each table that records one. On PostgreSQL
+    also the newest row version's transaction id (xmin), which every INSERT and UPDATE
+    moves on: an update to a table without updated_at (tasks, api_tokens, ...) shows too."""
     dialect = db.engine.dialect.name
     if dialect not in _FINGERPRINT_SQL:
+        newest = "max(xmin::text::bigint)" if dialect == "postgresql" else "NULL"
         parts = [
             f"SELECT '{t.name}', count(*), "
             + ("max(updated_at)" if "updated_at" in t.c else "NULL")
+            + f", {newest}"
             + f' FROM "{t.name}"'
             for t in db.metadata.sorted_tables
         ]

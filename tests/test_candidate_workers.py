@@ -17,7 +17,7 @@ from app.pipeline import services
 from app.status import services as status_services
 from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
-from tests.processes import Proc, wait_until
+from tests.processes import Proc, stop_all, wait_until
 from tests.web import Web
 
 pytestmark = pytest.mark.workers
@@ -45,8 +45,8 @@ def procs(tmp_path, worker_env):
     # End the test's own transaction first: on SQLite it holds the write lock, and a process
     # waiting for that lock notices SIGTERM only when its busy timeout (30 s) runs out.
     _db.session.rollback()
+    stop_all(started)
     for p in started:
-        p.stop()
         print(f"--- {p.log_path.name} ---\n{p.output()[-4000:]}")
 
 

@@ -18,7 +18,7 @@ from app.pipeline import services
 from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
 from tests.metrics_text import AUTH, TOKEN, Scrape, scrape
-from tests.processes import Proc, wait_until
+from tests.processes import Proc, stop_all, wait_until
 from tests.web import Web, sign_in
 
 pytestmark = pytest.mark.workers
@@ -64,8 +64,8 @@ def worker(tmp_path, worker_env, stub, multiproc_dir):
         return p
 
     yield start
+    stop_all(started)
     for p in started:
-        p.stop()
         print(f"--- {p.log_path.name} ---\n{p.output()[-4000:]}")
 
 

@@ -21,7 +21,7 @@ from app.pipeline import services
 from app.redis_conn import get_redis
 from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
-from tests.processes import ROOT, Proc, wait_until
+from tests.processes import ROOT, Proc, stop_all, wait_until
 
 pytestmark = pytest.mark.workers
 
@@ -67,8 +67,8 @@ def procs(tmp_path, env):
     # End the test's own transaction first: on SQLite it holds the write lock, and a process
     # waiting for that lock notices SIGTERM only when its busy timeout (30 s) runs out.
     _db.session.rollback()
+    stop_all(started)
     for p in started:
-        p.stop()
         lines = "\n".join(line[:400] for line in p.output().splitlines()[-80:])
         print(f"--- {p.log_path.name} ---\n{lines}")  # shown when a test fails
 

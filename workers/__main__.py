@@ -30,12 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     from app import logs
 
     logs.configure(args.command)  # the app adds its secrets to the redaction when it is built
-    if args.command == "worker":
-        return run_worker(burst=args.burst, simple=args.simple, name=args.name)
-    from workers.scheduler import run
+    try:
+        if args.command == "worker":
+            return run_worker(burst=args.burst, simple=args.simple, name=args.name)
+        from workers.scheduler import run
 
-    run(ticks=args.ticks, tick_seconds=args.tick_seconds)
-    return 0
+        run(ticks=args.ticks, tick_seconds=args.tick_seconds)
+        return 0
+    finally:
+        # On the way out nothing is left to collect: without this the interpreter's last
+        # garbage collections walk every object of the app (a quarter of a scheduler's CPU
+        # from start to exit, ~0.6 s of 2.2 s measured; every restart and every test's
+        # teardown paid it). Objects are still released and atexit handlers still run.
+        gc.freeze()
 
 
 def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
