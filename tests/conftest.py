@@ -57,22 +57,24 @@ def xdist_worker() -> str:
 
 
 # The longest tests, with their seconds on a quiet run of `make test` (PostgreSQL,
-# `--durations`; setup included), start first: under xdist, whatever starts last makes the tail,
+# `--durations`, setup included; 2026-12-03), start first: under xdist, whatever starts last makes the tail,
 # and a 30 s test handed out near the end keeps one worker busy while the others sit idle.
 # A node id ending in "[" stands for every parametrized case of that test. Keep it to the
 # few that matter; re-measure with `make test PYTEST_ARGS=--durations=40`.
 KNOWN_SLOW = {
-    "tests/browser/test_accessibility_browser.py::test_no_serious_or_critical_violation_anywhere": 50,  # noqa: E501
-    "tests/test_simulate.py::test_a_simulated_month_leaves_nobody_untold_and_tells_nobody_two_stories": 34,  # noqa: E501
-    "tests/test_make_run.py::test_make_run_starts_everything_and_ctrl_c_leaves_nothing": 29,
-    "tests/browser/test_status_browser.py::test_every_message_kind_in_the_dev_mailbox": 26,
-    "tests/test_access_matrix.py::test_matrix[": 4,
-    "tests/test_access_matrix.py::test_another_recruiters_record_answers_like_a_missing_one": 6,
-    "tests/browser/test_csp_browser.py::test_nothing_the_pages_need_is_blocked": 14,
-    "tests/test_engine_machine.py::test_the_engine_keeps_its_promise_under_any_sequence": 11,
-    "tests/test_workers.py::test_sigkill_while_sending_is_recovered_and_counted": 10,
+    "tests/browser/test_accessibility_browser.py::test_no_serious_or_critical_violation_anywhere": 48,  # noqa: E501
+    "tests/test_simulate.py::test_a_simulated_month_leaves_nobody_untold_and_tells_nobody_two_stories": 48,  # noqa: E501
+    "tests/test_make_run.py::test_make_run_starts_everything_and_ctrl_c_leaves_nothing": 42,
+    "tests/browser/test_status_browser.py::test_every_message_kind_in_the_dev_mailbox": 28,
+    "tests/test_engine_machine.py::test_the_engine_keeps_its_promise_under_any_sequence": 21,
+    "tests/browser/test_csp_browser.py::test_nothing_the_pages_need_is_blocked": 18,
+    "tests/browser/test_candidate_browser.py::test_recruiter_answers_a_request_and_logs_a_call": 11,  # noqa: E501
+    "tests/test_leave_time.py::test_the_leave_time_shown_is_the_time_the_sender_sends": 10,
     "tests/test_words_not_codes.py::test_no_page_email_or_csv_shows_a_code": 10,
-    "tests/test_bad_input.py::test_bad_input_everywhere[": 6,
+    "tests/test_workers.py::test_sigkill_while_sending_is_recovered_and_counted": 9,
+    "tests/test_access_matrix.py::test_another_recruiters_record_answers_like_a_missing_one": 5,
+    "tests/test_access_matrix.py::test_matrix[": 4,
+    "tests/test_bad_input.py::test_bad_input_everywhere[": 5,
 }
 
 
@@ -93,7 +95,21 @@ def pytest_collection_modifyitems(config, items):
 
     slow = sorted((i for i in items if _known_cost(i)), key=_known_cost, reverse=True)
     rest = [i for i in items if not _known_cost(i)]
-    items[:] = slow + [i for i in rest if waits(i)] + [i for i in rest if not waits(i)]
+    items[:] = _spread(slow) + [i for i in rest if waits(i)] + [i for i in rest if not waits(i)]
+
+
+def _spread(slow: list) -> list:
+    """xdist hands each of its N workers two consecutive tests to begin with (`--maxschedchunk=1`
+    keeps two pending), so the first 2N places decide who starts with what: worker k gets the
+    k-th longest with the (2N-1-k)-th beside it, never the two longest together."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers < 2 or len(slow) < 2 * workers:
+        return slow
+    head, tail = slow[: 2 * workers], slow[2 * workers :]
+    paired = []
+    for k in range(workers):
+        paired += [head[k], head[2 * workers - 1 - k]]
+    return paired + tail
 
 
 @pytest.hookimpl(trylast=True)
