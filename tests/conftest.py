@@ -57,8 +57,8 @@ def xdist_worker() -> str:
 
 
 # The longest tests, with their seconds on a quiet run of `make test` (PostgreSQL,
-# `--durations`, setup included; 2026-12-03), start first: under xdist, whatever starts last makes the tail,
-# and a 30 s test handed out near the end keeps one worker busy while the others sit idle.
+# `--durations`, setup included; 2026-12-03), start first: under xdist, whatever starts last
+# makes the tail, and a 30 s test handed out near the end keeps one worker busy while the others sit idle.
 # A node id ending in "[" stands for every parametrized case of that test. Keep it to the
 # few that matter; re-measure with `make test PYTEST_ARGS=--durations=40`.
 KNOWN_SLOW = {
