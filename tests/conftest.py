@@ -58,9 +58,9 @@ def xdist_worker() -> str:
 
 # The longest tests, with their seconds on a quiet run of `make test` (PostgreSQL,
 # `--durations`, setup included; 2026-12-03), start first: under xdist, whatever starts last
-# makes the tail, and a 30 s test handed out near the end keeps one worker busy while the others sit idle.
-# A node id ending in "[" stands for every parametrized case of that test. Keep it to the
-# few that matter; re-measure with `make test PYTEST_ARGS=--durations=40`.
+# makes the tail, and a 30 s test handed out near the end keeps one worker busy while the
+# others sit idle. A node id ending in "[" stands for every parametrized case of that test.
+# Keep it to the few that matter; re-measure with `make test PYTEST_ARGS=--durations=40`.
 KNOWN_SLOW = {
     "tests/browser/test_accessibility_browser.py::test_no_serious_or_critical_violation_anywhere": 48,  # noqa: E501
     "tests/test_simulate.py::test_a_simulated_month_leaves_nobody_untold_and_tells_nobody_two_stories": 48,  # noqa: E501
