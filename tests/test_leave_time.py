@@ -18,6 +18,7 @@ from app.notifications.send import deliver
 from app.pipeline import preview, services
 from app.pipeline.services import PipelineError
 from tests import factories as f
+from tests.sender import run_sender_until
 from tests.web import Web, sign_in
 
 WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # London is on UTC in December
@@ -116,22 +117,6 @@ CONFIG = st.fixed_dictionaries(
 )
 
 
-def _run_the_sender_until(moment: datetime, clk) -> None:
-    """A worker that runs each owed row exactly when it falls due, up to `moment`."""
-    while True:
-        row = db.session.execute(
-            sa.select(Notification.id, Notification.due_at)
-            .where(Notification.state.in_((NState.PENDING.value, NState.QUEUED.value)))
-            .order_by(Notification.due_at)
-            .limit(1)
-        ).first()
-        if row is None or row.due_at > moment:
-            break
-        clk.current = max(clk.current, row.due_at)
-        deliver([row.id])
-    clk.current = max(clk.current, moment)
-
-
 @settings(
     max_examples=40,
     deadline=None,
@@ -146,7 +131,7 @@ def test_the_leave_time_shown_is_the_time_the_sender_sends(app, moves, config, s
         a = f.application(stage=Stage.SUBMITTED)
         db.session.commit()
         for gap, stage in moves:
-            _run_the_sender_until(clk.current + timedelta(minutes=gap), clk)
+            run_sender_until(clk.current + timedelta(minutes=gap), clk)
             reason = OutcomeReason.AGENCY_DECISION if stage == Stage.REJECTED else None
             try:
                 page = preview.preview_move(a, stage, actor=None, reason=reason)
@@ -160,7 +145,7 @@ def test_the_leave_time_shown_is_the_time_the_sender_sends(app, moves, config, s
             assert page.send_at == n.due_at
             assert page.when == "Now." or preview.leave_words(n.due_at, None) in page.when
             shown[n.id] = n.due_at
-        _run_the_sender_until(clk.current + timedelta(days=3), clk)
+        run_sender_until(clk.current + timedelta(days=3), clk)
     for n in db.session.scalars(sa.select(Notification).where(Notification.id.in_(shown))):
         if n.state == NState.SUPERSEDED.value:
             continue  # a later move replaced it before it left: nothing was promised by it

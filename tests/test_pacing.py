@@ -18,6 +18,7 @@ from app.notifications.timing import due_time
 from app.pipeline import followups, preview, services
 from app.status import services as candidate_services
 from tests import factories as f
+from tests.sender import run_sender_until
 
 WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # London is on UTC in December
 
@@ -223,22 +224,6 @@ def _emails_on(db, day) -> dict[str, list[str]]:
     return emails
 
 
-def _send_due(db, upto: datetime, clk) -> None:
-    """A worker that runs each owed row when it falls due, up to `upto`."""
-    while True:
-        row = db.session.execute(
-            sa.select(Notification.id, Notification.due_at)
-            .where(Notification.state.in_((NState.PENDING.value, NState.QUEUED.value)))
-            .order_by(Notification.due_at)
-            .limit(1)
-        ).first()
-        if row is None or row.due_at > upto:
-            break
-        clk.current = max(clk.current, row.due_at)
-        deliver([row.id])
-    clk.current = max(clk.current, upto)
-
-
 def _promised_for_wednesday(db, clk):
     """A candidate in three pipelines: one interviewed with a decision promised for
     Wednesday 17:00 (told on Monday), two others that move on Wednesday."""
@@ -253,16 +238,16 @@ def _promised_for_wednesday(db, clk):
         client_contact=None,
         next_step=None,
     )
-    _send_due(db, MONDAY_NOON + timedelta(hours=1), clk)
+    run_sender_until(MONDAY_NOON + timedelta(hours=1), clk)
     return a, b
 
 
 def test_three_messages_in_a_day_are_two_emails_and_the_promise_is_answered_that_day(paced, db):
     with clock.frozen(MONDAY_NOON) as clk:
         a, b = _promised_for_wednesday(db, clk)
-        _send_due(db, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 9, 0, tzinfo=UTC), clk)
         first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
-        _send_due(db, first.due_at, clk)  # Wednesday's first email, 09:05
+        run_sender_until(first.due_at, clk)  # Wednesday's first email, 09:05
         clk.advance(hours=2)
         # The second update would be Wednesday's last email, and the candidate is owed an
         # answer to Wednesday's promised date: it waits for that answer (the sweep at 17:00).
@@ -272,15 +257,15 @@ def test_three_messages_in_a_day_are_two_emails_and_the_promise_is_answered_that
         assert page.when.startswith("Wed 2 Dec at 17:00 (GMT, their time):")
         assert "it is their last status email that day (at most 2 a day)" in page.when
         assert "with the answer due to them later that day" in page.when
-        _send_due(db, PROMISED_WEDNESDAY - timedelta(minutes=1), clk)
+        run_sender_until(PROMISED_WEDNESDAY - timedelta(minutes=1), clk)
         assert db.session.get(Notification, second.id).state == NState.PENDING
         clk.current = PROMISED_WEDNESDAY
         assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1  # "still deciding"
-        _send_due(db, datetime(2026, 12, 2, 18, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 18, 0, tzinfo=UTC), clk)
         # A third change that evening: the day is full, it waits for Thursday morning.
         third = services.move_stage(a, Stage.INTERVIEW, actor=None)
         assert third.due_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
-        _send_due(db, datetime(2026, 12, 3, 12, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 3, 12, 0, tzinfo=UTC), clk)
     wednesday = list(_emails_on(db, PROMISED_WEDNESDAY.date()).values())
     # Before: the update left at 11:05 as the second email and "still deciding", the third
     # that day, was held to Thursday morning: a broken promise.
@@ -295,7 +280,7 @@ def test_the_last_email_waits_for_a_decision_inside_its_undo_window(paced, db):
     with clock.frozen(WEDNESDAY_NOON) as clk:
         _, (a, b, d) = _apps(db, 3)
         services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
-        _send_due(db, clk.current, clk)  # the day's first email
+        run_sender_until(clk.current, clk)  # the day's first email
         clk.advance(hours=1)
         outcome = services.move_stage(
             d, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED
@@ -306,7 +291,7 @@ def test_the_last_email_waits_for_a_decision_inside_its_undo_window(paced, db):
         # Sent now, the update would spend the day's last email and the outcome, decided
         # today, would wait for tomorrow: it leaves with the outcome instead.
         assert update.due_at == outcome.due_at
-        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
     assert list(_emails_on(db, WEDNESDAY_NOON.date()).values()) == [
         ["client_review"],
         ["not_selected_client", "client_review"],
@@ -338,7 +323,7 @@ def test_the_sender_holds_the_last_email_for_the_days_answer_and_says_why(paced,
         assert held.last_error_code == "error.last_of_day"
         clk.current = PROMISED_WEDNESDAY
         assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
-        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
     assert list(_emails_on(db, PROMISED_WEDNESDAY.date()).values()) == [
         ["client_review"],
         ["not_selected_agency", "still_deciding"],
@@ -351,14 +336,14 @@ def test_a_sender_ahead_of_the_promise_sweep_looks_again_minutes_later(paced, db
     with clock.frozen(MONDAY_NOON) as clk:
         a, b = _promised_for_wednesday(db, clk)
         clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-        _send_due(db, services.move_stage(a, Stage.CLIENT_REVIEW, actor=None).due_at, clk)
+        run_sender_until(services.move_stage(a, Stage.CLIENT_REVIEW, actor=None).due_at, clk)
         clk.advance(hours=2)
         second = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
         clk.current = PROMISED_WEDNESDAY
         assert deliver([second.id])["held"] == 1
         assert db.session.get(Notification, second.id).due_at == clk.current + timedelta(minutes=5)
         assert services.sweep_promised_dates(PROMISED_WEDNESDAY) == 1
-        _send_due(db, datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 20, 0, tzinfo=UTC), clk)
     assert list(_emails_on(db, PROMISED_WEDNESDAY.date()).values()) == [
         ["client_review"],
         ["client_review", "still_deciding"],
@@ -376,7 +361,7 @@ def test_a_batch_holds_each_candidates_last_email_reading_their_promises_once(pa
         clk.current = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
         for a, _ in pairs:
             services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
-        _send_due(db, datetime(2026, 12, 2, 11, 0, tzinfo=UTC), clk)
+        run_sender_until(datetime(2026, 12, 2, 11, 0, tzinfo=UTC), clk)
         paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
         # Owed with the sender's view out of date (as a fan-out's rows are, written in bulk).
         owed = [services.move_stage(b, Stage.CLIENT_REVIEW, actor=None) for _, b in pairs]
