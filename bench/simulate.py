@@ -34,6 +34,7 @@ there. Per-week figures are printed as the quarter goes; the last line is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import random
@@ -162,6 +163,11 @@ class System:
             # job does) and checks one out again at once: no ping to a server that answered
             # a millisecond ago. Workers and the web app keep the production setting.
             db.engine.pool._pre_ping = False
+        from app.notifications.dispatch import NOTIFICATIONS_QUEUE
+
+        # Ready before the meter starts: their start-up is not the quarter's work.
+        common.wait_for_workers(NOTIFICATIONS_QUEUE, self.args.workers)
+        self.meter = CpuMeter(self.procs, self.args.db_name)
 
     def _start_web(self) -> str:
         port = common.free_port()
@@ -394,9 +400,84 @@ class Costs:
 
 
 class Week:
-    def __init__(self, index: int):
+    def __init__(self, index: int, cpu: float = 0.0):
         self.index, self.wall, self.steps, self.settle = index, time.monotonic(), 0, 0.0
         self.actions = 0
+        self.cpu = cpu  # the run's CPU seconds so far when the week began (CpuMeter.total)
+
+
+class CpuMeter:
+    """CPU seconds the whole run used, by part: this process, each process it started (with
+    its descendants: a fork worker's horses, gunicorn's workers) and the PostgreSQL backends
+    serving the simulation's database. Their sum divided by the cores is the shortest wall
+    time this run could take on this machine if nothing ever waited: what the 25-minute goal
+    is held against. Backends are sampled at each reading, so one that closed between two
+    readings loses what it used since the last (the pools keep theirs for the whole run)."""
+
+    def __init__(self, procs: common.Processes, db_name: str):
+        import psutil
+
+        self.psutil, self.procs, self.db_name = psutil, procs, db_name
+        self.backends: dict[int, float] = {}  # pid -> CPU seconds at its last reading
+        self.gone = 0.0  # CPU of backends no longer there, as last read
+        self.machine_start = psutil.cpu_times()
+        self.wall_start = time.monotonic()
+        self.start: dict[str, float] = {}
+        self.start = self.read()  # what starting the processes cost is not the quarter's
+
+    @staticmethod
+    def _times(proc) -> float:
+        t = proc.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def _tree(self, pid: int) -> float:
+        psutil = self.psutil
+        try:
+            root = psutil.Process(pid)
+            total = self._times(root)
+            for child in root.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    total += self._times(child)
+            return total
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    def _postgres(self) -> float:
+        import psycopg
+
+        with psycopg.connect(common.pg_dsn("postgres"), autocommit=True) as conn:
+            pids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,)
+                )
+            ]
+        seen = {}
+        for pid in pids:
+            with contextlib.suppress(self.psutil.NoSuchProcess):
+                seen[pid] = self._times(self.psutil.Process(pid))
+        self.gone += sum(v for pid, v in self.backends.items() if pid not in seen)
+        self.backends = seen
+        return self.gone + sum(seen.values())
+
+    def read(self) -> dict[str, float]:
+        parts: Counter = Counter({"simulation": self._times(self.psutil.Process())})
+        for proc in self.procs.procs:
+            kind = proc.name.removeprefix("sim-").rstrip("0123456789")
+            parts[{"w": "workers"}.get(kind, kind)] += self._tree(proc.pid)
+        parts["postgres"] = self._postgres()
+        return {k: v - self.start.get(k, 0.0) for k, v in parts.items()}
+
+    def total(self) -> float:
+        return sum(self.read().values())
+
+    def machine(self) -> tuple[float, float, float]:
+        """Since the meter started: wall seconds, and the whole machine's busy and niced CPU
+        seconds (user, system and interrupts; niced is a part of busy)."""
+        now, then = self.psutil.cpu_times(), self.machine_start
+        fields = ("user", "nice", "system", "irq", "softirq")
+        busy = sum(getattr(now, f) - getattr(then, f) for f in fields)
+        return time.monotonic() - self.wall_start, busy, now.nice - then.nice
 
 
 def run(system: System, args) -> dict:
@@ -411,7 +492,8 @@ def run(system: System, args) -> dict:
         costs = Costs()
         costs.listen(db.engine)
         scheduler = Scheduler(app, costs)
-        now, week = START, Week(0)
+        meter = system.meter
+        now, week = START, Week(0, meter.total())
         settle_times: list[float] = []
         while now < finish:
             with costs.timed("step: next moment"):
@@ -439,15 +521,16 @@ def run(system: System, args) -> dict:
             week.steps += 1
             week.settle += waited
             if now >= START + timedelta(weeks=week.index + 1):
-                report_week(week, agency, args, costs)
-                week = Week(week.index + 1)
+                cpu = meter.total()
+                report_week(week, agency, args, costs, cpu)
+                week = Week(week.index + 1, cpu)
                 # The tables grow several-fold over the quarter: fresh statistics weekly, as
                 # autovacuum would give a production database (it may be late or off here).
                 with costs.timed("step: analyze"):
                     db.session.execute(sa.text("ANALYZE"))
                     db.session.commit()
                     db.session.remove()
-        report_week(week, agency, args, costs)
+        report_week(week, agency, args, costs, meter.total())
         # After the quarter: the provider's last events, the recruiters' last calls.
         common.wait_until(lambda: _stub_pending(system.stub_url) == 0, timeout=120)
         agency.do_handle_bounces()
@@ -462,11 +545,13 @@ def run(system: System, args) -> dict:
         result["periodic_failures"] = scheduler.failures
         result["periodic_seconds"] = scheduler.seconds
         result["costs"] = costs
+        result["cpu"] = meter.read()
+        result["machine_cpu"] = meter.machine()
         db.session.remove()
     return result
 
 
-def report_week(week: Week, agency: Agency, args, costs: Costs) -> None:
+def report_week(week: Week, agency: Agency, args, costs: Costs, cpu: float) -> None:
     if args.quiet:
         return
     from app.extensions import db
@@ -486,6 +571,7 @@ def report_week(week: Week, agency: Agency, args, costs: Costs) -> None:
         f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
         f"sent={sent} bounced={bounced} steps={week.steps} "
         f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f} "
+        f"cpu_seconds={cpu - week.cpu:.1f} (all processes and their PostgreSQL backends) "
         f"so far: {costs.summary()}; load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -538,6 +624,18 @@ def print_result(result: dict, seconds: float, args) -> None:
     )
     for line in costs.lines():
         print(line)
+    cpu = result["cpu"]
+    total = sum(cpu.values())
+    cores = os.cpu_count() or 1
+    wall, busy, niced = result["machine_cpu"]
+    print(
+        f"cpu: seconds={total:.0f} ("
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+        + f") from the seed to the last measure; on {cores} cores that needs at least "
+        f"{total / cores:.0f} s of wall time with every core busy, against {wall:.0f} s taken "
+        f"({100 * total / cores / max(wall, 1e-9):.0f}% of the machine); the whole machine "
+        f"meanwhile: {busy:.0f} CPU-s busy, {niced:.0f} of them niced"
+    )
     print(
         f"emails handed over: {result['sent']}; wait p50 {result['p50_seconds']:.0f} s; "
         f"emails per candidate-day: {result['per_day_histogram']}; "
