@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app import clock
 from app.bulk_sql import analyze
+from app.demo_logins import DEMO_PASSWORD, DEMO_USERS, MARKER_EMAIL
 from app.extensions import db
 from app.models import (
     Application,
@@ -26,16 +27,7 @@ from app.models import (
 )
 from app.pipeline import services
 
-DEMO_PASSWORD = "closeloop-demo"  # noqa: S105  (public on purpose: demo data only)
-
-# The admin is created last: it is the marker that a previous run finished.
-DEMO_USERS = [
-    ("Dana Whitfield", "admin@closeloop.test", "admin"),
-    ("Marcus Bell", "manager@closeloop.test", "manager"),
-    ("Riley Chen", "recruiter@closeloop.test", "recruiter"),
-    ("Sofia Okafor", "sofia@closeloop.test", "recruiter"),
-]
-MARKER_EMAIL = "admin@closeloop.test"
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "MARKER_EMAIL", "deliver_history", "seed_demo"]
 
 CLIENTS = [
     ("Northwind Logistics", "Hannah Cole", "hannah.cole@northwind.example.com"),

@@ -268,9 +268,7 @@ class Supervisor:
         return 0
 
     def banner(self, port: int) -> None:
-        # Imported here, not at the top: it loads the whole app, and the signal handlers
-        # should be in place before that.
-        from app.seed import DEMO_PASSWORD, DEMO_USERS
+        from app.demo_logins import DEMO_PASSWORD, DEMO_USERS
 
         self.say(f"Closeloop is running at http://{HOST}:{port}")
         self.say(f"demo logins (password for each: {DEMO_PASSWORD}):")

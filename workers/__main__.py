@@ -27,14 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--ticks", type=int, default=None, help="stop after N ticks (tests)")
     s.add_argument("--tick-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
-    from app import logs
+    from app import collection_paused, logs
 
     logs.configure(args.command)  # the app adds its secrets to the redaction when it is built
     try:
         if args.command == "worker":
             return run_worker(burst=args.burst, simple=args.simple, name=args.name)
-        from workers.scheduler import run
+        with collection_paused():  # start-up only (see app.collection_paused)
+            from workers.context import get_app
+            from workers.scheduler import run
 
+            get_app()
         run(ticks=args.ticks, tick_seconds=args.tick_seconds)
         return 0
     finally:
@@ -46,19 +49,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_worker(*, burst: bool, simple: bool, name: str | None) -> int:
-    from rq import SimpleWorker, Worker
+    from app import collection_paused
 
-    from app import metrics
-    from app.metrics.exposition import serve_worker_metrics
-    from app.notifications.dispatch import MAINTENANCE_QUEUE, NOTIFICATIONS_QUEUE
-    from app.redis_conn import get_redis
-    from workers.context import get_app
+    with collection_paused():  # start-up only: imports, the app and its warm-up
+        from rq import SimpleWorker, Worker
 
-    metrics.mark_rq_worker()  # before the first fork: work horses count in one shared file
-    app = get_app()  # built before forking, so each job's child inherits it
-    with app.app_context():
-        conn = get_redis()
-        warm_up(app)
+        from app import metrics
+        from app.metrics.exposition import serve_worker_metrics
+        from app.notifications.dispatch import MAINTENANCE_QUEUE, NOTIFICATIONS_QUEUE
+        from app.redis_conn import get_redis
+        from workers.context import get_app
+
+        metrics.mark_rq_worker()  # before the first fork: work horses count in one shared file
+        app = get_app()  # built before forking, so each job's child inherits it
+        with app.app_context():
+            conn = get_redis()
+            warm_up(app)
     if app.config["METRICS_PORT"] and app.config["METRICS_TOKEN"]:
         serve_worker_metrics(
             app.config["METRICS_PORT"],
