@@ -12,6 +12,7 @@ Timestamps come from app.clock, like every other time in Closeloop.
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.timed import TimestampSigner
 
 from app import clock
@@ -59,6 +61,15 @@ class _ClockSigner(TimestampSigner):
         return derived
 
 
+class _HMACSHA1(HMACAlgorithm):
+    """itsdangerous' default signature (HMAC with SHA-1) from OpenSSL's one-shot
+    hmac.digest: the same bytes, without building a Python HMAC object per signature
+    (itsdangerous' lazy sha1 is not one of the digests hmac.new hands to OpenSSL)."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha1")
+
+
 class _CompactJSON:
     """itsdangerous' own JSON (compact, not ASCII-escaped), with its encoder built once
     instead of once per token: the same bytes."""
@@ -83,7 +94,11 @@ def _signing(secret_key, salt: str) -> tuple[URLSafeTimedSerializer, TimestampSi
     # Both are stateless once built (the timestamp comes from the clock at each signature);
     # a fan-out signs one link per candidate, so they are built once, not once per link.
     serializer = URLSafeTimedSerializer(
-        secret_key, salt=salt, serializer=_CompactJSON, signer=_ClockSigner
+        secret_key,
+        salt=salt,
+        serializer=_CompactJSON,
+        signer=_ClockSigner,
+        signer_kwargs={"algorithm": _HMACSHA1()},
     )
     return serializer, serializer.make_signer(salt)
 
