@@ -488,6 +488,7 @@ class Week:
     def __init__(self, index: int, cpu: float = 0.0):
         self.index, self.wall, self.steps, self.settle = index, time.monotonic(), 0, 0.0
         self.actions = 0
+        self.acts = 0.0  # real seconds running acts (on however many threads)
         self.cpu = cpu  # the run's CPU seconds so far when the week began (CpuMeter.total)
 
 
@@ -594,7 +595,10 @@ def run(system: System, args) -> dict:
                         week.settle += settle(now)
                     system.set_time(moment)
                     now = moment
-                acts.run(batch)
+                began = time.monotonic()
+                with costs.timed("step: acts (wall, all threads)"):
+                    acts.run(batch)
+                week.acts += time.monotonic() - began
                 week.actions += len(batch)
             now = until
             system.set_time(now)
@@ -657,7 +661,8 @@ def report_week(week: Week, agency: Agency, args, costs: Costs, cpu: float) -> N
     print(
         f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
         f"sent={sent} bounced={bounced} steps={week.steps} "
-        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f} "
+        f"settle_seconds={week.settle:.1f} acts_seconds={week.acts:.1f} "
+        f"wall_seconds={time.monotonic() - week.wall:.1f} "
         f"cpu_seconds={cpu - week.cpu:.1f} (all processes and their PostgreSQL backends) "
         f"so far: {costs.summary()}; load {os.getloadavg()[0]:.1f}",
         flush=True,
