@@ -419,10 +419,11 @@ class Acts:
     every act sees what the acts before it on its candidates and positions did, whatever the
     threads' timing, and the clock does not move before all of them are done."""
 
-    def __init__(self, app, agency: Agency, costs: Costs, concurrency: int):
+    def __init__(self, app, agency: Agency, costs: Costs, concurrency: int, before=None):
         from concurrent.futures import ThreadPoolExecutor
 
         self.app, self.agency, self.costs = app, agency, costs
+        self.before = before or {}  # act name -> what to wait for before it runs
         self.concurrency = max(1, concurrency)
         self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
         self.parallel = 0  # acts that ran beside others
@@ -434,6 +435,8 @@ class Acts:
             if touches is None:
                 self._run_group(group)
                 group = []
+                if action.name in self.before:
+                    self.before[action.name]()
                 self._one(action)
             else:
                 group.append((action, touches))
@@ -578,7 +581,17 @@ def run(system: System, args) -> dict:
         costs = Costs()
         costs.listen(db.engine)
         scheduler = Scheduler(app, costs)
-        acts = Acts(app, agency, costs, args.concurrency)
+        # The day's bounces are the ones the provider reported for what was sent before the
+        # recruiters look: its events (posted half a real second after each send, see
+        # System.start) are all in first. Without the wait, whether a bounce sent a moment
+        # earlier was in depended on how fast the steps ran: the same seed phoned different
+        # candidates on different days from one run to the next.
+        bounces_in = {
+            "handle_bounces": lambda: common.wait_until(
+                lambda: _stub_pending(system.stub_url) == 0, timeout=120, interval=0.05
+            )
+        }
+        acts = Acts(app, agency, costs, args.concurrency, before=bounces_in)
         meter = system.meter
         now, week = START, Week(0, meter.total())
         settle_times: list[float] = []
