@@ -1,11 +1,15 @@
 """The agency of `make simulate`: who does what, and when, over a quarter.
 
-Every action is drawn from one seeded random generator and kept in a time-ordered agenda;
-`Agency.run(action)` performs it through the services the pages call (app/pipeline,
-app/positions, app/candidates, app/status, app/pipeline/fanout for a position's close), at
-the simulated time the caller has set on the clock. An action that no longer fits (the
-application ended meanwhile, the position closed) is skipped and counted, as a recruiter
-would simply not do it.
+The quarter's plan is drawn from one seeded random generator; each act then draws from a
+generator of its own, seeded from the seed and the act's key (its place in the plan, or its
+parent act's key and its number among that act's follow-ups), so what an act draws does not
+depend on which acts ran before it or on which thread: acts at one moment may run
+concurrently (bench/simulate.py --concurrency) and the quarter is still the same one. Acts
+are kept in a time-ordered agenda, ties broken by key; `Agency.run(action)` performs one
+through the services the pages call (app/pipeline, app/positions, app/candidates,
+app/status, app/pipeline/fanout for a position's close), at the simulated time the caller
+has set on the clock. An action that no longer fits (the application ended meanwhile, the
+position closed) is skipped and counted, as a recruiter would simply not do it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -51,7 +56,9 @@ class Size:
 @dataclass(order=True)
 class Action:
     at: datetime
-    seq: int
+    # Deterministic, whatever the order acts ran in: (n,) for the plan's n-th act, the parent
+    # act's key and the follow-up's number for an act planned by an act.
+    key: tuple[int, ...]
     name: str = field(compare=False)
     args: tuple = field(compare=False, default=())
 
@@ -65,7 +72,10 @@ class Promise:
 
 class Agency:
     def __init__(self, seed: int, size: Size, start: datetime, end: datetime, grid: float = 60):
-        self.rng = random.Random(seed)
+        self.seed_value = seed
+        self._plan_rng = random.Random(seed)  # the plan (seed); each act has its own
+        self._act = threading.local()  # the act this thread is running: its rng, key, children
+        self._lock = threading.Lock()  # the agenda and the counters, shared by the threads
         self.grid = max(1, int(grid))
         self.size, self.start, self.end = size, start, end
         self.days = (end - start).total_seconds() / 86400
@@ -80,7 +90,16 @@ class Agency:
         self.positions: dict[int, int] = {}  # position index -> id
         self.candidates: dict[int, int] = {}  # candidate index -> id
         self.bouncing: set[int] = set()  # candidate indexes with a dead mailbox
+        # Which candidate and position an application (and an update request's task) is:
+        # what an act touches, so acts on one candidate or position keep their order.
+        self.app_keys: dict[int, tuple[int, int]] = {}  # application id -> (position, candidate)
+        self.task_keys: dict[int, tuple[int, int]] = {}  # task id -> (position, candidate)
         self.quiet = False  # the drain after the quarter: no new pipeline work
+
+    @property
+    def rng(self) -> random.Random:
+        """The running act's generator in an act, the plan's outside one."""
+        return getattr(self._act, "rng", None) or self._plan_rng
 
     # -- the agenda ------------------------------------------------------------------------
 
@@ -90,15 +109,39 @@ class Agency:
         late = -int(moment.timestamp()) % self.grid
         moment = moment.replace(microsecond=0) + timedelta(seconds=late)
         if moment < self.end or name in ("handle_bounces", "answer"):
-            heapq.heappush(self.agenda, Action(moment, next(self._seq), name, args))
+            parent = getattr(self._act, "key", None)
+            key = (next(self._seq),) if parent is None else (*parent, next(self._act.children))
+            with self._lock:
+                heapq.heappush(self.agenda, Action(moment, key, name, args))
 
     def next_time(self) -> datetime | None:
         return self.agenda[0].at if self.agenda else None
 
-    def pop_due(self, until: datetime) -> Action | None:
-        if self.agenda and self.agenda[0].at <= until:
-            return heapq.heappop(self.agenda)
-        return None
+    def pop_due(self, until: datetime) -> list[Action]:
+        """The acts of the next moment with acts, if it is not after `until`, in key order.
+        Their follow-ups are always at a later moment (see `at`'s callers)."""
+        batch: list[Action] = []
+        while self.agenda and self.agenda[0].at <= until:
+            if batch and self.agenda[0].at != batch[0].at:
+                break
+            batch.append(heapq.heappop(self.agenda))
+        return batch
+
+    def touches(self, action: Action) -> frozenset | None:
+        """The candidate and position an act reads or changes, or None for an act touching
+        many (a position's close with all its applications, the bounced emails of the day):
+        acts sharing one, and every act with a None act, keep their order."""
+        name, args = action.name, action.args
+        if name == "open_position":
+            return frozenset({("p", args[0])})
+        if name == "add":
+            return frozenset({("p", args[0]), ("c", args[1])})
+        if name in ("close_position", "accept", "handle_bounces"):
+            return None
+        keys = (self.task_keys if name == "answer" else self.app_keys).get(args[0])
+        if keys is None:
+            return None
+        return frozenset({("p", keys[0]), ("c", keys[1])})
 
     # -- when people act -------------------------------------------------------------------
 
@@ -177,18 +220,25 @@ class Agency:
         from app.pipeline.base import PipelineError
         from app.status.services import StatusError
 
+        act = self._act
+        act.rng = random.Random(f"{self.seed_value}:{action.key}")
+        act.key, act.children = action.key, itertools.count()
         try:
             if getattr(self, f"do_{action.name}")(*action.args) is False:
-                self.skipped[action.name] += 1
+                outcome = self.skipped, action.name
             else:
-                self.done[action.name] += 1
+                outcome = self.done, action.name
         except (PipelineError, StatusError) as exc:
             db.session.rollback()
-            self.skipped[f"{action.name} (refused)"] += 1
-            if len(self.errors) < 5:
-                self.errors.append(f"refused {action.name}: {exc}")
+            outcome = self.skipped, f"{action.name} (refused)"
+            with self._lock:
+                if len(self.errors) < 5:
+                    self.errors.append(f"refused {action.name}: {exc}")
         finally:
             db.session.remove()
+            act.rng = act.key = act.children = None
+        with self._lock:
+            outcome[0][outcome[1]] += 1
 
     @staticmethod
     def _load(app_id: int):
@@ -282,6 +332,7 @@ class Agency:
         except PipelineError:  # already in this pipeline: the service's own check said so
             db.session.rollback()
             return False
+        self.app_keys[application.id] = (p, c)
         now = self._now()  # its stage_entered_at, without reading the committed row back
         self.at(self.later(now, 1, 4), "screen", application.id)
         if self.rng.random() < 0.05:  # changes their mind at some point
@@ -349,7 +400,8 @@ class Agency:
             client_contact="Dana Client",
             next_step="The client decides after the interview.",
         )
-        self.promises.append(Promise(app_id, clk, promised))
+        with self._lock:
+            self.promises.append(Promise(app_id, clk, promised))
         if self.rng.random() < 0.7:  # the client decides in time
             decide = max(
                 interview + timedelta(hours=3), promised - timedelta(hours=self.rng.uniform(2, 48))
@@ -416,6 +468,7 @@ class Agency:
         if application.is_terminal or status.next_request_allowed(application) is not None:
             return False
         task = status.request_update(application.candidate, app_id)
+        self.task_keys[task.id] = self.app_keys[app_id]
         # Recruiters answer late: some within hours, some after the automatic reply went.
         self.at(self.later(self._now(), 0.1, 3), "answer", task.id)
         return None

@@ -40,6 +40,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -92,6 +93,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     # so what falls due falls due on the grid, and one step serves everything due at it.
     parser.add_argument("--grid", type=float, default=300, help="seconds between acts")
     parser.add_argument("--max-gap", type=float, default=6 * 3600, help="longest step, seconds")
+    # Several recruiters act at once: the acts of one moment run on this many threads (each
+    # with its own app context, so its own session and connection), acts on one candidate or
+    # one position in order on one thread, an act touching many alone (Acts below).
+    parser.add_argument("--concurrency", type=int, default=4, help="threads running acts")
     parser.add_argument(
         "--db-name", default=os.environ.get("SIM_DB_NAME") or common.database_name("_sim")
     )
@@ -354,25 +359,32 @@ class Costs:
         self.seconds: Counter = Counter()
         self.count: Counter = Counter()
         self.statements: Counter = Counter()
-        self.cpu: Counter = Counter()  # this process's CPU: less noisy on a shared machine
-        self._live = 0
+        # The thread's CPU (acts run on several threads): less noisy on a shared machine.
+        self.cpu: Counter = Counter()
+        self._thread = threading.local()  # statements sent by this thread so far
+        self._lock = threading.Lock()
+
+    def _live(self) -> int:
+        return getattr(self._thread, "statements", 0)
 
     def listen(self, engine) -> None:
         def count(*_):
-            self._live += 1
+            self._thread.statements = self._live() + 1
 
         sa.event.listen(engine, "before_cursor_execute", count)
 
     @contextmanager
     def timed(self, name: str):
-        began, cpu, before = time.perf_counter(), time.process_time(), self._live
+        began, cpu, before = time.perf_counter(), time.thread_time(), self._live()
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - began
-            self.cpu[name] += time.process_time() - cpu
-            self.count[name] += 1
-            self.statements[name] += self._live - before
+            seconds, cpu = time.perf_counter() - began, time.thread_time() - cpu
+            with self._lock:
+                self.seconds[name] += seconds
+                self.cpu[name] += cpu
+                self.count[name] += 1
+                self.statements[name] += self._live() - before
 
     def summary(self) -> str:
         """Per act and per step (its parts but the wait for the workers): wall and CPU ms."""
@@ -399,10 +411,87 @@ class Costs:
         return out
 
 
+class Acts:
+    """Runs the acts of one moment, as several recruiters would: acts that share a candidate
+    or a position (bench/sim_agency.Agency.touches) run in key order on one thread, unrelated
+    groups on `concurrency` threads at once, and an act touching many (a position's close,
+    the day's bounces) alone, after everything before it and before everything after it. So
+    every act sees what the acts before it on its candidates and positions did, whatever the
+    threads' timing, and the clock does not move before all of them are done."""
+
+    def __init__(self, app, agency: Agency, costs: Costs, concurrency: int, before=None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.app, self.agency, self.costs = app, agency, costs
+        self.before = before or {}  # act name -> what to wait for before it runs
+        self.concurrency = max(1, concurrency)
+        self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
+        self.parallel = 0  # acts that ran beside others
+
+    def run(self, batch: list) -> None:
+        group: list = []
+        for action in batch:
+            touches = self.agency.touches(action)
+            if touches is None:
+                self._run_group(group)
+                group = []
+                if action.name in self.before:
+                    self.before[action.name]()
+                self._one(action)
+            else:
+                group.append((action, touches))
+        self._run_group(group)
+
+    def _one(self, action) -> None:
+        with self.costs.timed(f"act {action.name}"):
+            self.agency.run(action)
+
+    def _run_group(self, group: list) -> None:
+        if self.pool is None or len(group) < 2:
+            for action, _ in group:
+                self._one(action)
+            return
+        # Union-find over what the acts touch: acts connected by a candidate or position are
+        # one chain, run in order.
+        owner: dict = {}
+
+        def find(x):
+            while owner.setdefault(x, x) != x:
+                owner[x] = owner[owner[x]]
+                x = owner[x]
+            return x
+
+        for _, touches in group:
+            first, *rest = touches
+            for other in rest:
+                owner[find(other)] = find(first)
+        chains: dict = {}
+        for action, touches in group:
+            chains.setdefault(find(next(iter(touches))), []).append(action)
+        if len(chains) < 2:
+            for action, _ in group:
+                self._one(action)
+            return
+        self.parallel += len(group)
+        futures = [self.pool.submit(self._chain, chain) for chain in chains.values()]
+        for future in futures:
+            future.result()
+
+    def _chain(self, chain: list) -> None:
+        with self.app.app_context():
+            for action in chain:
+                self._one(action)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
 class Week:
     def __init__(self, index: int, cpu: float = 0.0):
         self.index, self.wall, self.steps, self.settle = index, time.monotonic(), 0, 0.0
         self.actions = 0
+        self.acts = 0.0  # real seconds running acts (on however many threads)
         self.cpu = cpu  # the run's CPU seconds so far when the week began (CpuMeter.total)
 
 
@@ -492,6 +581,17 @@ def run(system: System, args) -> dict:
         costs = Costs()
         costs.listen(db.engine)
         scheduler = Scheduler(app, costs)
+        # The day's bounces are the ones the provider reported for what was sent before the
+        # recruiters look: its events (posted half a real second after each send, see
+        # System.start) are all in first. Without the wait, whether a bounce sent a moment
+        # earlier was in depended on how fast the steps ran: the same seed phoned different
+        # candidates on different days from one run to the next.
+        bounces_in = {
+            "handle_bounces": lambda: common.wait_until(
+                lambda: _stub_pending(system.stub_url) == 0, timeout=120, interval=0.05
+            )
+        }
+        acts = Acts(app, agency, costs, args.concurrency, before=bounces_in)
         meter = system.meter
         now, week = START, Week(0, meter.total())
         settle_times: list[float] = []
@@ -499,8 +599,8 @@ def run(system: System, args) -> dict:
             with costs.timed("step: next moment"):
                 until, sweep = next_moment(now, agency, args, app)
             until = min(until, finish)
-            while (action := agency.pop_due(until)) is not None:
-                moment = max(now, action.at)
+            while batch := agency.pop_due(until):
+                moment = max(now, batch[0].at)
                 if moment > now:
                     # What the last acts sent at once (a withdrawal's acknowledgement, a
                     # reply) goes before the clock moves on.
@@ -508,9 +608,11 @@ def run(system: System, args) -> dict:
                         week.settle += settle(now)
                     system.set_time(moment)
                     now = moment
-                with costs.timed(f"act {action.name}"):
-                    agency.run(action)
-                week.actions += 1
+                began = time.monotonic()
+                with costs.timed("step: acts (wall, all threads)"):
+                    acts.run(batch)
+                week.acts += time.monotonic() - began
+                week.actions += len(batch)
             now = until
             system.set_time(now)
             with costs.timed("step: scheduler"):
@@ -530,6 +632,7 @@ def run(system: System, args) -> dict:
                     db.session.execute(sa.text("ANALYZE"))
                     db.session.commit()
                     db.session.remove()
+        acts.close()
         report_week(week, agency, args, costs, meter.total())
         # After the quarter: the provider's last events, the recruiters' last calls.
         common.wait_until(lambda: _stub_pending(system.stub_url) == 0, timeout=120)
@@ -545,6 +648,7 @@ def run(system: System, args) -> dict:
         result["periodic_failures"] = scheduler.failures
         result["periodic_seconds"] = scheduler.seconds
         result["costs"] = costs
+        result["parallel_acts"] = acts.parallel
         result["cpu"] = meter.read()
         result["machine_cpu"] = meter.machine()
         db.session.remove()
@@ -570,7 +674,8 @@ def report_week(week: Week, agency: Agency, args, costs: Costs, cpu: float) -> N
     print(
         f"week {week.index + 1:2d} ({lo:%d %b}): actions={week.actions} owed={owed} "
         f"sent={sent} bounced={bounced} steps={week.steps} "
-        f"settle_seconds={week.settle:.1f} wall_seconds={time.monotonic() - week.wall:.1f} "
+        f"settle_seconds={week.settle:.1f} acts_seconds={week.acts:.1f} "
+        f"wall_seconds={time.monotonic() - week.wall:.1f} "
         f"cpu_seconds={cpu - week.cpu:.1f} (all processes and their PostgreSQL backends) "
         f"so far: {costs.summary()}; load {os.getloadavg()[0]:.1f}",
         flush=True,
@@ -594,7 +699,8 @@ def print_result(result: dict, seconds: float, args) -> None:
     print(f"machine: {common.machine()}")
     print(
         f"size: {Size.at(args.scale)}; workers: {args.workers} "
-        f"({'fork' if args.fork else 'SimpleWorker'}); seed {args.seed}"
+        f"({'fork' if args.fork else 'SimpleWorker'}); seed {args.seed}; "
+        f"acts on {args.concurrency} threads ({result['parallel_acts']} ran beside others)"
     )
     print(f"actions done: {dict(sorted(agency.done.items()))}")
     print(f"actions skipped: {dict(sorted(agency.skipped.items()))}")
