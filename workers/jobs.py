@@ -3,34 +3,20 @@ arguments with defaults, never reorder."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
-
+from app import collection_paused
 from workers.context import job_context
-
-
-@contextlib.contextmanager
-def collector_paused():
-    """No cyclic garbage collection while a send job runs. A batch loads and renders up to
-    SEND_BATCH_SIZE emails, and the objects it makes (ORM rows, contexts, emails) are
-    freed by reference counting (a collection after a 1,000-email batch finds some 30
-    unreachable objects); the collector's passes over them while they are alive cost a
-    quarter of loading the batch (prepare._load, measured in-process on the worker's
-    frozen heap). The job is bounded (one batch), the fork worker's child exits after it
-    and the simple worker collects again as usual afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def send_notifications(notification_ids: list[int]) -> dict:
     from app.notifications.send import deliver
 
-    with job_context(), collector_paused():
+    # No cyclic collection while the batch is loaded and rendered: the objects it makes are
+    # freed by reference counting (a collection after a 1,000-email batch finds some 30
+    # unreachable ones), and the collector's passes over them while alive cost a quarter of
+    # loading the batch (prepare._load, in-process on the worker's frozen heap). The job is
+    # one bounded batch; a fork worker's child exits after it and a simple worker collects
+    # again as usual afterwards.
+    with job_context(), collection_paused():
         # A job of one also takes the messages waiting alone in other jobs (send.coalesce).
         return deliver(list(notification_ids), coalesce_waiting=True)
 
