@@ -277,9 +277,14 @@ def start_worker(procs: Processes, env: dict, name: str, *, simple: bool) -> Pro
     return procs.start(name, [*args, "--simple"] if simple else args, env)
 
 
-def wait_for_workers(queue_name: str, count: int, timeout: float = 60) -> bool:
-    """True once `count` RQ workers listen on `queue_name` (they register when ready)."""
+def wait_for_workers(
+    queue_name: str, count: int, timeout: float = 60, *, redis_url: str | None = None
+) -> bool:
+    """True once `count` RQ workers listen on `queue_name` (they register when ready), on
+    the benchmarks' Redis or on `redis_url`'s."""
+    import redis
     from rq import Queue, Worker
 
-    queue = Queue(queue_name, connection=redis_conn())
+    conn = redis.Redis.from_url(redis_url) if redis_url else redis_conn()
+    queue = Queue(queue_name, connection=conn)
     return wait_until(lambda: Worker.count(queue=queue) >= count, timeout, interval=0.1)

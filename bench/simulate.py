@@ -171,7 +171,11 @@ class System:
         from app.notifications.dispatch import NOTIFICATIONS_QUEUE
 
         # Ready before the meter starts: their start-up is not the quarter's work.
-        common.wait_for_workers(NOTIFICATIONS_QUEUE, self.args.workers)
+        # On the simulation's own Redis (--redis-url), which need not be the benchmarks'.
+        if not common.wait_for_workers(
+            NOTIFICATIONS_QUEUE, self.args.workers, redis_url=self.args.redis_url
+        ):
+            raise RuntimeError("the workers did not start; see bench/out/sim-w*.log")
         self.meter = CpuMeter(self.procs, self.args.db_name)
 
     def _start_web(self) -> str:
