@@ -80,6 +80,9 @@ def test_a_flask_command_refuses_to_start_and_names_the_variable(tmp_path, base_
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     env.update(
         DATABASE_URL=base_config["SQLALCHEMY_DATABASE_URI"],
+        # The suite's own Redis (an embedded one when REDIS_URL is unset): without it the
+        # command would stop at the missing REDIS_URL before it reached the key.
+        REDIS_URL=base_config["REDIS_URL"],
         CLOSELOOP_INSTANCE_PATH=str(tmp_path),
     )
     result = subprocess.run(
