@@ -106,11 +106,7 @@ def machine() -> str:
 
 def reset_database(env: dict, name: str = DB_NAME) -> None:
     """Drop and recreate a benchmark's database, then migrate it as a deployment would."""
-    import psycopg
-
-    with psycopg.connect(pg_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(name)
     migrate(env)
 
 
@@ -124,6 +120,24 @@ def migrate(env: dict, timeout: float = 300) -> None:
         capture_output=True,
         timeout=timeout,
     )
+
+
+def create_database(name: str) -> None:
+    """Drop and recreate a benchmark's database, empty (see migrate_in_process)."""
+    import psycopg
+
+    with psycopg.connect(pg_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate_in_process(app) -> None:
+    """Bring `app`'s database to the head with the same Alembic run as `flask db upgrade`,
+    in a process that builds the app anyway: no second interpreter importing it all again."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
 
 
 def redis_conn():
@@ -229,10 +243,22 @@ class Processes:
 
 def start_stub(procs: Processes, env: dict, *extra: str, name: str = "stub") -> str:
     """Run the stub as its own process; returns its URL once it answers."""
-    port = free_port()
+    proc, url = launch_stub(procs, env, *extra, name=name)
+    wait_for_stub(proc, url)
+    return url
+
+
+def launch_stub(
+    procs: Processes, env: dict, *extra: str, name: str = "stub", port: int | None = None
+) -> tuple[Proc, str]:
+    """Start the stub without waiting for it (see wait_for_stub): its URL is known at once,
+    so what needs it can start meanwhile."""
+    port = port or free_port()
     args = ["-m", "devtools.sendgrid_stub", "--port", str(port), "--api-key", API_KEY]
-    proc = procs.start(name, [*args, *extra], env)
-    url = f"http://{HOST}:{port}"
+    return procs.start(name, [*args, *extra], env), f"http://{HOST}:{port}"
+
+
+def wait_for_stub(proc: Proc, url: str) -> None:
     if not wait_until(lambda: _answers(url) or not proc.alive(), timeout=20):
         raise RuntimeError(f"the stub did not start; see {proc.log_path}")
     if not proc.alive():

@@ -132,19 +132,39 @@ class System:
             LOG_LEVEL="WARNING",
             **SCHEDULER_INTERVALS,
         )
-        common.reset_database(self.env, args.db_name)
+        # Migrated in start(), by this process's own app.
+        common.create_database(args.db_name)
         _no_commit_wait(args.db_name)
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
 
     def start(self) -> None:
+        """This process's app migrates the database (the Alembic run of `flask db upgrade`),
+        then the web app, the stub and the workers start side by side and are waited for
+        together: one after the other, their start-ups added up to seconds of the test."""
         from bench import soak
 
         key_path, public_key = soak.webhook_keys()
+        web_port = common.free_port()
+        stub_port = common.free_port()
+        while stub_port == web_port:
+            stub_port = common.free_port()
+        web = f"http://{common.HOST}:{web_port}"
         self.env["SENDGRID_WEBHOOK_PUBLIC_KEY"] = public_key
-        web = self._start_web()
-        self.stub_url = common.start_stub(
+        self.env["SENDGRID_API_HOST"] = f"http://{common.HOST}:{stub_port}"
+        self.app = common.make_app(self.env)
+        common.migrate_in_process(self.app)
+        with self.app.app_context():
+            from app.extensions import db
+
+            # This process returns its connection after every act and step (as a request or a
+            # job does) and checks one out again at once: no ping to a server that answered
+            # a millisecond ago. Workers and the web app keep the production setting.
+            db.engine.pool._pre_ping = False
+        args = ["-m", "gunicorn", "--bind", f"{common.HOST}:{web_port}", "--workers", "1"]
+        web_proc = self.procs.start("sim-web", [*args, "app:create_app()"], self.env)
+        stub, self.stub_url = common.launch_stub(
             self.procs,
             self.env,
             "--no-bodies",
@@ -161,18 +181,14 @@ class System:
             "--clock-file",
             str(self.clock_file),
             name="sim-stub",
+            port=stub_port,
         )
-        self.env["SENDGRID_API_HOST"] = self.stub_url
         for i in range(self.args.workers):
             common.start_worker(self.procs, self.env, f"sim-w{i}", simple=not self.args.fork)
-        self.app = common.make_app(self.env)
-        with self.app.app_context():
-            from app.extensions import db
-
-            # This process returns its connection after every act and step (as a request or a
-            # job does) and checks one out again at once: no ping to a server that answered
-            # a millisecond ago. Workers and the web app keep the production setting.
-            db.engine.pool._pre_ping = False
+        up = common.wait_until(lambda: common.http_ok(f"{web}/healthz") or not web_proc.alive(), 90)
+        if not up or not web_proc.alive():
+            raise RuntimeError(f"the web app did not start; see {web_proc.log_path}")
+        common.wait_for_stub(stub, self.stub_url)
         from app.notifications.dispatch import NOTIFICATIONS_QUEUE
 
         # Ready before the meter starts: their start-up is not the quarter's work.
@@ -182,16 +198,6 @@ class System:
         ):
             raise RuntimeError("the workers did not start; see bench/out/sim-w*.log")
         self.meter = CpuMeter(self.procs, self.args.db_name)
-
-    def _start_web(self) -> str:
-        port = common.free_port()
-        args = ["-m", "gunicorn", "--bind", f"{common.HOST}:{port}", "--workers", "1"]
-        proc = self.procs.start("sim-web", [*args, "app:create_app()"], self.env)
-        url = f"http://{common.HOST}:{port}"
-        up = common.wait_until(lambda: common.http_ok(f"{url}/healthz") or not proc.alive(), 90)
-        if not up or not proc.alive():
-            raise RuntimeError(f"the web app did not start; see {proc.log_path}")
-        return url
 
     def set_time(self, moment: datetime) -> None:
         from app import clock

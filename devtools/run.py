@@ -160,19 +160,13 @@ class Supervisor:
         env = self.child_env()
         if self.stopping:
             return 0
-        steps = (
-            ("migrate", [*FLASK, "db", "upgrade"]),
-            # The seeded history is the past: delivered to the mailbox, not pending.
-            ("seed", [*FLASK, "seed", "--deliver-history"]),
-        )
-        for name, argv in steps:
-            code = self.run_step(name, argv, env)
-            if code is None:
-                return 0
-            if code != 0:
-                command = " ".join(argv[len(FLASK) :])
-                self.say(f"`flask {command}` failed ({describe_exit(code)}); stopping")
-                return 1
+        # `flask db upgrade`, then `flask seed --deliver-history`, with one app built for both.
+        code = self.run_step("prepare", [sys.executable, "-m", "devtools.prepare"], env)
+        if code is None:
+            return 0
+        if code != 0:
+            self.say(f"`flask db upgrade` or `flask seed` failed ({describe_exit(code)}); stopping")
+            return 1
         self.say("starting web, worker and scheduler")
         web = [*FLASK, "run", "--host", HOST, "--port", str(port)]
         for name, argv in (
