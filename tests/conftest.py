@@ -470,10 +470,11 @@ def _worlds():
 
 
 @pytest.fixture
-def worlds(app, _worlds):
+def worlds(app, _worlds, request):
     """Data worlds built once per process and copied into each test (tests/snapshots.py):
-    `worlds.load(key, build)` must be the first thing the test writes."""
-    return _worlds
+    `worlds.load(key, build)` must be the first thing the test writes. A test's
+    `app_config` marker is part of the key: the build may depend on the settings."""
+    return _worlds.keyed(_freeze(_marked(request)))
 
 
 @pytest.fixture

@@ -182,6 +182,9 @@ class Worlds:
     def __init__(self):
         self.kept: dict[Any, Snapshot] = {}
 
+    def keyed(self, settings) -> _Keyed:
+        return _Keyed(self, settings)
+
     def load(self, key, build: Callable[[], Any]):
         kept = self.kept.get(key)
         if kept is None:
@@ -189,3 +192,12 @@ class Worlds:
             self.kept[key] = take(value)
             return value
         return restore(kept)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Keyed:
+    worlds: Worlds
+    settings: Any
+
+    def load(self, key, build: Callable[[], Any]):
+        return self.worlds.load((key, self.settings), build)
