@@ -462,6 +462,21 @@ def db(app):
     return _db
 
 
+@pytest.fixture(scope="session")
+def _worlds():
+    from tests.snapshots import Worlds
+
+    return Worlds()
+
+
+@pytest.fixture
+def worlds(app, _worlds, request):
+    """Data worlds built once per process and copied into each test (tests/snapshots.py):
+    `worlds.load(key, build)` must be the first thing the test writes. A test's
+    `app_config` marker is part of the key: the build may depend on the settings."""
+    return _worlds.keyed(_freeze(_marked(request)))
+
+
 @pytest.fixture
 def client(app, make_app):
     # A separate app object: requests must not share the app context (and Flask-Login's

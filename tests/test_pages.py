@@ -31,8 +31,8 @@ def login(web, email, password=DEMO_PASSWORD):
 
 
 @pytest.fixture
-def seeded(app):
-    seed_demo()
+def seeded(worlds):
+    worlds.load("seed_demo", seed_demo)
     db.session.commit()
 
 

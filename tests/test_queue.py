@@ -95,8 +95,14 @@ def _bounced(owner, name):
 
 
 @pytest.fixture
-def riley_queue(db):
+def riley_queue(worlds):
     """One item of each kind for Riley, one for Sofia."""
+    return worlds.load("riley_queue", _riley_queue)
+
+
+def _riley_queue():
+    from app.extensions import db
+
     riley, sofia = f.user(name="Riley Chen"), f.user(name="Sofia Okafor")
     items = {"riley": riley, "sofia": sofia}
     with clock.frozen(START) as c:

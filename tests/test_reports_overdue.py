@@ -238,11 +238,17 @@ EXPECTED = {
 }
 
 
+def _built(clk) -> Agency:
+    built = Agency().build(clk)
+    overdue.refresh()
+    return built
+
+
 @pytest.fixture
-def agency(app):
+def agency(worlds):
     with clock.frozen(START) as clk:
-        built = Agency().build(clk)
-        overdue.refresh()
+        built = worlds.load("overdue-agency", lambda: _built(clk))
+        clk.current = NOW
         yield built, clk
 
 

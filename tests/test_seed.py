@@ -54,8 +54,8 @@ def test_seed_command(runner):
     assert "already loaded" in again.output
 
 
-def test_demo_data_is_realistic(app):
-    seed_demo()
+def test_demo_data_is_realistic(worlds):
+    worlds.load("seed_demo", seed_demo)
     candidates = db.session.scalars(sa.select(Candidate)).all()
     assert sum(c.email is None for c in candidates) >= 2
     assert any(not c.name.isascii() for c in candidates)
@@ -69,8 +69,8 @@ def test_demo_data_is_realistic(app):
     assert len(owners) == 2  # both recruiters own positions
 
 
-def test_outbox_holds_what_the_changes_owe(app):
-    seed_demo()
+def test_outbox_holds_what_the_changes_owe(worlds):
+    worlds.load("seed_demo", seed_demo)
     states = dict(
         db.session.execute(
             sa.select(Notification.state, sa.func.count()).group_by(Notification.state)
@@ -100,8 +100,8 @@ def test_outbox_holds_what_the_changes_owe(app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) >= 1
 
 
-def test_demo_users_can_log_in(app, make_app):
-    seed_demo()
+def test_demo_users_can_log_in(worlds, make_app):
+    worlds.load("seed_demo", seed_demo)
     db.session.commit()
     for name, email, _role in DEMO_USERS:
         web = make_app().test_client()
