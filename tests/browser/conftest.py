@@ -149,9 +149,10 @@ def browser(_chromium):
         context.close()
 
 
-def new_tab(browser, viewport: dict):
-    """A tab in a fresh context (its own cookies) with the given viewport."""
-    context = browser.new_context(viewport=viewport)
+def new_tab(browser, viewport: dict, **options):
+    """A tab in a fresh context (its own cookies) with the given viewport (and other
+    context options, e.g. reduced_motion)."""
+    context = browser.new_context(viewport=viewport, **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page
