@@ -102,6 +102,8 @@ def load(instance_path: str) -> dict:
         "AGENCY_SIGNATURE": os.environ.get("AGENCY_SIGNATURE", ""),
         # Status changes within this window after the first reach the candidate as one email.
         "CANDIDATE_DIGEST_WINDOW_SECONDS": _env_int("CANDIDATE_DIGEST_WINDOW_SECONDS", 300),
+        # How often the progress page asks how far a fan-out has got.
+        "FANOUT_POLL_SECONDS": _env_float("FANOUT_POLL_SECONDS", 1.5),
         # At most this many status emails per candidate per day (their time zone); more wait
         # for the next day, outcome messages included: delayed, never dropped. The last one
         # waits for an answer due that day (app/notifications/pacing.py).

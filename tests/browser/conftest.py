@@ -110,7 +110,11 @@ def live_server(app):
     db.session.commit()  # on SQLite an open transaction would block the server's writes
     requests = _Requests(app)
     server = make_server("127.0.0.1", 0, requests, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    # It checks for shutdown between requests every poll_interval: werkzeug's 0.5 s made
+    # every browser test's teardown wait up to half a second for the server to stop.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="live-server", daemon=True
+    )
     thread.start()
     # Links in the emails the tests open point at this server.
     app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
@@ -149,9 +153,10 @@ def browser(_chromium):
         context.close()
 
 
-def new_tab(browser, viewport: dict):
-    """A tab in a fresh context (its own cookies) with the given viewport."""
-    context = browser.new_context(viewport=viewport)
+def new_tab(browser, viewport: dict, **options):
+    """A tab in a fresh context (its own cookies) with the given viewport (and other
+    context options, e.g. reduced_motion)."""
+    context = browser.new_context(viewport=viewport, **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page

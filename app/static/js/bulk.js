@@ -28,6 +28,7 @@
 
   function poll(box) {
     var failures = 0;
+    var every = Number(box.dataset.pollMs) || 1500;
     function tick() {
       fetch(box.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) {
@@ -37,11 +38,11 @@
         .then(function (data) {
           failures = 0;
           render(box, data);
-          if (!data.finished) window.setTimeout(tick, 1500);
+          if (!data.finished) window.setTimeout(tick, every);
         })
         .catch(function () {
           failures += 1; // a restart or a blip: slow down, keep trying
-          window.setTimeout(tick, Math.min(30000, 1500 * Math.pow(2, failures)));
+          window.setTimeout(tick, Math.min(30000, every * Math.pow(2, failures)));
         });
     }
     tick();
