@@ -351,7 +351,9 @@ def test_a_database_failure_mid_import_leaves_nothing(web, db):
     user = sign_in(web)
     position = f.position(owner=user)
     # A real constraint the validation does not know about: row 4 repeats row 2's phone.
-    db.session.execute(sa.text("CREATE UNIQUE INDEX ix_test_phone_once ON candidates (phone)"))
+    db.session.execute(
+        sa.text("CREATE UNIQUE INDEX ix_test_phone_once_mid_import ON candidates (phone)")
+    )
     db.session.commit()
     try:
         upload(
@@ -370,7 +372,7 @@ def test_a_database_failure_mid_import_leaves_nothing(web, db):
         assert count(db, StageEvent) == 0
     finally:
         db.session.rollback()
-        db.session.execute(sa.text("DROP INDEX ix_test_phone_once"))
+        db.session.execute(sa.text("DROP INDEX ix_test_phone_once_mid_import"))
         db.session.commit()
 
 
@@ -382,7 +384,9 @@ def test_a_failing_job_rolls_back_marks_the_import_failed_and_raises_for_rq(web,
     upload(web, "name,email,phone\nA,a@example.com,111\nB,b@example.com,111\n")
     imp = latest_import(db)
     web.post(f"/imports/{imp.id}/confirm")  # queued: no worker runs in this test
-    db.session.execute(sa.text("CREATE UNIQUE INDEX ix_test_phone_once ON candidates (phone)"))
+    db.session.execute(
+        sa.text("CREATE UNIQUE INDEX ix_test_phone_once_failing_job ON candidates (phone)")
+    )
     db.session.commit()
     try:
         with pytest.raises(sa.exc.IntegrityError):
@@ -393,7 +397,7 @@ def test_a_failing_job_rolls_back_marks_the_import_failed_and_raises_for_rq(web,
         assert execute(imp.id) == "failed"  # a retried job does nothing
     finally:
         db.session.rollback()
-        db.session.execute(sa.text("DROP INDEX ix_test_phone_once"))
+        db.session.execute(sa.text("DROP INDEX ix_test_phone_once_failing_job"))
         db.session.commit()
 
 
