@@ -51,52 +51,50 @@ def _is_row(value) -> bool:
     return True
 
 
-def _template(value, seen: dict):
+_NOT_A_ROW = object()
+
+
+def _walk(value, row, seen: dict):
+    """`value` copied through its containers and objects, with `row(v)` standing for each
+    `v` it answers for (anything but _NOT_A_ROW)."""
+    if id(value) in seen:
+        return seen[id(value)]
+    if (out := row(value)) is not _NOT_A_ROW:
+        pass
+    elif isinstance(value, dict):
+        out = {k: _walk(v, row, seen) for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        out = type(value)(_walk(v, row, seen) for v in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for field in dataclasses.fields(value):
+            object.__setattr__(out, field.name, _walk(getattr(value, field.name), row, seen))
+    elif hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
+        out = copy.copy(value)
+        for name, attr in vars(value).items():
+            setattr(out, name, _walk(attr, row, seen))
+    else:
+        out = value
+    seen[id(value)] = out
+    return out
+
+
+def _template(value):
     """`value` with every ORM object replaced by a _Row (copied containers and objects)."""
-    if id(value) in seen:
-        return seen[id(value)]
-    if _is_row(value):
-        out = _Row(type(value), sa.inspect(value).identity)
-    elif isinstance(value, dict):
-        out = {k: _template(v, seen) for k, v in value.items()}
-    elif isinstance(value, list | tuple):
-        out = type(value)(_template(v, seen) for v in value)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = copy.copy(value)
-        for field in dataclasses.fields(value):
-            object.__setattr__(out, field.name, _template(getattr(value, field.name), seen))
-    elif hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
-        out = copy.copy(value)
-        for name, attr in vars(value).items():
-            setattr(out, name, _template(attr, seen))
-    else:
-        out = value
-    seen[id(value)] = out
-    return out
+
+    def row(v):
+        return _Row(type(v), sa.inspect(v).identity) if _is_row(v) else _NOT_A_ROW
+
+    return _walk(value, row, {})
 
 
-def _materialise(value, seen: dict):
+def _materialise(value):
     """The template's value for this test: each _Row loaded in the current session."""
-    if id(value) in seen:
-        return seen[id(value)]
-    if isinstance(value, _Row):
-        out = db.session.get(value.cls, value.identity)
-    elif isinstance(value, dict):
-        out = {k: _materialise(v, seen) for k, v in value.items()}
-    elif isinstance(value, list | tuple):
-        out = type(value)(_materialise(v, seen) for v in value)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = copy.copy(value)
-        for field in dataclasses.fields(value):
-            object.__setattr__(out, field.name, _materialise(getattr(value, field.name), seen))
-    elif hasattr(value, "__dict__") and not isinstance(value, type) and not callable(value):
-        out = copy.copy(value)
-        for name, attr in vars(value).items():
-            setattr(out, name, _materialise(attr, seen))
-    else:
-        out = value
-    seen[id(value)] = out
-    return out
+
+    def row(v):
+        return db.session.get(v.cls, v.identity) if isinstance(v, _Row) else _NOT_A_ROW
+
+    return _walk(value, row, {})
 
 
 def _tables() -> list[str]:
@@ -106,7 +104,7 @@ def _tables() -> list[str]:
 def take(value) -> Snapshot:
     """Everything the database and Redis hold now (the session's work committed)."""
     db.session.commit()
-    template = _template(value, {})
+    template = _template(value)
     tables, sequences = [], []
     with db.engine.connect() as conn:
         if db.engine.dialect.name == "postgresql":
@@ -173,7 +171,7 @@ def restore(snapshot: Snapshot):
         for key, ttl, dump in snapshot.redis:
             pipe.restore(key, ttl, dump, replace=True)
         pipe.execute()
-    return _materialise(snapshot.value, {})
+    return _materialise(snapshot.value)
 
 
 class Worlds:
