@@ -329,16 +329,24 @@ def settle(now: datetime, timeout: float = 300) -> float:
         pipe.llen(q.key)
         pipe.zcard(registry.key)  # as registry.count, its cleanup every 5 s below
         busy = sum(pipe.execute())
+        pending_due = 0
         if not busy:
-            busy = db.session.scalar(
-                sa.select(sa.func.count()).where(
-                    sa.or_(
-                        Notification.state == NState.SENDING.value,
-                        # as the dispatcher sees it (reconcile.dispatch_due)
-                        sa.and_(Notification.state.in_(WAITING), Notification.due_at <= now),
-                    )
+            sending, pending_due, queued_due = db.session.execute(
+                sa.select(
+                    sa.func.count().filter(Notification.state == NState.SENDING.value),
+                    # as the dispatcher sees it (reconcile.dispatch_due)
+                    *(
+                        sa.func.count().filter(
+                            Notification.state == state.value, Notification.due_at <= now
+                        )
+                        for state in (NState.PENDING, NState.QUEUED)
+                    ),
+                ).where(
+                    sa.or_(Notification.state == NState.SENDING.value, Notification.due_at <= now),
+                    Notification.state.in_((NState.SENDING.value, *WAITING)),
                 )
-            )
+            ).one()
+            busy = sending + pending_due + queued_due
             db.session.remove()
         if not busy:
             return time.monotonic() - started
@@ -347,7 +355,9 @@ def settle(now: datetime, timeout: float = 300) -> float:
         if waited > timeout:
             logging.getLogger("simulate").warning("still busy after %.0f s at %s", waited, now)
             return waited
-        if clock_now - dispatched_at >= 1:  # something due and not dispatched: as the scheduler
+        # Rows due and never handed over: at once the first time (a step closer to the last
+        # than the dispatcher's interval did not run it), then each second, as the scheduler.
+        if (pending_due and dispatched_at == started) or clock_now - dispatched_at >= 1:
             dispatched_at = clock_now
             dispatch_due(now)
             db.session.remove()
