@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from app import clock
+from app.bulk_sql import id_filters
 from app.business_days import get_calendar
 from app.extensions import db
 from app.models import (
@@ -16,6 +18,7 @@ from app.models import (
     Candidate,
     Notification,
     NState,
+    Position,
     Stage,
     Task,
     User,
@@ -121,20 +124,34 @@ def sweep_promised_dates(
     `followup_days` business days on, later ones `slow_followup_days` (fewer emails for a
     client who stays silent, and no date named in writing that nobody keeps)."""
     now = now or clock.now()
-    apps = [
-        application
-        for application in db.session.scalars(
-            sa.select(Application)
-            .where(
-                Application.stage == Stage.INTERVIEW.value,
-                Application.promised_response_at.is_not(None),
-                Application.promised_response_at < now + _SWEEP_HORIZON,
-            )
-            .order_by(Application.promised_response_at, Application.id)
-            .limit(5000)
+    # Which dates are due is read from two columns (the candidate's time zone decides): the
+    # applications themselves are loaded only for those, not every interview within the
+    # horizon with its candidate one by one.
+    rows = db.session.execute(
+        sa.select(Application.id, Application.promised_response_at, Candidate.timezone)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(
+            Application.stage == Stage.INTERVIEW.value,
+            Application.promised_response_at.is_not(None),
+            Application.promised_response_at < now + _SWEEP_HORIZON,
         )
-        if sweep_at(application.promised_response_at, application.candidate.timezone) <= now
-    ]
+        .order_by(Application.promised_response_at, Application.id)
+        .limit(5000)
+    ).all()
+    due = [r.id for r in rows if sweep_at(r.promised_response_at, r.timezone) <= now]
+    apps = []
+    for among in id_filters(db.session, Application.id, due):
+        apps.extend(
+            db.session.scalars(
+                sa.select(Application)
+                .where(among)
+                .options(
+                    orm.joinedload(Application.candidate),
+                    orm.joinedload(Application.position).joinedload(Position.client),
+                )
+            )
+        )
+    apps.sort(key=lambda a: (a.promised_response_at, a.id))
     owed = 0
     calendar = get_calendar()
     for application in apps:
