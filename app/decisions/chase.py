@@ -19,6 +19,7 @@ from flask_babel import force_locale, get_translations, ngettext
 from sqlalchemy.orm import selectinload
 
 from app import clock, languages
+from app.bulk_sql import id_filters
 from app.business_days import get_calendar
 from app.decisions import links
 from app.decisions.services import contact
@@ -46,7 +47,7 @@ def sweep(now: datetime | None = None) -> dict:
 
     now = now or clock.now()
     written = []
-    waiting_by_position = _waiting()
+    waiting_by_position = _waiting(_positions_to_write_to(now))
     missed = _missed_tasks([a.id for apps in waiting_by_position.values() for a in apps])
     for position, waiting in waiting_by_position.items():
         name, email = contact(position)
@@ -63,10 +64,44 @@ def sweep(now: datetime | None = None) -> dict:
     return {"written": len(written), "confirmed": confirm_due(now)}
 
 
-def _waiting() -> dict[Position, list[Application]]:
-    """services.awaiting for every position at once, without the candidates whose client has
-    already decided (pending_decision): a few statements per pass, not a few per position
-    (the pass runs every RECONCILE_INTERVAL_SECONDS)."""
+# One business day before a date is never further back than this, whatever the holidays.
+_REQUEST_HORIZON = timedelta(days=14)
+
+
+def _positions_to_write_to(now: datetime) -> list[int]:
+    """The positions this pass may write to: a promised date coming within the request's
+    horizon (_request keeps those a business day away), or a missed date's open task
+    (_reminder). Read from a few columns, so a pass loads the waiting applications of these
+    positions only, not every interview of every position at every pass."""
+    interviewing = sa.and_(
+        Application.stage == Stage.INTERVIEW.value,
+        Application.promised_response_at.is_not(None),
+    )
+    soon = sa.select(Application.position_id).where(
+        interviewing,
+        Application.promised_response_at > now,
+        Application.promised_response_at <= now + _REQUEST_HORIZON,
+    )
+    missed = (
+        sa.select(Application.position_id)
+        .join(Task, Task.application_id == Application.id)
+        .where(interviewing, Task.kind == "promise_missed", Task.resolved_at.is_(None))
+    )
+    return sorted(db.session.scalars(sa.union(soon, missed)))
+
+
+def _waiting(position_ids: list[int]) -> dict[Position, list[Application]]:
+    """services.awaiting for these positions at once, without the candidates whose client
+    has already decided (pending_decision): a few statements per pass, not a few per
+    position (the pass runs every RECONCILE_INTERVAL_SECONDS)."""
+    out: dict[Position, list[Application]] = {}
+    for among in id_filters(db.session, Application.position_id, position_ids):
+        for application in _waiting_in(among):
+            out.setdefault(application.position, []).append(application)
+    return out
+
+
+def _waiting_in(among) -> list[Application]:
     decided = (
         sa.select(ClientDecision.id)
         .where(
@@ -79,6 +114,7 @@ def _waiting() -> dict[Position, list[Application]]:
         sa.select(Application)
         .join(Candidate, Candidate.id == Application.candidate_id)
         .where(
+            among,
             Application.stage == Stage.INTERVIEW.value,
             Application.promised_response_at.is_not(None),
             Candidate.anonymised_at.is_(None),
@@ -87,10 +123,7 @@ def _waiting() -> dict[Position, list[Application]]:
         .options(selectinload(Application.position).selectinload(Position.client))
         .order_by(Application.position_id, Application.promised_response_at, Application.id)
     )
-    out: dict[Position, list[Application]] = {}
-    for application in applications:
-        out.setdefault(application.position, []).append(application)
-    return out
+    return list(applications)
 
 
 def _missed_tasks(application_ids: list[int]) -> dict[int, int]:
