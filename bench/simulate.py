@@ -97,8 +97,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     # with its own app context, so its own session and connection), acts on one candidate or
     # one position in order on one thread, an act touching many alone (Acts below).
     # 1 by default: at --scale 0.05, quiet, 4 threads were no faster (week 3's acts 14.7 s
-    # against 16.2 s, the whole run 120 s against 112 s, the same figures); not yet measured
-    # quiet at full size, where more acts share a moment.
+    # against 16.2 s, the whole run 120 s against 112 s, the same figures); at --scale 0.2
+    # (4 weeks), acts 93 s against 110-117 s, the whole run 250 s against 255 s: a moment
+    # holds about six acts, and an act's CPU holds the GIL for two thirds of its time.
     parser.add_argument("--concurrency", type=int, default=1, help="threads running acts")
     parser.add_argument(
         "--db-name", default=os.environ.get("SIM_DB_NAME") or common.database_name("_sim")
