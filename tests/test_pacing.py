@@ -96,6 +96,42 @@ def test_an_outcome_inside_its_undo_window_is_not_pulled_into_a_digest(paced, db
     assert db.session.get(Notification, outcome.id).state == NState.PENDING  # undo still possible
 
 
+def test_a_candidates_messages_due_together_go_in_one_send_job_and_one_email(paced, db):
+    """Two outcomes of different kinds for one candidate, due at the same moment: in two send
+    jobs, two workers could each claim one and neither would see the other waiting, so the
+    candidate got two emails, past the daily cap (make simulate, full size: a rejection and
+    a "position filled" at 10:30 sharp, the candidate's third email that day)."""
+    from rq.job import Job
+
+    from app.notifications.reconcile import dispatch_due
+    from app.redis_conn import get_redis
+
+    paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+    with clock.frozen(WEDNESDAY_NOON) as now:
+        c, (a, b) = _apps(db, 2)
+        earlier = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        assert deliver([earlier.id])["sent"] == 1  # the day's first email
+        now.advance(minutes=10)
+        rejected = services.move_stage(
+            a, Stage.REJECTED, actor=None, reason=OutcomeReason.CLIENT_DECLINED
+        )
+        closed = services.move_stage(
+            b, Stage.POSITION_CLOSED, actor=None, reason=OutcomeReason.FILLED_BY_OTHER
+        )
+        rows = [db.session.get(Notification, n.id) for n in (rejected, closed)]
+        assert {n.kind for n in rows} == {"not_selected_client", "position_filled"}
+        assert rows[0].due_at == rows[1].due_at  # the same undo window
+        now.current = rows[0].due_at
+        assert dispatch_due() == 2
+        db.session.expire_all()
+        (job_id,) = {db.session.get(Notification, n.id).job_id for n in rows}
+        job = Job.fetch(job_id, connection=get_redis())
+        assert sorted(job.args[0]) == sorted(n.id for n in rows)
+        assert deliver(job.args[0])["sent"] == 2
+    mail = [m for m in _sent_mail(db) if m.to_email == c.email]
+    assert len(mail) == 2  # the morning's update, then both outcomes in one email
+
+
 def test_the_daily_cap_delays_an_outcome_to_the_next_morning_and_never_drops_it(paced, db):
     paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
     with clock.frozen(WEDNESDAY_NOON) as now:

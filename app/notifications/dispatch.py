@@ -19,7 +19,6 @@ from app import clock, tracing
 from app.bulk_sql import id_filters
 from app.extensions import db
 from app.models import Notification, NState
-from app.orm import chunks
 from app.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -47,19 +46,44 @@ def job_id_for(ids: list[int], attempt: int) -> str:
     return f"notify-{ids[0]}-{ids[-1]}-{digest[:12]}-a{attempt}"
 
 
-def batches_for(due: list[tuple[int, str, int]]) -> list[tuple[list[int], str]]:
-    """(id, kind, attempts) of due rows -> (ids, job id) per send job: one kind per batch,
-    which keeps the provider's categories per request meaningful, SEND_BATCH_SIZE at most."""
+def batches_for(due: list[tuple]) -> list[tuple[list[int], str]]:
+    """(id, kind, attempts, candidate_id) of due rows -> (ids, job id) per send job, at most
+    SEND_BATCH_SIZE rows each: one kind per batch, which keeps the provider's categories per
+    request meaningful, except that all of one candidate's rows go in one batch (that of
+    their first row's kind). In two jobs, run by two workers at the same moment, neither
+    would see the other's row as waiting (pacing.siblings): the candidate would get two
+    emails instead of one, past the daily cap (make simulate found a rejection and a
+    "position filled" sent to one candidate at 10:30 sharp, a third email that day)."""
     batch_size = current_app.config["SEND_BATCH_SIZE"]
-    by_kind: dict[str, list[tuple[int, int]]] = {}
-    for nid, kind, attempts in sorted(due):
-        by_kind.setdefault(kind, []).append((nid, attempts))
+    first_kind: dict[int, str] = {}
+    # kind -> the rows of one candidate (or one row without a candidate), by first id
+    by_kind: dict[str, dict[object, list[tuple[int, int]]]] = {}
+    for nid, kind, attempts, *rest in sorted(due):
+        candidate_id = rest[0] if rest else None
+        owner = ("row", nid) if candidate_id is None else candidate_id
+        if candidate_id is not None:
+            kind = first_kind.setdefault(candidate_id, kind)
+        by_kind.setdefault(kind, {}).setdefault(owner, []).append((nid, attempts))
     batches = []
-    for rows in by_kind.values():
-        for chunk in chunks(rows, batch_size):
-            batch_ids = [r[0] for r in chunk]
-            batches.append((batch_ids, job_id_for(batch_ids, max(r[1] for r in chunk))))
+    for groups in by_kind.values():
+        chunk: list[tuple[int, int]] = []
+        for rows in groups.values():
+            if chunk and len(chunk) + len(rows) > batch_size:
+                batches.append(_batch(chunk))
+                chunk = []
+            chunk.extend(rows)
+            while len(chunk) > batch_size:  # one candidate with more rows than a batch
+                batches.append(_batch(chunk[:batch_size]))
+                chunk = chunk[batch_size:]
+        if chunk:
+            batches.append(_batch(chunk))
     return batches
+
+
+def _batch(rows: list[tuple[int, int]]) -> tuple[list[int], str]:
+    rows = sorted(rows)
+    batch_ids = [r[0] for r in rows]
+    return batch_ids, job_id_for(batch_ids, max(r[1] for r in rows))
 
 
 def dispatch(ids: list[int], *, now: datetime | None = None, session: Session | None = None) -> int:
@@ -67,11 +91,16 @@ def dispatch(ids: list[int], *, now: datetime | None = None, session: Session | 
     Commits `session` (the app's by default)."""
     now = now or clock.now()
     session = session or db.session
-    due: list[tuple[int, str, int]] = []
+    due: list[tuple[int, str, int, int]] = []
     for among in id_filters(session, Notification.id, sorted(set(ids))):
         due.extend(
             session.execute(
-                sa.select(Notification.id, Notification.kind, Notification.attempts).where(
+                sa.select(
+                    Notification.id,
+                    Notification.kind,
+                    Notification.attempts,
+                    Notification.candidate_id,
+                ).where(
                     among,
                     Notification.state == NState.PENDING.value,
                     Notification.due_at <= now + DUE_SLACK,
