@@ -127,7 +127,12 @@ class RecordingArgs(BoundedArgs):
 def _recording_app(make_app):
     """The app every slice of the sweep shares (built once per session: hooks can only be
     added before its first request), and the keys its last request looked up."""
-    app = make_app(PROPAGATE_EXCEPTIONS=False, LINK_REQUESTS_PER_IP=10_000, **world.ALL_ROUTES)
+    app = make_app(
+        PROPAGATE_EXCEPTIONS=False,
+        LINK_REQUESTS_PER_IP=10_000,
+        **world.ALL_ROUTES,
+        **world.NO_PING,
+    )
     found = app.extensions.get("bad_input_found")
     if found is not None:
         return app, found
