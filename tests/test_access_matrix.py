@@ -288,7 +288,7 @@ SLICES = [KEYS[i : i + SLICE] for i in range(0, len(KEYS), SLICE)]
 @pytest.mark.parametrize("keys", SLICES, ids=[f"{k[0]}..." for k in SLICES])
 def test_matrix(make_app, db, keys):
     team = world.staff()
-    clients = world.clients(make_app, team, **world.ALL_ROUTES)
+    clients = world.clients(make_app, team, **world.ALL_ROUTES, **world.NO_PING)
     shared = world.records(team.owner)
     routes = rows(clients["anon"].client.application)
     got: dict[str, str] = {}
@@ -318,7 +318,7 @@ def test_another_recruiters_record_answers_like_a_missing_one(make_app, db):
     """For every rule with a record id in its path, a record the recruiter may not see and
     one that does not exist get the same answer: ids cannot be probed."""
     team = world.staff()
-    clients = world.clients(make_app, team, **world.ALL_ROUTES)
+    clients = world.clients(make_app, team, **world.ALL_ROUTES, **world.NO_PING)
     for key, rule in sorted(rows(clients["other"].client.application).items()):
         ids = [a for a in rule.arguments if a.endswith("_id") and a != "job_id"]
         expected = MATRIX.get(key, "").split()

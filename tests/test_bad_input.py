@@ -19,6 +19,7 @@ longest values there are; each route gets a fresh set.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import io
@@ -126,7 +127,12 @@ class RecordingArgs(BoundedArgs):
 def _recording_app(make_app):
     """The app every slice of the sweep shares (built once per session: hooks can only be
     added before its first request), and the keys its last request looked up."""
-    app = make_app(PROPAGATE_EXCEPTIONS=False, LINK_REQUESTS_PER_IP=10_000, **world.ALL_ROUTES)
+    app = make_app(
+        PROPAGATE_EXCEPTIONS=False,
+        LINK_REQUESTS_PER_IP=10_000,
+        **world.ALL_ROUTES,
+        **world.NO_PING,
+    )
     found = app.extensions.get("bad_input_found")
     if found is not None:
         return app, found
@@ -152,10 +158,13 @@ def _recording_app(make_app):
 _FINGERPRINT_SQL: dict[str, sa.TextClause] = {}
 
 
-def _fingerprint() -> list:
+def _fingerprint(reader) -> list:
     """Rows per table, and the latest change of each table that records one. On PostgreSQL
     also the newest row version's transaction id (xmin), which every INSERT and UPDATE
-    moves on: an update to a table without updated_at (tasks, api_tokens, ...) shows too."""
+    moves on: an update to a table without updated_at (tasks, api_tokens, ...) shows too.
+
+    Read on `reader` (see _reader): one round trip, where the session's checkout, ping,
+    BEGIN and COMMIT around the same SELECT made four on PostgreSQL."""
     dialect = db.engine.dialect.name
     if dialect not in _FINGERPRINT_SQL:
         newest = "max(xmin::text::bigint)" if dialect == "postgresql" else "NULL"
@@ -167,25 +176,53 @@ def _fingerprint() -> list:
             for t in db.metadata.sorted_tables
         ]
         _FINGERPRINT_SQL[dialect] = sa.text(" UNION ALL ".join(parts))
-    rows = db.session.execute(_FINGERPRINT_SQL[dialect]).all()
-    db.session.commit()
+    rows = _read(reader, _FINGERPRINT_SQL[dialect])
     return sorted(tuple(map(str, r)) for r in rows)
 
 
-def _overlong() -> list[str]:
+@contextlib.contextmanager
+def _reader():
+    """A connection of the test's own for the sweep's reads (see _read). On PostgreSQL in
+    autocommit: the SELECT is the only round trip. SQLite keeps its transactions (the app
+    begins each one IMMEDIATE, app/orm.py), one per read."""
+    with db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+def _read(reader, statement) -> list:
+    """`statement`'s rows, read in a transaction of their own: everything committed before
+    it is seen, as a fresh transaction of the session saw it."""
+    rows = reader.execute(statement).all()
+    reader.commit()
+    return rows
+
+
+def _overlong(reader) -> list[str]:
     """Stored values longer than their column's bound (SQLite stores them; PostgreSQL
-    refuses them with an error page): what the forms and the import let through."""
-    found = []
+    refuses them with an error page): what the forms and the import let through. One
+    statement for every bounded column (a statement each was ~1,700 round trips a run)."""
+    bounds, longest = {}, []
     for table in db.metadata.sorted_tables:
         for column in table.c:
             limit = getattr(column.type, "length", None) or column.info.get("max_length")
             if not limit or not isinstance(column.type, sa.String):
                 continue
-            longest = db.session.scalar(sa.select(sa.func.max(sa.func.length(column))))
-            if longest and longest > limit:
-                found.append(f"{table.name}.{column.name}: {longest} > {limit}")
-    db.session.commit()
-    return found
+            name = f"{table.name}.{column.name}"
+            bounds[name] = limit
+            longest.append(
+                sa.select(
+                    sa.literal(name, sa.String).label("name"),
+                    sa.func.max(sa.func.length(column)).label("longest"),
+                )
+            )
+    found = dict(_read(reader, sa.union_all(*longest)))
+    return [
+        f"{name}: {found[name]} > {limit}"
+        for name, limit in bounds.items()
+        if found[name] and found[name] > limit
+    ]
 
 
 def _role(key: str) -> str:
@@ -221,8 +258,8 @@ def _form_fields() -> dict[str, dict[str, str]]:
 class Sweep:
     """Sends the payloads to one route after another and collects what went wrong."""
 
-    def __init__(self, clients, owner):
-        self.clients, self.owner = clients, owner
+    def __init__(self, clients, owner, reader):
+        self.clients, self.owner, self.reader = clients, owner, reader
         self.sent = 0
         self.failures: list[str] = []
         # The tables' fingerprint as the last request left them, when it was taken after it
@@ -336,7 +373,7 @@ class Sweep:
         if self.json is not None:
             kwargs.setdefault("json", None if "raw_json" in kwargs else self.json)
             kwargs["data"] = None
-        before = self.fingerprint or _fingerprint()
+        before = self.fingerprint or _fingerprint(self.reader)
         self.fingerprint = None
         response = self.send(**kwargs)
         self.check(f"{self.key} [{what}] as {self.role}", family, response, before)
@@ -348,7 +385,7 @@ class Sweep:
         elif family in ("NUL", "lone surrogate", "5,000-deep nesting") and status != 400:
             self.failures.append(f"{what}: {family} -> {status}, not 400")
         elif status >= 400:
-            self.fingerprint = after = _fingerprint()
+            self.fingerprint = after = _fingerprint(self.reader)
             if before != after:
                 changed = sorted(set(after) - set(before))
                 self.failures.append(f"{what}: {family} -> {status} but wrote {changed}")
@@ -419,22 +456,25 @@ def _keys_found_by_every_slice(tmp_path_factory, index: int, keys: set[str]) -> 
 def test_bad_input_everywhere(make_app, db, index, tmp_path_factory):
     app, found = _recording_app(make_app)
     team = world.staff()
-    sweep = Sweep(_clients(app, team), team.owner)
-    routes = _swept(app)
-    fields = _form_fields()
-    field_types = {n: t for names in fields.values() for n, t in names.items()}
-    for key in SLICES[index]:
-        assert key in routes, f"{key}: no such route (see test_every_route_is_swept)"
-        sweep.route(key, routes[key], found, field_types)
-    print(f"bad input: {sweep.sent} requests to {len(SLICES[index])} method-rules")
-    # Every field of every form, checked by the slice that completes the run's set.
-    keys_seen = _keys_found_by_every_slice(tmp_path_factory, index, sweep.keys_seen)
-    unreached = sorted(
-        f"{form}.{name}"
-        for form, names in fields.items()
-        for name in names
-        if keys_seen is not None and name not in keys_seen and name != "submit"
-    )
-    assert not unreached, "Form fields no route was found to read: " + ", ".join(unreached)
-    assert not sweep.failures, f"{len(sweep.failures)} bad answers:\n" + "\n".join(sweep.failures)
-    assert not _overlong(), "Values longer than their column were stored"
+    with _reader() as reader:
+        sweep = Sweep(_clients(app, team), team.owner, reader)
+        routes = _swept(app)
+        fields = _form_fields()
+        field_types = {n: t for names in fields.values() for n, t in names.items()}
+        for key in SLICES[index]:
+            assert key in routes, f"{key}: no such route (see test_every_route_is_swept)"
+            sweep.route(key, routes[key], found, field_types)
+        print(f"bad input: {sweep.sent} requests to {len(SLICES[index])} method-rules")
+        # Every field of every form, checked by the slice that completes the run's set.
+        keys_seen = _keys_found_by_every_slice(tmp_path_factory, index, sweep.keys_seen)
+        unreached = sorted(
+            f"{form}.{name}"
+            for form, names in fields.items()
+            for name in names
+            if keys_seen is not None and name not in keys_seen and name != "submit"
+        )
+        assert not unreached, "Form fields no route was found to read: " + ", ".join(unreached)
+        assert not sweep.failures, f"{len(sweep.failures)} bad answers:\n" + "\n".join(
+            sweep.failures
+        )
+        assert not _overlong(reader), "Values longer than their column were stored"

@@ -55,6 +55,10 @@ ALL_ROUTES = {
     "INBOUND_DOMAIN": "reply.agency.test",
     "INBOUND_PARSE_SECRET": "inbound-parse-secret",
 }
+# For the sweeps' apps, which ask thousands of questions one after another of a server that
+# never drops a connection: no liveness ping (a round trip on PostgreSQL) when a request
+# takes its connection from the pool. No answer depends on it; production keeps the ping.
+NO_PING = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}}
 STAFF_ROLES = ("owner", "other", "manager", "admin")
 ROLES = ("anon", "link", *STAFF_ROLES)
 
