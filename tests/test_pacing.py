@@ -7,15 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from rq.job import Job
 
 from app import clock
 from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
 from app.notifications import outbox
 from app.notifications.events import apply_events
 from app.notifications.kinds import PACED_KINDS
+from app.notifications.reconcile import dispatch_due
 from app.notifications.send import deliver
 from app.notifications.timing import due_time
 from app.pipeline import followups, preview, services
+from app.redis_conn import get_redis
 from app.status import services as candidate_services
 from tests import factories as f
 from tests.sender import run_sender_until
@@ -101,11 +104,6 @@ def test_a_candidates_messages_due_together_go_in_one_send_job_and_one_email(pac
     jobs, two workers could each claim one and neither would see the other waiting, so the
     candidate got two emails, past the daily cap (make simulate, full size: a rejection and
     a "position filled" at 10:30 sharp, the candidate's third email that day)."""
-    from rq.job import Job
-
-    from app.notifications.reconcile import dispatch_due
-    from app.redis_conn import get_redis
-
     paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
     with clock.frozen(WEDNESDAY_NOON) as now:
         c, (a, b) = _apps(db, 2)

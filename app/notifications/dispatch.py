@@ -46,7 +46,7 @@ def job_id_for(ids: list[int], attempt: int) -> str:
     return f"notify-{ids[0]}-{ids[-1]}-{digest[:12]}-a{attempt}"
 
 
-def batches_for(due: list[tuple]) -> list[tuple[list[int], str]]:
+def batches_for(due: list[tuple[int, str, int, int]]) -> list[tuple[list[int], str]]:
     """(id, kind, attempts, candidate_id) of due rows -> (ids, job id) per send job, at most
     SEND_BATCH_SIZE rows each: one kind per batch, which keeps the provider's categories per
     request meaningful, except that all of one candidate's rows go in one batch (that of
@@ -56,14 +56,11 @@ def batches_for(due: list[tuple]) -> list[tuple[list[int], str]]:
     "position filled" sent to one candidate at 10:30 sharp, a third email that day)."""
     batch_size = current_app.config["SEND_BATCH_SIZE"]
     first_kind: dict[int, str] = {}
-    # kind -> the rows of one candidate (or one row without a candidate), by first id
-    by_kind: dict[str, dict[object, list[tuple[int, int]]]] = {}
-    for nid, kind, attempts, *rest in sorted(due):
-        candidate_id = rest[0] if rest else None
-        owner = ("row", nid) if candidate_id is None else candidate_id
-        if candidate_id is not None:
-            kind = first_kind.setdefault(candidate_id, kind)
-        by_kind.setdefault(kind, {}).setdefault(owner, []).append((nid, attempts))
+    # kind -> candidate -> their rows, candidates in the order of their first row's id
+    by_kind: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for nid, kind, attempts, candidate_id in sorted(due):
+        kind = first_kind.setdefault(candidate_id, kind)
+        by_kind.setdefault(kind, {}).setdefault(candidate_id, []).append((nid, attempts))
     batches = []
     for groups in by_kind.values():
         chunk: list[tuple[int, int]] = []
