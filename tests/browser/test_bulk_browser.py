@@ -75,6 +75,9 @@ def test_bulk_reject_three_from_the_board(live_server, tab, position):
     page.screenshot(path=str(SCREENSHOTS / "bulk-result.png"), full_page=True)
 
     page.get_by_role("link", name="Back to the board").last.click()
+    # A link's click does not wait for the page it opens: without this the columns read
+    # below can still be the old page's (a flake seen once in CI on PostgreSQL).
+    page.wait_for_url(re.compile(rf"/positions/{position.id}$"))
     rejected = column(page, "rejected")
     for name in ("Kim Keller", "Lou Lane", "Pia Phone"):
         assert rejected.get_by_text(name).is_visible()
@@ -160,6 +163,7 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, browser,
     page.screenshot(path=str(SCREENSHOTS / "fanout-progress-done.png"), full_page=True)
 
     page.get_by_role("link", name="Back to the board").click()
+    page.wait_for_url(re.compile(rf"/positions/{position.id}$"))
     assert column(page, "position_closed").get_by_text("Kim Keller").is_visible()
     db.session.expire_all()
     stages = db.session.scalars(
