@@ -16,7 +16,14 @@ from werkzeug.wsgi import ClosingIterator
 
 from app.extensions import db
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium-headless-shell (Chromium's old headless mode, the same Blink) when it is
+# there: the browser tests took 27% less CPU with it than with the full browser in its new
+# headless mode (45-49 against 67-73 CPU-s for tests/browser on 2 workers, alternating runs).
+# CHROMIUM picks another binary.
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+CHROMIUM = os.environ.get("CHROMIUM") or (
+    HEADLESS_SHELL if Path(HEADLESS_SHELL).exists() else "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -33,7 +40,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 def require_chromium() -> None:
     if Path(CHROMIUM).exists():
         return
-    reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
+    reason = f"{CHROMIUM} is missing: apt-get install -y chromium-headless-shell"
     if os.environ.get("CI"):
         pytest.fail(reason + " (CI must run the browser tests)")
     pytest.skip(reason)
