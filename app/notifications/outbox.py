@@ -145,7 +145,7 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
     now = now or clock.now()
     ids = next_ids(db.session, Notification, len(rows))
     due = [
-        (nid, row["kind"], row.get("attempts") or 0, row.get("candidate_id"))
+        (nid, row["kind"], row.get("attempts") or 0, row["candidate_id"])
         for nid, row in zip(ids, rows, strict=True)
         if row.get("state", NState.PENDING.value) == NState.PENDING.value
         and row["due_at"] <= now + dispatch.DUE_SLACK
