@@ -17,7 +17,7 @@ from werkzeug.wsgi import ClosingIterator
 from app.extensions import db
 
 # Debian's chromium-headless-shell (Chromium's old headless mode, the same Blink) when it is
-# there: the browser tests took 27% less CPU with it than with the full browser in its new
+# there: the browser tests took 27-38% less CPU with it than with the full browser in its new
 # headless mode (45-49 against 67-73 CPU-s for tests/browser on 2 workers, alternating runs).
 # CHROMIUM picks another binary.
 HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
