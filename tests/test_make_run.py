@@ -23,6 +23,7 @@ import redis
 from rq import Worker
 
 from app.seed import DEMO_USERS
+from devtools.processes import stopped_with_starter
 
 pytestmark = pytest.mark.workers
 
@@ -82,7 +83,7 @@ class Supervisor:
         )
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "devtools.run"],
+                stopped_with_starter([sys.executable, "-m", "devtools.run"]),
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
