@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +12,10 @@ from rq.job import Job
 
 from app import clock
 from app.models import MailboxMessage, Notification, NState, OutcomeReason, Stage, Task
-from app.notifications import outbox
+from app.notifications import outbox, send
 from app.notifications.events import apply_events
 from app.notifications.kinds import PACED_KINDS
+from app.notifications.prepare import prepare
 from app.notifications.reconcile import dispatch_due
 from app.notifications.send import deliver
 from app.notifications.timing import due_time
@@ -156,6 +158,58 @@ def test_the_daily_cap_delays_an_outcome_to_the_next_morning_and_never_drops_it(
         assert deliver([outcome.id])["sent"] == 1
     assert db.session.get(Notification, outcome.id).state == NState.SENT
     assert len(_sent_mail(db)) == 4
+
+
+def test_two_send_jobs_at_once_never_both_spend_the_days_last_email(paced, db):
+    """Two messages for one candidate, claimed by two send jobs at the same moment (so
+    neither pulled the other into a digest), with one email of the day's two left: the
+    second job to decide waits for the first's decision and sees it. Exactly one of them
+    goes today; the other waits for the next morning."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: two send jobs never decide at once")
+    paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+    with clock.frozen(WEDNESDAY_NOON) as now:
+        _, (a, b, d) = _apps(db, 3)
+        first_email = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        assert deliver([first_email.id])["sent"] == 1  # the next email is the day's last
+        now.advance(hours=1)
+        x = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None).id
+        y = services.move_stage(d, Stage.CLIENT_REVIEW, actor=None).id
+        assert send.claim([x], clock.now()) == [x]  # each job has claimed its own message
+        assert send.claim([y], clock.now()) == [y]
+        plans = {}
+        decided, go_on = threading.Event(), threading.Event()
+
+        def job(name: str, notification_id: int, before_commit=None) -> None:
+            with paced.app_context():
+                plans[name] = prepare([notification_id], clock.now())
+                if before_commit is not None:
+                    before_commit()
+                db.session.commit()
+
+        def first_pauses() -> None:
+            decided.set()
+            go_on.wait(10)
+
+        first = threading.Thread(target=job, args=("first", x, first_pauses))
+        first.start()
+        assert decided.wait(10)
+        second = threading.Thread(target=job, args=("second", y))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive(), "the second job decided before the first had committed"
+        go_on.set()
+        first.join(10)
+        second.join(10)
+        assert not first.is_alive() and not second.is_alive()
+        # The first saw the second's email in flight: the day was full, it waits.
+        assert (plans["first"].held, len(plans["first"].ready)) == (1, 0)
+        # The second saw the first's decision, not a message still being sent: it goes.
+        assert (plans["second"].held, len(plans["second"].ready)) == (0, 1)
+        db.session.expire_all()
+        held = db.session.get(Notification, x)
+        assert (held.state, held.due_at) == ("pending", datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+        assert db.session.get(Notification, y).state == NState.SENDING
 
 
 def test_quiet_hours_hold_a_message_that_falls_due_at_night(paced, db):

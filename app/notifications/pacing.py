@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 
 from app import stored_words
-from app.bulk_sql import id_filters, ids_in
+from app.bulk_sql import id_filters, ids_in, is_postgresql
 from app.extensions import db
 from app.models import Application, Candidate, Notification, NState, Stage
 from app.models.notifications import CLAIMABLE
@@ -205,9 +205,33 @@ def _owed_decisions(after: datetime, before: datetime) -> tuple:
 _EMAIL_KEY = sa.func.coalesce(Notification.provider_message_id, sa.cast(Notification.id, sa.String))
 
 
-def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
+# pg_advisory_xact_lock(namespace, candidate id): the send jobs' per-candidate decisions.
+_DECIDING_LOCK_NAMESPACE = 0x0CE1
+
+
+def decide_alone(candidate_ids: list[int]) -> None:
+    """PostgreSQL: until this transaction ends, no other send job decides about these
+    candidates (locks taken in ascending id order, so two jobs never wait for each other
+    in a circle). Together with `prefetch_sent(..., mine=...)`, which counts another job's
+    email still in flight, two jobs that claimed different messages for one candidate at
+    the same moment cannot both spend the day's last email: the second to decide sees the
+    first's choice. SQLite has one writer at a time and no such locks."""
+    if not candidate_ids or not is_postgresql(db.session):
+        return
+    db.session.execute(
+        sa.text(
+            "SELECT pg_advisory_xact_lock(:namespace, k) "
+            "FROM unnest(CAST(:ids AS integer[])) AS k ORDER BY k"
+        ),
+        {"namespace": _DECIDING_LOCK_NAMESPACE, "ids": sorted(set(candidate_ids))},
+    )
+
+
+def prefetch_sent(candidate_ids: list[int], now: datetime, mine: list[int] = ()) -> None:
     """Load, in one query, what each of these candidates was sent in the last three days,
-    so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`)."""
+    so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`). With
+    `mine` (the rows this send job claimed): also the emails other jobs are sending them
+    right now (claimed, lease not run out), each counted as one email of today."""
     cache: dict[int, list[tuple[datetime, str]]] = {cid: [] for cid in candidate_ids}
     for among in id_filters(db.session, Notification.candidate_id, candidate_ids):
         rows = db.session.execute(
@@ -219,9 +243,29 @@ def prefetch_sent(candidate_ids: list[int], now: datetime) -> None:
         )
         for cid, sent_at, key in rows:
             cache[cid].append((sent_at, key))
+        if mine:
+            _add_in_flight(cache, among, mine, now)
     g.closeloop_sent_cache = (now, cache)
     # answer_due's rows for the batch are loaded the first time one candidate needs them.
     g.closeloop_answers_batch = (now, candidate_ids)
+
+
+def _add_in_flight(cache: dict, among, mine: list[int], now: datetime) -> None:
+    """Rows another job has claimed and is sending: one email per job (its rows share the
+    moment it claimed them), counted at that moment."""
+    rows = db.session.execute(
+        sa.select(Notification.candidate_id, Notification.sending_at)
+        .where(
+            among,
+            Notification.kind.in_(PACED_KINDS),
+            Notification.state == NState.SENDING.value,
+            Notification.lease_expires_at > now,
+            sa.not_(ids_in(db.session, Notification.id, mine)),
+        )
+        .distinct()
+    )
+    for cid, sending_at in rows:
+        cache[cid].append((sending_at, f"in flight since {sending_at.isoformat()}"))
 
 
 def _prefetch_answers(candidate_ids: list[int], now: datetime) -> None:

@@ -57,7 +57,9 @@ class Plan:
 def prepare(ids: list[int], now: datetime) -> Plan:
     """Turn claimed rows into emails; the caller commits."""
     groups = _groups(_load(ids))
-    pacing.prefetch_sent(sorted({group[0].candidate_id for group in groups}), now)
+    candidate_ids = sorted({group[0].candidate_id for group in groups})
+    pacing.decide_alone(candidate_ids)  # held until the caller commits what was decided
+    pacing.prefetch_sent(candidate_ids, now, mine=ids)
     try:
         return _plan(groups, now)
     finally:
