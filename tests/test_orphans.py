@@ -41,16 +41,6 @@ STARTER = textwrap.dedent(
 )
 
 
-SLEEP = "import time; time.sleep(120)"
-
-
-def _command(pid: int) -> str:
-    try:
-        return " ".join(psutil.Process(pid).cmdline()[-1:])
-    except psutil.NoSuchProcess:
-        return ""
-
-
 def _gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -70,8 +60,8 @@ def test_a_starter_killed_outright_takes_its_processes_along(starter, tmp_path):
     sleeper = None
     try:
         sleeper = int(parent.stdout.readline())
-        # setpriv runs the sleeper in its own process: the same pid, once it has exec'd.
-        wait_until(lambda: _command(sleeper) == SLEEP, timeout=10, message="the sleeper to run")
+        assert not _gone(sleeper)
+        assert psutil.Process(sleeper).cmdline()[-1] == "import time; time.sleep(120)"
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         wait_until(lambda: _gone(sleeper), timeout=10, message="the orphan to be stopped")
