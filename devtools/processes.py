@@ -2,39 +2,21 @@
 
 RQ's work horse calls setsid(), so killing a worker's process group alone would leave the
 horse running: every stop and kill here also reaches each descendant.
-
-A process started here from the main thread is also told to stop (SIGTERM) when the process
-that started it dies without stopping it (pytest or a benchmark killed outright): a scheduler
-left behind would otherwise go on writing to the test database and fail the next run. That is
-util-linux's `setpriv --pdeathsig`, which sets Linux's parent-death signal and then runs the
-command. The signal follows the thread that started the process, not the whole process, so a
-process started from another thread (which may end first) goes without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
-
-
-def stopped_with_starter(argv: list[str]) -> list[str]:
-    """`argv`, run so that it gets SIGTERM when the process starting it now dies (Linux, and
-    only when started from the main thread; elsewhere `argv` as it is)."""
-    if SETPRIV and threading.current_thread() is threading.main_thread():
-        return [SETPRIV, "--pdeathsig", "TERM", *argv]
-    return argv
 
 
 class Proc:
@@ -42,7 +24,7 @@ class Proc:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(  # noqa: S603 - our interpreter, our modules
-            stopped_with_starter([sys.executable, *args]),
+            [sys.executable, *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

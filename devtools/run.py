@@ -24,8 +24,6 @@ import time
 
 import psutil
 
-from devtools.processes import stopped_with_starter
-
 STOP_GRACE_SECONDS = 10.0  # SIGTERM -> SIGKILL; an RQ job in flight gets this long
 KILL_GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.1
@@ -70,7 +68,7 @@ class Child:
     def __init__(self, name: str, argv: list[str], env: dict, out: Output) -> None:
         self.name = name
         self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
-            stopped_with_starter(argv),  # a supervisor killed outright leaves nothing running
+            argv,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

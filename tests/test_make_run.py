@@ -23,7 +23,6 @@ import redis
 from rq import Worker
 
 from app.seed import DEMO_USERS
-from devtools.processes import stopped_with_starter
 
 pytestmark = pytest.mark.workers
 
@@ -83,7 +82,7 @@ class Supervisor:
         )
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                stopped_with_starter([sys.executable, "-m", "devtools.run"]),
+                [sys.executable, "-m", "devtools.run"],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
