@@ -19,6 +19,7 @@ once and alone, and do not count.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -227,7 +228,7 @@ def decide_alone(candidate_ids: list[int]) -> None:
     )
 
 
-def prefetch_sent(candidate_ids: list[int], now: datetime, mine: list[int] = ()) -> None:
+def prefetch_sent(candidate_ids: list[int], now: datetime, mine: Sequence[int] = ()) -> None:
     """Load, in one query, what each of these candidates was sent in the last three days,
     so a batch of 500 does not ask 500 times (`emails_on_day` reads it from `g`). With
     `mine` (the rows this send job claimed): also the emails other jobs are sending them
@@ -250,7 +251,7 @@ def prefetch_sent(candidate_ids: list[int], now: datetime, mine: list[int] = ())
     g.closeloop_answers_batch = (now, candidate_ids)
 
 
-def _add_in_flight(cache: dict, among, mine: list[int], now: datetime) -> None:
+def _add_in_flight(cache: dict, among, mine: Sequence[int], now: datetime) -> None:
     """Rows another job has claimed and is sending: one email per job (its rows share the
     moment it claimed them), counted at that moment."""
     rows = db.session.execute(
