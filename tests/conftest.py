@@ -113,18 +113,6 @@ def _spread(slow: list) -> list:
     return paired + tail
 
 
-def pytest_configure(config):
-    """The oldest generation is collected a hundred times less often than Python's default
-    (every 1,000 collections of the middle one, not 10). A test process's long-lived heap
-    (apps, compiled SQL and templates, the ORM's state) grows all session, and each full
-    collection walked all of it: 1.65-1.87 s of full collections in a run of the four
-    busiest in-process files (access matrix, pages, words not codes, bad input; PostgreSQL,
-    one process), 0.02-0.03 s with this; 2.4 and 1.8 CPU-s less in two alternating pairs.
-    Young garbage is still collected as often as before."""
-    gen0, gen1, _ = gc.get_threshold()
-    gc.set_threshold(gen0, gen1, 1000)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     """Past this point the process only exits: its last garbage collections would walk every
