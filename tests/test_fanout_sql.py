@@ -12,11 +12,12 @@ from rq.job import Job, JobStatus
 
 from app import clock
 from app.bulk_sql import id_filters, ids_in, insert_many, update_many
-from app.models import Notification, NState, Stage, StageEvent
+from app.models import MailboxMessage, Notification, NState, Stage, StageEvent
 from app.notifications import dispatch, links
 from app.notifications.backends import OutgoingEmail, SharedBody
 from app.notifications.dispatch import queue
 from app.notifications.reconcile import reconcile
+from app.notifications.send import deliver, take
 from app.notifications.sendgrid_backend import SendGridBackend
 from app.pipeline import services
 from devtools.sendgrid_stub import SendGridStub
@@ -124,6 +125,61 @@ def test_fanout_rows_are_queued_in_jobs_of_one_kind_and_batch_size(app, db):
     for n in rows:  # every row points at the job that carries it
         assert n.id in jobs[n.job_id].args[0]
     assert sorted(i for j in jobs.values() for i in j.args[0]) == sorted(ids)
+
+
+def _fanout_jobs(app, db, n: int) -> tuple[list[int], list[Job]]:
+    """A position of n cancelled in batches of 4: (notification ids, their send jobs in the
+    order they were dispatched)."""
+    app.config.update(SEND_BATCH_SIZE=4, UNDO_WINDOW_SECONDS=0)  # due at once
+    position, _ = _applications(db, n)
+    result = services.close_position(position, actor=None, status="cancelled", reason="budget_cut")
+    q = queue()
+    jobs = [j for j in Job.fetch_many(q.get_job_ids(), connection=q.connection) if j]
+    return result["notification_ids"], sorted(jobs, key=lambda j: j.args[0][0])
+
+
+def _rows(db, ids) -> list[Notification]:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Notification).where(Notification.id.in_(ids))).all()
+
+
+def test_a_send_job_goes_on_with_the_batches_waiting_in_the_queue(app, db):
+    """A fan-out of three batches sent by the first job alone: the two others are taken off
+    the queue (no process, no connection of their own) and each batch is sent as its job
+    would have sent it."""
+    ids, jobs = _fanout_jobs(app, db, 10)
+    assert [len(j.args[0]) for j in jobs] == [4, 4, 2]
+    counts = deliver(jobs[0].args[0], take_over_seconds=60)
+    assert counts["sent"] == counts["claimed"] == 10 and counts["taken_over"] == 2
+    assert queue().get_job_ids() == [jobs[0].id]  # run here by hand, not by a worker
+    rows = _rows(db, ids)
+    assert {n.state for n in rows} == {NState.SENT.value}
+    assert {n.attempts for n in rows} == {1}  # claimed once each
+    mailed = db.session.scalars(
+        sa.select(MailboxMessage.notification_id).where(MailboxMessage.notification_id.in_(ids))
+    ).all()
+    assert sorted(mailed) == sorted(ids)
+
+
+def test_a_send_job_without_time_to_spare_leaves_the_waiting_batches_to_their_jobs(app, db):
+    ids, jobs = _fanout_jobs(app, db, 10)
+    assert deliver(jobs[0].args[0]) == {"claimed": 4, "sent": 4, "failed": 0}
+    assert sorted(queue().get_job_ids()) == sorted(j.id for j in jobs)
+    later = {n.id: n.state for n in _rows(db, ids) if n.id not in jobs[0].args[0]}
+    assert set(later.values()) == {NState.QUEUED.value} and len(later) == 6
+
+
+def test_a_batch_another_job_has_claimed_is_not_taken_over(app, db):
+    ids, jobs = _fanout_jobs(app, db, 10)
+    # The second job's worker claimed its rows (and is sending them): they are its own.
+    other = take(sa.select(Notification.id).where(Notification.job_id == jobs[1].id), clock.now())
+    assert sorted(other) == sorted(jobs[1].args[0])
+    counts = deliver(jobs[0].args[0], take_over_seconds=60)
+    assert counts["sent"] == 6 and counts["taken_over"] == 1
+    states = {n.id: n.state for n in _rows(db, ids)}
+    assert {states[i] for i in other} == {NState.SENDING.value}
+    assert {s for i, s in states.items() if i not in other} == {NState.SENT.value}
+    assert Job.fetch(jobs[1].id, connection=queue().connection)  # left for its worker
 
 
 def test_fanout_enqueue_lost_to_a_redis_outage_is_reconciled(app, db):

@@ -123,7 +123,8 @@ def test_worker_sends_each_owed_message_once(db, stub, procs):
     assert n.provider_message_id and n.sent_at
 
 
-def test_fan_out_goes_in_batched_requests_one_personalization_each(db, stub, procs):
+def test_fan_out_goes_in_batched_requests_one_personalization_each(app, db, stub, procs):
+    app.config["SEND_BATCH_SIZE"] = 10  # three batches, each its own send job
     position = f.position()
     for _ in range(30):
         f.application(position_=position, stage=Stage.SUBMITTED)
@@ -132,15 +133,26 @@ def test_fan_out_goes_in_batched_requests_one_personalization_each(db, stub, pro
         position, actor=None, status="on_hold", reason="client reorganising"
     )["notification_ids"]
     db.session.commit()
-    assert len(ids) == 30
-    procs("worker")
+    assert len(ids) == 30 and len(queue().get_job_ids()) == 3
+    procs("worker", env_overrides={"SEND_BATCH_SIZE": "10"})
     wait_until(lambda: _all_sent(db, ids), message="all sent")
     stats = stub.stats()
-    assert stats["requests_by_status"] == {"202": 1}
+    assert stats["requests_by_status"] == {"202": 3}  # a request per batch
     assert stats["per_notification"] == {str(i): 1 for i in ids}
     assert stats["multi_recipient_personalizations"] == 0
     tos = [m["to"] for m in stub.messages()]
     assert len(set(map(str, tos))) == 30  # everyone sees only themselves
+    # The first job went on with the two batches waiting (send.take_waiting_batch): one
+    # work horse and one connection for the fan-out, the other two jobs off the queue.
+    finished = queue().finished_job_registry
+    wait_until(lambda: finished.count == 1, message="the first job finished")
+    assert queue().get_job_ids() == []
+    assert Job.fetch(finished.get_job_ids()[0], connection=get_redis()).return_value() == {
+        "claimed": 30,
+        "sent": 30,
+        "failed": 0,
+        "taken_over": 2,
+    }
 
 
 def test_sigkill_while_sending_is_recovered_and_counted(db, stub, procs):

@@ -6,6 +6,12 @@ from __future__ import annotations
 from app import collection_paused
 from workers.context import job_context
 
+# A send job goes on with batches waiting in the queue for this long (real seconds) of its
+# own run, and starts none after. Each one can add up to three provider timeouts
+# (send.MAX_FAILED_REQUESTS x SENDGRID_TIMEOUT_SECONDS): the job still ends well inside its
+# RQ timeout (SEND_LEASE_SECONDS - 15, 105 s by default).
+TAKE_OVER_SECONDS = 10.0
+
 
 def send_notifications(notification_ids: list[int]) -> dict:
     from app.notifications.send import deliver
@@ -17,8 +23,11 @@ def send_notifications(notification_ids: list[int]) -> dict:
     # one bounded batch; a fork worker's child exits after it and a simple worker collects
     # again as usual afterwards.
     with job_context(), collection_paused():
-        # A job of one also takes the messages waiting alone in other jobs (send.coalesce).
-        return deliver(list(notification_ids), coalesce_waiting=True)
+        # A job of one also takes the messages waiting alone in other jobs (send.coalesce);
+        # a job that is done goes on with the batches still waiting (send.take_waiting_batch).
+        return deliver(
+            list(notification_ids), coalesce_waiting=True, take_over_seconds=TAKE_OVER_SECONDS
+        )
 
 
 def send_staff_messages(staff_message_ids: list[int]) -> dict:

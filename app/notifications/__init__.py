@@ -15,7 +15,8 @@ Owing
                       (app/business_days.py), digest window, quiet hours.
 Sending
   dispatch.py         pending -> queued: RQ jobs with ids derived from their rows, in batches.
-  send.py             the job: claim (SKIP LOCKED, under a lease), prepare, send, record.
+  send.py             the job: claim (SKIP LOCKED, under a lease), prepare, send, record;
+                      then, for a few seconds, the batches still waiting in the queue.
   errors.py           how a failure is classified: transient retries with backoff, permanent
                       fails with a task for a person, configuration pauses sending and alerts
                       an admin, ambiguous (a timeout after the request left) waits for the

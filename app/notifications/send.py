@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -40,19 +41,41 @@ MAX_FAILED_REQUESTS = 3
 _MARK_SENT_WORK_MEM = "64MB"
 
 
-def deliver(ids: list[int], *, coalesce_waiting: bool = False) -> dict:
+def deliver(
+    ids: list[int], *, coalesce_waiting: bool = False, take_over_seconds: float = 0.0
+) -> dict:
     """Send what is still owed among `ids`; returns counts for the job result. The send job
-    also asks for `coalesce_waiting` (see coalesce)."""
+    also asks for `coalesce_waiting` (see coalesce) and, for `take_over_seconds` of its own
+    run, goes on with the batches still waiting in the queue (see take_waiting_batch)."""
+    started = time.monotonic()
     now = clock.now()
     pause = sending_paused(now)
     if pause is not None:
         _reschedule(ids, pause.until, reason=words("error.sending_paused", reason=pause.value))
         return {"paused": len(ids)}
     claimed = claim(ids, now)
-    if not claimed:
-        return {"claimed": 0}
-    if coalesce_waiting:
-        claimed += coalesce(len(claimed), now)
+    counts: dict = {"claimed": 0}
+    while True:
+        if claimed:
+            if coalesce_waiting:
+                claimed += coalesce(len(claimed), now)
+            for key, value in _deliver_claimed(claimed, now).items():
+                counts[key] = counts.get(key, 0) + value
+        if time.monotonic() - started >= take_over_seconds:
+            break
+        now = clock.now()
+        if sending_paused(now) is not None:
+            break
+        claimed = take_waiting_batch(now)
+        if not claimed:
+            break
+        counts["taken_over"] = counts.get("taken_over", 0) + 1
+    if counts.get("taken_over"):
+        log.info("send job also sent %d batch(es) waiting in the queue", counts["taken_over"])
+    return counts
+
+
+def _deliver_claimed(claimed: list[int], now: datetime) -> dict:
     waiting = pacing.siblings(claimed, now)
     if waiting is not None:
         claimed += take(waiting, now)
@@ -129,6 +152,35 @@ def coalesce(claimed: int, now: datetime) -> list[int]:
         )
         db.session.commit()
         dispatch.drop_idle_jobs_safely(jobs)
+    return taken
+
+
+def take_waiting_batch(now: datetime) -> list[int]:
+    """Claim the rows of the send job that is due and still waiting in the queue (the
+    earliest due first), and take that job off the queue. A send job that has sent its own
+    batch goes on with the next one: a fan-out of ten batches on two fork workers is then
+    two processes, each with one database connection, instead of ten (the fork and a new
+    connection cost a 1,000-row job about a fifth of its time). The batch is the one
+    dispatch made (one kind; all of a candidate's rows together) and is sent as that job
+    would have sent it. A worker that starts the job meanwhile finds nothing to claim."""
+    t = Notification
+    job_id = db.session.scalar(
+        sa.select(t.job_id)
+        .where(
+            t.state == NState.QUEUED.value,
+            t.due_at <= now + dispatch.DUE_SLACK,
+            t.job_id.is_not(None),
+        )
+        .order_by(t.due_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # not a row another job is claiming
+    )
+    if job_id is None:
+        db.session.commit()
+        return []
+    taken = take(sa.select(t.id).where(t.job_id == job_id), now)
+    if taken:
+        dispatch.drop_idle_jobs_safely([job_id])
     return taken
 
 
