@@ -94,3 +94,56 @@ def stop_all(procs: list[Proc], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     for p, family in families:
         p._reap(family, deadline)
+
+
+# -- what a killed run left behind -------------------------------------------------------------
+
+# Every process a test run starts inherits this variable from the run's first process (the
+# pytest controller): "<its pid>:<its start time>". A pytest that is killed outright (SIGKILL,
+# a closed terminal, CI's timeout) cannot stop what it started, and a scheduler or worker
+# left running keeps writing to the test database of the next run.
+RUN_VARIABLE = "CLOSELOOP_TEST_RUN"
+
+
+def run_id(pid: int | None = None) -> str:
+    """The run id of the process `pid` (this one by default)."""
+    process = psutil.Process(pid)
+    return f"{process.pid}:{process.create_time():.3f}"
+
+
+def _run_alive(value: str) -> bool:
+    pid, _, started = value.partition(":")
+    try:
+        return run_id(int(pid)) == value
+    except (ValueError, psutil.Error):
+        return False
+
+
+def stop_left_behind(variable: str = RUN_VARIABLE, timeout: float = 5) -> list[str]:
+    """Stop every process whose run (`variable` in its environment) has ended: SIGTERM,
+    then SIGKILL after `timeout`. Processes of a run still going (another checkout's tests,
+    this run's own) are left alone. Returns "pid command line" for each one stopped."""
+    prefix = variable.encode() + b"="
+    left: list[psutil.Process] = []
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{process.pid}/environ", "rb") as f:
+                entries = f.read().split(b"\0")
+        except OSError:
+            continue
+        value = next((e[len(prefix) :] for e in entries if e.startswith(prefix)), None)
+        if value is not None and not _run_alive(value.decode(errors="replace")):
+            left.append(process)
+    stopped = []
+    for process in left:
+        with contextlib.suppress(psutil.Error):
+            stopped.append(f"{process.pid} {' '.join(process.cmdline())[:200]}")
+            process.terminate()
+    _, alive = psutil.wait_procs(left, timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    return stopped

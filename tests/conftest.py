@@ -23,6 +23,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.redis_conn import close_redis
 from devtools.embedded_redis import start_embedded, stop_embedded
+from devtools.processes import RUN_VARIABLE, run_id, stop_left_behind
 
 # Checks every notification state change the code makes against the transition table.
 pytest_plugins = ["tests.state_log"]
@@ -111,6 +112,20 @@ def _spread(slow: list) -> list:
     for k in range(workers):
         paired += [head[k], head[2 * workers - 1 - k]]
     return paired + tail
+
+
+def pytest_configure(config):
+    """The run's first process (the xdist controller, or the only one) names the run for
+    every process started under it, and first stops what a run killed outright left behind
+    (devtools.processes.stop_left_behind): a scheduler still writing to the test database
+    failed 18 tests of the next run."""
+    if xdist_worker():
+        return
+    os.environ[RUN_VARIABLE] = run_id()
+    stopped = stop_left_behind()
+    if stopped:
+        lines = "\n  ".join(stopped)
+        print(f"stopped {len(stopped)} process(es) a killed test run left behind:\n  {lines}")
 
 
 @pytest.hookimpl(trylast=True)
