@@ -106,13 +106,20 @@ RUN_VARIABLE = "CLOSELOOP_TEST_RUN"
 
 
 def run_id(pid: int | None = None) -> str:
-    """The run id of the process `pid` (this one by default)."""
-    process = psutil.Process(pid)
-    return f"{process.pid}:{process.create_time():.3f}"
+    """The run id of the process `pid` (this one by default): its pid and the moment it
+    started, in clock ticks since boot (which a change of the wall clock does not move,
+    unlike psutil's create_time; a pid used again by a later process has a later one)."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            started = f.read().rpartition(")")[2].split()[19]  # field 22, starttime
+    except OSError:  # no /proc (not Linux), or no such process
+        started = f"{psutil.Process(pid).create_time():.3f}"
+    return f"{pid}:{started}"
 
 
 def _run_alive(value: str) -> bool:
-    pid, _, started = value.partition(":")
+    pid, _, _ = value.partition(":")
     try:
         return run_id(int(pid)) == value
     except (ValueError, psutil.Error):
