@@ -159,3 +159,20 @@ def test_a_job_taken_off_the_queue_as_a_worker_starts_it_never_fails_the_send(db
     assert deliver([first.id], coalesce_waiting=True)["sent"] == 2
     db.session.refresh(second)
     assert second.state == NState.SENT
+
+
+def test_a_job_that_is_gone_by_the_time_it_is_taken_off_the_queue_never_fails_the_send(db):
+    """Between reading a waiting job and deleting it (send.coalesce, send.take_waiting_batch)
+    the job can be gone: run and removed, or taken by another send job. RQ's delete then
+    raises InvalidJobOperation; the rows were claimed already, so the sending job must carry
+    on (make simulate left such rows `sending` when it did not)."""
+    from rq.job import Job
+
+    from app.notifications import dispatch
+
+    (_, first), (_, second) = _owed(db), _owed(db)
+    conn = dispatch.queue().connection
+    job = Job.fetch(second.job_id, connection=conn)
+    conn.delete(job.key)  # gone meanwhile
+    assert dispatch._delete_quietly(job) is False  # noqa: SLF001
+    assert deliver([first.id], coalesce_waiting=True)["sent"] == 2

@@ -11,7 +11,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
@@ -182,13 +182,16 @@ def drop_idle_jobs_safely(job_ids: list[str]) -> int:
 def _delete_quietly(job: Job) -> bool:
     """A worker may start the job between our read of its status and the delete: RQ 2.12
     then raises ValueError ("Execution ... not found in Redis") from the execution records
-    that run left. The job only finds nothing to claim, so that must never fail the caller:
-    a send job that had already claimed the rows (send.coalesce) would leave them `sending`
-    until their lease expired (make simulate caught one, at --scale 0.02)."""
+    that run left. The job may also have gone meanwhile (run and removed, or taken by another
+    send job): RQ's delete then asks for the status of a job that is no longer there and
+    raises InvalidJobOperation. The job only finds nothing to claim, so that must never fail
+    the caller: a send job that had already claimed the rows (send.coalesce,
+    send.take_waiting_batch) would leave them `sending` until their lease expired (make
+    simulate caught both, at --scale 0.02)."""
     try:
         job.delete()
         return True
-    except (NoSuchJobError, ValueError) as exc:
+    except (NoSuchJobError, InvalidJobOperation, ValueError) as exc:
         log.info("send job %s was not taken off the queue: %s", job.id, exc)
         return False
 
