@@ -7,13 +7,14 @@ from app import collection_paused
 from workers.context import job_context
 
 # A send job goes on with batches waiting in the queue for this long (real seconds) of its
-# own run, and starts none after. Each one can add up to three provider timeouts
-# (send.MAX_FAILED_REQUESTS x SENDGRID_TIMEOUT_SECONDS): the job still ends well inside its
-# RQ timeout (SEND_LEASE_SECONDS - 15, 105 s by default).
+# own run, and starts none after; at most a quarter of its RQ timeout (SEND_LEASE_SECONDS
+# - 15, 105 s by default), since each batch can add up to three provider timeouts
+# (send.MAX_FAILED_REQUESTS x SENDGRID_TIMEOUT_SECONDS) and the job must end inside it.
 TAKE_OVER_SECONDS = 10.0
 
 
 def send_notifications(notification_ids: list[int]) -> dict:
+    from app.notifications.dispatch import send_job_timeout
     from app.notifications.send import deliver
 
     # No cyclic collection while the batch is loaded and rendered: the objects it makes are
@@ -25,9 +26,8 @@ def send_notifications(notification_ids: list[int]) -> dict:
     with job_context(), collection_paused():
         # A job of one also takes the messages waiting alone in other jobs (send.coalesce);
         # a job that is done goes on with the batches still waiting (send.take_waiting_batch).
-        return deliver(
-            list(notification_ids), coalesce_waiting=True, take_over_seconds=TAKE_OVER_SECONDS
-        )
+        take_over = min(TAKE_OVER_SECONDS, send_job_timeout() / 4)
+        return deliver(list(notification_ids), coalesce_waiting=True, take_over_seconds=take_over)
 
 
 def send_staff_messages(staff_message_ids: list[int]) -> dict:

@@ -156,7 +156,8 @@ def _job_options(ids: list[int]) -> dict:
     )
 
 
-def _job_timeout() -> int:
+def send_job_timeout() -> int:
+    """RQ's timeout for a send job: inside the lease on the rows it claims first."""
     return max(30, current_app.config["SEND_LEASE_SECONDS"] - 15)
 
 
@@ -214,7 +215,7 @@ def enqueue_sends(batches: list[tuple[list[int], str]]) -> int:
     q.enqueue_many(
         [
             Queue.prepare_data(
-                SEND_JOB, (ids,), job_id=job_id, timeout=_job_timeout(), **_job_options(ids)
+                SEND_JOB, (ids,), job_id=job_id, timeout=send_job_timeout(), **_job_options(ids)
             )
             for ids, job_id in fresh
         ]
@@ -224,7 +225,7 @@ def enqueue_sends(batches: list[tuple[list[int], str]]) -> int:
 
 def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> Job | None:
     q = queue()
-    options = dict(job_id=job_id, job_timeout=_job_timeout(), unique=True, **_job_options(ids))
+    options = dict(job_id=job_id, job_timeout=send_job_timeout(), unique=True, **_job_options(ids))
     for _ in range(2):
         try:
             if at is not None and at > clock.now():
