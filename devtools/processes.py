@@ -130,18 +130,15 @@ def stop_left_behind(variable: str = RUN_VARIABLE, timeout: float = 5) -> list[s
     """Stop every process whose run (`variable` in its environment) has ended: SIGTERM,
     then SIGKILL after `timeout`. Processes of a run still going (another checkout's tests,
     this run's own) are left alone. Returns "pid command line" for each one stopped."""
-    prefix = variable.encode() + b"="
     left: list[psutil.Process] = []
     for process in psutil.process_iter():
         if process.pid == os.getpid():
             continue
         try:
-            with open(f"/proc/{process.pid}/environ", "rb") as f:
-                entries = f.read().split(b"\0")
-        except OSError:
+            value = process.environ().get(variable)
+        except psutil.Error:  # gone, a zombie, or not ours to read
             continue
-        value = next((e[len(prefix) :] for e in entries if e.startswith(prefix)), None)
-        if value is not None and not _run_alive(value.decode(errors="replace")):
+        if value is not None and not _run_alive(value):
             left.append(process)
     stopped = []
     for process in left:

@@ -252,8 +252,9 @@ def prefetch_sent(candidate_ids: list[int], now: datetime, mine: Sequence[int] =
 
 
 def _add_in_flight(cache: dict, among, mine: Sequence[int], now: datetime) -> None:
-    """Rows another job has claimed and is sending: one email per job (its rows share the
-    moment it claimed them), counted at that moment."""
+    """Rows another job has claimed and is sending: one email per claim (the rows a job
+    claims together share that moment, and all of a candidate's rows are claimed together),
+    counted at that moment."""
     rows = db.session.execute(
         sa.select(Notification.candidate_id, Notification.sending_at)
         .where(
