@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
-from werkzeug.wsgi import ClosingIterator
 
 from app.extensions import db
 
@@ -53,7 +53,8 @@ class _Requests:
 
     A request counts until its response is closed or its thread ends: werkzeug skips
     closing the response when the client went away first (reading what is left of the
-    request raises), so the thread's end is what tells the request is over then."""
+    request raises), so the thread's end is what tells the request is over then, and the
+    response closes itself when it is let go of (see _Response)."""
 
     def __init__(self, app):
         self.app = app
@@ -67,15 +68,16 @@ class _Requests:
                 start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
                 return [b"the test is over"]
             self.active[threading.get_ident()] = threading.current_thread()
+        finished = functools.partial(self._finished, threading.get_ident())
         try:
-            return ClosingIterator(self.app(environ, start_response), self._finished)
+            return _Response(self.app(environ, start_response), finished)
         except BaseException:
-            self._finished()
+            finished()
             raise
 
-    def _finished(self) -> None:
+    def _finished(self, ident: int) -> None:
         with self.done:
-            self.active.pop(threading.get_ident(), None)
+            self.active.pop(ident, None)
             self.done.notify_all()
 
     def _running(self) -> int:
@@ -96,6 +98,33 @@ class _Requests:
                         + _server_stacks()
                     )
                 self.done.wait(min(left, 0.05))
+
+
+class _Response:
+    """A response that is closed when werkzeug lets go of it without closing it (the client
+    went away): a static file's response otherwise left its file open until the garbage
+    collector found it, and the ResourceWarning failed whichever test was then ending."""
+
+    def __init__(self, iterable, finished):
+        self._iterable = iterable
+        self._finished = finished
+        self._closed = False
+
+    def __iter__(self):
+        return iter(self._iterable)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._iterable, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._finished()
+
+    __del__ = close
 
 
 def _server_stacks() -> str:
