@@ -1,4 +1,5 @@
-"""Real outages for tests: the app's Redis connection pointed at a port where nothing listens."""
+"""Real outages for tests: the app's Redis connection pointed at a port where nothing listens;
+RQ jobs that go from Redis as soon as they are read."""
 
 from __future__ import annotations
 
@@ -28,3 +29,19 @@ def redis_down(app) -> Iterator[None]:
         del app.extensions["closeloop_redis"]
         if live is not None:
             app.extensions["closeloop_redis"] = live
+
+
+def jobs_gone_once_fetched(monkeypatch) -> None:
+    """Every RQ job fetched from now on is deleted from Redis right after it is read, as when
+    its worker finishes and removes it, or another process deletes it, in that window: what
+    our code then does with the job it holds meets a job Redis no longer has."""
+    from rq.job import Job
+
+    real_fetch = Job.fetch.__func__
+
+    def fetch_then_gone(cls, job_id, connection=None, serializer=None):
+        job = real_fetch(cls, job_id, connection=connection, serializer=serializer)
+        connection.delete(job.key)
+        return job
+
+    monkeypatch.setattr(Job, "fetch", classmethod(fetch_then_gone))

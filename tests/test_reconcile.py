@@ -25,7 +25,7 @@ from app.notifications.send import claim
 from app.pipeline import services
 from app.redis_conn import get_redis
 from tests import factories as f
-from tests.outage import redis_down
+from tests.outage import jobs_gone_once_fetched, redis_down
 
 
 def _missing(db):
@@ -331,3 +331,23 @@ def test_delivered_after_an_ambiguous_row_was_superseded_is_recorded(db):
     )
     db.session.refresh(n)
     assert n.state == NState.DELIVERED  # the candidate did get it; the record says so
+
+
+def test_a_stale_job_gone_while_the_reconciler_clears_it_is_still_redispatched(db, monkeypatch):
+    """The reconciler deletes a lost row's stale job before dispatching the row again. If the
+    job goes between its fetch and its delete, RQ's delete raises InvalidJobOperation: make
+    simulate's hourly pass died there, and whatever the pass had left to do waited an hour."""
+    a = f.application(stage=Stage.INTERVIEW)
+    db.session.commit()
+    n = services.move_stage(a, Stage.OFFER, actor=None)
+    job = Job.fetch(n.job_id, connection=get_redis())
+    job.set_status("started")  # on a worker that died before claiming the row
+    get_redis().hset(job.key, "started_at", "2026-01-01T00:00:00.000000Z")
+    get_redis().lrem(queue().key, 0, job.id)
+    jobs_gone_once_fetched(monkeypatch)
+    later = clock.now() + timedelta(minutes=2)
+    with clock.frozen(later):
+        counts = reconcile(later)
+    assert counts["requeued"] == 1
+    db.session.refresh(n)
+    assert n.state == NState.QUEUED and queue().count == 1

@@ -15,6 +15,7 @@ from app.models import DigestSetting, MailboxMessage, StaffMessage, Stage
 from app.redis_conn import get_redis
 from app.reports import digest, overdue
 from tests import factories as f
+from tests.outage import jobs_gone_once_fetched
 
 PASSWORD = "correct horse"
 CREATED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday
@@ -161,6 +162,23 @@ def test_a_dead_worker_is_reclaimed_and_redis_trouble_loses_nothing(staff, make_
     db.session.expire_all()
     assert {m.state for m in _messages().values() if m.item_count} == {"pending"}
     assert digest.tick()["dispatched"] == 3  # Redis is back: all three go
+
+
+def test_a_finished_job_gone_as_it_is_replaced_does_not_stop_the_dispatch(staff, monkeypatch):
+    """A digest still owed after its job finished gets a new job under the same id: the old
+    one is removed first. When it goes by itself meanwhile (its result expires), RQ raises
+    asking for its status; the dispatch must go on and hand every digest over."""
+    _, clk = staff
+    clk.current = WEDNESDAY + timedelta(minutes=35)
+    ids = digest.build_due()
+    assert digest.dispatch(ids) == 3
+    queue = Queue("notifications", connection=get_redis())
+    for job in [queue.fetch_job(job_id) for job_id in queue.job_ids]:
+        job.set_status("finished")  # ran, yet its message is still owed
+        queue.remove(job)
+    jobs_gone_once_fetched(monkeypatch)
+    assert digest.dispatch(ids) == 3
+    assert len(queue.job_ids) == 3
 
 
 def test_settings_page(staff, make_app):

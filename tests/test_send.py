@@ -168,11 +168,32 @@ def test_a_job_that_is_gone_by_the_time_it_is_taken_off_the_queue_never_fails_th
     on (make simulate left such rows `sending` when it did not)."""
     from rq.job import Job
 
+    from app import rq_jobs
     from app.notifications import dispatch
 
     (_, first), (_, second) = _owed(db), _owed(db)
     conn = dispatch.queue().connection
     job = Job.fetch(second.job_id, connection=conn)
     conn.delete(job.key)  # gone meanwhile
-    assert dispatch._delete_quietly(job) is False  # noqa: SLF001
+    assert rq_jobs.delete_quietly(job) is False
     assert deliver([first.id], coalesce_waiting=True)["sent"] == 2
+
+
+def test_a_finished_job_gone_as_it_is_replaced_does_not_stop_the_dispatch(db, monkeypatch):
+    """A row dispatched again under its job id needs the finished job out of the way first.
+    When that job goes by itself meanwhile (its result expired), RQ raises asking for its
+    status: the row must still get its new job."""
+    from rq.job import Job
+
+    from app.notifications import dispatch
+    from tests.outage import jobs_gone_once_fetched
+
+    _, n = _owed(db)
+    q = dispatch.queue()
+    job = Job.fetch(n.job_id, connection=q.connection)
+    job.set_status("finished")  # ran, yet the row is still owed
+    q.remove(job)
+    jobs_gone_once_fetched(monkeypatch)
+    again = dispatch.enqueue_send([n.id], n.job_id)
+    assert again is not None and again.id == n.job_id
+    assert q.job_ids == [n.job_id]

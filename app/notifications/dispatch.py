@@ -11,11 +11,11 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
-from app import clock, tracing
+from app import clock, rq_jobs, tracing
 from app.bulk_sql import id_filters
 from app.extensions import db
 from app.models import Notification, NState
@@ -173,28 +173,11 @@ def drop_idle_jobs_safely(job_ids: list[str]) -> int:
                 JobStatus.QUEUED,
                 JobStatus.SCHEDULED,
             ):
-                dropped += _delete_quietly(job)
+                dropped += rq_jobs.delete_quietly(job)
         return dropped
     except (redis.exceptions.RedisError, OSError) as exc:
         log.warning("could not take %d idle send job(s) off the queue: %s", len(job_ids), exc)
         return 0
-
-
-def _delete_quietly(job: Job) -> bool:
-    """A worker may start the job between our read of its status and the delete: RQ 2.12
-    then raises ValueError ("Execution ... not found in Redis") from the execution records
-    that run left. The job may also have gone meanwhile (run and removed, or taken by another
-    send job): RQ's delete then asks for the status of a job that is no longer there and
-    raises InvalidJobOperation. The job only finds nothing to claim, so that must never fail
-    the caller: a send job that had already claimed the rows (send.coalesce,
-    send.take_waiting_batch) would leave them `sending` until their lease expired (make
-    simulate caught both, at --scale 0.02)."""
-    try:
-        job.delete()
-        return True
-    except (NoSuchJobError, InvalidJobOperation, ValueError) as exc:
-        log.info("send job %s was not taken off the queue: %s", job.id, exc)
-        return False
 
 
 def enqueue_sends(batches: list[tuple[list[int], str]]) -> int:
@@ -238,12 +221,14 @@ def enqueue_send(ids: list[int], job_id: str, *, at: datetime | None = None) -> 
 
 
 def _drop_if_finished(job_id: str, q: Queue) -> bool:
-    """A finished or failed job with our id blocks a re-dispatch; remove it."""
-    try:
-        job = Job.fetch(job_id, connection=q.connection)
-    except NoSuchJobError:
+    """A finished or failed job with our id blocks a re-dispatch; remove it. True when no
+    job with our id is left in the way."""
+    job = rq_jobs.fetch(job_id, q.connection)
+    if job is None:
         return True
-    if job.get_status(refresh=True) in FINISHED_STATES:
-        job.delete()
+    state = rq_jobs.status(job)
+    if state is None:
         return True
+    if state in FINISHED_STATES:
+        return rq_jobs.delete_quietly(job) or rq_jobs.fetch(job_id, q.connection) is None
     return False

@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import selectinload
 
-from app import clock, stored_words
+from app import clock, rq_jobs, stored_words
 from app.extensions import db
 from app.models import Application, Lease, Notification, NState, ReconcilerRun
 from app.models.notifications import UNSENT
@@ -148,8 +147,9 @@ def requeue_vanished(now: datetime) -> int:
                 stale_jobs.add(r.job_id)
     # A stale job hash would make RQ refuse the re-dispatch as a duplicate.
     for job_id in stale_jobs:
-        with contextlib.suppress(NoSuchJobError):
-            Job.fetch(job_id, connection=get_redis()).delete()
+        job = rq_jobs.fetch(job_id, get_redis())
+        if job is not None:
+            rq_jobs.delete_quietly(job)
     for chunk in chunks(lost, 900):
         db.session.execute(
             sa.update(Notification)

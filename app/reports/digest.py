@@ -24,10 +24,10 @@ import redis
 import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import ngettext
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
 
-from app import clock, stored_words
+from app import clock, rq_jobs, stored_words
 from app.access import sees_everything
 from app.business_days import get_calendar
 from app.extensions import db
@@ -285,13 +285,14 @@ def _enqueue(q, job_id: str, message_id: int, retry) -> bool:
             )
             return True
         except DuplicateJobError:
-            try:
-                job = Job.fetch(job_id, connection=q.connection)
-            except NoSuchJobError:
+            job = rq_jobs.fetch(job_id, q.connection)
+            if job is None:
                 continue
-            if not job.is_finished and not job.is_failed:
+            state = rq_jobs.status(job)
+            if state is not None and state not in (JobStatus.FINISHED, JobStatus.FAILED):
                 return False  # a live job already carries it
-            job.delete()
+            if state is not None:
+                rq_jobs.delete_quietly(job)
     return False
 
 
