@@ -524,6 +524,30 @@ def test_a_lost_job_marks_the_import_failed(web, db, make_app):
     assert latest_import(db).status == "failed" and count(db, Candidate) == 0
 
 
+def test_a_job_that_goes_as_the_page_reads_it_fails_the_import_not_the_page(
+    web, db, make_app, monkeypatch
+):
+    """The import's page asks RQ about a job that has run long: if the job goes between
+    RQ's read and its status (it finished and was removed), the page still answers, and the
+    import counts as lost (the page used to answer 409 on RQ's InvalidJobOperation)."""
+    from datetime import timedelta
+
+    from app import clock
+    from tests.outage import jobs_gone_once_fetched
+
+    web = Web(make_app(IMPORT_INLINE_ROWS=1).test_client())
+    sign_in(web)
+    upload(web, "name\nAna\nBen\n")
+    imp = latest_import(db)
+    web.post(f"/imports/{imp.id}/confirm")  # queued; no worker runs it here
+    jobs_gone_once_fetched(monkeypatch)
+    with clock.frozen(clock.now() + timedelta(minutes=5)):
+        response = web.get(f"/imports/{imp.id}")
+    assert response.status_code == 200
+    assert "worker was lost" in response.get_data(as_text=True)
+    assert latest_import(db).status == "failed" and count(db, Candidate) == 0
+
+
 def test_the_same_address_twice_imports_the_first_row(web, db):
     """Issue 17.7: both rows used to be rejected, so the original did not land either."""
     sign_in(web)

@@ -16,10 +16,9 @@ from datetime import timedelta
 import redis
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
-from app import clock, tracing
+from app import clock, rq_jobs, tracing
 from app.bulk_sql import ANALYZE_AFTER_ROWS, analyze, insert_many
 from app.extensions import db
 from app.imports.services import (
@@ -406,9 +405,8 @@ def _fail_if_lost(candidate_import: CandidateImport) -> None:
 
 def _job_gone(job_id: str) -> bool:
     try:
-        status = Job.fetch(job_id, connection=get_redis()).get_status()
-    except NoSuchJobError:
-        return True
+        job = rq_jobs.fetch(job_id, get_redis())
+        status = rq_jobs.status(job) if job is not None else None
     except redis.RedisError:
         return False  # cannot tell: keep waiting rather than fail a running import
-    return status in {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+    return status in {None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
