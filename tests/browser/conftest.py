@@ -68,16 +68,21 @@ class _Requests:
                 start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
                 return [b"the test is over"]
             self.active[threading.get_ident()] = threading.current_thread()
-        finished = functools.partial(self._finished, threading.get_ident())
+        finished = functools.partial(
+            self._finished, threading.get_ident(), threading.current_thread()
+        )
         try:
             return _Response(self.app(environ, start_response), finished)
         except BaseException:
             finished()
             raise
 
-    def _finished(self, ident: int) -> None:
+    def _finished(self, ident: int, thread: threading.Thread) -> None:
+        """The request `thread` started is over. A response closed late (by the garbage
+        collector) must not end a later request whose thread got the same ident."""
         with self.done:
-            self.active.pop(ident, None)
+            if self.active.get(ident) is thread:
+                del self.active[ident]
             self.done.notify_all()
 
     def _running(self) -> int:
