@@ -21,8 +21,9 @@ def send_notifications(notification_ids: list[int]) -> dict:
     # freed by reference counting (a collection after a 1,000-email batch finds some 30
     # unreachable ones), and the collector's passes over them while alive cost a quarter of
     # loading the batch (prepare._load, in-process on the worker's frozen heap). The job is
-    # one bounded batch; a fork worker's child exits after it and a simple worker collects
-    # again as usual afterwards.
+    # its batch and the ones it takes over within take_over seconds, so the garbage left
+    # for the collector stays a few dozen objects a batch; a fork worker's child exits
+    # after it and a simple worker collects again as usual afterwards.
     with job_context(), collection_paused():
         # A job of one also takes the messages waiting alone in other jobs (send.coalesce);
         # a job that is done goes on with the batches still waiting (send.take_waiting_batch).
