@@ -160,6 +160,33 @@ def test_the_daily_cap_delays_an_outcome_to_the_next_morning_and_never_drops_it(
     assert len(_sent_mail(db)) == 4
 
 
+def test_an_email_in_flight_counts_in_the_time_a_change_shows_and_is_given(paced, db):
+    """A send job is sending the candidate the day's second email (claimed, its lease
+    running) as a recruiter previews and makes a change owing them another: the page says
+    the next morning and the message is due then, as the send job itself would decide. Once
+    that job's lease has run out (the worker died), its claim no longer counts."""
+    paced.config["CANDIDATE_DIGEST_WINDOW_SECONDS"] = 0
+    with clock.frozen(WEDNESDAY_NOON) as now:
+        _, (a, b, d, e) = _apps(db, 4)
+        first = services.move_stage(a, Stage.CLIENT_REVIEW, actor=None)
+        assert deliver([first.id])["sent"] == 1
+        now.advance(hours=1)
+        second = services.move_stage(b, Stage.CLIENT_REVIEW, actor=None)
+        assert send.claim([second.id], clock.now()) == [second.id]  # in flight, not sent
+        now.advance(seconds=1)
+        page = preview.preview_move(d, Stage.CLIENT_REVIEW, actor=None)
+        third = services.move_stage(d, Stage.CLIENT_REVIEW, actor=None)
+        thursday_morning = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+        assert third.due_at == page.send_at == thursday_morning
+        assert page.when.startswith("Thu 3 Dec at 08:00 (GMT, their time):")
+        assert "they already get 2 status emails that day" in page.when
+        # The worker sending `second` died: past its lease the claim is not an email.
+        now.advance(seconds=paced.config["SEND_LEASE_SECONDS"] + 1)
+        page = preview.preview_move(e, Stage.CLIENT_REVIEW, actor=None)
+        assert page.send_at == clock.now()
+        assert page.when == "Now."
+
+
 def test_two_send_jobs_at_once_never_both_spend_the_days_last_email(paced, db):
     """Two messages for one candidate, claimed by two send jobs at the same moment (so
     neither pulled the other into a digest), with one email of the day's two left: the

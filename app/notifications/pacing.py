@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, g
 
-from app import stored_words
+from app import clock, stored_words
 from app.bulk_sql import id_filters, ids_in, is_postgresql
 from app.extensions import db
 from app.models import Application, Candidate, Notification, NState, Stage
@@ -301,7 +301,10 @@ def forget_prefetched() -> None:
 
 def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     """Status emails sent to the candidate on the local day of `moment`. A digest is one
-    email: its rows share the provider's message id."""
+    email: its rows share the provider's message id. An email a send job is sending them
+    right now (claimed, its lease not run out) counts as sent at its claim, one per claim,
+    as the send job itself counts it (`prefetch_sent`): the time a stage change's preview
+    shows, and the due time its message is given, are then the time it leaves."""
     zone = candidate_zone(candidate.timezone)
     local = moment.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -309,18 +312,25 @@ def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     fetched_at, cache = g.get("closeloop_sent_cache", (None, {}))
     if candidate.id in cache and start >= fetched_at - timedelta(days=2):
         return len({key for sent_at, key in cache[candidate.id] if start <= sent_at < end})
-    email = _EMAIL_KEY
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count(sa.distinct(email))).where(
-                Notification.candidate_id == candidate.id,
-                Notification.kind.in_(PACED_KINDS),
-                Notification.sent_at >= start,
-                Notification.sent_at < end,
-            )
-        )
-        or 0
+    t = Notification
+    sent = sa.and_(t.sent_at >= start, t.sent_at < end)
+    in_flight = sa.and_(
+        t.state == NState.SENDING.value,
+        t.lease_expires_at > clock.now(),
+        t.sending_at >= start,
+        t.sending_at < end,
     )
+    sent_emails, claims = db.session.execute(
+        sa.select(
+            sa.func.count(sa.distinct(sa.case((sent, _EMAIL_KEY)))),
+            sa.func.count(sa.distinct(sa.case((in_flight, t.sending_at)))),
+        ).where(
+            t.candidate_id == candidate.id,
+            t.kind.in_(PACED_KINDS),
+            sa.or_(sent, in_flight),
+        )
+    ).one()
+    return sent_emails + claims
 
 
 def siblings(claimed: list[int], now: datetime) -> sa.Select | None:
