@@ -557,7 +557,9 @@ class SendGridStub:
                 return
             self._accepted += len(rows)
             self._multi_recipient += sum(1 for r in rows if len(r["to"]) > 1)
-            for key in (str(r["notification_id"]) for r in rows):
+            # Staff mail (managers' digests, clients' decision requests) carries no
+            # notification id: it is nobody's copy of a candidate's message.
+            for key in (str(r["notification_id"]) for r in rows if r["notification_id"]):
                 self._duplicates += self._per_notification[key] > 0
                 self._per_notification[key] += 1
                 self._count_covered(key)

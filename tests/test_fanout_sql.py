@@ -4,6 +4,7 @@ paths and the portable fallbacks must write the same rows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -233,7 +234,11 @@ def test_stub_stats_count_duplicates_as_they_come():
 
         backend.send_batch([message(1), message(2, members=[3])])
         backend.send_batch([message(1), message(3)])
+        # Two staff emails (a manager's digest, a client's decision request): no
+        # notification id, so neither is a copy of anything.
+        backend.send_batch([replace(message(0), notification_id=None) for _ in range(2)])
         stats, full = stub.stats(per_notification=False), stub.stats()
+    assert stats["accepted"] == 6
     assert stats["duplicates"] == full["duplicates"] == 1
     assert stats["covered_duplicates"] == full["covered_duplicates"] == 2  # 1 twice, 3 twice
     assert full["per_notification_covered"] == {"1": 2, "2": 1, "3": 2}
