@@ -203,6 +203,23 @@ def new_tab(browser, viewport: dict, **options):
     return page
 
 
+def screenshot(page, **options) -> None:
+    """`page.screenshot(**options)`, for a person to look at later (test-artifacts/). Chromium
+    now and then refuses a capture it has no composited frame for yet ("Unable to capture
+    screenshot", seen in CI on a phone-sized tab just opened, full page): it is asked once
+    more after the page has painted a frame. Whatever the page shows is still asserted by
+    the test itself, never by its picture."""
+    from playwright.sync_api import Error
+
+    try:
+        page.screenshot(**options)
+    except Error as exc:
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => done()))")
+        page.screenshot(**options)
+
+
 @pytest.fixture
 def tab(browser):
     """A desktop-sized Chromium tab."""

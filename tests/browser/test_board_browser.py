@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Stage
 from app.pipeline import services
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -74,12 +74,12 @@ def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
 
     page.goto(f"{live_server}/clients")
     page.get_by_role("link", name="Acme Robotics").wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "positions-clients.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-clients.png"), full_page=True)
     page.goto(f"{live_server}/positions")
-    page.screenshot(path=str(SCREENSHOTS / "positions-list.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-list.png"), full_page=True)
     page.get_by_role("link", name="Senior Backend Engineer").click()
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
-    page.screenshot(path=str(SCREENSHOTS / "positions-board.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-board.png"), full_page=True)
 
     # Drag Kim onto the rejected column: the move confirmation asks why.
     kim = page.locator('article[aria-label="Kim Keller"]')
@@ -95,14 +95,14 @@ def test_recruiter_moves_cards_by_drag_and_by_keyboard(live_server, tab, board):
     assert "Thank you for your time, Kim." in page.get_by_test_id("text").inner_text()
     frame = page.frame_locator("iframe.cl-email-frame")
     assert "Kim" in frame.locator("body").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "positions-move-confirmation.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-move-confirmation.png"), full_page=True)
     page.get_by_role("button", name="Confirm move").click()
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     assert column(page, "rejected").get_by_text("Kim Keller").is_visible()
     assert page.get_by_test_id("undo-flash").get_by_role("button", name="Undo").is_visible()
     quinn = page.locator('article[aria-label="Quinn Quill"]')
     assert "overdue" in quinn.locator(".cl-overdue").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "positions-board-after-move.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-board-after-move.png"), full_page=True)
 
     # Lou, with the keyboard only: the "Move to…" menu, arrow keys, Enter.
     page.get_by_role("button", name="Move to… Lou Lane").focus()
@@ -202,7 +202,7 @@ def test_interview_form(live_server, tab, board):
         + page.frame_locator("iframe.cl-email-frame").locator("body").inner_text()
     )
     page.wait_for_timeout(300)  # let the sandboxed frame paint before the screenshot
-    page.screenshot(path=str(SCREENSHOTS / "positions-interview.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-interview.png"), full_page=True)
     page.get_by_role("button", name="Record interview").click()
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     mia = column(page, "interview").locator('article[aria-label="Mia Moss"]')
@@ -231,7 +231,7 @@ def test_reopening_a_held_position_from_its_board(live_server, tab, board):
     )
     frame = page.frame_locator("iframe.cl-email-frame")
     assert "off hold" in frame.locator("body").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "positions-reopen.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-reopen.png"), full_page=True)
     page.get_by_test_id("confirm-reopen").click()
     page.wait_for_url(re.compile(rf"/positions/{position_id}$"))
     assert "is open again" in page.locator(".alert-success").inner_text()
@@ -269,7 +269,7 @@ def test_show_more_loads_cards_that_then_move_by_menu_and_by_drag(live_server, t
     assert submitted.get_by_test_id("count-submitted").inner_text() == str(count)
     more = submitted.get_by_role("link", name=re.compile(r"Show 5 more in Submitted"))
     assert "(5 not shown)" in more.inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "positions-board-first-cards.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-board-first-cards.png"), full_page=True)
 
     # With the keyboard: focus the control, press Enter; the cards arrive in place (no
     # reload) and focus moves to the first of them.
@@ -281,7 +281,7 @@ def test_show_more_loads_cards_that_then_move_by_menu_and_by_drag(live_server, t
     assert submitted.locator(".cl-more").count() == 0
     assert page.evaluate("document.activeElement.textContent") == "Sub 020"
     assert submitted.get_by_test_id("count-submitted").inner_text() == str(count)
-    page.screenshot(path=str(SCREENSHOTS / "positions-board-show-more.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "positions-board-show-more.png"), full_page=True)
 
     # A card loaded later moves through its "Move to…" menu…
     page.get_by_role("button", name="Move to… Sub 023").click()

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Application, Notification, Stage
 from app.notifications import send
 from tests import factories as f
-from tests.browser.conftest import DESKTOP, SCREENSHOTS, new_tab, sign_in
+from tests.browser.conftest import DESKTOP, SCREENSHOTS, new_tab, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def test_bulk_reject_three_from_the_board(live_server, tab, position):
     page.locator("summary", has_text="Show the email").first.click()
     frame = page.frame_locator("iframe.cl-email-frame").first
     assert "Thank you for your time." in frame.locator("body").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "bulk-review.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "bulk-review.png"), full_page=True)
 
     page.get_by_role("button", name="Confirm rejecting 3").click()
     page.wait_for_url(re.compile(r"/bulk/result\?"))
@@ -72,7 +72,7 @@ def test_bulk_reject_three_from_the_board(live_server, tab, position):
     assert page.get_by_test_id("owed").inner_text() == "2"
     assert page.get_by_test_id("phone-tasks").inner_text() == "1"
     assert page.get_by_role("button", name="Undo all").is_visible()
-    page.screenshot(path=str(SCREENSHOTS / "bulk-result.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "bulk-result.png"), full_page=True)
 
     page.get_by_role("link", name="Back to the board").last.click()
     # A link's click does not wait for the page it opens: without this the columns read
@@ -91,7 +91,7 @@ def test_bulk_reject_three_from_the_board(live_server, tab, position):
     blocked = page.get_by_test_id("blocked")
     assert "Mia Moss" in blocked.inner_text() and "Ned North" in blocked.inner_text()
     assert page.get_by_role("button", name="Confirm moving 2").is_disabled()
-    page.screenshot(path=str(SCREENSHOTS / "bulk-review-blocked.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "bulk-review-blocked.png"), full_page=True)
 
 
 def _deliver_in_halves(app, position_id, half_done, go):
@@ -131,7 +131,7 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, browser,
     assert page.get_by_test_id("active-count").inner_text() == "6"
     assert "5 get an email" in page.get_by_test_id("group").inner_text()
     assert "Pia Phone" in page.get_by_test_id("phone-list").inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "lifecycle-confirmation.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "lifecycle-confirmation.png"), full_page=True)
 
     page.get_by_role("button", name="Cancel and tell 6").click()
     page.wait_for_url(re.compile(rf"/positions/{position.id}/progress$"))
@@ -152,7 +152,7 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, browser,
         expect(page.get_by_test_id("fanout-bar")).to_have_attribute("aria-valuenow", "50")
         summary = page.get_by_test_id("fanout-summary").inner_text()
         assert summary.startswith(("2 of 6 handed", "3 of 6 handed"))
-        page.screenshot(path=str(SCREENSHOTS / "fanout-progress-midway.png"), full_page=True)
+        screenshot(page, path=str(SCREENSHOTS / "fanout-progress-midway.png"), full_page=True)
     finally:
         go.set()
         worker.join(timeout=30)
@@ -160,7 +160,7 @@ def test_cancel_a_position_and_watch_the_progress_bar(app, live_server, browser,
     summary = page.get_by_test_id("fanout-summary").inner_text()
     assert "5 of 6 handed to the mail provider" in summary
     assert "1 need a phone call" in summary
-    page.screenshot(path=str(SCREENSHOTS / "fanout-progress-done.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "fanout-progress-done.png"), full_page=True)
 
     page.get_by_role("link", name="Back to the board").click()
     page.wait_for_url(re.compile(rf"/positions/{position.id}$"))

@@ -16,7 +16,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.status import services as status_services
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +105,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     expect(tab.get_by_test_id("section-bounced")).to_contain_text("Dara Okoye")
     requests = tab.get_by_test_id("section-requests")
     expect(requests).to_contain_text("Amelia Hart")
-    tab.screenshot(path=SCREENSHOTS / "queue.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "queue.png", full_page=True)
 
     # Answer the update request from the queue.
     requests.get_by_role("button", name="Reply").click()
@@ -120,7 +120,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     # The candidates list, a search, then the profile.
     tab.get_by_role("link", name="Candidates").click()
     expect(tab.get_by_test_id("candidates")).to_contain_text("Bruno Diaz")
-    tab.screenshot(path=SCREENSHOTS / "candidates-list.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "candidates-list.png", full_page=True)
     tab.get_by_label("Search").fill("exmaple")
     tab.get_by_role("button", name="Search").click()
     expect(tab.get_by_test_id("result-count")).to_have_text("1 candidate")
@@ -144,7 +144,7 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     expect(first).to_contain_text("Task resolved")
     tab.get_by_test_id("content").first.get_by_text("Show the email as sent").click()
     expect(tab.locator("iframe.cl-mail-frame").first).to_have_attribute("sandbox", "")
-    tab.screenshot(path=SCREENSHOTS / "candidate-profile.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "candidate-profile.png", full_page=True)
     expect(tab.get_by_test_id("queue-badge")).to_have_text("3")
 
     # A new candidate with mistakes: the form says what is wrong and keeps the rest.
@@ -158,13 +158,13 @@ def test_recruiter_answers_a_request_and_logs_a_call(riley, live_server, tab):
     expect(tab.get_by_text("Enter a valid email address")).to_be_visible()
     expect(tab.get_by_label("Phone")).to_have_value("+44 7700 900999")
     expect(tab.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
-    tab.screenshot(path=SCREENSHOTS / "candidate-form-errors.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "candidate-form-errors.png", full_page=True)
     tab.get_by_label("Name").fill("Amelia Hart")
     tab.get_by_label("Email").fill("amelia.hart@EXAMPLE.com")
     tab.get_by_role("button", name="Add candidate").click()
     duplicate = tab.get_by_test_id("duplicate")
     expect(duplicate).to_contain_text("already belongs to a candidate")
-    tab.screenshot(path=SCREENSHOTS / "candidate-form-duplicate.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "candidate-form-duplicate.png", full_page=True)
     duplicate.get_by_role("link", name="Amelia Hart").click()
     expect(tab.get_by_role("heading", name="Amelia Hart")).to_be_visible()
     expect(tab.get_by_test_id("timeline")).to_contain_text("Asked for an update")

@@ -18,7 +18,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from devtools.sendgrid_stub import SendGridStub
 from tests import factories as f
-from tests.browser.conftest import DESKTOP, SCREENSHOTS, new_tab, sign_in
+from tests.browser.conftest import DESKTOP, SCREENSHOTS, new_tab, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 TUESDAY = datetime(2026, 11, 17, 10, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def test_a_client_asks_for_time_then_declines_and_the_recruiter_confirms(app, li
         card.get_by_label("If you need more time: I will decide by").fill("2026-11-26")
         card.get_by_role("button", name="Send my decision").click()
         client.get_by_text("the candidate will hear by your new date").wait_for()
-        client.screenshot(path=str(SCREENSHOTS / "decision-page-more-time.png"), full_page=True)
+        screenshot(client, path=str(SCREENSHOTS / "decision-page-more-time.png"), full_page=True)
 
         _send_owed()
         updates = [t for kind, t in _kinds(stub, "anna@example.com") if kind == "still_deciding"]
@@ -99,7 +99,7 @@ def test_a_client_asks_for_time_then_declines_and_the_recruiter_confirms(app, li
         row = recruiter.get_by_test_id("row-decision").filter(has_text="Anna Ortiz")
         row.get_by_role("link", name="See the email").click()
         assert "client" in recruiter.get_by_test_id("preview-subject").inner_text()
-        recruiter.screenshot(path=str(SCREENSHOTS / "decision-confirm.png"), full_page=True)
+        screenshot(recruiter, path=str(SCREENSHOTS / "decision-confirm.png"), full_page=True)
         recruiter.get_by_role("button", name="Confirm").click()
         recruiter.get_by_text("Confirmed").first.wait_for()
 

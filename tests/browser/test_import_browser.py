@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Application, Candidate
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 from tests.processes import Proc
 
 pytestmark = pytest.mark.browser
@@ -52,20 +52,20 @@ def test_recruiter_imports_a_csv_with_one_bad_row_into_a_position(live_server, t
     )
     tab.get_by_role("button", name="Upload and preview").click()
     expect(tab.get_by_test_id("file-error")).to_contain_text("This is not a CSV file")
-    tab.screenshot(path=SCREENSHOTS / "import-upload-error.png")
+    screenshot(tab, path=SCREENSHOTS / "import-upload-error.png")
     tab.get_by_label("CSV file").set_input_files(
         {"name": "candidates.csv", "mimeType": "text/csv", "buffer": CSV.encode()}
     )
     tab.get_by_label("Import into").select_option(
         label="Senior Backend Engineer · Northwind Logistics"
     )
-    tab.screenshot(path=SCREENSHOTS / "import-upload.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "import-upload.png", full_page=True)
     tab.get_by_role("button", name="Upload and preview").click()
 
     expect(tab.get_by_test_id("summary")).to_contain_text("4 rows ready, 1 with errors")
     expect(tab.get_by_test_id("row-4")).to_contain_text("is not valid")
     expect(tab.get_by_test_id("row-6")).to_contain_text("Existing candidate")
-    tab.screenshot(path=SCREENSHOTS / "import-preview.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "import-preview.png", full_page=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
     db.session.commit()
 
@@ -78,7 +78,7 @@ def test_recruiter_imports_a_csv_with_one_bad_row_into_a_position(live_server, t
     for name in ("Ana Silva", "Ben Okafor", "Dev Patel", "Erin Walsh"):
         expect(imported).to_contain_text(name)
     expect(imported).not_to_contain_text("Chloé")
-    tab.screenshot(path=SCREENSHOTS / "import-done.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "import-done.png", full_page=True)
     assert (
         db.session.scalar(sa.select(sa.func.count()).where(Application.position_id == position_id))
         == 4
@@ -106,7 +106,7 @@ def test_a_large_file_shows_progress_until_the_worker_finishes(
     # Named for a screen reader, its words in a live region (role=status) as they change.
     expect(tab.get_by_role("progressbar", name="Import progress")).to_be_visible()
     expect(tab.get_by_role("status")).to_contain_text("rows to write")
-    tab.screenshot(path=SCREENSHOTS / "import-progress.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "import-progress.png", full_page=True)
 
     worker = Proc(
         ["-m", "workers", "worker", "--burst", "--simple"], worker_env, tmp_path / "w.log"

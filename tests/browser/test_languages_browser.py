@@ -18,7 +18,7 @@ from app.notifications import links
 from app.notifications.send import deliver
 from app.pipeline import services
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(DEV_MAILBOX_ENABLED=True)]
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -76,13 +76,13 @@ def test_a_german_status_page_switched_to_spanish_and_a_spanish_rejection(live_s
     # The interview date in German, in Berlin time.
     expect(page.get_by_test_id("expected").first).to_contain_text(" um ")
     assert _serious(page) == []
-    page.screenshot(path=str(SCREENSHOTS / "status-page-de.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "status-page-de.png"), full_page=True)
 
     page.get_by_label("Diese Seite lesen auf").select_option("es")
     page.get_by_role("button", name="Sprache ändern").click()
     expect(page.get_by_text("A partir de ahora le escribiremos en este idioma.")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    page.screenshot(path=str(SCREENSHOTS / "status-page-es.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "status-page-es.png"), full_page=True)
 
     # The next email is in Spanish: a rejection, as the dev mailbox shows it.
     from app.models import Application, User
@@ -103,4 +103,4 @@ def test_a_german_status_page_switched_to_spanish_and_a_spanish_rejection(live_s
     expect(page.get_by_text("ha decidido no seguir adelante con su candidatura")).to_be_visible()
     expect(page.get_by_text("Qué pasa ahora")).to_be_visible()
     assert _serious(page) == []
-    page.screenshot(path=str(SCREENSHOTS / "email-rejection-es.png"), full_page=True)
+    screenshot(page, path=str(SCREENSHOTS / "email-rejection-es.png"), full_page=True)

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Notification, NState
 from app.notifications.send import deliver
 from app.seed import DEMO_PASSWORD, seed_demo
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +43,7 @@ def test_admin_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
     page.goto(f"{live_server}/")
     expect(page).to_have_url(f"{live_server}/login?next=%2F")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "login.png")
+    screenshot(page, path=SCREENSHOTS / "login.png")
 
     page.get_by_label("Email").fill("admin@closeloop.test")
     page.get_by_label("Password").fill("not the password")
@@ -58,20 +58,20 @@ def test_admin_signs_in_and_reads_the_mailbox(demo_data, live_server, tab):
     expect(positions).to_contain_text("Senior Backend Engineer")
     expect(positions).to_contain_text("Registered Nurse (Night Shift)")
     expect(page.locator(".navbar")).to_contain_text("Dana Whitfield")
-    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "dashboard.png", full_page=True)
 
     page.get_by_role("link", name="Mail").click()
     expect(page.get_by_role("heading", name="Dev mailbox")).to_be_visible()
     rows = page.get_by_test_id("mailbox").locator("tbody tr")
     expect(rows.first).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "mailbox.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "mailbox.png", full_page=True)
 
     rows.first.get_by_role("link").click()
     frame = page.locator("iframe.cl-mail-frame")
     if frame.count():
         expect(frame).to_have_attribute("sandbox", "")
     expect(page.get_by_test_id("body-text")).not_to_be_empty()
-    page.screenshot(path=SCREENSHOTS / "message.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "message.png", full_page=True)
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(f"{live_server}/login")

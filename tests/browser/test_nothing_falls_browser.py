@@ -16,7 +16,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.reports import overdue
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -81,12 +81,12 @@ def test_a_phone_only_candidate_through_a_cancellation_until_the_call_is_logged(
     expect(tab.get_by_test_id("empty-due")).to_be_visible()
     expect(tab.get_by_test_id("queue-badge")).to_have_text("1")
     expect(tab.get_by_test_id("queue-summary")).to_contain_text("1 thing to do")
-    tab.screenshot(path=SCREENSHOTS / "queue-phone-call.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "queue-phone-call.png", full_page=True)
 
     # The dashboard agrees, and its figure is a link to the queue.
     tab.goto(f"{live_server}/")
     expect(tab.get_by_test_id("open-tasks")).to_have_text("1")
-    tab.screenshot(path=SCREENSHOTS / "dashboard-my-queue.png")
+    screenshot(tab, path=SCREENSHOTS / "dashboard-my-queue.png")
     tab.get_by_test_id("open-tasks-link").click()
     expect(tab).to_have_url(re.compile(r"/queue$"))
 
@@ -96,7 +96,7 @@ def test_a_phone_only_candidate_through_a_cancellation_until_the_call_is_logged(
     sign_in(manager, live_server, desk["manager"], PASSWORD)
     manager.goto(f"{live_server}/reports/overdue")
     expect(manager.locator("main")).to_contain_text("Pat Phone-Only")
-    manager.screenshot(path=SCREENSHOTS / "overdue-phone-only.png", full_page=True)
+    screenshot(manager, path=SCREENSHOTS / "overdue-phone-only.png", full_page=True)
 
     # Log the call from the queue: it settles the message and the task.
     calls = tab.get_by_test_id("section-calls")
@@ -136,7 +136,7 @@ def test_a_recruiter_sets_their_phone_and_the_next_email_carries_it(app, db, liv
     details.get_by_label("Phone").fill("+44 113 496 0123")
     details.get_by_role("button", name="Save details").click()
     expect(tab.locator(".alert-success")).to_contain_text("new phone number")
-    tab.screenshot(path=SCREENSHOTS / "profile.png", full_page=True)
+    screenshot(tab, path=SCREENSHOTS / "profile.png", full_page=True)
 
     # The next move's email, sent through the real send path, carries the number.
     from app.models import Application, User
@@ -176,7 +176,7 @@ def test_an_admin_manages_users_and_a_deactivated_one_is_signed_out(app, db, liv
     row = admin.locator('[data-testid="user-row"][data-email="nina@agency.test"]')
     row.get_by_test_id("deactivate").click()
     expect(admin.locator(".alert-success")).to_contain_text("signed out everywhere")
-    admin.screenshot(path=SCREENSHOTS / "admin-users.png", full_page=True)
+    screenshot(admin, path=SCREENSHOTS / "admin-users.png", full_page=True)
 
     nina.reload()
     expect(nina).to_have_url(re.compile(r"/login"))

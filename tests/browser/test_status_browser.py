@@ -17,7 +17,7 @@ from app.notifications.kinds import KINDS
 from app.notifications.send import deliver
 from app.pipeline import services
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, new_tab
+from tests.browser.conftest import SCREENSHOTS, new_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -96,7 +96,7 @@ def test_status_page_on_desktop_and_phone(app, live_server, browser):
     phone = new_tab(browser, PHONE)
     phone.goto(url)
     expect(phone.get_by_role("heading", name="Hello Zoë")).to_be_visible()
-    phone.screenshot(path=SCREENSHOTS / "status-page-phone.png", full_page=True)
+    screenshot(phone, path=SCREENSHOTS / "status-page-phone.png", full_page=True)
 
     page = new_tab(browser, {"width": 1280, "height": 900})
     page.goto(url)
@@ -106,16 +106,16 @@ def test_status_page_on_desktop_and_phone(app, live_server, browser):
     card = page.locator(f"#application-{interview_id}")
     expect(card).to_contain_text("Senior Backend Engineer")
     expect(card).to_contain_text("Riley Chen")
-    page.screenshot(path=SCREENSHOTS / "status-page.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-page.png", full_page=True)
 
     card.get_by_role("button", name="Request an update").click()
     expect(page.get_by_text("We have asked your recruiter for an update")).to_be_visible()
     expect(page.get_by_test_id("requested").first).to_contain_text("will reply by")
-    page.screenshot(path=SCREENSHOTS / "status-page-update-requested.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-page-update-requested.png", full_page=True)
 
     page.locator(f"#application-{review_id}").get_by_role("link", name="Withdraw").click()
     expect(page.get_by_role("heading", name="Withdraw from Clinical Data Analyst")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "status-withdraw-confirm.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-withdraw-confirm.png", full_page=True)
     page.get_by_label("I understand").check()
     page.get_by_role("button", name="Withdraw my application").click()
     expect(page.get_by_text("Your application is withdrawn.")).to_be_visible()
@@ -127,18 +127,18 @@ def test_status_page_on_desktop_and_phone(app, live_server, browser):
 
     page.goto(url[:-3] + "xyz")
     expect(page.get_by_test_id("link-problem")).to_have_text("This link does not work")
-    page.screenshot(path=SCREENSHOTS / "status-link-broken.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-link-broken.png", full_page=True)
     page.get_by_label("Your email address").fill("zoe@example.com")
     page.get_by_role("button", name="Email me a new link").click()
     expect(page.get_by_test_id("link-sent")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "status-link-sent.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-link-sent.png", full_page=True)
 
     with clock.frozen(clock.now() - timedelta(days=90)):
         expired = f"{live_server}/status/{links.status_token(zoe)}"
     db.session.rollback()
     page.goto(expired)
     expect(page.get_by_test_id("link-problem")).to_have_text("This link has expired")
-    page.screenshot(path=SCREENSHOTS / "status-link-expired.png", full_page=True)
+    screenshot(page, path=SCREENSHOTS / "status-link-expired.png", full_page=True)
 
 
 def _one_of_each_kind(db, riley, northwind) -> dict[str, int]:
@@ -235,10 +235,10 @@ def test_every_message_kind_in_the_dev_mailbox(app, live_server, browser):
         # screenshot: grow the viewport to the page instead.
         tall = page.evaluate("document.documentElement.scrollHeight")
         page.set_viewport_size({"width": 1280, "height": tall})
-        page.screenshot(path=SCREENSHOTS / f"email-{kind}.png")
+        screenshot(page, path=SCREENSHOTS / f"email-{kind}.png")
         page.set_viewport_size({"width": 1280, "height": 900})
         phone.set_content(html)
-        phone.screenshot(path=SCREENSHOTS / f"email-{kind}-phone.png", full_page=True)
+        screenshot(phone, path=SCREENSHOTS / f"email-{kind}-phone.png", full_page=True)
     assert len(mail_ids) == len(KINDS) + 1
     sent = db.session.scalar(
         sa.select(sa.func.count()).select_from(Notification).where(Notification.state == "sent")

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import MessageTemplate
 from app.notifications.kinds import KINDS
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     tab.wait_for_load_state()
     rows = tab.locator("[data-testid=template-kinds] tbody tr")
     assert rows.count() == len(KINDS)  # one row per message kind
-    tab.screenshot(path=str(SCREENSHOTS / "templates-list.png"), full_page=True)
+    screenshot(tab, path=str(SCREENSHOTS / "templates-list.png"), full_page=True)
 
     tab.get_by_role("link", name="Rejection email (client's decision)").first.click()
     tab.wait_for_load_state()
@@ -53,7 +53,7 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     frame = tab.frame_locator("#preview-frame")
     assert "Thank you for your time with Northwind Logistics" in frame.locator("body").inner_text()
     assert tab.get_by_test_id("preview-state").inner_text() == "Up to date"
-    tab.screenshot(path=str(SCREENSHOTS / "templates-editor.png"), full_page=True)
+    screenshot(tab, path=str(SCREENSHOTS / "templates-editor.png"), full_page=True)
 
     next_part = tab.locator("#text_next")
     next_part.fill("Ask {{ favourite_colour }} about it.")
@@ -62,7 +62,7 @@ def test_manager_edits_the_rejection_template(app, manager, live_server, tab):
     assert 'unknown merge field "favourite_colour"' in errors.inner_text()
     assert "recruiter_name" in errors.inner_text()  # the valid ones are listed
     assert "is-invalid" in next_part.get_attribute("class")
-    tab.screenshot(path=str(SCREENSHOTS / "templates-error.png"), full_page=True)
+    screenshot(tab, path=str(SCREENSHOTS / "templates-error.png"), full_page=True)
     assert "Priya" in preview_text.text_content()  # the last good preview stays
 
     next_part.fill("We will keep you in mind for other roles, {{ first_name | title }}.")

@@ -18,7 +18,7 @@ from app.notifications.send import deliver
 from app.pipeline import services
 from app.reports import overdue
 from tests import factories as f
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +76,7 @@ def test_the_report_does_not_call_a_told_candidate_untold(app, ticking, live_ser
     sign_in(tab, live_server, "mo@agency.test", PASSWORD)
     tab.goto(f"{live_server}/reports/overdue")
     body = tab.locator("main").inner_text()
-    tab.screenshot(path=str(SCREENSHOTS / "truth-overdue-report.png"), full_page=True)
+    screenshot(tab, path=str(SCREENSHOTS / "truth-overdue-report.png"), full_page=True)
     assert "Una Untold" in body  # the near miss: opted out, nothing sent, really not told
     assert "Tara Told" not in body
 
@@ -96,7 +96,7 @@ def test_logging_a_call_says_what_it_settles_and_leaves_the_hired_email(app, liv
     box = form.get_by_label(re.compile(r"The hired confirmation about"))
     assert box.is_visible() and not box.is_checked()
     assert "They still need this in writing" in form.inner_text()
-    tab.screenshot(path=str(SCREENSHOTS / "truth-contact-form.png"), full_page=True)
+    screenshot(tab, path=str(SCREENSHOTS / "truth-contact-form.png"), full_page=True)
     form.get_by_label("What was discussed").fill("Chat about the start date")
     form.get_by_role("button", name="Log contact").click()
     tab.wait_for_load_state()
@@ -132,7 +132,7 @@ def test_the_move_page_shows_when_the_fourth_email_really_leaves(app, live_serve
         sign_in(tab, live_server, "cy@agency.test", PASSWORD)
         tab.goto(f"{live_server}/applications/{fourth}/move?to=client_review")
         leaves = tab.get_by_test_id("email-preview").get_by_test_id("when").inner_text()
-        tab.screenshot(path=str(SCREENSHOTS / "truth-move-daily-cap.png"), full_page=True)
+        screenshot(tab, path=str(SCREENSHOTS / "truth-move-daily-cap.png"), full_page=True)
     assert "Now" not in leaves and "within a few minutes" not in leaves
     assert leaves.startswith("Thu 3 Dec at 08:00 (GMT, their time)")
     assert "3 status emails that day" in leaves
