@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from app import clock, labels
+from app import clock, collection_paused, labels
 from app.bulk_sql import id_filters, insert_many
 from app.extensions import db
 from app.models import (
@@ -34,6 +34,7 @@ from app.pipeline.base import PipelineError, actor_id, status_words
 from app.pipeline.promised_dates import PROMISE_TASKS
 
 
+@collection_paused()  # a fan-out's bulk work: see app.collection_paused
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
     """Cancel, fill or hold a position; every active candidate is told, in one transaction."""
     status = PositionStatus(status)
@@ -317,6 +318,7 @@ def closed_by_last_close(position: Position):
     ).all()
 
 
+@collection_paused()
 def reopen_position(position: Position, *, actor: User | None) -> dict:
     """Open again, in one transaction.
 
