@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 from rq.job import Job, JobStatus
@@ -214,6 +215,36 @@ def test_status_tokens_are_what_itsdangerous_would_sign(app, db):
         assert token == reference.dumps({"c": candidate.id, "v": 3})
     assert links.read_status_token(token).candidate.id == candidate.id
     assert links.read_unsubscribe_token(links.unsubscribe_token(candidate)).id == candidate.id
+
+
+@pytest.mark.parametrize(
+    ("payload", "by_hand"),
+    [
+        ({"c": 1}, True),
+        ({"c": 0, "v": 1}, True),
+        ({"c": 123456, "v": 3}, True),
+        ({"c": 1, "version": 2}, True),
+        ({"c": -5, "v": 7}, True),
+        # itsdangerous compresses these (repeated digits): its own path
+        ({"c": 2147483647, "v": 2147483647}, False),
+        ({"c": 10**12, "v": 1}, False),
+        ({"c": True, "v": 1}, False),  # not a number
+        ({"c": "7", "v": 1}, False),
+        ({"C": 1}, False),
+    ],
+)
+def test_links_put_together_by_hand_are_the_tokens_itsdangerous_signs(app, payload, by_hand):
+    """Status and unsubscribe links skip itsdangerous' general path for whole numbers
+    (links._dumps_ints): the token must be the very one it would sign, and read back."""
+    reference = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt=links.STATUS_SALT, signer=links._ClockSigner
+    )
+    with app.app_context(), clock.frozen(clock.now()):
+        token = links._dumps(links.STATUS_SALT, payload)
+        assert token == reference.dumps(payload)
+        signer = links._signing(app.config["SECRET_KEY"], links.STATUS_SALT)[1]
+        assert links._dumps_ints(signer, payload) == (token if by_hand else None)
+    assert reference.loads(token) == payload
 
 
 def test_stub_stats_count_duplicates_as_they_come():

@@ -15,12 +15,14 @@ import functools
 import hmac
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes
 from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.timed import TimestampSigner
 
@@ -106,7 +108,32 @@ def _signing(secret_key, salt: str) -> tuple[URLSafeTimedSerializer, TimestampSi
 def _dumps(salt: str, payload: dict) -> str:
     """`_serializer(salt).dumps(payload)`, with the signer made once."""
     serializer, signer = _signing(current_app.config["SECRET_KEY"], salt)
+    token = _dumps_ints(signer, payload)
+    if token is not None:
+        return token
     return signer.sign(serializer.dump_payload(payload)).decode("utf-8")
+
+
+def _dumps_ints(signer: TimestampSigner, payload: dict) -> str | None:
+    """The token itsdangerous makes, byte for byte, for a payload of small whole numbers
+    (every link we sign: a candidate's id and token version), put together directly: its
+    JSON encoder, compression attempt, three base64 encodings and signature were a tenth
+    of a send job's time in a fan-out (one link per email). None for any other payload,
+    or where itsdangerous would compress (it never does for payloads this short)."""
+    parts = []
+    for key, value in payload.items():
+        if type(value) is not int or not _PLAIN_KEY.fullmatch(key):
+            return None
+        parts.append(f'"{key}":{value}')
+    body = ("{" + ",".join(parts) + "}").encode("ascii")
+    if len(zlib.compress(body)) < len(body) - 1:
+        return None
+    value = base64_encode(body) + b"." + base64_encode(int_to_bytes(signer.get_timestamp()))
+    signature = signer.algorithm.get_signature(signer.derive_key(), value)
+    return (value + b"." + base64_encode(signature)).decode("ascii")
+
+
+_PLAIN_KEY = re.compile(r"[a-z]{1,8}")
 
 
 def status_max_age() -> timedelta:
