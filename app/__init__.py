@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 
 from flask import Flask
 
-
-@contextlib.contextmanager
-def collection_paused():
-    """No cyclic garbage collection while the app is imported and built. Start-up allocates
-    hundreds of thousands of objects (modules, classes, mappers, URL rules) and frees few, so
-    the collector's scans, triggered every 700 allocations, find nearly nothing: they were
-    a sixth of each process's start (worker 1.94 -> 1.63 CPU-s, web app 2.47 -> 2.07, mean
-    of 6 alternated runs). Reference counting frees everything as usual meanwhile; the
-    collector runs again afterwards.
-
-    Also around the bulk work of a fan-out, where the same holds (decorator or `with`): a
-    position closed with 10,000 candidates allocates a few hundred thousand rows, tuples and
-    dicts that all live until its commit, and a send job's batch some 50,000 objects per
-    1,000 emails (bench/fanout.py: the close went from 0.25-0.35 to 0.13 CPU-s in process).
-    Nested uses leave the collector to the outermost one."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+from app.collector import collection_paused
 
 
 def create_app(config: dict | None = None, *, worker: bool = False) -> Flask:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app import clock, collection_paused, stored_words
+from app import clock, stored_words
 from app.bulk_sql import id_filters, ids_in, is_postgresql, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
@@ -75,7 +75,6 @@ def deliver(
     return counts
 
 
-@collection_paused()  # a batch's thousands of rows and emails: see app.collection_paused
 def _deliver_claimed(claimed: list[int], now: datetime) -> dict:
     waiting = pacing.siblings(claimed, now)
     if waiting is not None:

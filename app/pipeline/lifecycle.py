@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from app import clock, collection_paused, labels
+from app import clock, labels
 from app.bulk_sql import id_filters, insert_many
+from app.collector import collection_paused
 from app.extensions import db
 from app.models import (
     ACTIVE_STAGES,
@@ -34,7 +35,7 @@ from app.pipeline.base import PipelineError, actor_id, status_words
 from app.pipeline.promised_dates import PROMISE_TASKS
 
 
-@collection_paused()  # a fan-out's bulk work: see app.collection_paused
+@collection_paused()  # a fan-out's bulk work: see app/collector.py
 def close_position(position: Position, *, actor: User | None, status: str, reason: str) -> dict:
     """Cancel, fill or hold a position; every active candidate is told, in one transaction."""
     status = PositionStatus(status)
