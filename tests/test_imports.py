@@ -3,6 +3,7 @@ transaction, re-validation, who may see an import, and large files through a rea
 
 from __future__ import annotations
 
+import gc
 import io
 
 import pytest
@@ -248,6 +249,29 @@ def test_confirm_into_a_position_creates_candidates_and_applications(web, db):
     page = web.get(f"/imports/{imp.id}").get_data(as_text=True)
     assert "1 candidate created" in page and "2 added to" in page
     assert "Ana" in page and "Known" in page
+
+
+def test_the_garbage_collector_waits_while_an_import_is_written(web, db):
+    """An import builds its rows and keeps them until the commit: Python's collector scans,
+    which find nothing to free there, are paused meanwhile (bench/imports.py: 5,000 rows in
+    0.46 s with them, 0.35 s without) and run again after."""
+    user = sign_in(web)
+    position = f.position(owner=user)
+    lines = [f"C{i},c{i}@example.com" for i in range(50)]
+    upload(web, "name,email\n" + "\n".join(lines) + "\n", target=position.id)
+    seen = []
+
+    def committing(session):
+        seen.append(gc.isenabled())
+
+    sa.event.listen(db.session, "before_commit", committing)
+    try:
+        web.post(f"/imports/{latest_import(db).id}/confirm")
+    finally:
+        sa.event.remove(db.session, "before_commit", committing)
+    assert latest_import(db).status == "done"
+    assert False in seen  # the import's own commit
+    assert gc.isenabled()
 
 
 def test_rows_are_written_in_chunks_in_the_order_of_the_file(web, db, monkeypatch):

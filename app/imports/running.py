@@ -20,6 +20,7 @@ from rq.job import JobStatus
 
 from app import clock, rq_jobs, tracing
 from app.bulk_sql import ANALYZE_AFTER_ROWS, analyze, insert_many
+from app.collector import collection_paused
 from app.extensions import db
 from app.imports.services import (
     ImportRefused,
@@ -139,6 +140,7 @@ def _enqueue(candidate_import: CandidateImport) -> None:
         db.session.refresh(candidate_import)
 
 
+@collection_paused()  # thousands of rows built and kept until the commit: app/collector.py
 def execute(import_id: int, *, reraise: bool = True) -> str:
     """Write a claimed import in one transaction. Safe to run twice: only an import in
     "importing" is written, and only one transaction can move it to "done"."""
