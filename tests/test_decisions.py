@@ -113,6 +113,24 @@ def test_one_email_a_business_day_before_lists_everyone_waiting(db, hiring, froz
     assert mail is not None and "Anna Waits" in mail.body_text
 
 
+def test_a_pass_leaves_out_positions_with_nobody_to_write_to(db, hiring, frozen):
+    """Without a decision contact, on the position or its client, a pass does not even load
+    the position's waiting candidates; the client's address stands in for the position's."""
+    frozen.current = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)
+    position = hiring["position"]
+    position.contact_email = ""
+    position.client.contact_email = None
+    db.session.commit()
+    assert chase._positions_to_write_to(frozen.current) == []
+    assert chase.sweep()["written"] == 0
+    position.client.contact_name, position.client.contact_email = "Cleo", "cleo@client.test"
+    db.session.commit()
+    assert chase._positions_to_write_to(frozen.current) == [position.id]
+    assert chase.sweep()["written"] == 1
+    (message,) = _staff_mail(db, chase.REQUEST)
+    assert message.to_email == "cleo@client.test"
+
+
 @pytest.mark.app_config(AGENCY_LANGUAGE="de", AGENCY_TIMEZONE="Europe/Berlin")
 def test_the_decision_email_keeps_one_language_and_the_agencys_zone(db, hiring, frozen):
     frozen.current = datetime(2026, 11, 18, 17, 30, tzinfo=UTC)

@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import (
     Application,
     Candidate,
+    Client,
     ClientDecision,
     DecisionState,
     Position,
@@ -93,7 +94,27 @@ def _positions_to_write_to(now: datetime) -> list[int]:
         .join(Task, Task.application_id == Application.id)
         .where(interviewing, Task.kind == "promise_missed", Task.resolved_at.is_(None))
     )
-    return sorted(soon.union(missed))
+    return _with_someone_to_write_to(sorted(soon.union(missed)))
+
+
+def _with_someone_to_write_to(position_ids: list[int]) -> list[int]:
+    """Those of `position_ids` with a decision contact's address (services.contact: the
+    position's own, else its client's): the others' waiting candidates are not loaded, as
+    sweep() could not write to anyone about them."""
+    addressed = sa.or_(
+        sa.func.coalesce(Position.contact_email, "") != "",
+        sa.func.coalesce(Client.contact_email, "") != "",
+    )
+    found: list[int] = []
+    for among in id_filters(db.session, Position.id, position_ids):
+        found.extend(
+            db.session.scalars(
+                sa.select(Position.id)
+                .join(Client, Client.id == Position.client_id)
+                .where(among, addressed)
+            )
+        )
+    return sorted(found)
 
 
 def _waiting(position_ids: list[int]) -> dict[Position, list[Application]]:
