@@ -114,12 +114,15 @@ def _dumps(salt: str, payload: dict) -> str:
     return signer.sign(serializer.dump_payload(payload)).decode("utf-8")
 
 
+_PLAIN_KEY = re.compile(r"[a-z]{1,8}")
+
+
 def _dumps_ints(signer: TimestampSigner, payload: dict) -> str | None:
-    """The token itsdangerous makes, byte for byte, for a payload of small whole numbers
-    (every link we sign: a candidate's id and token version), put together directly: its
-    JSON encoder, compression attempt, three base64 encodings and signature were a tenth
-    of a send job's time in a fan-out (one link per email). None for any other payload,
-    or where itsdangerous would compress (it never does for payloads this short)."""
+    """The token itsdangerous makes, byte for byte, for a payload of whole numbers (every
+    link we sign: a candidate's id and token version), put together directly instead of
+    through its general serializer: about 1 of the 9 µs a status link costs (a send job
+    writes one per email). None for any other payload, and where itsdangerous would
+    compress the JSON (long runs of repeated digits): its own path then makes the token."""
     parts = []
     for key, value in payload.items():
         if type(value) is not int or not _PLAIN_KEY.fullmatch(key):
@@ -131,9 +134,6 @@ def _dumps_ints(signer: TimestampSigner, payload: dict) -> str | None:
     value = base64_encode(body) + b"." + base64_encode(int_to_bytes(signer.get_timestamp()))
     signature = signer.algorithm.get_signature(signer.derive_key(), value)
     return (value + b"." + base64_encode(signature)).decode("ascii")
-
-
-_PLAIN_KEY = re.compile(r"[a-z]{1,8}")
 
 
 def status_max_age() -> timedelta:
