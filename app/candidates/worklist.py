@@ -61,8 +61,9 @@ OWED_REASONS = (OverdueReason.OWED_UNSENT.value, OverdueReason.PROMISE_MISSED.va
 SECTION_LIMIT = 200  # a page, not a report: the overdue report has the full list
 # The queue shows a message's kind and state, never its rendered content.
 _LIGHT = (
-    orm.defer(Notification.body_html),
-    orm.defer(Notification.body_text),
+    orm.defer(Notification.stored_html),
+    orm.defer(Notification.stored_text),
+    orm.defer(Notification.fills),
     orm.defer(Notification.context),
 )
 

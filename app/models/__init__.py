@@ -13,6 +13,7 @@ from app.models.imports import CandidateImport, ImportStatus
 from app.models.notifications import (
     Alert,
     DeliveryEvent,
+    EmailLayout,
     EngineFlag,
     Lease,
     MailboxMessage,
@@ -77,6 +78,7 @@ __all__ = [
     "DecisionState",
     "DigestSetting",
     "DeliveryEvent",
+    "EmailLayout",
     "EngineFlag",
     "ImportStatus",
     "InboundReply",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -134,8 +135,13 @@ class Notification(db.Model):
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(200))
     to_email: Mapped[str | None] = mapped_column(sa.String(320))
     subject: Mapped[str | None] = mapped_column(sa.String(300))
-    body_text: Mapped[str | None] = mapped_column(sa.Text)
-    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    # What was sent, for the audit trail: read `body_text` and `body_html` (below). An email
+    # rendered in full keeps its bodies here; one filled in from a stencil (a fan-out) keeps
+    # the layout its batch shared, once (`layout`), and its own values for it (`fills`).
+    stored_text: Mapped[str | None] = mapped_column("body_text", sa.Text)
+    stored_html: Mapped[str | None] = mapped_column("body_html", sa.Text)
+    layout_id: Mapped[int | None] = mapped_column(sa.ForeignKey("email_layouts.id"))
+    fills: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     lease_expires_at: Mapped[datetime | None]
     # Indexed (below): deleting notifications (a candidate erased, a purge) checks this
     # foreign key for every row deleted, a scan of the whole table each without it.
@@ -163,9 +169,72 @@ class Notification(db.Model):
 
     application = relationship("Application")
     candidate = relationship("Candidate")
+    layout = relationship("EmailLayout")
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} {self.state}>"
+
+    @property
+    def body_text(self) -> str | None:
+        """The text part that was sent (None: nothing sent yet, or erased)."""
+        if self.layout_id is None:
+            return self.stored_text
+        return self.layout.fill(self.layout.body_text, self.fills or {})
+
+    @body_text.setter
+    def body_text(self, value: str | None) -> None:
+        self._forget_layout()
+        self.stored_text = value
+
+    @property
+    def body_html(self) -> str | None:
+        """The HTML part that was sent, if it had one."""
+        if self.layout_id is None:
+            return self.stored_html
+        return self.layout.fill(self.layout.body_html, self.fills or {})
+
+    @body_html.setter
+    def body_html(self, value: str | None) -> None:
+        self._forget_layout()
+        self.stored_html = value
+
+    def _forget_layout(self) -> None:
+        """Bodies set directly replace a layout and its fills, both parts (the other part
+        is kept, in full)."""
+        if self.layout_id is None:
+            return
+        text, html = self.body_text, self.body_html
+        self.layout_id, self.layout, self.fills = None, None, None
+        self.stored_text, self.stored_html = text, html
+
+
+# A tag in a stored layout: stencils.py writes `-cl<16 hex>t<slot>-` in the text and
+# `-cl<16 hex>h<slot>-` in the HTML (the hex is random per process).
+LAYOUT_TAG = re.compile(r"-cl[0-9a-f]{16}[th][0-9]+-")
+
+
+class EmailLayout(db.Model):
+    """What the emails of one shape in a send job had in common (stencils.SharedBody): the
+    text and HTML with a tag wherever each recipient's own values went, exactly what the
+    provider was given to fill in. Kept once for all of them (one row per distinct layout,
+    found again by its digest); each notification keeps only its own values (`fills`)."""
+
+    __tablename__ = "email_layouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the text and HTML: the same layout from another job is stored once.
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @staticmethod
+    def fill(layout: str | None, fills: dict[str, str]) -> str | None:
+        """`layout` with each tag replaced by its value, in one pass: a value is never read
+        as a tag. A tag without a value stays as it is (so did the provider's)."""
+        if layout is None:
+            return None
+        return LAYOUT_TAG.sub(lambda m: fills.get(m.group(0), m.group(0)), layout)
 
 
 class DeliveryEvent(db.Model):
@@ -316,7 +385,11 @@ sa.Index(
 # Columns that stay NULL until a message is sent or replaced: their indexes hold only the
 # rows that have a value (every query on them looks for one), so claiming an owed row, which
 # rewrites it and so each index that holds it, does not also write these (d2fanout0014).
-for _column in (Notification.provider_message_id, Notification.superseded_by_id):
+for _column in (
+    Notification.provider_message_id,
+    Notification.superseded_by_id,
+    Notification.layout_id,
+):
     _filled = sa.text(f"{_column.key} IS NOT NULL")
     sa.Index(
         f"ix_notifications_{_column.key}",

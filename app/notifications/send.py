@@ -19,7 +19,7 @@ from app.bulk_sql import id_filters, ids_in, is_postgresql, update_many
 from app.extensions import db
 from app.models import Alert, Application, EngineFlag, Notification, NState
 from app.models.notifications import CLAIMABLE, OWED
-from app.notifications import dispatch, pacing, telemetry
+from app.notifications import dispatch, layouts, pacing, telemetry
 from app.notifications.backends import get_backend
 from app.notifications.errors import (
     AmbiguousSendError,
@@ -303,20 +303,16 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
     now = clock.now()
     table = Notification.__table__
     # Every notification a digest answers is recorded as sent, with the same email.
+    layout_ids = layouts.store(_shared(ready))
     rows = [
-        {
-            "id": nid,
-            "provider_message_id": pid,
-            "subject": p.rendered.subject,
-            "body_text": p.rendered.text,
-            "body_html": p.rendered.html,
-        }
+        {"id": nid, "provider_message_id": pid, **layouts.columns(p.rendered, layout_ids)}
         for p, pid in zip(ready, provider_ids, strict=True)
         for nid in p.ids
     ]
     if is_postgresql(db.session):
-        # The rows and their bodies (about 5 MB per 1,000 emails) are read from arrays into
-        # a tuplestore; past work_mem (4 MB by default) it spills to a temporary file.
+        # The rows (with whole bodies, up to about 5 MB per 1,000 emails rendered in full)
+        # are read from arrays into a tuplestore; past work_mem (4 MB by default) it spills
+        # to a temporary file.
         db.session.execute(sa.text(f"SET LOCAL work_mem = '{_MARK_SENT_WORK_MEM}'"))
     # From any owed state, not only sending: if our lease was taken back while the provider
     # accepted, the truth is still "sent". (or_() rather than in_(): this may be an
@@ -364,28 +360,18 @@ def _mark_sent(ready: list[Prepared], provider_ids: list[str]) -> None:
     db.session.commit()
 
 
+def _shared(ready: list[Prepared]) -> list:
+    """The layouts the batch's stencilled emails were filled into, each once."""
+    return list(
+        {p.rendered.shared.key: p.rendered.shared for p in ready if p.rendered.shared}.values()
+    )
+
+
 def _store_rendered(ready: list[Prepared]) -> None:
     """Keep what we (perhaps) sent, for the audit trail, even before we know."""
-    table = Notification.__table__
-    db.session.execute(
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"))
-        .values(
-            subject=sa.bindparam("b_subject"),
-            body_text=sa.bindparam("b_text"),
-            body_html=sa.bindparam("b_html"),
-        ),
-        [
-            {
-                "b_id": nid,
-                "b_subject": p.rendered.subject,
-                "b_text": p.rendered.text,
-                "b_html": p.rendered.html,
-            }
-            for p in ready
-            for nid in p.ids
-        ],
-    )
+    layout_ids = layouts.store(_shared(ready))
+    rows = [{"id": nid, **layouts.columns(p.rendered, layout_ids)} for p in ready for nid in p.ids]
+    update_many(db.session, Notification.__table__, rows)
     db.session.commit()
 
 

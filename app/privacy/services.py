@@ -35,7 +35,7 @@ from app.models import (
     User,
 )
 from app.models.notifications import DISCHARGEABLE
-from app.notifications import links, outbox
+from app.notifications import layouts, links, outbox
 from app.pipeline import services as pipeline
 from app.stored_words import words
 
@@ -166,7 +166,10 @@ def _scrub_messages(ids: list[int]) -> None:
     """Keep the proof that a message went (its kind, states and times stay in their columns;
     a hash of the subject and text that were sent) and no personal text: a subject override
     may have said "... for Tara"."""
+    used_layouts: set[int] = set()
     for n in _rows(Notification, Notification.id.in_(ids)):
+        if n.layout_id is not None:
+            used_layouts.add(n.layout_id)
         proof = {"erased": True}
         for name, value in (("subject_sha256", n.subject), ("body_sha256", n.body_text)):
             if value:
@@ -177,6 +180,10 @@ def _scrub_messages(ids: list[int]) -> None:
         stored_words.put(n, "last_error", None)  # its arguments may quote the address
         if n.discharge_reason and n.discharge_reason != ERASED_REASON:
             n.discharge_reason = "[erased on request]"  # a contact's summary, an exemption
+    # A layout holds none of a recipient's own values (names, links: fills, cleared above);
+    # it goes once no email refers to it any more.
+    db.session.flush()
+    layouts.forget_unused(used_layouts)
     db.session.execute(sa.delete(MailboxMessage).where(MailboxMessage.notification_id.in_(ids)))
     for event in _rows(DeliveryEvent, DeliveryEvent.notification_id.in_(ids)):
         event.payload = {"event": event.event, "erased": True}
