@@ -144,11 +144,11 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
         return ids
     now = now or clock.now()
     ids = next_ids(db.session, Notification, len(rows))
+    pending, queued, due_by = NState.PENDING.value, NState.QUEUED.value, now + dispatch.DUE_SLACK
     due = [
         (nid, row["kind"], row.get("attempts") or 0, row["candidate_id"])
         for nid, row in zip(ids, rows, strict=True)
-        if row.get("state", NState.PENDING.value) == NState.PENDING.value
-        and row["due_at"] <= now + dispatch.DUE_SLACK
+        if row.get("state", pending) == pending and row["due_at"] <= due_by
     ]
     batches = dispatch.batches_for(due)
     job_of = {nid: job_id for batch_ids, job_id in batches for nid in batch_ids}
@@ -156,7 +156,7 @@ def owe_many(rows: list[dict], now: datetime | None = None) -> list[int]:
         {
             **row,
             "id": nid,
-            "state": NState.QUEUED.value if nid in job_of else row["state"],
+            "state": queued if nid in job_of else row["state"],
             "job_id": job_of.get(nid),
             "queued_at": now if nid in job_of else None,
         }

@@ -4,6 +4,7 @@ same transaction as the change (the fan-out), with one statement per table."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -87,8 +88,20 @@ def close_position(position: Position, *, actor: User | None, status: str, reaso
     return {"applications": len(ids), "notification_ids": sorted(ids)}  # one message each
 
 
-def _active_rows(position: Position):
-    return db.session.execute(
+class _Active(NamedTuple):
+    id: int
+    version: int
+    stage: str
+    candidate_id: int
+    timezone: str | None
+    email: str | None
+    promised_response_at: datetime | None
+
+
+def _active_rows(position: Position) -> list[_Active]:
+    """The position's active applications, locked, as plain tuples: a close reads some
+    80,000 attributes of them, and a result row's attribute costs ten times a tuple's."""
+    result = db.session.connection().execute(
         sa.select(
             Application.id,
             Application.version,
@@ -105,7 +118,8 @@ def _active_rows(position: Position):
         )
         .order_by(Application.id)
         .with_for_update(of=Application)
-    ).all()
+    )
+    return list(map(_Active._make, result.all()))  # fetched at once, not row by row
 
 
 def _close_all(position: Position, actor: User | None, reason: str, now: datetime) -> list[int]:
