@@ -8,8 +8,9 @@ its digest. That is exactly what the provider was given: one layout per request 
 recipient's values for its tags. `Notification.body_text` and `body_html` put the two
 together again when read.
 
-A fan-out of 1,000 emails keeps about 150 kilobytes this way instead of some 5 megabytes,
-which PostgreSQL had to compress and write while the next batch waited.
+A fan-out of 1,000 emails keeps about 0.6 megabytes this way (565 bytes of values each in
+bench/fanout.py's run) instead of some 5 megabytes, which PostgreSQL had to compress and write
+while the next batch waited.
 """
 
 from __future__ import annotations
