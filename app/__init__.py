@@ -85,7 +85,7 @@ def register_extensions(app: Flask, *, worker: bool = False) -> None:
         template_gettext,
     )
     from app.extensions import babel, bootstrap, csrf, db, login_manager
-    from app.orm import configure_sqlite
+    from app.orm import configure_postgresql, configure_sqlite
 
     if not app.config["DATABASE_PREPARED_STATEMENTS"] and app.config[
         "SQLALCHEMY_DATABASE_URI"
@@ -117,6 +117,7 @@ def register_extensions(app: Flask, *, worker: bool = False) -> None:
     stored_words.install(app.jinja_env)
     with app.app_context():
         configure_sqlite(db.engine)
+        configure_postgresql(db.engine)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
