@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import EmailLayout
+from app.models import EmailLayout, Notification
 from app.notifications.backends import SharedBody
 from app.notifications.render import Rendered
 
@@ -88,8 +88,6 @@ def forget_unused(layout_ids: set[int]) -> int:
     referred to and is undone, alone)."""
     if not layout_ids:
         return 0
-    from app.models import Notification
-
     stmt = (
         sa.delete(EmailLayout)
         .where(
