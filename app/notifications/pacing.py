@@ -305,11 +305,15 @@ def emails_on_day(candidate: Candidate, moment: datetime) -> int:
     right now (claimed, its lease not run out) counts as sent at its claim, one per claim,
     as the send job itself counts it (`prefetch_sent`): the time a stage change's preview
     shows, and the due time its message is given, are then the time it leaves."""
+    fetched_at, cache = g.get("closeloop_sent_cache", (None, {}))
+    if fetched_at is not None and moment >= fetched_at and cache.get(candidate.id) == []:
+        # Nothing in the prefetched three days, and the day of `moment` (from a day before
+        # it) lies within them: none that day either. Most of a fan-out's candidates.
+        return 0
     zone = candidate_zone(candidate.timezone)
     local = moment.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=1)).replace(hour=0)
-    fetched_at, cache = g.get("closeloop_sent_cache", (None, {}))
     if candidate.id in cache and start >= fetched_at - timedelta(days=2):
         return len({key for sent_at, key in cache[candidate.id] if start <= sent_at < end})
     t = Notification
